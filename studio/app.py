@@ -1,0 +1,96 @@
+"""``latent-studio``: open the studio window; ``--self-test`` proves a build works."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from studio import APP_NAME, ORG_NAME, __version__
+
+
+def _give_windowed_builds_real_streams() -> None:
+    # A windowed (no console) build has sys.stdout/stderr set to None; libraries that print
+    # progress would then crash the app.
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="latent-studio", description=f"{APP_NAME} {__version__}")
+    parser.add_argument("images", nargs="*", help="image files to open")
+    parser.add_argument("--self-test", action="store_true", help="open the window, run one job on the device, exit 0 if all works")
+    parser.add_argument("--screenshot", metavar="PATH", help="with --self-test: save a screenshot of the window")
+    parser.add_argument("--timeout", type=float, default=180.0, help="with --self-test: seconds to wait (default 180)")
+    parser.add_argument("--device", help="compute device for this run: auto, cuda, cuda:N, mps or cpu")
+    # For benchmarks/startup_time.py: print when the window is on screen, then quit.
+    parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _give_windowed_builds_real_streams()
+    args = parse_args(argv)
+
+    from PySide6.QtCore import QTimer, Qt
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from studio.engine.resources import resource_path
+    from studio.logs import install_excepthook, setup_logging
+    from studio.services.settings import Settings
+    from studio.services.worker import Worker
+    from studio.ui.main_window import MainWindow
+    from studio.ui.theme import apply_theme
+
+    setup_logging(console=args.self_test)
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(QIcon(str(resource_path("icons", "latent-studio.svg"))))
+
+    settings = Settings()
+    apply_theme(app, settings.theme)
+    app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app, settings.theme))
+
+    worker = Worker(device_preference=args.device or settings.device)
+    # The self-test quits on its own, with nothing of the user's to lose: never ask.
+    quit_options = {"confirm_quit": lambda *_: True} if args.self_test else {}
+    window = MainWindow(worker, settings, **quit_options)
+    install_excepthook(window.errorReported.emit)
+    window.show()
+
+    if args.startup_probe:
+        def report_visible() -> None:
+            window.repaint()  # the first frame really drawn, not just scheduled
+            print("window-visible", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, report_visible)
+        return app.exec()
+
+    # The window is up before torch loads: the worker imports it on its own thread.
+    QTimer.singleShot(0, worker.start)
+    for image in args.images:
+        QTimer.singleShot(0, lambda path=image: window.open_image(path))
+
+    if args.self_test:
+        from studio.ui.self_test import SelfTest
+
+        test = SelfTest(window, worker, screenshot=Path(args.screenshot) if args.screenshot else None, timeout_s=args.timeout)
+        test.start()
+        app.exec()
+        print(test.report(), file=sys.stderr if test.exit_code else sys.stdout, flush=True)
+        return test.exit_code
+
+    code = app.exec()
+    worker.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

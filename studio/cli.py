@@ -1,0 +1,127 @@
+"""``studio``: the command line over the same engine as the GUI.
+
+Every GUI job has a command here; later panels add their subcommands to ``build_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+
+from studio import APP_NAME, __version__
+from studio.commands import COMMAND_MODULES
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from studio.app import main as gui_main
+
+    return gui_main(args.gui_args)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from studio.engine.devices import available_devices, select_device
+    from studio.engine.environment import installed_models, package_versions
+    from studio.engine.paths import config_dir, log_dir, models_dir
+    from studio.engine.resources import bundled_models_dir
+
+    device = select_device(args.device)
+    info = {
+        "studio": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "device": {"label": device.label, "name": device.name, "total_memory": device.total_memory, "note": device.note},
+        "available_devices": [d.label for d in available_devices()],
+        "folders": {
+            "bundled models": str(bundled_models_dir()),
+            "model library": str(models_dir()),
+            "settings": str(config_dir()),
+            "logs": str(log_dir()),
+        },
+        "models": [
+            {"name": m.name, "origin": m.origin, "architecture": m.architecture, "path": str(m.path)}
+            for m in installed_models()
+        ],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    print(f"{APP_NAME} {__version__}")
+    print(f"Python {info['python']} on {info['platform']}")
+    for name, version in info["packages"].items():
+        print(f"  {name:<12} {version}")
+    memory = f", {device.total_memory / 2**30:.1f} GiB" if device.total_memory else ""
+    print(f"Device: {device.label} ({device.name}{memory})")
+    if device.note:
+        print(f"  note: {device.note}")
+    print(f"Available: {', '.join(info['available_devices'])}")
+    for label, folder in info["folders"].items():
+        print(f"{label.capitalize()}: {folder}")
+    print("Installed models:")
+    if not info["models"]:
+        print("  none")
+    for model in info["models"]:
+        kind = f", {model['architecture']}" if model["architecture"] else ""
+        print(f"  {model['name']} ({model['origin']}{kind}) {model['path']}")
+    return EXIT_OK
+
+
+def _cmd_model_inspect(args: argparse.Namespace) -> int:
+    from studio.engine.checkpoints import ModelFileError, format_inspection, inspect_model
+
+    try:
+        info = inspect_model(args.path)
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"error: cannot read {args.path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(info, indent=2, default=str) if args.json else format_inspection(info))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description=f"{APP_NAME} {__version__}: the command line")
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = commands.add_parser("gui", help="open the studio window", add_help=False)
+    gui.add_argument("gui_args", nargs=argparse.REMAINDER, help="arguments for latent-studio (see latent-studio --help)")
+    gui.set_defaults(run=_cmd_gui)
+
+    info = commands.add_parser("info", help="versions, compute device, folders and installed models")
+    info.add_argument("--device", help="device preference to report on (auto, cuda, mps, cpu)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(run=_cmd_info)
+
+    model = commands.add_parser("model", help="model files")
+    model_commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    inspect = model_commands.add_parser("inspect", help="print a model's card and tensor summary (never runs pickled code)")
+    inspect.add_argument("path")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.set_defaults(run=_cmd_model_inspect)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_OK
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

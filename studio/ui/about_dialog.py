@@ -1,0 +1,44 @@
+"""Help > About: versions, the compute device and the installed models."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+from studio import APP_NAME, __version__
+from studio.engine.devices import DeviceInfo
+from studio.engine.environment import installed_models, package_versions
+
+
+def about_text(device: DeviceInfo | None) -> str:
+    versions = package_versions()
+    rows = [f"<tr><td>{name}</td><td>{version}</td></tr>" for name, version in versions.items()]
+    rows.insert(0, f"<tr><td>Python</td><td>{platform.python_version()} ({sys.platform})</td></tr>")
+    device_text = device.label if device is not None else "starting…"
+    if device is not None and device.note:
+        device_text += f" ({device.note})"
+    models = installed_models()
+    model_items = "".join(f"<li>{m.name} <i>({m.origin})</i></li>" for m in models) or "<li>none yet</li>"
+    return (
+        f"<h2>{APP_NAME} {__version__}</h2>"
+        "<p>Explore latent spaces, transfer styles and fine-tune models on your own images.</p>"
+        f"<p><b>Device:</b> {device_text}</p>"
+        f"<p><b>Installed models:</b></p><ul>{model_items}</ul>"
+        f"<table>{''.join(rows)}</table>"
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, device: DeviceInfo | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"About {APP_NAME}")
+        label = QLabel(about_text(device))
+        label.setTextFormat(label.textFormat().RichText)
+        label.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+        layout.addWidget(buttons)

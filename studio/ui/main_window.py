@@ -1,0 +1,309 @@
+"""The main window: three panels, the menus, and the status bar over the one worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QUrl, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QIcon, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from studio import APP_NAME
+from studio.engine.devices import DeviceInfo
+from studio.engine.imageio import IMAGE_FILE_FILTER, IMAGE_SUFFIXES, ImageLoadError, load_image, save_png
+from studio.engine.atomic import SaveError
+from studio.engine.paths import log_dir
+from studio.engine.resources import resource_path
+from studio.services.settings import DEVICES, THEMES, Settings
+from studio.services.worker import Worker
+from studio.ui.about_dialog import AboutDialog
+from studio.ui.job_status import JobStatus
+from studio.ui.panels.base import Panel, PanelImage
+from studio.ui.panels.finetune_panel import FinetunePanel
+from studio.ui.panels.latent_panel import LatentPanel
+from studio.ui.panels.style_panel import StylePanel
+from studio.ui.theme import apply_theme
+
+log = logging.getLogger(__name__)
+
+
+class ShowImageCommand(QUndoCommand):
+    """Putting an image into a panel, undoable: undo shows what the panel showed before."""
+
+    def __init__(self, panel: Panel, new: PanelImage, text: str) -> None:
+        super().__init__(text)
+        self._panel = panel
+        self._old = panel.current()
+        self._new = new
+
+    def redo(self) -> None:
+        self._panel.show_image(self._new)
+
+    def undo(self) -> None:
+        self._panel.show_image(self._old)
+
+
+def _ask_to_quit(parent: QWidget, job_title: str) -> bool:
+    answer = QMessageBox.question(
+        parent,
+        f"Quit {APP_NAME}?",
+        f"“{job_title}” is still running.\nStop it and quit?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class MainWindow(QMainWindow):
+    # Errors may be reported from any thread; this signal brings them to the GUI thread.
+    errorReported = Signal(str, str)
+
+    def __init__(
+        self,
+        worker: Worker,
+        settings: Settings,
+        *,
+        confirm_quit: Callable[[QWidget, str], bool] = _ask_to_quit,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.settings = settings
+        self._confirm_quit = confirm_quit
+        self.undo_stack = QUndoStack(self)
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(QIcon(str(resource_path("icons", "latent-studio.svg"))))
+        self.setAcceptDrops(True)
+
+        self.panels: list[Panel] = [LatentPanel(), StylePanel(), FinetunePanel()]
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for panel in self.panels:
+            self.tabs.addTab(panel, panel.icon(), panel.title)
+        self.tabs.setIconSize(self.panels[0].icon_size())
+        self.setCentralWidget(self.tabs)
+
+        self.device_label = QLabel("Starting the compute engine…")
+        self.job_status = JobStatus(worker)
+        self.statusBar().addPermanentWidget(self.job_status)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+        self._build_menus()
+        self._connect_worker()
+        self.errorReported.connect(self.show_error)
+        self._restore_layout()
+
+    # ----- construction -------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = file_menu.addAction("&Open image…", self.open_image_dialog)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.save_action = file_menu.addAction("&Save image…", self.save_image_dialog)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit", self.close)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for index, panel in enumerate(self.panels):
+            action = view_menu.addAction(panel.icon(), panel.title, lambda i=index: self.tabs.setCurrentIndex(i))
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+        view_menu.addSeparator()
+        full_screen = view_menu.addAction("&Full screen", self._toggle_full_screen)
+        full_screen.setShortcut(QKeySequence.StandardKey.FullScreen)
+        self.status_bar_action = view_menu.addAction("Status &bar")
+        self.status_bar_action.setCheckable(True)
+        self.status_bar_action.setChecked(True)
+        self.status_bar_action.toggled.connect(self.statusBar().setVisible)
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions = self._choice_menu(theme_menu, THEMES, self.settings.theme, self._set_theme)
+        device_menu = view_menu.addMenu("Compute &device (after restart)")
+        self._choice_menu(device_menu, DEVICES, self.settings.device, self._set_device)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = help_menu.addAction(f"&About {APP_NAME}", self.show_about)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction("Open &log folder", self.open_log_folder)
+
+    def _choice_menu(self, menu, choices, current: str, apply: Callable[[str], None]) -> dict[str, QAction]:
+        group = QActionGroup(self)
+        actions = {}
+        for choice in choices:
+            action = menu.addAction(choice.upper() if choice in ("cuda", "mps", "cpu") else choice.capitalize())
+            action.setCheckable(True)
+            action.setChecked(choice == current)
+            action.triggered.connect(lambda _checked=False, c=choice: apply(c))
+            group.addAction(action)
+            actions[choice] = action
+        return actions
+
+    def _connect_worker(self) -> None:
+        self.worker.ready.connect(self._on_worker_ready)
+        self.worker.startupFailed.connect(self._on_worker_failed)
+        self.worker.jobFailed.connect(self._on_job_failed)
+        self.worker.jobFinished.connect(self._on_job_ended)
+        self.worker.jobCancelled.connect(self._on_job_cancelled)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.window_geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1100, 760)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+        self.tabs.setCurrentIndex(min(max(self.settings.current_panel, 0), len(self.panels) - 1))
+
+    # ----- worker -------------------------------------------------------------------------
+    @Slot(object)
+    def _on_worker_ready(self, device: DeviceInfo) -> None:
+        self.device_label.setText(device.label)
+        self.device_label.setToolTip(device.name + (f"\n{device.note}" if device.note else ""))
+        if device.note:
+            self.statusBar().showMessage(device.note, 10_000)
+
+    @Slot(str)
+    def _on_worker_failed(self, message: str) -> None:
+        self.device_label.setText("Compute engine unavailable")
+        self.show_error("The compute engine could not start", message)
+
+    @Slot(int, str)
+    def _on_job_failed(self, _job_id: int, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+        self.show_error(message, "")
+
+    @Slot(int, object)
+    def _on_job_ended(self, _job_id: int, _result: object) -> None:
+        self.statusBar().showMessage("Done", 3_000)
+
+    @Slot(int, object)
+    def _on_job_cancelled(self, _job_id: int, _result: object) -> None:
+        self.statusBar().showMessage("Stopped", 3_000)
+
+    # ----- panels and images --------------------------------------------------------------
+    def current_panel(self) -> Panel:
+        return self.panels[self.tabs.currentIndex()]
+
+    def show_in_panel(self, panel: Panel, item: PanelImage, action_text: str) -> None:
+        self.undo_stack.push(ShowImageCommand(panel, item, action_text))
+
+    def open_image(self, path: str | Path) -> bool:
+        """Load an image through the safe loader into the current panel; False on error."""
+        try:
+            loaded = load_image(path)
+        except ImageLoadError as exc:
+            self.show_error(str(exc), "")
+            return False
+        self.settings.last_folder = str(Path(path).parent)
+        item = PanelImage(loaded.image, dict(loaded.settings or {}), loaded.path.name)
+        self.show_in_panel(self.current_panel(), item, f"Open {loaded.path.name}")
+        self.statusBar().showMessage(f"Opened {loaded.path.name} ({loaded.image.width}×{loaded.image.height})", 5_000)
+        return True
+
+    def open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self.settings.last_folder, IMAGE_FILE_FILTER)
+        if path:
+            self.open_image(path)
+
+    def save_image(self, path: str | Path) -> bool:
+        item = self.current_panel().current()
+        if item is None:
+            self.show_error("There is no image in this panel to save yet.", "")
+            return False
+        try:
+            save_png(path, item.image, {"panel": self.current_panel().title, **item.settings})
+        except (SaveError, OSError) as exc:
+            self.show_error(str(exc), "")
+            return False
+        self.statusBar().showMessage(f"Saved {Path(path).name}", 5_000)
+        return True
+
+    def save_image_dialog(self) -> None:
+        item = self.current_panel().current()
+        if item is None:
+            self.show_error("There is no image in this panel to save yet.", "")
+            return
+        suggested = str(Path(self.settings.last_folder or Path.home()) / f"{Path(item.name).stem or 'image'}.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save image", suggested, "PNG image (*.png)")
+        if path:
+            if not path.lower().endswith(".png"):
+                path += ".png"
+            self.save_image(path)
+
+    # ----- drag and drop ------------------------------------------------------------------
+    @staticmethod
+    def _dropped_images(event) -> list[Path]:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if any(path.suffix.lower() in IMAGE_SUFFIXES for path in self._dropped_images(event)):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = self._dropped_images(event)
+        if paths:
+            event.acceptProposedAction()
+            self.open_image(paths[0])
+
+    # ----- menus --------------------------------------------------------------------------
+    def _toggle_full_screen(self) -> None:
+        self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
+
+    def _set_theme(self, theme: str) -> None:
+        self.settings.theme = theme
+        apply_theme(QApplication.instance(), theme)
+
+    def _set_device(self, device: str) -> None:
+        self.settings.device = device
+        self.statusBar().showMessage(f"Compute device set to {device}; it applies at the next start.", 8_000)
+
+    def show_about(self) -> None:
+        AboutDialog(self.worker.device, self).exec()
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir())))
+
+    @Slot(str, str)
+    def show_error(self, summary: str, details: str) -> None:
+        log.error("%s", summary)
+        self.statusBar().showMessage(summary, 10_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, summary, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        self._last_error_box = box
+
+    # ----- quitting -----------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.worker.has_active_jobs():
+            running = self.worker.running_job()
+            title = running[1] if running is not None else "A queued job"
+            if not self._confirm_quit(self, title):
+                event.ignore()
+                return
+        self.settings.current_panel = self.tabs.currentIndex()
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.worker.shutdown()
+        event.accept()

@@ -1,0 +1,51 @@
+"""Fusion style with a light or dark palette that follows the system's colour scheme."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+def _dark_palette() -> QPalette:
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#2b2b30",
+        QPalette.ColorRole.WindowText: "#e6e6ea",
+        QPalette.ColorRole.Base: "#1f1f23",
+        QPalette.ColorRole.AlternateBase: "#2f2f35",
+        QPalette.ColorRole.ToolTipBase: "#3a3a40",
+        QPalette.ColorRole.ToolTipText: "#f0f0f0",
+        QPalette.ColorRole.PlaceholderText: "#8c8c96",
+        QPalette.ColorRole.Text: "#e6e6ea",
+        QPalette.ColorRole.Button: "#34343a",
+        QPalette.ColorRole.ButtonText: "#e6e6ea",
+        QPalette.ColorRole.BrightText: "#ff6b6b",
+        QPalette.ColorRole.Link: "#9d8cff",
+        QPalette.ColorRole.Highlight: "#7f6fd6",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#77777f"))
+    return palette
+
+
+def _light_palette() -> QPalette:
+    palette = QApplication.style().standardPalette()
+    palette.setColor(QPalette.ColorRole.Highlight, QColor("#6a5acd"))
+    palette.setColor(QPalette.ColorRole.Link, QColor("#5b4bc4"))
+    return palette
+
+
+def system_prefers_dark() -> bool:
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def apply_theme(app: QApplication, theme: str = "system") -> str:
+    """Apply ``theme`` ("system", "light" or "dark"); returns the scheme actually used."""
+    app.setStyle("Fusion")
+    dark = theme == "dark" or (theme == "system" and system_prefers_dark())
+    app.setPalette(_dark_palette() if dark else _light_palette())
+    return "dark" if dark else "light"

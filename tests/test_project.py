@@ -1,0 +1,35 @@
+"""The promises the repository makes to a new user: README set-up lines and CI agree."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _code_lines(markdown: str) -> list[str]:
+    blocks = re.findall(r"```\n(.*?)```", markdown, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_readme_has_exactly_two_setup_lines_and_ci_runs_the_test_line():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    lines = _code_lines(setup)
+    assert len(lines) == 2, lines
+    open_line, test_line = lines
+    assert "latent-studio" in open_line and "pip install" in open_line
+    assert "pytest" in test_line and "pip install" in test_line
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"TEST_LINE='{test_line}'" in ci
+
+
+def test_every_package_is_installed_by_pyproject():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "studio").rglob("__init__.py")
+    } | {"studio.resources"}
+    assert on_disk == listed

@@ -1,0 +1,34 @@
+import pytest
+
+from studio.services.settings import Settings
+from studio.services.worker import Worker
+from studio.ui.main_window import MainWindow
+
+
+class QuitAnswers:
+    """Stands in for the "Stop it and quit?" question; records what was asked."""
+
+    def __init__(self, answer: bool = True):
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def __call__(self, _parent, job_title: str) -> bool:
+        self.asked.append(job_title)
+        return self.answer
+
+
+@pytest.fixture
+def quit_answers():
+    return QuitAnswers()
+
+
+@pytest.fixture
+def window(qtbot, quit_answers):
+    worker = Worker(device_preference="cpu")
+    win = MainWindow(worker, Settings(), confirm_quit=quit_answers)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(worker.ready, timeout=60_000, raising=True):
+        worker.start()
+    win.show()
+    yield win
+    worker.shutdown()

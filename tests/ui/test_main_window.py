@@ -1,0 +1,205 @@
+"""The main window as a user meets it: panels, menus, status bar, images, undo, quitting."""
+
+import logging
+import subprocess
+import sys
+import time
+
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from studio.engine.imageio import read_png_settings
+from studio.engine.jobs import Progress
+from studio.logs import install_excepthook, log_file, setup_logging
+from studio.services.settings import Settings
+from studio.services.worker import Worker
+from studio.ui.main_window import MainWindow
+from studio.ui.theme import apply_theme
+
+
+def _menu_titles(win):
+    return [action.text().replace("&", "") for action in win.menuBar().actions()]
+
+
+def _menu_items(win, title):
+    menu = next(a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == title)
+    return [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
+
+
+def _red_square(path, colour=(220, 30, 30)):
+    Image.new("RGB", (40, 30), colour).save(path)
+    return path
+
+
+def test_three_panels_menus_and_device_in_status_bar(window):
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Latent Explorer", "Style Transfer", "Fine-tune"]
+    assert _menu_titles(window) == ["File", "Edit", "View", "Help"]
+    assert _menu_items(window, "File") == ["Open image…", "Save image…", "Quit"]
+    assert _menu_items(window, "Edit")[:2] == ["Undo", "Redo"]
+    assert "Open log folder" in _menu_items(window, "Help")
+    assert window.device_label.text().startswith("CPU (") and "threads)" in window.device_label.text()
+
+
+def test_open_image_shows_it_and_undo_redo_go_back_and_forth(window, tmp_path):
+    panel = window.current_panel()
+    assert panel.view.image() is None
+    assert window.open_image(_red_square(tmp_path / "red.png"))
+    assert panel.view.image().pixelColor(5, 5).red() == 220
+    assert window.open_image(_red_square(tmp_path / "blue.png", (10, 20, 200)))
+    assert panel.view.image().pixelColor(5, 5).blue() == 200
+    window.undo_action.trigger()
+    assert panel.view.image().pixelColor(5, 5).red() == 220
+    window.undo_action.trigger()
+    assert panel.view.image() is None
+    window.redo_action.trigger()
+    assert panel.view.image().pixelColor(5, 5).red() == 220
+
+
+def test_a_broken_file_shows_a_message_naming_it_and_changes_nothing(window, tmp_path):
+    window.open_image(_red_square(tmp_path / "red.png"))
+    broken = tmp_path / "holiday.jpg"
+    broken.write_text("this is not a picture")
+    assert not window.open_image(broken)
+    assert "holiday.jpg" in window.statusBar().currentMessage()
+    assert window._last_error_box.isVisible() and "holiday.jpg" in window._last_error_box.text()
+    assert window.current_panel().current().name == "red.png"
+    assert window.undo_stack.count() == 1
+
+
+def test_dropping_an_image_file_opens_it(window, tmp_path, qtbot):
+    path = _red_square(tmp_path / "dropped.png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    where = QPointF(50, 50)
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(where, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDropEvent(where, Qt.DropAction.CopyAction, mime, buttons, modifiers))
+    assert window.current_panel().current().name == "dropped.png"
+
+
+def test_save_image_writes_png_with_its_settings(window, tmp_path):
+    window.open_image(_red_square(tmp_path / "red.png"))
+    out = tmp_path / "out" / "saved.png"
+    assert window.save_image(out)
+    assert Image.open(out).getpixel((3, 3)) == (220, 30, 30)
+    assert read_png_settings(out)["panel"] == "Latent Explorer"
+    # Reopening the exported PNG brings its settings back with it.
+    window.open_image(out)
+    assert window.current_panel().current().settings["panel"] == "Latent Explorer"
+
+
+def test_window_layout_and_panel_persist_across_restarts(qtbot, studio_home):
+    worker = Worker(device_preference="cpu")
+    first = MainWindow(worker, Settings())
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(700, 500)
+    first.tabs.setCurrentIndex(2)
+    first.close()
+    second = MainWindow(Worker(device_preference="cpu"), Settings())
+    qtbot.addWidget(second)
+    assert second.tabs.currentIndex() == 2
+    assert (second.width(), second.height()) == (700, 500)
+
+
+def _endless_job(device):
+    step = 0
+    while True:
+        step += 1
+        time.sleep(0.01)
+        yield Progress(None, f"step {step}")
+
+
+def test_quitting_with_a_job_running_asks_then_stops_it_cleanly(window, quit_answers, qtbot):
+    with qtbot.waitSignal(window.worker.jobProgress, timeout=10_000):
+        window.worker.submit("Endless painting", _endless_job)
+    assert window.job_status.isVisible() and window.job_status.label.text().startswith("step")
+    quit_answers.answer = False
+    assert not window.close()
+    assert quit_answers.asked == ["Endless painting"]
+    assert window.isVisible() and window.worker.has_active_jobs()
+    quit_answers.answer = True
+    with qtbot.waitSignal(window.worker.jobCancelled, timeout=10_000):
+        assert window.close()
+    assert not window.worker.has_active_jobs()
+
+
+def _failing_job(device):
+    yield Progress(0.5, "halfway")
+    raise ValueError("the brush broke")
+
+
+def test_a_failing_job_shows_a_readable_message_and_the_app_goes_on(window, qtbot):
+    with qtbot.waitSignal(window.worker.jobFailed, timeout=10_000):
+        window.worker.submit("Fragile job", _failing_job)
+    assert "the brush broke" in window._last_error_box.text()
+    from studio.engine.selftest import device_check_job
+
+    with qtbot.waitSignal(window.worker.jobFinished, timeout=30_000) as finished:
+        window.worker.submit("Device check", device_check_job)
+    assert finished.args[1]["image"].size == (128, 128)
+
+
+def test_uncaught_exceptions_are_logged_and_shown(window, monkeypatch, qtbot):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    import threading
+
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    setup_logging()
+    install_excepthook(window.errorReported.emit)
+    try:
+        raise RuntimeError("a slot went wrong")
+    except RuntimeError:
+        with qtbot.waitSignal(window.errorReported, timeout=5_000):
+            sys.excepthook(*sys.exc_info())
+    qtbot.waitUntil(lambda: getattr(window, "_last_error_box", None) is not None)
+    assert "a slot went wrong" in window._last_error_box.text()
+    assert "RuntimeError: a slot went wrong" in window._last_error_box.detailedText()
+    logging.getLogger().handlers[-1].flush()
+    assert "a slot went wrong" in log_file().read_text()
+
+
+def test_dark_and_light_themes_use_fusion(qapp):
+    assert apply_theme(qapp, "dark") == "dark"
+    assert qapp.style().name().lower() == "fusion"
+    assert qapp.palette().window().color().lightness() < 80
+    assert apply_theme(qapp, "light") == "light"
+    assert qapp.palette().window().color().lightness() > 180
+
+
+def test_self_test_command_exits_zero_and_saves_a_screenshot(tmp_path, studio_home):
+    shot = tmp_path / "shot.png"
+    env = {"LATENT_STUDIO_HOME": str(studio_home), "QT_QPA_PLATFORM": "offscreen", "STUDIO_DEVICE": "cpu"}
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-m", "studio.app", "--self-test", "--screenshot", str(shot)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "self-test passed" in result.stdout
+    image = Image.open(shot)
+    assert image.width >= 800 and image.height >= 500
+
+
+def test_self_test_fails_with_the_reason_when_the_device_job_fails(tmp_path, studio_home):
+    import os
+
+    env = {**os.environ, "LATENT_STUDIO_HOME": str(studio_home), "QT_QPA_PLATFORM": "offscreen"}
+    script = (
+        "import sys, studio.engine.selftest as s\n"
+        "def broken(device):\n"
+        "    raise RuntimeError('device exploded')\n"
+        "    yield\n"
+        "s.device_check_job = broken\n"
+        "import studio.ui.self_test as t; t.device_check_job = broken\n"
+        "from studio.app import main\n"
+        "sys.exit(main(['--self-test', '--timeout', '120']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode != 0
+    assert "device exploded" in result.stderr
