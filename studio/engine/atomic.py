@@ -18,6 +18,16 @@ class SaveError(OSError):
     """A save failed; the message is meant for the user and names the file."""
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once at import, before any threads start.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _fsync_dir(folder: Path) -> None:
     if os.name == "nt":  # Windows cannot open a folder for fsync; NTFS renames are journalled.
         return
@@ -40,6 +50,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)
     try:
+        # mkstemp makes the file private (0600); a saved image or model should get the
+        # permissions the file had, or those any new file of the user's would get.
+        try:
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

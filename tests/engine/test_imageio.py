@@ -907,3 +907,20 @@ def test_pil_to_array_flattens_transparency_onto_white():
     image = Image.new("RGBA", (2, 1), (0, 0, 0, 255))
     image.putpixel((1, 0), (0, 0, 0, 0))
     assert pil_to_array(image).tolist() == [[[0, 0, 0], [255, 255, 255]]]
+
+
+def test_saved_files_get_ordinary_permissions_not_private_temp_ones(tmp_path):
+    import os
+    import stat
+
+    from studio.engine.imageio import save_png
+
+    mask = os.umask(0o022)
+    try:
+        new = save_png(tmp_path / "shared.png", Image.new("RGB", (4, 4)))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        new.chmod(0o600)
+        save_png(new, Image.new("RGB", (4, 4)))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    finally:
+        os.umask(mask)
