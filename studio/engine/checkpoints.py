@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 CARD_SUFFIX = ".json"
 SAFETENSORS_SUFFIX = ".safetensors"
+# Training checkpoints (studio train --resume) sit beside the model they will become; they are
+# not models to explore, so listings skip them.
+TRAINING_CHECKPOINT_SUFFIX = ".ckpt.safetensors"
 LEGACY_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin"})
 FORMAT_VERSION = 1
 LEGACY_FORMAT = "legacy .pt"
@@ -415,6 +418,8 @@ def list_models(folders: Iterable[str | os.PathLike[str]]) -> list[Path]:
         found += sorted(
             entry
             for entry in directory.iterdir()
-            if entry.suffix.lower() == SAFETENSORS_SUFFIX and entry.is_file()
+            if entry.suffix.lower() == SAFETENSORS_SUFFIX
+            and not entry.name.lower().endswith(TRAINING_CHECKPOINT_SUFFIX)
+            and entry.is_file()
         )
     return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt, QThread
 from PySide6.QtGui import QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -19,6 +19,9 @@ class ImageView(QWidget):
         return self._image
 
     def set_image(self, image: QImage | None) -> None:
+        # Widgets belong to the GUI thread; a result must arrive by signal, never directly
+        # from the worker (RELIABILITY.md item 19).
+        assert QThread.currentThread() is self.thread(), "ImageView touched from a non-GUI thread"
         self._image = image
         self.update()
 

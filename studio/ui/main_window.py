@@ -85,7 +85,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(resource_path("icons", "latent-studio.svg"))))
         self.setAcceptDrops(True)
 
-        self.panels: list[Panel] = [LatentPanel(), StylePanel(), FinetunePanel()]
+        self.latent_panel = LatentPanel(worker, self.undo_stack)
+        self.panels: list[Panel] = [self.latent_panel, StylePanel(), FinetunePanel()]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for panel in self.panels:
@@ -213,8 +214,14 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc), "")
             return False
         self.settings.last_folder = str(Path(path).parent)
-        item = PanelImage(loaded.image, dict(loaded.settings or {}), loaded.path.name)
-        self.show_in_panel(self.current_panel(), item, f"Open {loaded.path.name}")
+        # A PNG a panel exported goes back to that panel; a panel may take an image its own way
+        # (the explorer restores a state or encodes it); otherwise it is shown as it is.
+        maker = next((p for p in self.panels if p.title == (loaded.settings or {}).get("panel")), None)
+        if maker is not None and maker is not self.current_panel() and maker.accept_image(loaded):
+            self.tabs.setCurrentWidget(maker)
+        elif not self.current_panel().accept_image(loaded):
+            item = PanelImage(loaded.image, dict(loaded.settings or {}), loaded.path.name)
+            self.show_in_panel(self.current_panel(), item, f"Open {loaded.path.name}")
         self.statusBar().showMessage(f"Opened {loaded.path.name} ({loaded.image.width}×{loaded.image.height})", 5_000)
         return True
 

@@ -1,5 +1,6 @@
 """``latent-studio --self-test``: the window opens, the worker starts torch, one job runs on
-the device, the result is shown, a screenshot is saved if asked, and the app exits 0.
+the device, the Latent Explorer loads its first installed model and renders it (when a model
+is installed), a screenshot is saved if asked, and the app exits 0.
 
 Any failure (the engine not starting, the job failing, a timeout) exits non-zero with the reason.
 Packaging runs this against the frozen app as its smoke test.
@@ -56,9 +57,30 @@ class SelfTest(QObject):
         if job_id != self._job_id:
             return
         self._note(f"device check ran in {result['seconds'] * 1000:.0f} ms on {result['device']}")
-        panel = self.window.panels[0]
-        self.window.tabs.setCurrentIndex(0)
-        self.window.show_in_panel(panel, PanelImage(result["image"], {"job": "device check"}, "device-check.png"), "Device check")
+        explorer = self.window.latent_panel
+        self.window.tabs.setCurrentIndex(self.window.panels.index(explorer))
+        if not explorer.explorer.refresh_models():
+            self._note("no latent model installed: showing the device check's image")
+            self.window.show_in_panel(explorer, PanelImage(result["image"], {"job": "device check"}, "device-check.png"), "Device check")
+            self._finish_with_screenshot()
+            return
+        explorer.start()
+        if explorer.explorer.image is not None:
+            self._on_explorer_image()
+        else:
+            explorer.explorer.imageReady.connect(self._on_explorer_image)
+            explorer.explorer.errorOccurred.connect(lambda message: self._fail(f"the Latent Explorer failed: {message}"))
+
+    @Slot()
+    def _on_explorer_image(self) -> None:
+        if self.exit_code == 0 or self.failure:
+            return
+        explorer = self.window.latent_panel.explorer
+        image = explorer.image
+        self._note(f"Latent Explorer rendered {explorer.info.name} ({image.width}x{image.height})")
+        self._finish_with_screenshot()
+
+    def _finish_with_screenshot(self) -> None:
         QApplication.processEvents()
         if self.screenshot is not None:
             self.screenshot.parent.mkdir(parents=True, exist_ok=True)

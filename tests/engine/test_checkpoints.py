@@ -415,6 +415,7 @@ def test_list_models_finds_safetensors_only(tmp_path):
     for name in ("b.safetensors", "a.safetensors", "a.json", "c.pt"):
         (first / name).write_bytes(b"")
     (second / "z.safetensors").write_bytes(b"")
+    (second / "z.ckpt.safetensors").write_bytes(b"")  # a training checkpoint, not a model
     (second / "nested" / "deep.safetensors").write_bytes(b"")
 
     found = list_models([first, second, tmp_path / "missing"])

@@ -23,7 +23,14 @@ def quit_answers():
 
 
 @pytest.fixture
-def window(qtbot, quit_answers):
+def no_bundled_models(monkeypatch, tmp_path):
+    """Hide the bundled models: with one loaded, the explorer would encode opened images
+    instead of showing them, and these tests are about the window, not the explorer."""
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+
+
+@pytest.fixture
+def window(qtbot, quit_answers, no_bundled_models):
     worker = Worker(device_preference="cpu")
     win = MainWindow(worker, Settings(), confirm_quit=quit_answers)
     qtbot.addWidget(win)

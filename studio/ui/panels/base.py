@@ -60,6 +60,14 @@ class Panel(QWidget):
     def current(self) -> PanelImage | None:
         return self._current
 
+    def accept_image(self, loaded) -> bool:
+        """Let the panel take an opened or dropped image (a LoadedImage) its own way.
+
+        True: the panel handled it (and pushed its own undo step, if any). False: the main
+        window shows it plainly with :meth:`show_image`, undoably.
+        """
+        return False
+
     def show_image(self, item: PanelImage | None) -> None:
         self._current = item
         self.view.set_image(None if item is None else to_qimage(item.image))

@@ -1,0 +1,148 @@
+"""``studio sample`` and ``studio interpolate``: the Latent Explorer's renders, headless."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+_ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.engine.animation's, without importing Pillow
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    sample = subparsers.add_parser(
+        "sample",
+        help="render one latent point of a VAE or GAN (or a 4x4 grid) to a PNG",
+        description=(
+            "Render the latent point of a seed. The PNG carries the exact state (model hash, class, "
+            "latent vector, psi), so opening it in the Latent Explorer restores it."
+        ),
+    )
+    _add_model_arguments(sample)
+    sample.add_argument("--seed", type=_non_negative_int, required=True, help="seed of the latent vector")
+    sample.add_argument("--grid", action="store_true", help="a 4x4 grid of seeds SEED..SEED+15 instead of one image")
+    sample.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
+    sample.set_defaults(run=_cmd_sample)
+
+    walk = subparsers.add_parser(
+        "interpolate",
+        help="animate a walk through the latent points of several seeds (GIF, WebP or APNG)",
+        description="Slerp from seed to seed (and back to the first unless --no-loop) and save the animation.",
+    )
+    _add_model_arguments(walk)
+    walk.add_argument("--seeds", type=_seed_list, required=True, metavar="S1,S2,...", help="two or more seeds, in order")
+    walk.add_argument("--frames", type=_frame_count, default=24, help="frames in the whole animation (default 24)")
+    walk.add_argument("--fps", type=float, default=12.0, help="frames per second (default 12)")
+    walk.add_argument("--no-loop", action="store_true", help="stop at the last seed and play once")
+    walk.add_argument("-o", "--output", required=True, metavar="OUT", help="the animation: .gif, .webp, .png or .apng")
+    walk.add_argument("--frames-dir", metavar="DIR", help="also write every frame as a PNG carrying its latent state")
+    walk.set_defaults(run=_cmd_interpolate)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path")
+    parser.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
+    parser.add_argument("--psi", type=float, default=1.0, help="truncation for a GAN: below 1 is tamer (default 1)")
+    parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
+
+
+def _frame_count(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more: {value}")
+    return value
+
+
+def _seed_list(text: str) -> list[int]:
+    seeds = [_non_negative_int(part.strip()) for part in text.split(",") if part.strip()]
+    if len(seeds) < 2:
+        raise argparse.ArgumentTypeError("give at least two seeds, separated by commas: 1,2,3")
+    return seeds
+
+
+def _fail(message: object, code: int = EXIT_BAD_INPUT) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _load(args: argparse.Namespace):
+    """The model and the class index the arguments name; raises the engine's readable errors."""
+    from studio.engine.devices import select_device
+    from studio.engine.latent import LatentModel, find_model
+
+    model = LatentModel.load(find_model(args.model), select_device(args.device).torch_device)
+    class_index = model.class_index(args.class_)
+    return model, class_index
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    from studio.engine.latent import ModelNotFoundError
+
+    # ModelFileError and ImageLoadError are ValueErrors; SaveError (an OSError) is handled first.
+    return (ModelNotFoundError, ValueError, OSError)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from studio.engine.atomic import SaveError
+    from studio.engine.imageio import save_png
+    from studio.engine.latent import state_png_settings
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        return _fail(f"{output.name}: samples are saved as .png (the PNG carries the latent state)")
+    try:
+        model, class_index = _load(args)
+        if args.grid:
+            image, _ = model.sample_grid(args.seed, class_index=class_index, psi=args.psi)
+            grid = {"first_seed": args.seed, "rows": 4, "cols": 4, "class_index": class_index, "psi": args.psi}
+            settings = {"grid": {"model_sha256": model.sha256, "model_name": model.name, **grid}}
+        else:
+            state = model.state(model.random_z(args.seed), class_index, args.psi, seed=args.seed)
+            image, settings = model.render(state), state_png_settings(model, state)
+        save_png(output, image, settings)
+    except SaveError as exc:
+        return _fail(exc, EXIT_FAILURE)
+    except _input_errors() as exc:
+        return _fail(exc)
+    print(f"Wrote {output} ({model.name}, seed {args.seed}{', 4x4 grid' if args.grid else ''})")
+    return EXIT_OK
+
+
+def _cmd_interpolate(args: argparse.Namespace) -> int:
+    from studio.engine.animation import export_animation, export_frames
+    from studio.engine.atomic import SaveError
+    from studio.engine.latent import interpolate_frames, state_png_settings
+
+    output = Path(args.output)
+    if output.suffix.lower() not in _ANIMATION_SUFFIXES:
+        return _fail(f"{output.name}: animations are saved as {', '.join(_ANIMATION_SUFFIXES)}")
+    if not args.fps > 0:
+        return _fail(f"--fps must be above 0, got {args.fps}")
+    try:
+        model, class_index = _load(args)
+        path = interpolate_frames([model.random_z(seed) for seed in args.seeds], args.frames, loop=not args.no_loop)
+        frames = model.render_batch(path, class_index, args.psi)
+        export_animation(frames, output, fps=args.fps, loop=not args.no_loop)
+        if args.frames_dir:
+            settings = [state_png_settings(model, model.state(z, class_index, args.psi)) for z in path]
+            export_frames(frames, args.frames_dir, settings=settings)
+    except SaveError as exc:
+        return _fail(exc, EXIT_FAILURE)
+    except _input_errors() as exc:
+        return _fail(exc)
+    extra = f", frames in {args.frames_dir}" if args.frames_dir else ""
+    print(f"Wrote {output} ({len(frames)} frames at {args.fps:g} fps{extra})")
+    return EXIT_OK

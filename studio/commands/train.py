@@ -1,0 +1,359 @@
+"""``studio train vae|gan``: train a generative model on a data set, resumably.
+
+The same job as the GUI's training, driven on this thread with a text progress bar on stderr.
+Ctrl+C stops after the current step and saves a checkpoint (exit code 130); ``--resume``
+carries on from it at the same step, with the checkpoint's settings unless options say
+otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
+
+
+def add_commands(subparsers: Any) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train a VAE or GAN on a data set (progress bar, sample grids, resumable checkpoints)",
+        description=(
+            "Train a VAE or GAN. Writes OUT (the model, .safetensors + .json card), "
+            "OUT-stem.ckpt.safetensors (a checkpoint for --resume) and OUT-stem-samples.png. "
+            "Ctrl+C saves a checkpoint and stops; --resume continues at the same step."
+        ),
+    )
+    train.add_argument("kind", choices=("vae", "gan"), help="the model to train")
+    train.add_argument("--data", required=True, help="data set folder (with dataset.json) or .npz file")
+    train.add_argument("--out", required=True, help="model file to write (.safetensors is added if missing)")
+    run = train.add_argument_group("run")
+    run.add_argument("--steps", type=int, help="optimiser steps (generator steps for a GAN); default 10000")
+    run.add_argument("--batch", type=int, help="images per step; default 64")
+    run.add_argument("--lr", type=float, help="learning rate (the generator's for a GAN)")
+    run.add_argument("--d-lr", type=float, help="the discriminator's learning rate (GAN)")
+    run.add_argument("--lr-schedule", choices=("constant", "cosine"), help="default constant")
+    run.add_argument("--seed", type=int, help="seed for weights, noise and batch order; default 0")
+    run.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    run.add_argument(
+        "--threads", type=int,
+        help="CPU threads (default: torch's choice, one per core); 1 is faster when other work shares the cores",
+    )
+    run.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision on CUDA")
+    run.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint if there is one")
+    run.add_argument("--name", help="the model's name in the library (default: OUT's file name)")
+    run.add_argument("--sample-every", type=int, help="write a sample grid every N steps (default 500)")
+    run.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (default 1000)")
+    run.add_argument("--log-every", type=int, help="read losses back every N steps (default 50)")
+    run.add_argument("--no-eval", action="store_true", help="skip the KID measurement at the end")
+    model = train.add_argument_group("model")
+    model.add_argument("--latent-dim", type=int, help="size of the latent vector")
+    model.add_argument("--channels", type=int, help="GAN: generator channels at 4x4 (256); VAE: base channels (32)")
+    model.add_argument("--d-channels", type=int, help="GAN: discriminator channels at full size (32)")
+    model.add_argument("--beta", type=float, help="VAE: weight of the KL term (1.0)")
+    gan = train.add_argument_group("GAN")
+    gan.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default hinge)")
+    gan.add_argument(
+        "--cond", action=argparse.BooleanOptionalAction, default=None,
+        help="condition on the data set's classes (default: yes when it has several)",
+    )
+    gan.add_argument("--attention", type=int, choices=(16, 32), help="SAGAN self-attention at this resolution")
+    gan.add_argument("--ema", type=float, help="generator weight average decay (0.999; 0 switches it off)")
+    gan.add_argument("--n-critic", type=int, help="discriminator steps per generator step (5 for wgan-gp, else 1)")
+    gan.add_argument("--gp-weight", type=float, help="wgan-gp gradient penalty weight (10)")
+    train.set_defaults(run=run_train)
+
+
+# --- building the run from the options -----------------------------------------------------------
+
+
+def _data_card(source: Path) -> dict[str, Any] | None:
+    card_file = source / "dataset.json" if source.is_dir() else source.parent / "dataset.json"
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(card, dict):
+        return None
+    if source.is_file() and card.get("file") not in (None, source.name):
+        return None  # that card describes another file in the same folder
+    return card
+
+
+def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> Any:
+    import dataclasses
+
+    from studio.engine.models import GANConfig, VAEConfig
+
+    changes: dict[str, Any] = {}
+    if args.latent_dim is not None:
+        changes["latent_dim"] = args.latent_dim
+    if args.kind == "vae":
+        for flag in ("loss", "attention", "d_channels", "ema", "n_critic", "gp_weight", "d_lr"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} is for GANs; the VAE has no such option")
+        if args.cond:
+            raise ValueError("the VAE is unconditional: drop --cond")
+        if args.channels is not None:
+            changes["base_channels"] = args.channels
+        if args.beta is not None:
+            changes["beta"] = args.beta
+        if base is None:
+            return VAEConfig(image_size=dataset.image_size[0], **changes)
+    else:
+        if args.beta is not None:
+            raise ValueError("--beta is for the VAE")
+        if args.channels is not None:
+            changes["g_channels"] = args.channels
+        if args.d_channels is not None:
+            changes["d_channels"] = args.d_channels
+        if args.attention is not None:
+            changes["attention_res"] = args.attention
+        if args.loss is not None:
+            changes["loss"] = args.loss
+        if args.cond is not None:
+            changes["num_classes"] = dataset.num_classes if args.cond else 0
+        if base is None:
+            changes.setdefault("num_classes", dataset.num_classes if dataset.num_classes > 1 else 0)
+            return GANConfig(image_size=dataset.image_size[0], **changes)
+    return dataclasses.replace(base, **changes)
+
+
+def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> Any:
+    """The run: the checkpoint's config when resuming (else the defaults), then the options given."""
+    from studio.engine.training import default_config
+
+    model = _model_config(args, dataset, saved.model if saved is not None else None)
+    if saved is not None:
+        config = saved.replace(model=model)
+    else:
+        config = default_config(args.kind, model)
+    changes: dict[str, Any] = {}
+    for flag, field in (
+        ("steps", "steps"), ("batch", "batch"), ("lr", "lr"), ("d_lr", "d_lr"), ("lr_schedule", "lr_schedule"),
+        ("seed", "seed"), ("device", "device"), ("amp", "amp"), ("name", "name"), ("sample_every", "sample_every"),
+        ("checkpoint_every", "checkpoint_every"), ("log_every", "log_every"), ("n_critic", "n_critic"),
+        ("gp_weight", "gp_weight"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[field] = value
+    if args.ema is not None:
+        changes["ema_decay"] = args.ema if args.ema > 0 else None
+    if args.no_eval:
+        changes["evaluate"] = False
+    return config.replace(**changes) if changes else config
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    argv = sys.argv[1:]
+    if argv[:1] == ["train"]:
+        return shlex.join(["studio", *argv])
+    # Called as a function (tests, scripts): rebuild it from the options that were given.
+    parts = ["studio", "train", args.kind, "--data", str(args.data), "--out", str(args.out)]
+    for key, value in sorted(vars(args).items()):
+        if key in ("kind", "data", "out", "run", "command") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
+    return shlex.join(parts)
+
+
+# --- the progress bar -----------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """One line redrawn in place on a terminal; a line per logged step anywhere else (logs, CI)."""
+
+    WIDTH = 24
+    REDRAW_S = 0.25
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+        self.last_draw = 0.0
+        self.losses: dict[str, float] = {}
+        self.rate: float | None = None
+        self.open_line = False
+
+    def update(self, progress: Any) -> None:
+        if self.stream is None:  # a windowed app has no stderr
+            return
+        step, total = getattr(progress, "step", 0), getattr(progress, "total_steps", 0)
+        losses = getattr(progress, "losses", None) or {}
+        if losses:
+            self.losses = losses
+        if getattr(progress, "steps_per_second", None):
+            self.rate = progress.steps_per_second
+        if getattr(progress, "phase", "train") != "train" or not total:
+            self._line(progress.message)
+            return
+        now = time.monotonic()
+        if self.tty:
+            if losses or step == total or now - self.last_draw >= self.REDRAW_S:
+                self.last_draw = now
+                self.stream.write("\r" + self._bar(step, total, progress) + "\033[K")
+                self.stream.flush()
+                self.open_line = True
+        elif losses or step == total:
+            self._line(self._bar(step, total, progress))
+
+    def _bar(self, step: int, total: int, progress: Any) -> str:
+        fraction = step / total
+        filled = int(round(self.WIDTH * fraction))
+        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {step}/{total} {100 * fraction:5.1f}%"
+        if self.rate:
+            text += f"  {self.rate:.2f} it/s"
+        eta = getattr(progress, "eta_seconds", None)
+        if eta is not None and step < total:
+            minutes, seconds = divmod(int(eta), 60)
+            hours, minutes = divmod(minutes, 60)
+            text += f"  ETA {hours}:{minutes:02d}:{seconds:02d}"
+        if self.losses:
+            text += "  " + "  ".join(f"{k} {v:.4g}" for k, v in self.losses.items())
+        return text
+
+    def _line(self, text: str) -> None:
+        self.end()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.stream is not None and self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open_line = False
+
+
+def _err(message: str) -> None:
+    if sys.stderr is not None:
+        print(f"error: {message}", file=sys.stderr)
+
+
+class _StopRequest:
+    """The first Ctrl+C asks the job to stop after this step; a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+        self.installed = False
+
+    def __enter__(self) -> _StopRequest:
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.installed = True
+        except ValueError:  # not the main thread: leave Ctrl+C alone
+            pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if sys.stderr is not None:
+            print("\nStopping after this step and saving a checkpoint (Ctrl+C again to abort)…", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from studio.engine.atomic import SaveError
+    from studio.engine.checkpoints import ModelFileError
+    from studio.engine.data.dataset import DatasetError, load_image_dataset
+    from studio.engine.jobs import JobCancelled
+    from studio.engine.training import (
+        TrainingError,
+        checkpoint_path,
+        model_path,
+        read_checkpoint_config,
+        train_job,
+    )
+
+    out = model_path(args.out)
+    ckpt = checkpoint_path(out)
+    if args.threads is not None:
+        if args.threads < 1:
+            _err("--threads must be at least 1")
+            return EXIT_BAD_INPUT
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        dataset = load_image_dataset(args.data)
+        saved = None
+        if args.resume and ckpt.exists():
+            saved, saved_step = read_checkpoint_config(ckpt)
+            print(f"Resuming {ckpt} from step {saved_step}", file=sys.stderr)
+        elif args.resume:
+            print(f"No checkpoint at {ckpt}: starting a new run", file=sys.stderr)
+        config = build_config(args, dataset, saved)
+    except (DatasetError, ModelFileError, TrainingError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+
+    command = _command_line(args)
+    job = train_job(
+        config,
+        dataset,
+        out,
+        resume=args.resume,
+        command=command,
+        data_card=_data_card(Path(args.data)),
+        data_source=str(args.data),
+    )
+    bar = ProgressBar(sys.stderr)
+    try:
+        with _StopRequest() as stop:
+            try:
+                progress = next(job)
+                while True:
+                    bar.update(progress)
+                    progress = job.throw(JobCancelled()) if stop.requested else next(job)
+            except StopIteration as finished:
+                result = finished.value
+    except KeyboardInterrupt:
+        bar.end()
+        _err(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
+        return EXIT_INTERRUPTED
+    except (TrainingError, ModelFileError) as exc:
+        bar.end()
+        _err(str(exc))
+        return EXIT_BAD_INPUT if type(exc) in (TrainingError, ModelFileError) else EXIT_FAILURE
+    except SaveError as exc:
+        bar.end()
+        _err(exc.strerror or str(exc))
+        return EXIT_FAILURE
+    bar.end()
+
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if result.cancelled:
+        print(f"Stopped at step {result.step} of {result.total_steps}.")
+        print(f"Checkpoint: {result.checkpoint_path}")
+        if result.samples_path:
+            print(f"Samples:    {result.samples_path}")
+        resume = command if "--resume" in shlex.split(command) else command + " --resume"
+        print(f"Resume with: {resume}")
+        return EXIT_INTERRUPTED
+    print(f"Model:      {result.model_path}")
+    print(f"Checkpoint: {result.checkpoint_path}")
+    print(f"Samples:    {result.samples_path}")
+    minutes, seconds = divmod(int(result.elapsed_s), 60)
+    print(f"Trained {result.step} steps in {minutes}:{seconds:02d}")
+    if result.kid is not None:
+        print(f"KID (held out): {result.kid['kid']:.4g} ± {result.kid['kid_std']:.2g}")
+    elif result.card.get("kid_note"):
+        print(f"KID: {result.card['kid_note']}")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Training data sets for the bundled models: builders (emoji) and the loader training uses."""

@@ -1,0 +1,135 @@
+"""Slider axes of a latent space: computed once per model and method, cached on disk.
+
+Every set has orthonormal rows, so a slider value is the projection of z on its axis, and
+moving one slider leaves every other slider where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio.engine.atomic import SaveError, atomic_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value; compare the fields instead
+class Directions:
+    vectors: np.ndarray  # [k, latent_dim], orthonormal rows
+    scores: np.ndarray  # [k], descending importance
+    labels: list[str]
+    method: str
+
+    def __post_init__(self) -> None:
+        k = self.vectors.shape[0] if self.vectors.ndim == 2 else -1
+        if k < 1 or self.scores.shape != (k,) or len(self.labels) != k:
+            raise ValueError("directions need [k, d] vectors, k scores and k labels")
+        # Shared by every caller of LatentModel.directions(): nobody may change them in place.
+        self.vectors.setflags(write=False)
+        self.scores.setflags(write=False)
+
+
+def directions_cache_path(sha256: str, method: str) -> Path:
+    from studio.engine.paths import data_dir
+
+    return data_dir() / "cache" / "directions" / f"{sha256}-{method}.npz"
+
+
+def read_cached_directions(path: Path, latent_dim: int, method: str) -> Directions | None:
+    """The cached directions, or None when absent or unusable (a damaged cache is recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            vectors = np.asarray(data["vectors"], dtype=np.float32)
+            scores = np.asarray(data["scores"], dtype=np.float64)
+            labels = [str(label) for label in data["labels"]]
+            stored_method = str(data["method"])
+        directions = Directions(vectors, scores, labels, stored_method)
+        gram = vectors.astype(np.float64) @ vectors.T.astype(np.float64)
+        if (
+            stored_method != method
+            or vectors.shape[1] != latent_dim
+            or not np.all(np.isfinite(scores))
+            or not np.allclose(gram, np.eye(len(labels)), atol=1e-4)
+        ):
+            raise ValueError("contents do not fit the model")
+        return directions
+    except Exception as exc:  # a torn or foreign file fails in many ways; all mean "recompute"
+        log.warning("Ignoring the directions cache %s (%s); computing again", path, exc)
+        return None
+
+
+def write_cached_directions(path: Path, directions: Directions) -> None:
+    def write(handle) -> None:
+        np.savez(
+            handle,
+            vectors=directions.vectors,
+            scores=directions.scores,
+            labels=np.array(directions.labels, dtype=str),
+            method=np.array(directions.method),
+        )
+
+    try:
+        atomic_write(path, write)
+    except SaveError as exc:  # a read-only or full disk costs a recomputation next time, nothing more
+        log.warning("Could not cache directions: %s", exc)
+
+
+def _orthonormal_rows(rows: np.ndarray) -> np.ndarray:
+    """Gram-Schmidt in row order (QR): row i keeps the part of its source that rows 0..i-1 lack."""
+    q, r = np.linalg.qr(rows.T.astype(np.float64))
+    signs = np.where(np.diag(r) < 0, -1.0, 1.0)
+    return (q * signs).T
+
+
+def _fix_signs(vectors: np.ndarray) -> np.ndarray:
+    # Eigenvectors have no sign of their own; the largest component is made positive so the
+    # same model gives the same sliders on every machine.
+    largest = np.argmax(np.abs(vectors), axis=1)
+    signs = np.sign(vectors[np.arange(len(vectors)), largest])
+    return vectors * np.where(signs == 0, 1.0, signs)[:, None]
+
+
+def sefa_directions(weight: np.ndarray) -> Directions:
+    """SeFa (Shen and Zhou, 2021): eigenvectors of W^T W, W = [out, latent_dim], largest first."""
+    w = np.asarray(weight, dtype=np.float64)
+    eigenvalues, eigenvectors = np.linalg.eigh(w.T @ w)
+    order = np.argsort(eigenvalues)[::-1]
+    vectors = _fix_signs(eigenvectors[:, order].T)
+    labels = [f"direction {i + 1}" for i in range(len(order))]
+    return Directions(vectors.astype(np.float32), np.clip(eigenvalues[order], 0.0, None), labels, "sefa")
+
+
+def ganspace_directions(z: np.ndarray, features: np.ndarray) -> Directions:
+    """GANSpace (Harkonen et al., 2020) on a generator layer without its own latent space.
+
+    PCA of the features [n, f]; each component is carried to the latent space by regressing the
+    samples' z on their principal coordinates; the results are orthonormalised in rank order.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    feats = np.asarray(features, dtype=np.float64).reshape(len(z), -1)
+    feats = feats - feats.mean(axis=0)
+    u, s, _ = np.linalg.svd(feats, full_matrices=False)
+    k = int(min(z.shape[1], np.count_nonzero(s > s[0] * 1e-6)))
+    coords = u[:, :k] * s[:k]
+    mapped, *_ = np.linalg.lstsq(coords, z - z.mean(axis=0), rcond=None)  # [k, latent_dim]
+    mapped = mapped / np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)
+    vectors = _fix_signs(_orthonormal_rows(mapped))
+    variance = s[:k] ** 2 / max(len(z) - 1, 1)
+    labels = [f"direction {i + 1}" for i in range(k)]
+    return Directions(vectors.astype(np.float32), variance, labels, "ganspace")
+
+
+def axis_directions(scores: np.ndarray, method: str) -> Directions:
+    """One unit axis per latent dimension, the highest score first (ties keep dimension order)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    vectors = np.eye(len(scores), dtype=np.float32)[order]
+    return Directions(vectors, scores[order], [f"dim {i}" for i in order], method)
+
+

@@ -1,0 +1,67 @@
+"""Paths between latent points: slerp, the path Gaussian latents want."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation, the path Gaussian latents want (a lerp midpoint is atypically short).
+
+    ``t=0`` and ``t=1`` return copies of ``a`` and ``b`` exactly. Nearly parallel, opposite or
+    zero vectors, where the arc is ill-defined, fall back to a straight line.
+    """
+    a32, b32 = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    if t == 0:
+        return a32.copy()
+    if t == 1:
+        return b32.copy()
+    a64, b64 = a32.astype(np.float64), b32.astype(np.float64)
+    norms = np.linalg.norm(a64) * np.linalg.norm(b64)
+    cos = float(a64 @ b64 / norms) if norms > 0 else 1.0
+    if abs(cos) > 0.9995:
+        return ((1.0 - t) * a64 + t * b64).astype(np.float32)
+    omega = math.acos(cos)
+    sin = math.sin(omega)
+    return (math.sin((1.0 - t) * omega) / sin * a64 + math.sin(t * omega) / sin * b64).astype(np.float32)
+
+
+def interpolate_frames(zs: Sequence[np.ndarray], frames: int, loop: bool) -> np.ndarray:
+    """``frames`` points spread evenly along the slerp path through ``zs``, as [frames, d].
+
+    The first frame is ``zs[0]``. Without ``loop`` the last is ``zs[-1]``; with it the path
+    returns toward ``zs[0]`` and stops one step short, so the animation repeats seamlessly.
+    """
+    keys = [np.asarray(z, dtype=np.float32) for z in zs]
+    if len(keys) < 2:
+        raise ValueError("an interpolation needs at least two points")
+    if any(k.shape != keys[0].shape or k.ndim != 1 for k in keys):
+        raise ValueError("every point of an interpolation needs the same latent size")
+    if frames < 2:
+        raise ValueError("an interpolation needs at least two frames")
+    if loop:
+        keys.append(keys[0])
+    segments = len(keys) - 1
+    steps = segments / frames if loop else segments / (frames - 1)
+    path = np.empty((frames, keys[0].size), dtype=np.float32)
+    for i in range(frames):
+        position = i * steps
+        segment = min(int(position), segments - 1)
+        path[i] = slerp(keys[segment], keys[segment + 1], position - segment)
+    return path
+
+
+def interpolate_path(zs: Sequence[np.ndarray], frames_per_segment: int, loop: bool) -> np.ndarray:
+    """``frames_per_segment`` frames from each point to the next, as [frames, d]; frame 0 is ``zs[0]``.
+
+    Without ``loop`` one last frame equal to ``zs[-1]`` closes the path.
+    """
+    if frames_per_segment < 1:
+        raise ValueError("an interpolation needs at least one frame per segment")
+    segments = len(zs) if loop else len(zs) - 1
+    return interpolate_frames(zs, frames_per_segment * segments + (0 if loop else 1), loop)
+
+

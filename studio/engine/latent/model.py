@@ -1,0 +1,405 @@
+"""A VAE or GAN generator behind the one interface the Latent Explorer and the command line share."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from studio.engine.jobs import JobCancelled, Progress
+from studio.engine.latent.directions import (
+    Directions,
+    axis_directions,
+    directions_cache_path,
+    ganspace_directions,
+    read_cached_directions,
+    sefa_directions,
+    write_cached_directions,
+)
+from studio.engine.latent.state import LatentState, is_int
+
+if TYPE_CHECKING:
+    import torch
+
+DIRECTION_METHODS = {"vae": ("vae-kl", "vae-variance"), "gan": ("sefa", "ganspace")}
+_DIRECTIONS_SEED = 0
+_KL_SAMPLES = 64
+_VARIANCE_BASES = 4
+_GANSPACE_SAMPLES = 512
+_BATCH = 64  # images per forward pass when rendering or measuring many
+
+
+class EncodeNotSupported(NotImplementedError):
+    """The model has no encoder (a GAN): images are projected with ``project_job`` instead."""
+
+
+@dataclass
+class _RenderBuffers:
+    z: Any  # [1, d] on the device, reused by every render
+    labels: Any  # [1] long on the device, or None for an unconditional model
+
+
+@dataclass(eq=False)
+class LatentModel:
+    """A VAE or GAN generator, ready to render latent points. Build with :meth:`load`.
+
+    Renders reuse one input buffer, so a model belongs to one thread at a time (the worker's).
+    """
+
+    module: Any = field(repr=False)  # torch.nn.Module, in eval mode, parameters frozen
+    kind: str  # "vae" or "gan"
+    sha256: str
+    name: str
+    path: Path | None = None
+    card: dict[str, Any] = field(default_factory=dict, repr=False)
+    class_names: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    latent_dim: int = field(init=False)
+    image_size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        import torch
+
+        if self.kind not in DIRECTION_METHODS:
+            raise ValueError(f"kind must be 'vae' or 'gan', got {self.kind!r}")
+        config = self.module.config
+        self.latent_dim = int(config.latent_dim)
+        num_classes = int(getattr(config, "num_classes", 0) or 0) if self.kind == "gan" else 0
+        if not num_classes:
+            # A card lists its data set's classes even for an unconditional model (the VAE):
+            # there is no class to pick then.
+            self.class_names = []
+        elif len(self.class_names) != num_classes:
+            self.class_names = [f"class {i}" for i in range(num_classes)]
+        self.module.eval().requires_grad_(False)
+        self._directions: dict[str, Directions] = {}
+        self._truncate = _truncation() if self.kind == "gan" else None
+        with torch.inference_mode():
+            labels = torch.zeros(1, dtype=torch.long, device=self.device) if self.class_names else None
+            self._buffers = _RenderBuffers(torch.zeros(1, self.latent_dim, device=self.device), labels)
+            # One render now: warms the kernels up and tells the image size.
+            self.image_size = int(self._generate(self._buffers.z, labels, 1.0).shape[-1])
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> LatentModel:
+        from studio.engine.checkpoints import ModelFileError, model_sha256
+        from studio.engine.models.store import load_generative_model
+
+        file = Path(path)
+        loaded = load_generative_model(file, device)
+        kinds = {"vae": "vae", "gan-generator": "gan"}
+        if loaded.architecture not in kinds:
+            raise ModelFileError(f"{file.name}: a {loaded.architecture} has no latent space to explore")
+        card = loaded.card or {}
+        return cls(
+            loaded.model,
+            kinds[loaded.architecture],
+            sha256=model_sha256(file),
+            name=str(card.get("name") or file.stem),
+            path=file,
+            card=card,
+            class_names=_class_names(card),
+            device=str(device),
+        )
+
+    # --- points --------------------------------------------------------------------------------
+
+    def random_z(self, seed: int) -> np.ndarray:
+        """A standard normal latent vector, the same for the same seed on every machine."""
+        if not is_int(seed) or seed < 0:
+            raise ValueError(f"a seed is a non-negative whole number, got {seed!r}")
+        return np.random.default_rng(seed).standard_normal(self.latent_dim, dtype=np.float32)
+
+    def state(self, z: np.ndarray, class_index: int | None = None, psi: float = 1.0, seed: int | None = None) -> LatentState:
+        """A :class:`LatentState` of this model (the class defaults to the first of a conditional model)."""
+        return LatentState(self.sha256, self.name, tuple(self._check_z(z)), self._class(class_index), float(psi), seed)
+
+    def class_index(self, name_or_index: str | int | None) -> int | None:
+        """A class given by name or index (the command line's --class), checked against the model."""
+        if name_or_index is None:
+            return None
+        if not self.class_names:
+            raise ValueError(f"{self.name} is unconditional: it has no classes")
+        text = str(name_or_index).strip()
+        if text.isdigit() and int(text) < len(self.class_names):
+            return int(text)
+        folded = [c.casefold() for c in self.class_names]
+        if text.casefold() in folded:
+            return folded.index(text.casefold())
+        raise ValueError(f"{self.name} has no class {text!r}; its classes: {', '.join(self.class_names)} (or 0..{len(self.class_names) - 1})")
+
+    def _class(self, class_index: int | None) -> int | None:
+        if not self.class_names:
+            return None
+        index = 0 if class_index is None else int(class_index)
+        if not 0 <= index < len(self.class_names):
+            raise ValueError(f"class index {index} is outside 0..{len(self.class_names) - 1}")
+        return index
+
+    def _check_z(self, z: Any) -> np.ndarray:
+        array = np.ascontiguousarray(z, dtype=np.float32)
+        if array.shape != (self.latent_dim,):
+            raise ValueError(f"{self.name} takes a latent vector of {self.latent_dim} values, got shape {array.shape}")
+        return array
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def _generate(self, z: torch.Tensor, labels: torch.Tensor | None, psi: float) -> torch.Tensor:
+        if self.kind == "vae":
+            return self.module.decode(z)
+        if psi != 1.0:
+            z = self._truncate(z, psi)
+        return self.module(z, labels=labels)
+
+    def render(self, state_or_z: LatentState | np.ndarray, class_index: int | None = None, psi: float = 1.0) -> Image.Image:
+        """The image at one point: the slider path, so it reuses buffers and skips autograd.
+
+        A :class:`LatentState` brings its own class and psi. psi (truncation) applies to a GAN only.
+        """
+        import torch
+
+        if isinstance(state_or_z, LatentState):
+            state_or_z, class_index, psi = state_or_z.z_array(), state_or_z.class_index, state_or_z.psi
+        z = self._check_z(state_or_z)
+        index = self._class(class_index)
+        buffers = self._buffers
+        with torch.inference_mode():
+            buffers.z.copy_(torch.from_numpy(z).unsqueeze(0))
+            if buffers.labels is not None:
+                buffers.labels.fill_(index)
+            return _to_pil(self._generate(buffers.z, buffers.labels, psi)[0])
+
+    def render_batch(
+        self, zs: np.ndarray, class_indices: int | Sequence[int] | None = None, psi: float = 1.0
+    ) -> list[Image.Image]:
+        """Images at many points; ``class_indices`` is one class for all or one per point."""
+        import torch
+
+        zs = np.ascontiguousarray(zs, dtype=np.float32).reshape(-1, self.latent_dim)
+        if class_indices is None or np.ndim(class_indices) == 0:
+            classes = [self._class(class_indices)] * len(zs)
+        else:
+            classes = [self._class(int(c)) for c in class_indices]
+            if len(classes) != len(zs):
+                raise ValueError(f"{len(zs)} latent vectors but {len(classes)} class indices")
+        images: list[Image.Image] = []
+        with torch.inference_mode():
+            for start in range(0, len(zs), _BATCH):
+                z = torch.from_numpy(zs[start : start + _BATCH]).to(self.device)
+                labels = None
+                if self.class_names:
+                    labels = torch.tensor(classes[start : start + _BATCH], dtype=torch.long, device=self.device)
+                images.extend(_to_pil(x) for x in self._generate(z, labels, psi))
+        return images
+
+    def sample_grid(
+        self, seed: int, rows: int = 4, cols: int = 4, class_index: int | None = None, psi: float = 1.0
+    ) -> tuple[Image.Image, list[np.ndarray]]:
+        """``rows`` x ``cols`` samples (tile i has seed ``seed + i``, row by row), no gutters."""
+        zs = [self.random_z(seed + i) for i in range(rows * cols)]
+        tiles = self.render_batch(np.stack(zs), class_index, psi)
+        width, height = tiles[0].size
+        grid = Image.new("RGB", (cols * width, rows * height))
+        for i, tile in enumerate(tiles):
+            grid.paste(tile, ((i % cols) * width, (i // cols) * height))
+        return grid, zs
+
+    # --- directions ----------------------------------------------------------------------------
+
+    def directions(self, method: str | None = None) -> Directions:
+        """The slider axes, computed once per model and method and cached under data_dir()/cache."""
+        method = method or DIRECTION_METHODS[self.kind][0]
+        if method not in DIRECTION_METHODS[self.kind]:
+            raise ValueError(f"a {self.kind} has no {method!r} directions; use one of {', '.join(DIRECTION_METHODS[self.kind])}")
+        if method in self._directions:
+            return self._directions[method]
+        cache = directions_cache_path(self.sha256, method)
+        found = read_cached_directions(cache, self.latent_dim, method)
+        if found is None:
+            found = self._compute_directions(method)
+            write_cached_directions(cache, found)
+        self._directions[method] = found
+        return found
+
+    def _compute_directions(self, method: str) -> Directions:
+        import torch
+
+        generator = torch.Generator().manual_seed(_DIRECTIONS_SEED)
+        with torch.inference_mode():
+            if method == "sefa":
+                return sefa_directions(self.module.sefa_weight().float().cpu().numpy())
+            if method == "ganspace":
+                return self._ganspace(generator)
+            if method == "vae-kl":
+                return self._vae_kl(generator)
+            return self._vae_variance(generator)
+
+    def _ganspace(self, generator: torch.Generator) -> Directions:
+        import torch
+
+        z = torch.randn(_GANSPACE_SAMPLES, self.latent_dim, generator=generator)
+        # A conditional model is measured over all its classes, so the axes suit every class.
+        labels = torch.randint(len(self.class_names), (len(z),), generator=generator) if self.class_names else None
+        features = []
+        for i in range(0, len(z), _BATCH):
+            batch_labels = None if labels is None else labels[i : i + _BATCH].to(self.device)
+            batch = self.module.early_features(z[i : i + _BATCH].to(self.device), labels=batch_labels)
+            features.append(batch.flatten(1).float().cpu())
+        return ganspace_directions(z.numpy(), torch.cat(features).numpy())
+
+    def _vae_kl(self, generator: torch.Generator) -> Directions:
+        import torch
+
+        z = torch.randn(_KL_SAMPLES, self.latent_dim, generator=generator)
+        total = torch.zeros(self.latent_dim, dtype=torch.float64)
+        for i in range(0, len(z), _BATCH):
+            batch = z[i : i + _BATCH].to(self.device)
+            mu, logvar = self.module.encode(self.module.decode(batch))
+            # kl_per_dim averages over its batch; weighting by the batch size keeps the mean exact.
+            total += self.module.kl_per_dim(mu, logvar).reshape(-1, self.latent_dim).mean(0).double().cpu() * len(batch)
+        return axis_directions((total / len(z)).numpy(), "vae-kl")
+
+    def _vae_variance(self, generator: torch.Generator) -> Directions:
+        import torch
+
+        # Mean squared pixel change between z + e_i and z - e_i, averaged over a few base points.
+        base = torch.randn(_VARIANCE_BASES, self.latent_dim, generator=generator)
+        eye = torch.eye(self.latent_dim)
+        scores = torch.zeros(self.latent_dim, dtype=torch.float64)
+        for point in base:
+            for i in range(0, self.latent_dim, _BATCH // 2):
+                step = eye[i : i + _BATCH // 2]
+                plus, minus = self.module.decode(torch.cat([point + step, point - step]).to(self.device)).float().chunk(2)
+                scores[i : i + len(step)] += (plus - minus).pow(2).flatten(1).mean(1).double().cpu()
+        return axis_directions((scores / len(base)).numpy(), "vae-variance")
+
+    def coordinates(self, z: np.ndarray, directions: Directions | None = None) -> np.ndarray:
+        """The slider values of ``z``: its projection on each direction."""
+        directions = directions or self.directions()
+        return (directions.vectors @ self._check_z(z)).astype(np.float32)
+
+    def with_coordinate(self, z: np.ndarray, index: int, value: float, directions: Directions | None = None) -> np.ndarray:
+        """``z`` moved along direction ``index`` until that slider reads ``value``; the others keep theirs."""
+        directions = directions or self.directions()
+        z = self._check_z(z).astype(np.float64)
+        vector = directions.vectors[index].astype(np.float64)
+        return (z + (float(value) - vector @ z) * vector).astype(np.float32)
+
+    # --- the artist's own image ------------------------------------------------------------------
+
+    def _image_tensor(self, image: Image.Image) -> torch.Tensor:
+        import torch
+
+        from studio.engine.imageio import pil_to_array
+
+        # Crop to the middle square rather than squash, then Lanczos: sharp and without aliasing.
+        rgb = Image.fromarray(pil_to_array(image))
+        fitted = ImageOps.fit(rgb, (self.image_size, self.image_size), Image.Resampling.LANCZOS)
+        array = np.asarray(fitted, dtype=np.float32) / 127.5 - 1.0
+        tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+        if getattr(self.module.config, "channels", 3) == 1:
+            tensor = tensor.mean(dim=1, keepdim=True)
+        return tensor.to(self.device)
+
+    def encode(self, image: Image.Image) -> np.ndarray:
+        """The VAE's mean latent for an image (cropped to a square, resized to the model's size)."""
+        import torch
+
+        if self.kind != "vae":
+            raise EncodeNotSupported(
+                f"{self.name} is a GAN and has no encoder: project the image with project_job() instead"
+            )
+        with torch.inference_mode():
+            mu, _ = self.module.encode(self._image_tensor(image))
+        return mu[0].float().cpu().numpy().astype(np.float32)
+
+    def project_job(
+        self, image: Image.Image, steps: int = 200, lr: float = 0.05, seed: int = 0, class_index: int | None = None
+    ) -> Generator[Progress, None, np.ndarray]:
+        """A job finding the z whose image looks most like ``image``; returns the best z found.
+
+        The loss is pixel L2 at three scales (the coarse ones weigh overall shapes and colours,
+        a cheap stand-in for a perceptual loss) plus a pull toward the shell where Gaussian
+        latents live, so the result stays a typical point that sliders move sensibly. A VAE
+        starts from its encoder's mean; a GAN from the best of 16 seeded random points.
+        Cancelling returns the best z so far.
+        """
+        import torch
+
+        if steps < 1:
+            raise ValueError("a projection needs at least one step")
+        target = self._image_tensor(image)
+        index = self._class(class_index)
+        labels = None if index is None else torch.full((1,), index, dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            if self.kind == "vae":
+                start = self.module.encode(target)[0].float()
+            else:
+                candidates = torch.from_numpy(np.stack([self.random_z(seed + i) for i in range(16)])).to(self.device)
+                losses = [float(_projection_loss(self._generate(c[None], labels, 1.0), target)) for c in candidates]
+                start = candidates[int(np.argmin(losses))][None]
+        z = start.clone().detach().requires_grad_(True)
+        optimiser = torch.optim.Adam([z], lr=lr)
+        best_z, best_loss = z.detach().clone(), math.inf
+        try:
+            for step in range(steps):
+                with torch.enable_grad():
+                    optimiser.zero_grad(set_to_none=True)
+                    loss = _projection_loss(self._generate(z, labels, 1.0), target)
+                    loss = loss + 0.01 * (z.pow(2).mean() - 1.0).pow(2)
+                    loss.backward()
+                value = float(loss.detach())
+                if value < best_loss:
+                    best_loss, best_z = value, z.detach().clone()
+                optimiser.step()
+                preview = None
+                if step % 10 == 0 or step == steps - 1:
+                    preview = self.render(best_z[0].cpu().numpy(), index)
+                yield Progress((step + 1) / steps, f"Projecting: step {step + 1} of {steps}, error {best_loss:.4f}", preview)
+        except JobCancelled:
+            pass
+        return best_z[0].float().cpu().numpy().astype(np.float32)
+
+
+def _projection_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    loss = F.mse_loss(image, target)
+    for _ in range(2):
+        if image.shape[-1] < 8:
+            break
+        image, target = F.avg_pool2d(image, 2), F.avg_pool2d(target, 2)
+        loss = loss + F.mse_loss(image, target)
+    return loss
+
+
+def _to_pil(image: torch.Tensor) -> Image.Image:
+    """A [C, H, W] tensor in [-1, 1] as an RGB image (NaN, which half precision can give, as grey)."""
+    import torch
+
+    pixels = torch.nan_to_num(image, 0.0).add(1.0).mul_(127.5).clamp_(0.0, 255.0).add_(0.5).to(torch.uint8)
+    if pixels.shape[0] == 1:
+        pixels = pixels.expand(3, -1, -1)
+    return Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy())
+
+
+def _truncation():
+    from studio.engine.models.gan import truncate
+
+    return truncate
+
+
+def _class_names(card: dict[str, Any]) -> list[str]:
+    for source in (card, card.get("data") if isinstance(card.get("data"), dict) else {}):
+        names = source.get("class_names") or source.get("classes")
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return list(names)
+    return []
+
+

@@ -1,0 +1,179 @@
+"""The point an artist is looking at, as it travels in exported PNGs, and finding its model.
+
+A :class:`LatentState` is the exact point shown (model hash, latent vector, class, psi). It
+rides in exported PNGs as JSON, so opening one restores it; z values are float32 numbers
+written as Python floats, which JSON carries exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from studio.engine.latent.model import LatentModel
+
+STATE_VERSION = 1
+SLIDER_RANGE = 3.0  # sliders span +-3 sigma of the standard normal prior
+
+
+class LatentStateError(ValueError):
+    """Settings or a PNG do not hold a usable latent state; the message names the cause."""
+
+
+class ModelNotFoundError(LookupError):
+    """No installed model has the given name; the message lists the ones that exist."""
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class LatentState:
+    """One point of one model's latent space, with what else decides the image."""
+
+    model_sha256: str
+    model_name: str
+    z: tuple[float, ...]
+    class_index: int | None = None
+    psi: float = 1.0
+    seed: int | None = None  # the seed z came from, while it is unchanged
+
+    def __post_init__(self) -> None:
+        # A list or an array is accepted and stored as a tuple of floats, so states hash and
+        # compare by value; float32 values survive float -> JSON -> float exactly.
+        z = tuple(float(v) for v in np.asarray(self.z, dtype=np.float64).ravel())
+        if not z or not all(math.isfinite(v) for v in z):
+            raise ValueError("a latent vector needs at least one value, all finite")
+        if not _is_number(self.psi):
+            raise ValueError(f"psi must be a finite number, got {self.psi!r}")
+        for name in ("class_index", "seed"):
+            value = getattr(self, name)
+            if value is not None and not (is_int(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative whole number or None, got {value!r}")
+            # numpy integers would not survive json.dumps in to_settings
+            object.__setattr__(self, name, None if value is None else int(value))
+        object.__setattr__(self, "z", z)
+        object.__setattr__(self, "psi", float(self.psi))
+
+    def z_array(self) -> np.ndarray:
+        return np.asarray(self.z, dtype=np.float32)
+
+    def to_settings(self) -> dict[str, Any]:
+        return {
+            "latent": {
+                "version": STATE_VERSION,
+                "model_sha256": self.model_sha256,
+                "model_name": self.model_name,
+                "z": list(self.z),
+                "class_index": self.class_index,
+                "psi": self.psi,
+                "seed": self.seed,
+            }
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LatentState:
+        """The state in ``settings`` (as :meth:`to_settings` wrote it); LatentStateError if malformed."""
+        latent = settings.get("latent") if isinstance(settings, dict) else None
+        if not isinstance(latent, dict):
+            raise LatentStateError("no latent state in these settings")
+        version = latent.get("version", STATE_VERSION)
+        if not is_int(version) or version > STATE_VERSION:
+            raise LatentStateError(f"latent state version {version!r} is newer than this studio understands")
+        sha, name, z = latent.get("model_sha256"), latent.get("model_name", ""), latent.get("z")
+        if not isinstance(sha, str) or not sha:
+            raise LatentStateError("the latent state does not say which model made it (model_sha256)")
+        if not isinstance(name, str):
+            raise LatentStateError("the model name in the latent state is not text")
+        if not isinstance(z, list) or not z or not all(_is_number(v) for v in z):
+            raise LatentStateError("the latent vector (z) is missing or holds something other than finite numbers")
+        try:
+            return cls(sha, name, tuple(z), latent.get("class_index"), latent.get("psi", 1.0), latent.get("seed"))
+        except ValueError as exc:  # class_index, psi or seed
+            raise LatentStateError(str(exc)) from exc
+
+
+def restore_state_from_png(path: str | os.PathLike[str]) -> LatentState:
+    """The latent state an exported PNG carries; LatentStateError naming the file otherwise.
+
+    An unreadable image raises :class:`~studio.engine.imageio.ImageLoadError`, as opening it would.
+    """
+    from studio.engine.imageio import read_png_settings
+
+    file = Path(path)
+    settings = read_png_settings(file)
+    if not isinstance(settings, dict) or "latent" not in settings:
+        raise LatentStateError(f"{file.name} holds no latent state (it was not exported from the Latent Explorer)")
+    try:
+        return LatentState.from_settings(settings)
+    except (LatentStateError, ValueError) as exc:
+        raise LatentStateError(f"{file.name}: {exc}") from exc
+
+
+def find_model(name_or_path: str | os.PathLike[str]) -> Path:
+    """A model file by path, card name or file name among the installed models (bundled + library)."""
+    from studio.engine.environment import installed_models
+
+    text = os.fspath(name_or_path)
+    candidate = Path(text).expanduser()
+    if candidate.is_file():
+        return candidate
+    key = text.casefold()
+    models = installed_models()
+    for model in models:
+        if key in (model.name.casefold(), model.path.stem.casefold(), model.path.name.casefold()):
+            return model.path
+    available = ", ".join(sorted({m.name for m in models})) or "none installed"
+    raise ModelNotFoundError(f"No model named {text!r}. Installed models: {available} (or give the path to a .safetensors file)")
+
+
+def find_model_for_state(state: LatentState) -> Path:
+    """The installed model a state was made with, by file hash (the name alone could be another model)."""
+    from studio.engine.checkpoints import card_path, model_sha256
+    from studio.engine.environment import installed_models
+
+    models = installed_models()
+    for model in models:
+        try:
+            card = json.loads(card_path(model.path).read_text(encoding="utf-8"))
+            recorded = card.get("sha256") if isinstance(card, dict) else None
+        except (OSError, ValueError):
+            recorded = None
+        if recorded == state.model_sha256:
+            return model.path
+    for model in models:  # cards can be missing or stale; the file itself is the truth
+        try:
+            if model_sha256(model.path) == state.model_sha256:
+                return model.path
+        except ValueError:
+            continue
+    raise ModelNotFoundError(
+        f"The model {state.model_name or 'that made this image'} (sha256 {state.model_sha256[:12]}...) is not installed"
+    )
+
+
+def state_png_settings(model: LatentModel, state: LatentState) -> dict[str, Any]:
+    """The settings an exported PNG carries: the state, plus a readable note of the model and class."""
+    from studio import __version__
+
+    if state.model_sha256 != model.sha256:
+        raise ValueError(f"this state belongs to another model than {model.name}")
+    settings = state.to_settings()
+    if state.class_index is not None and state.class_index < len(model.class_names):
+        settings["latent"]["class_name"] = model.class_names[state.class_index]
+    settings["model"] = {"name": model.name, "sha256": model.sha256, "kind": model.kind, "latent_dim": model.latent_dim}
+    settings["app"] = f"Latent Studio {__version__}"
+    return settings

@@ -1,0 +1,99 @@
+"""Saving and loading the generative models as safetensors plus a model card.
+
+The card records ``architecture`` ("vae" or "gan-generator") and ``config`` (the dataclass as
+a dict), which is all it takes to rebuild the model before its weights are loaded.
+
+Spectral norm is folded into the weights on saving: the file holds each layer's effective,
+normalised weight under its plain name (``first_layer.weight``), not the parametrization's
+raw weight and power-iteration vectors. A loaded model is therefore a plain module that
+computes exactly what the saved one computed in eval mode, and does not pay for the
+normalisation on every forward pass. To train it further with spectral norm, call
+:func:`studio.engine.models.layers.add_spectral_norm` on it first. Its weights already have
+unit spectral norm, so that changes its images only slightly: the power iteration's estimate
+of that norm starts afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from studio.engine.checkpoints import ModelFileError, load_model, save_model
+from studio.engine.models.gan import GANConfig, Generator
+from studio.engine.models.layers import fold_spectral_norm, plain_state_dict
+from studio.engine.models.vae import VAE, VAEConfig
+
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
+    "vae": (VAE, VAEConfig),
+    "gan-generator": (Generator, GANConfig),
+}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: VAE | Generator  # in eval mode, spectral norm folded into its weights
+    card: dict[str, Any]
+    architecture: str
+    config: VAEConfig | GANConfig
+
+
+def _architecture_of(model: nn.Module) -> str:
+    for name, (cls, _) in ARCHITECTURES.items():
+        if type(model) is cls:
+            return name
+    raise TypeError(f"cannot save a {type(model).__name__}: expected a VAE or a GAN Generator")
+
+
+def save_generative_model(path: str | os.PathLike[str], model: VAE | Generator, card: dict[str, Any]) -> Path:
+    """Save ``model`` and its card atomically; returns the path of the ``.safetensors`` file.
+
+    ``card`` carries whatever describes the model (name, class_names, data, command, licence,
+    metrics...); ``architecture`` and ``config`` are filled in from the model and win over
+    any the caller passes.
+    """
+    full_card = {**card, "architecture": _architecture_of(model), "config": dataclasses.asdict(model.config)}
+    return save_model(path, plain_state_dict(model), full_card)
+
+
+def _build(file: Path, card: dict[str, Any]) -> tuple[str, nn.Module, VAEConfig | GANConfig]:
+    architecture = card.get("architecture")
+    if architecture not in ARCHITECTURES:
+        expected = " or ".join(repr(name) for name in ARCHITECTURES)
+        found = "no architecture" if architecture is None else f"architecture {architecture!r}"
+        raise ModelFileError(f"{file.name}: not a generative model; its card gives {found} (expected {expected})")
+    model_cls, config_cls = ARCHITECTURES[architecture]
+    raw = card.get("config")
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"{file.name}: its card has no model config, so the {architecture} cannot be rebuilt")
+    try:
+        config = config_cls(**raw)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{file.name}: the {architecture} config in its card is invalid ({exc})") from exc
+    model = model_cls(config).eval()
+    return architecture, fold_spectral_norm(model), config
+
+
+def load_generative_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a VAE or GAN generator from its card and load its weights, in eval mode on ``device``.
+
+    Raises :class:`~studio.engine.checkpoints.ModelFileError`, naming the file, when the file is
+    damaged or refused, or when its card or weights do not describe a model this studio builds.
+    """
+    file = Path(path)
+    tensors, card = load_model(file)
+    architecture, model, config = _build(file, card)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        # load_state_dict lists every missing, unexpected and mis-shaped tensor; the first lines say enough.
+        detail = " ".join(str(exc).split())[:300]
+        raise ModelFileError(
+            f"{file.name}: its weights do not match the {architecture} its card describes ({detail})"
+        ) from exc
+    return LoadedModel(model=model.to(device), card=card, architecture=architecture, config=config)

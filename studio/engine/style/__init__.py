@@ -1,0 +1,1 @@
+"""Style transfer: VGG19 features with the original weights (:mod:`studio.engine.style.vgg`)."""

@@ -1,0 +1,127 @@
+"""Training checkpoints: everything a run needs to go on, as safetensors plus a JSON card.
+
+``foo.safetensors`` (the finished model) has its checkpoint beside it as
+``foo.ckpt.safetensors`` (card ``foo.ckpt.json``). The tensors are the modules, optimiser
+moments, sampler position and random states (see :mod:`studio.engine.training.state`); the
+card holds the run's config, the step, the training time so far and the skeleton that puts
+the tensors back in place. Writes go through :func:`studio.engine.checkpoints.save_model`, so
+they are atomic: a crash or a full disk leaves the previous checkpoint whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.engine.checkpoints import (
+    TRAINING_CHECKPOINT_SUFFIX,
+    ModelFileError,
+    load_model,
+    save_model,
+    validate_safetensors,
+)
+from studio.engine.training.config import TrainConfig, TrainingError
+from studio.engine.training.state import StateError, flatten_state, unflatten_state
+
+CHECKPOINT_ARCHITECTURE = "training-checkpoint"
+CHECKPOINT_FORMAT = 1
+CHECKPOINT_SUFFIX = TRAINING_CHECKPOINT_SUFFIX
+SAMPLES_SUFFIX = "-samples.png"
+
+
+def model_path(out: str | os.PathLike[str]) -> Path:
+    """The finished model's file for ``--out PATH``: PATH itself, with ``.safetensors`` added if missing."""
+    path = Path(out)
+    return path if path.suffix.lower() == ".safetensors" else path.with_name(path.name + ".safetensors")
+
+
+def checkpoint_path(out: str | os.PathLike[str]) -> Path:
+    model = model_path(out)
+    return model.with_name(model.name[: -len(".safetensors")] + CHECKPOINT_SUFFIX)
+
+
+def samples_path(out: str | os.PathLike[str]) -> Path:
+    model = model_path(out)
+    return model.with_name(model.name[: -len(".safetensors")] + SAMPLES_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    config: TrainConfig
+    step: int
+    elapsed_s: float  # training time of every session so far
+    state: dict[str, Any]  # {"trainer": ..., "sampler": ...}
+    card: dict[str, Any]
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    config: TrainConfig,
+    step: int,
+    elapsed_s: float,
+    state: dict[str, Any],
+    info: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically; raises :class:`~studio.engine.atomic.SaveError` with the old one intact."""
+    tensors, skeleton = flatten_state(state, prefix="")
+    card = {
+        **(info or {}),
+        "architecture": CHECKPOINT_ARCHITECTURE,
+        "checkpoint_format": CHECKPOINT_FORMAT,
+        "step": step,
+        "elapsed_s": elapsed_s,
+        "train_config": config.to_dict(),
+        "state": skeleton,
+    }
+    return save_model(path, tensors, card)
+
+
+def _config_from_card(path: Path, card: dict[str, Any]) -> TrainConfig:
+    if card.get("architecture") != CHECKPOINT_ARCHITECTURE:
+        raise ModelFileError(f"{path.name}: not a training checkpoint")
+    if card.get("checkpoint_format") != CHECKPOINT_FORMAT:
+        raise ModelFileError(f"{path.name}: checkpoint format {card.get('checkpoint_format')!r} is not supported")
+    try:
+        return TrainConfig.from_dict(card["train_config"])
+    except (KeyError, TrainingError) as exc:
+        raise ModelFileError(f"{path.name}: its training config cannot be read ({exc})") from exc
+
+
+def _embedded_card(file: Path) -> dict[str, Any]:
+    # The card inside the tensor file, not the sidecar: both are replaced atomically but one
+    # after the other, and a kill between the two renames leaves a sidecar describing the
+    # previous checkpoint. The embedded copy is always the tensors' own.
+    header = validate_safetensors(file)
+    try:
+        card = json.loads(header["__metadata__"]["card"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{file.name}: not a training checkpoint (no card inside)") from exc
+    if not isinstance(card, dict):
+        raise ModelFileError(f"{file.name}: not a training checkpoint (its card is not a JSON object)")
+    return card
+
+
+def read_checkpoint_config(path: str | os.PathLike[str]) -> tuple[TrainConfig, int]:
+    """The run's config and step from a checkpoint's header, without loading its tensors."""
+    file = Path(path)
+    card = _embedded_card(file)
+    return _config_from_card(file, card), int(card.get("step", 0))
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint (tensors on the CPU); :class:`ModelFileError` names the file if it is damaged."""
+    file = Path(path)
+    card = _embedded_card(file)
+    tensors, _ = load_model(file)
+    config = _config_from_card(file, card)
+    try:
+        state = unflatten_state(card["state"], tensors)
+        step = int(card["step"])
+        elapsed = float(card.get("elapsed_s", 0.0))
+    except (KeyError, TypeError, ValueError, StateError) as exc:
+        raise ModelFileError(f"{file.name}: corrupt or incomplete checkpoint ({exc})") from exc
+    return Checkpoint(config=config, step=step, elapsed_s=elapsed, state=state, card=card)

@@ -1,0 +1,145 @@
+"""What a training run is: one frozen dataclass, written into every checkpoint and model card.
+
+:func:`default_config` gives the defaults per model kind and GAN loss (learning rates, Adam
+betas and critic steps differ between them); :meth:`TrainConfig.to_dict` and
+:meth:`TrainConfig.from_dict` carry a config through JSON, so a checkpoint rebuilds its run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from studio.engine.models import GANConfig, VAEConfig
+
+KINDS = ("vae", "gan")
+LR_SCHEDULES = ("constant", "cosine")
+
+# Per GAN loss: (generator lr, discriminator lr, Adam betas, critic steps per generator step).
+# hinge: SAGAN/BigGAN's two time-scale rule; wgan-gp: Gulrajani et al.; the others: DCGAN.
+GAN_DEFAULTS: dict[str, tuple[float, float, tuple[float, float], int]] = {
+    "hinge": (1e-4, 4e-4, (0.0, 0.999), 1),
+    "wgan-gp": (1e-4, 1e-4, (0.0, 0.9), 5),
+    "nonsaturating": (2e-4, 2e-4, (0.5, 0.999), 1),
+    "lsgan": (2e-4, 2e-4, (0.5, 0.999), 1),
+}
+VAE_DEFAULTS = (1e-3, (0.9, 0.999))
+
+
+class TrainingError(ValueError):
+    """A training run cannot start or go on; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    kind: str  # "vae" or "gan"
+    model: VAEConfig | GANConfig
+    steps: int = 10_000  # generator updates for a GAN, optimiser steps for a VAE
+    batch: int = 64
+    lr: float = 2e-4  # the VAE's, or the generator's
+    d_lr: float | None = None  # the discriminator's; None: same as lr
+    betas: tuple[float, float] = (0.5, 0.999)
+    lr_schedule: str = "constant"  # or "cosine" (to zero at `steps`)
+    n_critic: int = 1  # discriminator steps per generator step
+    gp_weight: float = 10.0  # wgan-gp only
+    ema_decay: float | None = 0.999  # generator weight average; None: sample from the raw G
+    log_every: int = 50  # losses are read back from the device this often, no more
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    amp: bool = False  # autocast (bf16, else fp16 with loss scaling) on CUDA; ignored elsewhere
+    evaluate: bool = True  # KID on the held-out split when training ends
+    name: str = ""  # the model's name in the library; empty: the output file's name
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise TrainingError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        expected = VAEConfig if self.kind == "vae" else GANConfig
+        if not isinstance(self.model, expected):
+            raise TrainingError(f"a {self.kind} run needs a {expected.__name__}, got {type(self.model).__name__}")
+        for name in ("steps", "batch", "n_critic", "log_every", "sample_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
+        for name in ("lr", "d_lr"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise TrainingError(f"{name} must be a positive number, got {value!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise TrainingError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise TrainingError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise TrainingError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        if not self.gp_weight >= 0:
+            raise TrainingError(f"gp_weight must be >= 0, got {self.gp_weight!r}")
+
+    @property
+    def loss(self) -> str | None:
+        """The GAN loss (it lives in the model config, which the discriminator is built for)."""
+        return self.model.loss if isinstance(self.model, GANConfig) else None
+
+    @property
+    def conditional(self) -> bool:
+        return isinstance(self.model, GANConfig) and self.model.num_classes > 0
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
+        out["betas"] = list(self.betas)
+        out["model"] = dataclasses.asdict(self.model)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        try:
+            values = dict(data)
+            kind = values["kind"]
+            model_cls = VAEConfig if kind == "vae" else GANConfig
+            values["model"] = model_cls(**values["model"])
+            values["betas"] = tuple(values["betas"])
+            known = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except TrainingError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TrainingError(f"the training config is invalid ({exc})") from exc
+
+
+def default_config(kind: str, model: VAEConfig | GANConfig | None = None, **changes: Any) -> TrainConfig:
+    """The recommended run for ``kind`` (and, for a GAN, for its loss); ``changes`` win."""
+    if kind == "vae":
+        model = model if model is not None else VAEConfig()
+        lr, betas = VAE_DEFAULTS
+        base = TrainConfig(kind="vae", model=model, lr=lr, betas=betas, ema_decay=None)
+    elif kind == "gan":
+        model = model if model is not None else GANConfig()
+        if not isinstance(model, GANConfig):
+            raise TrainingError(f"a gan run needs a GANConfig, got {type(model).__name__}")
+        g_lr, d_lr, betas, n_critic = GAN_DEFAULTS[model.loss]
+        base = TrainConfig(kind="gan", model=model, lr=g_lr, d_lr=d_lr, betas=betas, n_critic=n_critic)
+    else:
+        raise TrainingError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def check_resumable(saved: TrainConfig, wanted: TrainConfig) -> None:
+    """Refuse to resume ``saved`` as ``wanted`` when they describe different models.
+
+    Everything else may change on resume (steps, batch, learning rates, device, cadences...):
+    the checkpoint's weights, optimiser moments and random states carry on under the new values.
+    """
+    if saved.kind != wanted.kind:
+        raise TrainingError(f"the checkpoint trains a {saved.kind}, not a {wanted.kind}")
+    old, new = dataclasses.asdict(saved.model), dataclasses.asdict(wanted.model)
+    changed = [f"{k} ({old[k]!r} in the checkpoint, {new.get(k)!r} now)" for k in old if old[k] != new.get(k)]
+    if changed:
+        raise TrainingError(
+            "the checkpoint holds a different model: " + "; ".join(changed)
+            + ". Resume with the checkpoint's settings, or train into a new --out file"
+        )

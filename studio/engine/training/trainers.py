@@ -1,0 +1,425 @@
+"""What one training step does to the models: one class per model kind, one loop for all.
+
+A trainer owns its modules, optimisers, learning-rate schedulers and (fp16) grad scalers. Its
+:meth:`Trainer.step` pulls the batches it needs (a WGAN critic takes several per generator
+step) and returns that step's losses as tensors still on the device: reading them back is a
+host sync, so the loop does it only every ``log_every`` steps.
+
+Where later recipes plug in, without a second loop:
+
+- freezing: optimisers and the discriminator's grad toggling cover only the parameters that
+  have ``requires_grad`` when the trainer is built, so a preset that freezes layers first
+  just works;
+- DiffAugment: :attr:`GANTrainer.augment` is applied to every image the discriminator sees,
+  real and generated alike;
+- DDP: the modules are reachable by name in :attr:`Trainer.modules` for wrapping.
+
+Randomness: the trainer keeps its own generator for latent noise and its own copy of torch's
+global random state (which the VAE's reparameterisation draws from), swapped in only while a
+step runs. Renders the GUI worker serves between two steps therefore cannot shift the run, and
+a checkpoint captures every random state the next step will use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from studio.engine.models import (
+    VAE,
+    GANConfig,
+    Generator,
+    build_gan,
+    discriminator_loss,
+    ema_update,
+    generator_loss,
+    gradient_penalty,
+)
+from studio.engine.training.config import TrainConfig
+from studio.engine.training.grid import COLUMNS
+
+NextBatch = Callable[[], tuple[torch.Tensor, torch.Tensor]]
+MAX_PREVIEW_CLASSES = 16
+GENERATE_CHUNK = 64
+# Seeds derived from the run's seed, one per use, so no two draw the same numbers.
+_INIT, _GLOBAL, _NOISE, _PREVIEW, _EVAL = range(5)
+
+
+def lr_factor(config: TrainConfig, step: int) -> float:
+    """The multiplier on the base learning rate after ``step`` optimiser steps."""
+    if config.lr_schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, config.steps) / config.steps))
+    return 1.0
+
+
+def ema_decay_at(decay: float, step: int) -> float:
+    """The average's decay at ``step``: lower at first, so early weights, which are mostly the
+    random initialisation, fade out within a run of a few thousand steps."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+def _seeded_state(seed: int, device: torch.device) -> torch.Tensor:
+    generator = torch.Generator(device=device) if device.type != "cpu" else torch.Generator()
+    return generator.manual_seed(seed).get_state()
+
+
+class Trainer:
+    """The parts every model kind shares: optimisers, schedules, AMP, random states, saving."""
+
+    kind = ""
+
+    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.use_amp = bool(config.amp and device.type == "cuda")
+        bf16 = self.use_amp and torch.cuda.is_bf16_supported()
+        self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+        # NHWC convolutions: about a fifth less time per GAN step on a CPU (oneDNN), and what
+        # tensor cores want on CUDA. MPS gains nothing from it.
+        self.memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.contiguous_format
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR] = {}
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+        self.noise = torch.Generator(device=device) if device.type != "cpu" else torch.Generator()
+        self.noise.manual_seed(config.seed * 10 + _NOISE)
+        self.cpu_rng = _seeded_state(config.seed * 10 + _GLOBAL, torch.device("cpu"))
+        self.cuda_rng = _seeded_state(config.seed * 10 + _GLOBAL, device) if device.type == "cuda" else None
+
+    # --- randomness ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def own_random_state(self) -> Iterator[None]:
+        """Run with the trainer's global random state, then give the caller's back."""
+        outer_cpu = torch.get_rng_state()
+        torch.set_rng_state(self.cpu_rng)
+        outer_cuda = None
+        if self.cuda_rng is not None:
+            outer_cuda = torch.cuda.get_rng_state(self.device)
+            torch.cuda.set_rng_state(self.cuda_rng, self.device)
+        try:
+            yield
+        finally:
+            self.cpu_rng = torch.get_rng_state()
+            torch.set_rng_state(outer_cpu)
+            if outer_cuda is not None:
+                self.cuda_rng = torch.cuda.get_rng_state(self.device)
+                torch.cuda.set_rng_state(outer_cuda, self.device)
+
+    def build(self, make: Callable[[], dict[str, nn.Module]]) -> None:
+        """Create the modules from the seed on the CPU (so every device starts from the same
+        weights), without disturbing the caller's random state, and move them to the device."""
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(self.config.seed * 10 + _INIT)
+            modules = make()
+        for name, module in modules.items():
+            self.modules[name] = module.to(self.device, memory_format=self.memory_format).train()
+
+    def add_optimizer(self, name: str, module: nn.Module, lr: float) -> None:
+        trainable = [p for p in module.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(trainable, lr=lr, betas=tuple(self.config.betas))
+        owner = self
+
+        def factor(step: int) -> float:  # a plain function: LambdaLR's state_dict skips those
+            return lr_factor(owner.config, step)
+
+        self.optimizers[name] = optimizer
+        self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        fp16 = self.use_amp and self.amp_dtype == torch.float16
+        self.scalers[name] = torch.amp.GradScaler("cuda", enabled=fp16)
+
+    def base_lr(self, name: str) -> float:
+        return self.config.lr
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if not self.use_amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        optimizer, scaler = self.optimizers[name], self.scalers[name]
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def end_step(self) -> None:
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    # --- the step, previews and results (per kind) -----------------------------------------------
+
+    def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def preview(self) -> torch.Tensor:
+        """The sample grid's images, rows of :data:`COLUMNS`, on the CPU."""
+        raise NotImplementedError
+
+    def generate(self, count: int, labels: torch.Tensor | None) -> torch.Tensor:
+        """``count`` new images (for KID), N x 3 x H x W in [-1, 1] on the CPU."""
+        raise NotImplementedError
+
+    def final_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "modules": {name: module.state_dict() for name, module in self.modules.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": {name: sched.state_dict() for name, sched in self.schedulers.items()},
+            "scalers": {name: scaler.state_dict() for name, scaler in self.scalers.items()},
+            "random": {
+                "device": self.device.type,
+                "noise": self.noise.get_state(),
+                "cpu": self.cpu_rng.clone(),
+                "cuda": None if self.cuda_rng is None else self.cuda_rng.clone(),
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any], step: int) -> list[str]:
+        """Restore a checkpoint's state; returns notes on what could not carry over exactly."""
+        notes: list[str] = []
+        for name, module in self.modules.items():
+            if name in state["modules"]:
+                module.load_state_dict(state["modules"][name], strict=True)
+            elif not self.missing_module(name):
+                raise KeyError(f"the checkpoint has no weights for {name!r}")
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+            self.schedulers[name].load_state_dict(state["schedulers"][name])
+            scaler_state = state["scalers"].get(name) or {}
+            if self.scalers[name].is_enabled() and scaler_state:
+                self.scalers[name].load_state_dict(scaler_state)
+        self._apply_hyperparameters()
+        random = state["random"]
+        self.cpu_rng = random["cpu"].to(torch.uint8).clone()
+        if random["device"] == self.device.type:
+            self.noise.set_state(random["noise"].to(torch.uint8))
+            if self.cuda_rng is not None and random.get("cuda") is not None:
+                self.cuda_rng = random["cuda"].to(torch.uint8).clone()
+        else:
+            # A generator's state only fits a generator of the same kind of device.
+            self.noise.manual_seed(self.config.seed * 10 + _NOISE + 1000 * step)
+            notes.append(
+                f"the checkpoint was trained on {random['device']}, so the noise sequence restarts "
+                f"(the run continues correctly, but not bit for bit as on {random['device']})"
+            )
+        return notes
+
+    def missing_module(self, name: str) -> bool:
+        """Fill in a module the checkpoint lacks (one a changed option adds); False if none can be."""
+        return False
+
+    def _apply_hyperparameters(self) -> None:
+        # A resumed run may change learning rates or betas; the checkpoint's moments stay.
+        for name, optimizer in self.optimizers.items():
+            scheduler = self.schedulers[name]
+            base = self.base_lr(name)
+            scheduler.base_lrs = [base for _ in optimizer.param_groups]
+            for group in optimizer.param_groups:
+                group["initial_lr"] = base
+                group["betas"] = tuple(self.config.betas)
+                group["lr"] = base * lr_factor(self.config, scheduler.last_epoch)
+            scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
+def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
+    for param in params:
+        param.requires_grad_(flag)
+
+
+class VAETrainer(Trainer):
+    kind = "vae"
+
+    def __init__(self, config: TrainConfig, device: torch.device, preview_images: torch.Tensor) -> None:
+        super().__init__(config, device)
+        self.build(lambda: {"vae": VAE(config.model)})
+        self.vae: VAE = self.modules["vae"]
+        self.add_optimizer("vae", self.vae, config.lr)
+        generator = torch.Generator().manual_seed(config.seed * 10 + _PREVIEW)
+        self.preview_originals = preview_images[:COLUMNS].to(device)
+        self.preview_z = torch.randn(COLUMNS, config.model.latent_dim, generator=generator).to(device)
+
+    def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
+        images, _ = next_batch()
+        with self.own_random_state():
+            with self.autocast():
+                losses = self.vae.loss(images)
+            self.update("vae", losses["total"])
+        self.end_step()
+        return {"loss": losses["total"].detach(), "recon": losses["recon"].detach(), "kl": losses["kl"].detach()}
+
+    @torch.no_grad()
+    def preview(self) -> torch.Tensor:
+        self.vae.eval()
+        try:
+            recon, _, _ = self.vae(self.preview_originals)
+            samples = self.vae.decode(self.preview_z)
+        finally:
+            self.vae.train()
+        return torch.cat([self.preview_originals, recon, samples]).float().cpu()
+
+    @torch.no_grad()
+    def generate(self, count: int, labels: torch.Tensor | None) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.config.seed * 10 + _EVAL)
+        self.vae.eval()
+        try:
+            chunks = []
+            for start in range(0, count, GENERATE_CHUNK):
+                n = min(GENERATE_CHUNK, count - start)
+                z = torch.randn(n, self.config.model.latent_dim, generator=generator).to(self.device)
+                chunks.append(self.vae.decode(z).float().cpu())
+        finally:
+            self.vae.train()
+        return torch.cat(chunks)
+
+    def final_model(self) -> nn.Module:
+        return self.vae
+
+
+class GANTrainer(Trainer):
+    kind = "gan"
+
+    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+        super().__init__(config, device)
+        model: GANConfig = config.model
+
+        def make() -> dict[str, nn.Module]:
+            g, d = build_gan(model)
+            modules: dict[str, nn.Module] = {"g": g, "d": d}
+            if config.ema_decay is not None:
+                # A fresh module loaded with G's state, not a deepcopy: deepcopies of
+                # parametrized modules share their class, and folding one breaks the other.
+                g_ema = Generator(model)
+                g_ema.load_state_dict(g.state_dict())
+                modules["g_ema"] = g_ema.requires_grad_(False)
+            return modules
+
+        self.build(make)
+        self.g: Generator = self.modules["g"]
+        self.d: nn.Module = self.modules["d"]
+        self.g_ema: Generator | None = self.modules.get("g_ema")
+        if self.g_ema is not None:
+            self.g_ema.eval()
+        self.add_optimizer("g", self.g, config.lr)
+        self.add_optimizer("d", self.d, self.base_lr("d"))
+        self.d_trainable = [p for p in self.d.parameters() if p.requires_grad]
+        self.conditional = model.num_classes > 0
+        # DiffAugment goes here: applied to real and generated images alike.
+        self.augment: Callable[[torch.Tensor], torch.Tensor] = lambda images: images
+
+        generator = torch.Generator().manual_seed(config.seed * 10 + _PREVIEW)
+        if self.conditional:
+            classes = min(model.num_classes, MAX_PREVIEW_CLASSES)
+            # The same eight latents in every row: each column shows one z across the classes.
+            z = torch.randn(COLUMNS, model.latent_dim, generator=generator).repeat(classes, 1)
+            labels = torch.arange(classes).repeat_interleave(COLUMNS)
+            self.preview_labels: torch.Tensor | None = labels.to(device)
+        else:
+            z = torch.randn(COLUMNS * COLUMNS, model.latent_dim, generator=generator)
+            self.preview_labels = None
+        self.preview_z = z.to(device)
+
+    def base_lr(self, name: str) -> float:
+        if name == "d" and self.config.d_lr is not None:
+            return self.config.d_lr
+        return self.config.lr
+
+    def missing_module(self, name: str) -> bool:
+        if name == "g_ema" and self.g_ema is not None:  # the average was switched on at resume
+            self.g_ema.load_state_dict(self.g.state_dict())
+            return True
+        return False
+
+    def _noise(self, count: int) -> torch.Tensor:
+        return torch.randn(count, self.config.model.latent_dim, generator=self.noise, device=self.device)
+
+    def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
+        config = self.config
+        kind = config.model.loss
+        g, d = self.g, self.d
+        losses: dict[str, torch.Tensor] = {}
+        with self.own_random_state():
+            _set_requires_grad(self.d_trainable, True)
+            for critic_step in range(config.n_critic):
+                real, labels = next_batch()
+                cond = labels if self.conditional else None
+                last = critic_step == config.n_critic - 1
+                z = self._noise(real.shape[0])
+                with self.autocast():
+                    # The last critic step's fakes keep their graph and feed the generator
+                    # step too: one generator forward per step, as in DCGAN.
+                    with torch.set_grad_enabled(last):
+                        fake = g(z, cond)
+                    real_in, fake_in = self.augment(real), self.augment(fake.detach())
+                    # One discriminator pass over both halves (it has no batch norm to mix them).
+                    both_labels = None if cond is None else torch.cat([cond, cond])
+                    logits = d(torch.cat([real_in, fake_in.to(real_in.dtype)]), both_labels).float()
+                    real_logits, fake_logits = logits.chunk(2)
+                    d_loss = discriminator_loss(kind, real_logits, fake_logits)
+                if kind == "wgan-gp" and config.gp_weight > 0:
+                    gp = gradient_penalty(
+                        d, real_in.float(), fake_in.float(), cond, weight=config.gp_weight, generator=self.noise
+                    )
+                    losses["gp"] = gp.detach()
+                    d_loss = d_loss + gp
+                self.update("d", d_loss)
+            _set_requires_grad(self.d_trainable, False)
+            try:
+                with self.autocast():
+                    g_loss = generator_loss(kind, d(self.augment(fake), cond).float())
+                self.update("g", g_loss)
+            finally:
+                _set_requires_grad(self.d_trainable, True)
+            if self.g_ema is not None:
+                ema_update(self.g_ema, g, ema_decay_at(config.ema_decay, step))
+        self.end_step()
+        return {"d": d_loss.detach(), "g": g_loss.detach(), **losses}
+
+    def _sampler(self) -> contextlib.AbstractContextManager[Generator]:
+        @contextlib.contextmanager
+        def use() -> Iterator[Generator]:
+            if self.g_ema is not None:
+                yield self.g_ema
+                return
+            self.g.eval()
+            try:
+                yield self.g
+            finally:
+                self.g.train()
+
+        return use()
+
+    @torch.no_grad()
+    def preview(self) -> torch.Tensor:
+        with self._sampler() as g:
+            return g(self.preview_z, self.preview_labels).float().cpu()
+
+    @torch.no_grad()
+    def generate(self, count: int, labels: torch.Tensor | None) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.config.seed * 10 + _EVAL)
+        chunks = []
+        with self._sampler() as g:
+            for start in range(0, count, GENERATE_CHUNK):
+                n = min(GENERATE_CHUNK, count - start)
+                z = torch.randn(n, self.config.model.latent_dim, generator=generator).to(self.device)
+                chunk_labels = None if labels is None else labels[start : start + n].to(self.device)
+                chunks.append(g(z, chunk_labels).float().cpu())
+        return torch.cat(chunks)
+
+    def final_model(self) -> nn.Module:
+        return self.g_ema if self.g_ema is not None else self.g
+
+
+def build_trainer(config: TrainConfig, device: torch.device, preview_images: torch.Tensor) -> Trainer:
+    if config.kind == "vae":
+        return VAETrainer(config, device, preview_images)
+    return GANTrainer(config, device)

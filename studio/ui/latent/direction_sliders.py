@@ -1,0 +1,136 @@
+"""A column of labelled sliders, one per latent direction, most influential first.
+
+Only the first :data:`TOP` rows are built until "Show all" is ticked: a 128-dimensional
+model would otherwise build 128 slider widgets the artist rarely needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from superqt import QLabeledDoubleSlider
+
+TOP = 16
+SIGMA_RANGE = 3.0
+DECIMALS = 2
+RESOLUTION = 10.0**-DECIMALS
+
+
+class _PressWatcher(QObject):
+    """Calls back when a mouse button goes down on a slider, before the slider reacts.
+
+    superqt's sliders move the value to the pixel under the pointer on press, before they
+    emit ``sliderPressed``; a drag must start before that first move to be one undo step.
+    """
+
+    def __init__(self, target: QWidget, callback) -> None:
+        super().__init__(target)
+        self._callback = callback
+        target.installEventFilter(self)
+
+    def eventFilter(self, _watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.MouseButtonPress:
+            self._callback()
+        return False
+
+
+def on_press(slider: QWidget, callback) -> None:
+    """Call ``callback()`` as a drag of ``slider`` (a superqt labelled slider) begins."""
+    inner = slider.findChild(QSlider)
+    _PressWatcher(inner if inner is not None else slider, callback)
+
+
+def make_slider(minimum: float, maximum: float, value: float = 0.0, decimals: int = DECIMALS) -> QLabeledDoubleSlider:
+    slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+    slider.setDecimals(decimals)
+    slider.setRange(minimum, maximum)
+    slider.setSingleStep(0.05)
+    slider.setValue(value)
+    return slider
+
+
+class DirectionSliders(QWidget):
+    valueMoved = Signal(int, float)  # direction index, new coordinate
+    dragStarted = Signal(int)
+    dragFinished = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._labels: list[str] = []
+        self._values: list[float] = []
+        self.sliders: list[QLabeledDoubleSlider] = []
+        self._grid = QGridLayout()
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setHorizontalSpacing(8)
+        self._grid.setVerticalSpacing(2)
+        self._grid.setColumnStretch(1, 1)
+        self.show_all = QCheckBox("Show all")
+        self.show_all.setToolTip("Show a slider for every direction, not only the most influential ones")
+        self.show_all.toggled.connect(self._on_show_all)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._grid)
+        layout.addWidget(self.show_all, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def set_directions(self, labels: Sequence[str], tooltips: Sequence[str] | None = None) -> None:
+        """Rebuild for a model: ``labels`` in order of influence."""
+        for slider in self.sliders:
+            slider.deleteLater()
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.sliders = []
+        self._labels = list(labels)
+        self._tooltips = list(tooltips) if tooltips is not None else [""] * len(self._labels)
+        self._values = [0.0] * len(self._labels)
+        self.show_all.blockSignals(True)
+        self.show_all.setChecked(False)
+        self.show_all.blockSignals(False)
+        self.show_all.setVisible(len(self._labels) > TOP)
+        self.show_all.setText(f"Show all {len(self._labels)}")
+        self._build_rows(min(TOP, len(self._labels)))
+
+    def visible_count(self) -> int:
+        return len(self.sliders)
+
+    def _build_rows(self, count: int) -> None:
+        for index in range(len(self.sliders), count):
+            name = QLabel(self._labels[index])
+            name.setMinimumWidth(64)
+            name.setToolTip(self._tooltips[index])
+            slider = make_slider(-SIGMA_RANGE, SIGMA_RANGE, self._values[index])
+            slider.setToolTip(f"{self._labels[index]}: ±{SIGMA_RANGE:g} σ")
+            slider.setObjectName(f"direction-{index}")
+            slider.valueChanged.connect(lambda value, i=index: self._on_value_changed(i, float(value)))
+            on_press(slider, lambda i=index: self.dragStarted.emit(i))
+            slider.sliderReleased.connect(lambda i=index: self.dragFinished.emit(i))
+            self._grid.addWidget(name, index, 0)
+            self._grid.addWidget(slider, index, 1)
+            self.sliders.append(slider)
+
+    def _on_value_changed(self, index: int, value: float) -> None:
+        # Pressing a handle snaps it to the slider's grid (0.01) and announces that as a move;
+        # a change below the grid's resolution is no move of the artist's.
+        if abs(value - self._values[index]) < RESOLUTION / 2:
+            return
+        self._values[index] = value
+        self.valueMoved.emit(index, value)
+
+    def _on_show_all(self, checked: bool) -> None:
+        if checked:
+            self._build_rows(len(self._labels))
+        for index, slider in enumerate(self.sliders):
+            visible = checked or index < TOP
+            slider.setVisible(visible)
+            self._grid.itemAtPosition(index, 0).widget().setVisible(visible)
+
+    def set_values(self, values: Sequence[float]) -> None:
+        """Move the sliders to ``values`` without announcing it (the state already knows)."""
+        self._values = [max(-SIGMA_RANGE, min(SIGMA_RANGE, float(v))) for v in values]
+        for slider, value in zip(self.sliders, self._values):
+            slider.blockSignals(True)
+            slider.setValue(value)
+            slider.blockSignals(False)

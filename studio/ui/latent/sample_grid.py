@@ -1,0 +1,104 @@
+"""A 4×4 grid of random samples of the current model; clicking one adopts it."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from dataclasses import replace
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.latent.explorer_state import ExplorerState, Rendered
+from studio.ui.latent.render_channel import RenderChannel
+from studio.ui.qimage import to_qimage
+
+ROWS = COLS = 4
+CELL = 112
+MAX_SEED = 2**31 - 1
+
+
+def render_samples(model, template, base_seed: int, count: int) -> list[Rendered]:
+    """Worker side: ``count`` samples with seeds ``base_seed``, ``base_seed + 1``... in one batch."""
+    seeds = [(base_seed + i) % (MAX_SEED + 1) for i in range(count)]
+    states = [replace(template, z=tuple(float(v) for v in model.random_z(seed)), seed=seed) for seed in seeds]
+    images = model.render_batch(np.stack([s.z_array() for s in states]), template.class_index, psi=template.psi)
+    return [Rendered(state, image, to_qimage(image)) for state, image in zip(states, images)]
+
+
+class SampleGridDialog(QDialog):
+    adopted = Signal(object)  # LatentState
+
+    def __init__(self, explorer: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Random samples")
+        self.explorer = explorer
+        self.samples: list[Rendered] = []
+        self.base_seed = 0
+        self.channel = RenderChannel(explorer.worker, self)
+        self.channel.done.connect(self._on_rendered)
+        self.channel.failed.connect(self._on_failed)
+
+        self.hint = QLabel("Click a sample to continue from it. Shuffle for sixteen new ones.")
+        self.hint.setWordWrap(True)
+        grid = QGridLayout()
+        grid.setSpacing(6)
+        self.cells: list[QToolButton] = []
+        for index in range(ROWS * COLS):
+            cell = QToolButton()
+            cell.setIconSize(QSize(CELL, CELL))
+            cell.setFixedSize(CELL + 12, CELL + 12)
+            cell.setAutoRaise(True)
+            cell.setEnabled(False)
+            cell.clicked.connect(lambda _checked=False, i=index: self.adopt(i))
+            grid.addWidget(cell, index // COLS, index % COLS)
+            self.cells.append(cell)
+        self.shuffle_button = QPushButton("Shuffle")
+        self.shuffle_button.setToolTip("Sixteen new random samples")
+        self.shuffle_button.clicked.connect(lambda: self.shuffle())
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.shuffle_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.hint)
+        layout.addLayout(grid)
+        layout.addWidget(buttons)
+
+    def shuffle(self, base_seed: int | None = None) -> None:
+        model, state = self.explorer.model, self.explorer.state
+        if model is None or state is None:
+            return
+        self.base_seed = random.randint(0, MAX_SEED) if base_seed is None else base_seed
+        seed = self.base_seed
+        for cell in self.cells:
+            cell.setEnabled(False)
+        self.channel.request(lambda _device: render_samples(model, state, seed, ROWS * COLS))
+
+    @Slot(object)
+    def _on_rendered(self, samples: list[Rendered]) -> None:
+        self.samples = samples
+        for cell, sample in zip(self.cells, samples):
+            pixmap = QPixmap.fromImage(sample.qimage.scaled(CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+            cell.setIcon(QIcon(pixmap))
+            cell.setToolTip(f"Seed {sample.state.seed}")
+            cell.setEnabled(True)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.hint.setText(message)
+
+    def adopt(self, index: int) -> None:
+        if 0 <= index < len(self.samples):
+            self.explorer.remember(self.samples[index])  # its picture is known: no re-render
+            self.adopted.emit(self.samples[index].state)

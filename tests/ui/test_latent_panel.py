@@ -1,0 +1,488 @@
+"""The Latent Explorer as an artist meets it, on tiny models saved into the temporary library."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QApplication
+
+from studio.engine.imageio import load_image, read_png_settings
+from studio.engine.paths import data_dir, models_dir
+from studio.services.worker import Worker
+from studio.ui.latent.bookmarks import BookmarkStore
+from studio.ui.panels import latent_panel as latent_panel_module
+from studio.ui.panels.latent_panel import LatentPanel
+from studio.ui.qimage import to_pil
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def tiny_models(studio_home, tmp_path, monkeypatch):
+    """A 20-dimensional VAE and a 3-class GAN in the library; no bundled models in the way."""
+    import torch
+
+    from studio.engine.models.gan import GANConfig, Generator
+    from studio.engine.models.store import save_generative_model
+    from studio.engine.models.vae import VAE, VAEConfig
+
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    torch.manual_seed(0)
+    folder = models_dir()
+    vae = save_generative_model(folder / "tiny-vae.safetensors", VAE(VAEConfig(image_size=64, latent_dim=20, base_channels=4)), {"name": "Tiny VAE"})
+    generator = Generator(GANConfig(image_size=64, latent_dim=8, num_classes=3, g_channels=16, d_channels=4))
+    with torch.no_grad():  # an untrained conditional norm is the same for every class
+        for name, parameter in generator.named_parameters():
+            if "norm" in name:
+                parameter.add_(torch.randn_like(parameter) * 0.5)
+    gan = save_generative_model(
+        folder / "tiny-gan.safetensors",
+        generator,
+        {"name": "Tiny GAN", "class_names": ["cat", "dog", "owl"]},
+    )
+    return {"vae": vae, "gan": gan}
+
+
+@pytest.fixture
+def worker(qtbot):
+    w = Worker(device_preference="cpu")
+    with qtbot.waitSignal(w.ready, timeout=TIMEOUT, raising=True):
+        w.start()
+    yield w
+    w.shutdown()
+
+
+def _new_panel(qtbot, worker, undo_stack=None):
+    panel = LatentPanel(worker, undo_stack if undo_stack is not None else QUndoStack())
+    qtbot.addWidget(panel)
+    panel.resize(1100, 720)
+    return panel
+
+
+def _wait_idle(qtbot, panel):
+    qtbot.waitUntil(lambda: not panel.explorer.busy and panel.explorer.shown_state == panel.explorer.state, timeout=TIMEOUT)
+
+
+def _open(qtbot, panel, kind):
+    """Show the panel and make sure the model of ``kind`` ("vae" or "gan") is the one loaded."""
+    panel.show()
+    qtbot.waitUntil(lambda: panel.explorer.model is not None and not panel.explorer.loading, timeout=TIMEOUT)
+    if panel.explorer.model.kind != kind:
+        index = next(i for i, m in enumerate(panel.explorer.models) if m.path.stem == f"tiny-{kind}")
+        with qtbot.waitSignal(panel.explorer.modelLoaded, timeout=TIMEOUT, raising=True):
+            panel.load_model(index)
+    _wait_idle(qtbot, panel)
+    return panel.explorer.model
+
+
+def _pixels(panel) -> np.ndarray:
+    return np.asarray(to_pil(panel.view.image()))
+
+
+def _expected(panel, state=None) -> np.ndarray:
+    return np.asarray(panel.explorer.model.render(state or panel.explorer.state))
+
+
+@pytest.fixture
+def panel(qtbot, worker, tiny_models):
+    return _new_panel(qtbot, worker)
+
+
+def test_lists_the_installed_models_and_loads_one(panel, qtbot):
+    model = _open(qtbot, panel, "vae")
+    combo = [panel.model_combo.itemText(i) for i in range(panel.model_combo.count())]
+    assert len(combo) == 2 and any("Tiny VAE" in t for t in combo) and any("Tiny GAN" in t for t in combo)
+    assert panel.view.image().size().width() == 64
+    assert np.array_equal(_pixels(panel), _expected(panel))
+    # One slider per latent dimension, the 16 most influential shown until "Show all".
+    assert panel.sliders.visible_count() == 16 and panel.sliders.show_all.isVisibleTo(panel)
+    panel.sliders.show_all.setChecked(True)
+    assert panel.sliders.visible_count() == model.latent_dim == 20
+    assert not panel.class_combo.isVisibleTo(panel) and not panel.psi_slider.isVisibleTo(panel)
+    assert panel.current().settings["latent"]["model_sha256"] == model.sha256
+
+
+def test_a_slider_move_changes_the_picture(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    before = _pixels(panel)
+    with qtbot.waitSignal(panel.explorer.imageReady, timeout=TIMEOUT, raising=True):
+        panel.sliders.sliders[0].setValue(3.0)
+    _wait_idle(qtbot, panel)
+    assert not np.array_equal(_pixels(panel), before)
+    assert np.array_equal(_pixels(panel), _expected(panel))
+    assert panel.explorer.coordinates()[0] == pytest.approx(3.0, abs=1e-4)
+    assert panel.undo_stack.count() == 1
+
+
+def test_rapid_slider_moves_render_far_fewer_times_and_show_the_final_value(panel, qtbot):
+    model = _open(qtbot, panel, "vae")
+    calls = []
+    original = model.render
+
+    def slow_render(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.02)  # a render that takes real time, as on a big model
+        return original(*args, **kwargs)
+
+    model.render = slow_render
+    values = np.linspace(-3.0, 2.2, 60)
+    for value in values:
+        panel.sliders.sliders[1].setValue(float(value))
+        QApplication.processEvents()  # the event loop runs between moves, as in a real drag
+    _wait_idle(qtbot, panel)
+    assert len(calls) <= len(values) // 4, f"{len(calls)} renders for {len(values)} moves"
+    assert panel.explorer.coordinates()[1] == pytest.approx(2.2, abs=1e-4)
+    assert np.array_equal(_pixels(panel), np.asarray(original(panel.explorer.state)))
+    assert panel.undo_stack.count() == 1  # the whole drag is one undo step
+
+
+def test_a_bookmark_restores_the_point_and_its_picture(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    original, state = _pixels(panel), panel.explorer.state
+    bookmark = panel.add_bookmark("calm face")
+    assert panel.strip.count() == 1 and panel.strip.item(0).text() == "calm face"
+    assert not panel.strip.item(0).icon().isNull()
+    panel.sliders.sliders[0].setValue(-2.5)
+    _wait_idle(qtbot, panel)
+    assert not np.array_equal(_pixels(panel), original)
+    rect = panel.strip.visualItemRect(panel.strip.item(0))
+    qtbot.mouseClick(panel.strip.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == state == bookmark.state()
+    assert np.array_equal(_pixels(panel), original)
+
+
+def test_bookmarks_persist_across_a_new_panel(qtbot, worker, tiny_models):
+    first = _new_panel(qtbot, worker)
+    _open(qtbot, first, "vae")
+    first.sliders.sliders[2].setValue(1.5)
+    _wait_idle(qtbot, first)
+    saved = first.add_bookmark("keeper")
+    stored = json.loads((data_dir() / "bookmarks.json").read_text())
+    assert [b["name"] for b in stored["bookmarks"]] == ["keeper"]
+
+    second = _new_panel(qtbot, worker)
+    assert second.bookmarks is not first.bookmarks
+    _open(qtbot, second, "vae")
+    assert second.strip.count() == 1 and second.strip.item(0).text() == "keeper"
+    second.restore_bookmark(second.strip.bookmark_ids()[0])
+    _wait_idle(qtbot, second)
+    assert second.explorer.state == saved.state()
+    assert np.array_equal(_pixels(second), _expected(second, saved.state()))
+    # Bookmarks belong to their model: the GAN has none.
+    _open(qtbot, second, "gan")
+    assert second.strip.count() == 0
+
+
+def test_undo_returns_the_previous_picture_and_redo_reapplies(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    original = _pixels(panel)
+    panel.sliders.sliders[0].setValue(2.8)
+    _wait_idle(qtbot, panel)
+    moved = _pixels(panel)
+    assert not np.array_equal(moved, original)
+    panel.undo_stack.undo()
+    _wait_idle(qtbot, panel)
+    assert np.array_equal(_pixels(panel), original)
+    assert panel.sliders.sliders[0].value() == pytest.approx(panel.explorer.coordinates()[0], abs=0.01)
+    panel.undo_stack.redo()
+    _wait_idle(qtbot, panel)
+    assert np.array_equal(_pixels(panel), moved)
+
+
+def test_a_mouse_drag_follows_the_pointer_and_is_one_undo_step(panel, qtbot):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QSlider, QStyle, QStyleOptionSlider
+
+    _open(qtbot, panel, "vae")
+    original = _pixels(panel)
+    inner = panel.sliders.sliders[0].findChild(QSlider)
+    option = QStyleOptionSlider()
+    inner.initStyleOption(option)
+    handle = inner.style().subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, inner)
+    y, start, end = handle.center().y(), handle.center().x(), inner.width() - 2
+    qtbot.mousePress(inner, Qt.MouseButton.LeftButton, pos=QPoint(start, y))
+    for x in range(start, end, 4):
+        qtbot.mouseMove(inner, QPoint(x, y))
+    qtbot.mouseRelease(inner, Qt.MouseButton.LeftButton, pos=QPoint(end, y))
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.coordinates()[0] == pytest.approx(3.0, abs=1e-4)
+    assert np.array_equal(_pixels(panel), _expected(panel))
+    assert panel.undo_stack.count() == 1
+    panel.undo_stack.undo()
+    _wait_idle(qtbot, panel)
+    assert np.array_equal(_pixels(panel), original)
+
+
+def test_separate_drags_of_one_slider_are_separate_undo_steps(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    slider = panel.sliders.sliders[0]
+    for value in (1.0, 2.0):
+        panel.sliders.dragStarted.emit(0)
+        slider.setValue(value)
+        slider.setValue(value + 0.5)
+        slider.sliderReleased.emit()
+    assert panel.undo_stack.count() == 2
+
+
+def test_randomize_changes_the_picture_and_is_undoable(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    original, state = _pixels(panel), panel.explorer.state
+    panel.randomize_button.click()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state.seed != state.seed
+    assert panel.seed_spin.value() == panel.explorer.state.seed
+    assert not np.array_equal(_pixels(panel), original)
+    assert panel.undo_stack.undoText() == "Randomize"
+    panel.undo_stack.undo()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == state and np.array_equal(_pixels(panel), original)
+
+
+def test_reset_returns_to_the_sample_the_slider_moves_started_from(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    panel.seed_spin.setValue(7)
+    _wait_idle(qtbot, panel)
+    sample = panel.explorer.state
+    panel.sliders.sliders[0].setValue(-3.0)
+    panel.sliders.sliders[3].setValue(2.0)
+    _wait_idle(qtbot, panel)
+    panel.reset_button.click()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == sample
+    assert np.array_equal(_pixels(panel), _expected(panel, sample))
+
+
+def test_sample_grid_click_adopts_a_sample(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    before = panel.explorer.state
+    dialog = panel.open_sample_grid()
+    qtbot.waitUntil(lambda: len(dialog.samples) == 16, timeout=TIMEOUT)
+    assert all(cell.isEnabled() and not cell.icon().isNull() for cell in dialog.cells)
+    chosen = dialog.samples[5]
+    qtbot.mouseClick(dialog.cells[5], Qt.MouseButton.LeftButton)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == chosen.state
+    assert chosen.state.seed == dialog.base_seed + 5 and panel.seed_spin.value() == chosen.state.seed
+    assert np.array_equal(_pixels(panel), _expected(panel, chosen.state))
+    panel.undo_stack.undo()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == before
+    dialog.close()
+
+
+def test_exported_png_reopens_to_the_same_state_and_picture(tiny_models, window, qtbot, tmp_path):
+    panel = window.panels[0]
+    _open(qtbot, panel, "gan")
+    panel.class_combo.setCurrentIndex(2)
+    panel.class_combo.activated.emit(2)
+    panel.psi_slider.setValue(0.7)
+    panel.sliders.sliders[1].setValue(-1.25)
+    _wait_idle(qtbot, panel)
+    exported_state, exported = panel.explorer.state, _pixels(panel)
+
+    from_menu = tmp_path / "from-menu.png"
+    from_button = tmp_path / "from-button.png"
+    assert window.save_image(from_menu)
+    panel.export_png(from_button)
+    for path in (from_menu, from_button):
+        settings = read_png_settings(path)
+        assert settings["panel"] == "Latent Explorer"
+        assert settings["latent"]["z"] == list(exported_state.z)
+        assert settings["latent"]["class_index"] == 2 and settings["latent"]["psi"] == pytest.approx(0.7)
+        assert settings["model"]["sha256"] == panel.explorer.model.sha256
+        assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), exported)
+
+    panel.randomize()
+    _open(qtbot, panel, "vae")  # even another model loaded: the PNG brings its own back
+    vae_state = panel.explorer.state
+    window.tabs.setCurrentIndex(1)  # and from another panel: the explorer takes it back
+    assert window.open_image(from_menu)
+    assert window.current_panel() is panel
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.model.kind == "gan"
+    assert panel.explorer.state == exported_state
+    assert np.array_equal(_pixels(panel), exported)
+    assert panel.class_combo.currentIndex() == 2 and panel.psi_slider.value() == pytest.approx(0.7)
+    assert window.undo_stack.undoText() == "Open from-menu.png"
+    window.undo_action.trigger()  # undo crosses back to the model shown before
+    qtbot.waitUntil(lambda: panel.explorer.model.kind == "vae", timeout=TIMEOUT)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == vae_state
+
+
+def test_switching_models_and_back_returns_to_where_the_artist_left(panel, qtbot):
+    vae = _open(qtbot, panel, "vae")
+    panel.sliders.sliders[0].setValue(2.0)
+    _wait_idle(qtbot, panel)
+    left = panel.explorer.state
+    _open(qtbot, panel, "gan")
+    _open(qtbot, panel, "vae")
+    assert panel.explorer.model is vae  # kept, not loaded again
+    assert panel.explorer.state == left
+    assert np.array_equal(_pixels(panel), _expected(panel, left))
+
+
+def test_opening_a_png_of_a_model_that_is_not_installed_says_so_and_changes_nothing(panel, qtbot, tmp_path):
+    _open(qtbot, panel, "vae")
+    path = tmp_path / "elsewhere.png"
+    panel.export_png(path)
+    settings = read_png_settings(path)
+    settings["latent"]["model_sha256"] = "0" * 64
+    settings["latent"]["model_name"] = "Someone else's GAN"
+    from studio.engine.imageio import save_png
+
+    save_png(path, Image.open(path), settings)
+    state = panel.explorer.state
+    assert panel.accept_image(load_image(path))
+    assert "Someone else's GAN" in panel.message.text() and "not installed" in panel.message.text()
+    assert panel.explorer.state == state and panel.undo_stack.count() == 0
+
+
+def test_a_vae_encodes_an_opened_image_and_the_sliders_edit_it(panel, qtbot, tmp_path):
+    model = _open(qtbot, panel, "vae")
+    picture = Image.new("RGB", (80, 64), (200, 40, 40))
+    picture.paste((30, 30, 220), (20, 10, 60, 50))
+    path = tmp_path / "mine.png"
+    picture.save(path)
+    before = panel.explorer.state
+    with qtbot.waitSignal(panel.explorer.stateChanged, timeout=TIMEOUT, raising=True):
+        assert panel.accept_image(load_image(path))
+    _wait_idle(qtbot, panel)
+    encoded = panel.explorer.state
+    assert encoded.seed is None
+    np.testing.assert_allclose(encoded.z_array(), model.encode(load_image(path).image), atol=1e-5)
+    assert np.array_equal(_pixels(panel), _expected(panel, encoded))
+    assert panel.undo_stack.undoText() == "Encode mine.png"
+    panel.sliders.sliders[0].setValue(-2.0)
+    _wait_idle(qtbot, panel)
+    panel.reset()  # back to the encoded image, not to a seed
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == encoded
+    panel.undo_stack.undo()
+    panel.undo_stack.undo()
+    panel.undo_stack.undo()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == before
+
+
+def test_a_gan_projects_an_image_as_a_job_with_progress(panel, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(latent_panel_module, "PROJECTION_STEPS", 6)
+    _open(qtbot, panel, "gan")
+    path = tmp_path / "target.png"
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(path)
+    before = panel.explorer.state
+    with qtbot.waitSignal(panel.worker.jobFinished, timeout=TIMEOUT, raising=True):
+        with qtbot.waitSignal(panel.worker.jobProgress, timeout=TIMEOUT, raising=True):
+            assert panel.accept_image(load_image(path))
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state != before and panel.explorer.state.seed is None
+    assert panel.undo_stack.undoText() == "Project target.png"
+    assert np.array_equal(_pixels(panel), _expected(panel))
+
+
+def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, qtbot, tmp_path):
+    from studio.engine.latent import interpolate_path
+
+    _open(qtbot, panel, "vae")
+    first = panel.add_bookmark("one")
+    panel.seed_spin.setValue(11)
+    _wait_idle(qtbot, panel)
+    second = panel.add_bookmark("two")
+    dialog = panel.open_interpolation()
+    assert dialog.checked_ids() == [first.id, second.id]
+    dialog.frames_spin.setValue(5)
+    dialog.loop_check.setChecked(False)
+    expected = len(interpolate_path([first.state().z_array(), second.state().z_array()], 5, False))
+    with qtbot.waitSignal(dialog.framesReady, timeout=TIMEOUT, raising=True) as ready:
+        dialog.render_frames()
+    assert ready.args == [expected] and len(dialog.frames) == expected == 6
+    assert np.array_equal(np.asarray(dialog.frames[0]), np.asarray(panel.explorer.model.render(first.state())))
+    dialog.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: dialog.scrub.value() >= 2, timeout=5_000)
+    dialog.play_button.setChecked(False)
+
+    gif = dialog.export_animation(tmp_path / "loop.gif")
+    with Image.open(gif) as animation:
+        assert animation.n_frames == expected
+    frames = tmp_path / "frames"
+    dialog.export_frames(frames)
+    assert len(sorted(frames.glob("*.png"))) == expected
+    dialog.close()
+
+
+def test_a_gan_with_classes_shows_the_class_picker_and_truncation(panel, qtbot):
+    model = _open(qtbot, panel, "gan")
+    assert panel.class_combo.isVisibleTo(panel) and panel.psi_slider.isVisibleTo(panel)
+    assert [panel.class_combo.itemText(i) for i in range(panel.class_combo.count())] == ["cat", "dog", "owl"]
+    assert panel.sliders.visible_count() == model.latent_dim and not panel.sliders.show_all.isVisibleTo(panel)
+    before = _pixels(panel)
+    panel.class_combo.setCurrentIndex(1)
+    panel.class_combo.activated.emit(1)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state.class_index == 1
+    with_class = _pixels(panel)
+    assert not np.array_equal(with_class, before)
+    panel.psi_slider.setValue(0.3)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state.psi == pytest.approx(0.3)
+    assert not np.array_equal(_pixels(panel), with_class)
+    assert np.array_equal(_pixels(panel), _expected(panel))
+
+
+def test_without_models_the_panel_shows_the_hint_and_opened_images_plainly(qtbot, worker, tmp_path, monkeypatch):
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    panel = _new_panel(qtbot, worker)
+    panel.show()
+    assert "No latent model is installed yet" in panel.empty_hint
+    assert not panel.randomize_button.isEnabled() and not panel.model_combo.isEnabled()
+    path = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(path)
+    assert not panel.accept_image(load_image(path))
+
+
+def test_an_unreadable_bookmarks_file_is_kept_aside_and_reported(qtbot, worker, tiny_models):
+    broken = data_dir() / "bookmarks.json"
+    broken.write_text("{ this is not json")
+    panel = _new_panel(qtbot, worker)
+    assert panel.bookmarks.bookmarks == []
+    assert "bookmarks" in panel.message.text()
+    assert [p.name for p in data_dir().glob("bookmarks.unreadable-*.json")]
+    assert isinstance(BookmarkStore(), BookmarkStore)
+
+
+def test_a_broken_model_file_gives_a_message_naming_it_and_the_current_model_stays(panel, qtbot):
+    model = _open(qtbot, panel, "vae")
+    (models_dir() / "broken.safetensors").write_bytes(b"not a model at all")
+    (models_dir() / "broken.json").write_text(json.dumps({"name": "Broken", "architecture": "vae"}))
+    panel.start()  # lists the library again
+    index = next(i for i, m in enumerate(panel.explorer.models) if m.path.stem == "broken")
+    state = panel.explorer.state
+    with qtbot.waitSignal(panel.explorer.errorOccurred, timeout=TIMEOUT, raising=True):
+        panel.load_model(index)
+    qtbot.waitUntil(lambda: not panel.explorer.loading, timeout=TIMEOUT)
+    assert "broken.safetensors" in panel.message.text()
+    assert panel.explorer.model is model and panel.explorer.state == state
+    assert "Tiny VAE" in panel.model_combo.currentText() and panel.randomize_button.isEnabled()
+    panel.randomize()
+    _wait_idle(qtbot, panel)
+    assert np.array_equal(_pixels(panel), _expected(panel))
+
+
+def test_a_hand_edited_png_with_a_wrong_latent_size_is_refused_clearly(panel, qtbot, tmp_path):
+    from studio.engine.imageio import save_png
+
+    _open(qtbot, panel, "vae")
+    path = tmp_path / "edited.png"
+    panel.export_png(path)
+    settings = read_png_settings(path)
+    settings["latent"]["z"] = settings["latent"]["z"][:5]
+    save_png(path, Image.open(path), settings)
+    state = panel.explorer.state
+    assert panel.accept_image(load_image(path))
+    assert "5 latent values" in panel.message.text()
+    assert panel.explorer.state == state and panel.undo_stack.count() == 0
