@@ -9,4 +9,5 @@ COMMAND_MODULES = (
     "studio.commands.data",
     "studio.commands.latent",
     "studio.commands.train",
+    "studio.commands.style",
 )

@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.latent_panel = LatentPanel(worker, self.undo_stack)
-        self.panels: list[Panel] = [self.latent_panel, StylePanel(), FinetunePanel()]
+        self.panels: list[Panel] = [self.latent_panel, StylePanel(worker), FinetunePanel()]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for panel in self.panels:

@@ -269,6 +269,7 @@ def test_final_model_loads_and_its_card_tells_how_it_was_made(tmp_path, monkeypa
     assert card["steps"] == 6 and card["batch"] == 4 and card["device"].startswith("CPU")
     assert card["class_names"] == CLASSES and card["data"]["count"] == 24 and card["data"]["licences"] == {"x": "CC0"}
     assert set(card["final_losses"]) == {"d", "g"} and card["wall_time_s"] >= 0
+    assert card["licence"].startswith("MIT")
     assert card["kid"]["kid"] == 0.25 and result.kid["kid"] == 0.25
     heldout = int((dataset.split == 1).sum())
     assert calls == [((heldout, 3, SIZE, SIZE), (heldout, 3, SIZE, SIZE))]

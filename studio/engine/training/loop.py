@@ -159,6 +159,9 @@ def _check_data(config: TrainConfig, dataset: ImageDataset) -> None:
         raise TrainingError(f"the data set has labels outside 0..{num_classes - 1}")
 
 
+MODEL_LICENCE = "MIT (the weights); the training data's own licences are listed under data.licences"
+
+
 def _preview_source(dataset: ImageDataset) -> torch.Tensor:
     """A row of originals for the VAE's grid: held-out images first (the model never trains on
     them), spread evenly over the held-out set so that several classes show, topped up from the
@@ -381,6 +384,8 @@ def train_job(
         "class_names": list(dataset.class_names),
         "data": data_summary(dataset, data_card, data_source),
         "command": command,
+        # The weights are the trainer's own work; what the data allows is recorded under data.
+        "licence": MODEL_LICENCE,
         "training": {**config.to_dict(), "torch": torch.__version__, "platform": platform.platform()},
         "steps": step,
         "batch": config.batch,

@@ -1,0 +1,194 @@
+"""``studio stylize``: the Style Transfer panel's job, headless, with a text progress bar.
+
+Ctrl+C stops after the current step and still writes the best image so far (exit code 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+PRESET_NAMES = ("preview", "balanced", "high")
+
+
+def add_commands(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "stylize",
+        help="paint a photo in the style of one or more images (Gatys style transfer, coarse to fine)",
+        description=(
+            "Optimise CONTENT to match the style of STYLE images (blended by --style-weights). "
+            "The PNG written carries every setting, so the studio can reopen it. Ctrl+C stops and "
+            "writes the best image so far."
+        ),
+    )
+    parser.add_argument("content", metavar="CONTENT", help="the photo to paint")
+    parser.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
+    parser.add_argument("--preset", choices=PRESET_NAMES, default="balanced",
+                        help="starting settings: preview (256 px, quick), balanced (512 px), high (1024 px); default balanced")  # fmt: skip
+    parser.add_argument("--size", type=int, help="long side of the result in pixels")
+    parser.add_argument("--steps", type=int, help="optimiser steps at each scale")
+    parser.add_argument("--style-weight", type=float, help="how strongly the style counts (default 5)")
+    parser.add_argument("--content-weight", type=float, help="how strongly the photo's content counts (default 1)")
+    parser.add_argument("--tv-weight", type=float, help="smoothness (total variation) weight (default 0.01)")
+    parser.add_argument("--style-weights", type=_weight_list, metavar="W1,W2,...",
+                        help="blend weight of each STYLE, in order (default: equal)")  # fmt: skip
+    parser.add_argument("--style-scale", type=float, help="style images' size relative to the content (default 1)")
+    parser.add_argument("--preserve-color", nargs="?", const="luminance", metavar="MODE",
+                        help="keep the photo's colours: luminance (the default mode) or match (recolour the styles)")  # fmt: skip
+    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), help="default lbfgs")
+    parser.add_argument("--lr", type=float, help="learning rate (L-BFGS step, 1 by default; Adam: 1 = 0.02 per step)")
+    parser.add_argument("--init", metavar="content|noise|IMAGE", help="starting image (default content)")
+    parser.add_argument("--content-layers", metavar="L1,L2", help="VGG19 layers for content (default relu4_2)")
+    parser.add_argument("--style-layers", metavar="L1,L2,...", help="VGG19 layers for style (default relu1_1..relu5_1)")
+    parser.add_argument("--seed", type=int, help="seed for a noise start (default 0)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: STUDIO_DEVICE or auto)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--no-amp", action="store_true", help="full float32 convolutions on CUDA")
+    parser.set_defaults(run=run_stylize)
+
+
+def _weight_list(text: str) -> list[float]:
+    try:
+        weights = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r} (e.g. 1,0.5)") from None
+    if not weights:
+        raise argparse.ArgumentTypeError("give one weight per style, separated by commas: 1,0.5")
+    return weights
+
+
+def _fail(message: object, code: int = EXIT_BAD_INPUT) -> int:
+    if sys.stderr is not None:
+        print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def build_settings(args: argparse.Namespace, init_is_image: bool):
+    """The preset, then each option given on top of it."""
+    from studio.engine.style.settings import PRESETS
+
+    changes: dict[str, Any] = {}
+    for flag, field in (
+        ("size", "size"), ("steps", "steps"), ("style_weight", "style_weight"), ("content_weight", "content_weight"),
+        ("tv_weight", "tv_weight"), ("style_scale", "style_scale"), ("preserve_color", "preserve_color"),
+        ("optimizer", "optimizer"), ("lr", "learning_rate"), ("seed", "seed"),
+        ("content_layers", "content_layers"), ("style_layers", "style_layers"),
+    ):  # fmt: skip
+        value = getattr(args, flag)
+        if value is not None:
+            changes[field] = value
+    if args.init is not None:
+        changes["init"] = "image" if init_is_image else args.init
+    if args.no_amp:
+        changes["amp"] = False
+    preset = PRESETS[args.preset]
+    if "size" in changes and changes["size"] < preset.min_size:
+        changes["min_size"] = max(16, changes["size"])
+    return preset.replace(**changes)
+
+
+class _StopOnInterrupt:
+    """The first Ctrl+C asks the job to stop after this step; a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self.previous = None
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if sys.stderr is not None:
+            print("\nStopping after this step and saving the best image so far (Ctrl+C again to abort)…", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    from studio.commands.train import ProgressBar
+    from studio.engine.atomic import SaveError
+    from studio.engine.devices import select_device
+    from studio.engine.imageio import load_image, save_png
+    from studio.engine.jobs import JobCancelled
+    from studio.engine.style.settings import StyleSettingsError
+    from studio.engine.style.transfer import StyleTransferError, png_settings, stylize_job
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        return _fail(f"{output.name}: the result is saved as .png (the PNG carries the settings)")
+    if args.threads is not None:
+        if args.threads < 1:
+            return _fail("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    weights = args.style_weights or [1.0] * len(args.styles)
+    if len(weights) != len(args.styles):
+        return _fail(f"--style-weights has {len(weights)} weights for {len(args.styles)} style images")
+    init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise")
+    try:
+        content = load_image(args.content).image
+        styles = [(load_image(path).image, weight) for path, weight in zip(args.styles, weights)]
+        init_image = load_image(args.init).image if init_is_image else None
+        settings = build_settings(args, init_is_image)
+        device = select_device(args.device)
+        job = stylize_job(content, styles, settings, device, init_image=init_image)
+    except (StyleSettingsError, StyleTransferError, ValueError) as exc:  # ImageLoadError is a ValueError
+        return _fail(exc)
+    if device.note:
+        print(f"note: {device.note}", file=sys.stderr)
+
+    bar = ProgressBar(sys.stderr)
+    try:
+        with _StopOnInterrupt() as stop:
+            try:
+                progress = next(job)
+                while True:
+                    # The training bar's shape: "train" steps draw the bar, anything else prints a line.
+                    bar.update(SimpleNamespace(
+                        phase="train" if progress.phase == "step" else progress.phase, message=progress.message,
+                        step=progress.step, total_steps=progress.total_steps, losses=progress.losses,
+                    ))  # fmt: skip
+                    progress = job.throw(JobCancelled()) if stop.requested else next(job)
+            except StopIteration as finished:
+                result = finished.value
+    except KeyboardInterrupt:
+        bar.end()
+        return _fail("aborted; nothing was written", EXIT_INTERRUPTED)
+    except MemoryError:
+        bar.end()
+        return _fail("out of memory; try a smaller --size", EXIT_FAILURE)
+    except RuntimeError as exc:  # OutOfMemory on every device, or a torch failure
+        bar.end()
+        return _fail(exc, EXIT_FAILURE)
+    bar.end()
+
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    metadata = png_settings(result, Path(args.content).name, [Path(p).name for p in args.styles])
+    try:
+        save_png(output, result.image, metadata)
+    except SaveError as exc:
+        return _fail(exc.strerror or exc, EXIT_FAILURE)
+    w, h = result.image.size
+    state = "stopped early, best so far" if result.cancelled else f"{len(result.scales)} scales"
+    print(f"Wrote {output} ({w}x{h}, {state}, {result.seconds:.1f} s on {result.device})")
+    return EXIT_INTERRUPTED if result.cancelled else EXIT_OK

@@ -1,0 +1,143 @@
+"""What a style transfer run is asked to do: a frozen dataclass, three presets, and its PNG form.
+
+The same object drives the panel, ``studio stylize`` and the tests, and travels in every PNG the
+run writes (``to_dict``/``from_dict``), so opening such a PNG restores the settings that made it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from studio.engine.style.vgg import POOLING, canonical_layer
+
+OPTIMIZERS = ("lbfgs", "adam")
+PRESERVE_COLOR = ("none", "luminance", "match")
+# Other names users (and other tools) give the same modes.
+_PRESERVE_ALIASES = {"": "none", "off": "none", "false": "none", "luma": "luminance", "yuv": "luminance",
+                     "histogram": "match", "color": "match", "colour": "match"}  # fmt: skip
+INITS = ("content", "noise", "image")
+SETTINGS_VERSION = 1
+
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+
+
+class StyleSettingsError(ValueError):
+    """A setting is out of range; the message names it and says what is allowed."""
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    size: int = 512  # long side of the result, in pixels
+    steps: int = 60  # optimiser steps at each scale
+    min_size: int = 128  # long side of the first (coarsest) scale; coarse-to-fine doubles up to ``size``
+    optimizer: str = "lbfgs"
+    learning_rate: float = 1.0  # L-BFGS step (1 = the plain quasi-Newton step); Adam: in 0..1 pixel units
+    content_weight: float = 1.0
+    style_weight: float = 5.0  # losses are normalised (see losses.py): 1..10 keeps the content readable
+    tv_weight: float = 1e-2
+    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    pooling: str = "max"
+    style_scale: float = 1.0  # style images' long side relative to the content's, at every scale
+    preserve_color: str = "none"  # "luminance": transfer on Y only; "match": recolour the styles first
+    init: str = "content"  # start from the content, from noise, or from an image given to the job
+    seed: int = 0
+    amp: bool = True  # bfloat16 convolutions on CUDA where supported; Grams and losses stay float32
+    preview_interval_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        # Normalise spellings first (frozen: object.__setattr__), then check ranges.
+        fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        fix("optimizer", str(self.optimizer).strip().lower().replace("-", ""))
+        fix("preserve_color", normalise_preserve_color(self.preserve_color))
+        fix("init", str(self.init).strip().lower())
+        fix("content_layers", _layers("content_layers", self.content_layers))
+        fix("style_layers", _layers("style_layers", self.style_layers))
+        _check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        _check(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}")
+        _check(self.pooling in POOLING, f"pooling must be one of {', '.join(POOLING)}, not {self.pooling!r}")
+        _check(isinstance(self.size, int) and 16 <= self.size <= 16384, f"size must be 16..16384 pixels, not {self.size}")
+        _check(isinstance(self.min_size, int) and self.min_size >= 16, f"min_size must be at least 16, not {self.min_size}")
+        _check(isinstance(self.steps, int) and self.steps >= 1, f"steps must be at least 1, not {self.steps}")
+        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be 0 or more, not {self.seed}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and value >= 0, f"{name.replace('_', ' ')} must be 0 or more, not {value}")
+        _check(math.isfinite(self.learning_rate) and self.learning_rate > 0, f"learning rate must be above 0, not {self.learning_rate}")
+        _check(math.isfinite(self.style_scale) and 0.05 <= self.style_scale <= 8, f"style scale must be 0.05..8, not {self.style_scale}")
+        _check(self.preview_interval_s >= 0, f"preview interval must be 0 or more, not {self.preview_interval_s}")
+
+    def replace(self, **changes: Any) -> StyleSettings:
+        return dataclasses.replace(self, **changes)
+
+    def scale_sizes(self) -> list[int]:
+        """Long side of each scale, coarse to fine, each at most twice the one before."""
+        first = min(self.min_size, self.size)
+        count = max(1, math.ceil(math.log2(self.size / first) - 1e-9) + 1)
+        return [round(self.size / 2 ** ((count - 1 - i) * math.log2(self.size / first) / max(count - 1, 1)))
+                for i in range(count)]  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["content_layers"] = list(self.content_layers)
+        data["style_layers"] = list(self.style_layers)
+        data["version"] = SETTINGS_VERSION
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StyleSettings:
+        """Settings from :meth:`to_dict`'s output; unknown keys (from a newer version) are ignored."""
+        if not isinstance(data, dict):
+            raise StyleSettingsError(f"style settings must be a JSON object, not {type(data).__name__}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if key in ("content_layers", "style_layers"):
+                value = tuple(value) if isinstance(value, (list, tuple)) else value
+            values[key] = value
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise StyleSettingsError(f"style settings are damaged: {exc}") from exc
+
+
+def normalise_preserve_color(value: Any) -> str:
+    if value is None or value is False:
+        return "none"
+    if value is True:
+        return "luminance"
+    text = str(value).strip().lower()
+    text = _PRESERVE_ALIASES.get(text, text)
+    _check(text in PRESERVE_COLOR, f"preserve colour must be one of {', '.join(PRESERVE_COLOR)}, not {value!r}")
+    return text
+
+
+def _layers(name: str, layers: Any) -> tuple[str, ...]:
+    if isinstance(layers, str):
+        layers = tuple(part.strip() for part in layers.split(",") if part.strip())
+    layers = tuple(layers)
+    _check(bool(layers), f"{name.replace('_', ' ')} needs at least one layer")
+    try:
+        return tuple(canonical_layer(layer) for layer in layers)
+    except ValueError as exc:
+        raise StyleSettingsError(f"{name.replace('_', ' ')}: {exc}") from None
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise StyleSettingsError(message)
+
+
+# Sized for a 2-core CPU: PREVIEW shows its first image within about two seconds and finishes in
+# under a minute; BALANCED takes minutes on such a CPU and seconds on a GPU; HIGH_QUALITY is
+# meant for a GPU (2048 px fits 8 GB with the default bfloat16 convolutions).
+PREVIEW = StyleSettings(size=256, steps=30, min_size=128, tv_weight=1e-2)
+BALANCED = StyleSettings(size=512, steps=60, min_size=128)
+HIGH_QUALITY = StyleSettings(size=1024, steps=150, min_size=192)
+PRESETS: dict[str, StyleSettings] = {"preview": PREVIEW, "balanced": BALANCED, "high": HIGH_QUALITY}

@@ -1,0 +1,1 @@
+"""Widgets of the Style Transfer panel: image slots, presets and settings, the before/after view."""

@@ -1,0 +1,359 @@
+"""Presets as a segmented control, and every StyleSettings field in a collapsible Advanced box.
+
+The form owns one :class:`~studio.engine.style.settings.StyleSettings` value. A preset button
+replaces it; an edit in Advanced replaces one field (through the dataclass, so its range checks
+apply: an impossible value is shown in red and the previous settings stay). When the settings
+match no preset, no preset button is checked ("Custom").
+
+This module imports the engine's settings (and with them torch), so the panel builds the form
+the first time it is needed, not while the window starts.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
+from studio.engine.style.vgg import LAYER_NAMES
+
+PRESET_LABELS = {"preview": "Preview", "balanced": "Balanced", "high": "High quality"}
+PRESET_TIPS = {
+    "preview": "256 px, a first picture within seconds on a laptop: for trying ideas",
+    "balanced": "512 px: minutes on a CPU, seconds on a GPU",
+    "high": "1024 px with more steps: meant for a GPU",
+}
+OPTIMIZER_LABELS = {"lbfgs": "L-BFGS (sharp, fewer steps)", "adam": "Adam (smooth, steady)"}
+POOLING_LABELS = {"max": "Max (crisper)", "avg": "Average (softer)"}
+COLOUR_LABELS = {"none": "Off: take the painting's colours", "luminance": "Keep the photo's colours", "match": "Recolour the painting first"}
+INIT_LABELS = {"content": "The photo", "noise": "Noise", "image": "A given image"}
+RELU_LAYERS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
+MAX_SEED = 2**31 - 1
+ERROR_COLOUR = "#e0796b"
+
+
+def preset_name(settings: StyleSettings) -> str | None:
+    return next((name for name, preset in PRESETS.items() if preset == settings), None)
+
+
+class ScientificSpinBox(QDoubleSpinBox):
+    """A spin box for weights that span decades (1e-2 … 1e5): shown as 0.01, 10000, 1e+06."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(8)
+        self.setRange(0.0, 1e9)
+        self.setKeyboardTracking(False)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        stripped = text.strip()
+        try:
+            float(stripped)
+        except ValueError:
+            partial = all(c in "0123456789.eE+-" for c in stripped)
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid, text, pos)
+        return (QValidator.State.Acceptable, text, pos)
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+        # One step multiplies or divides by about √10: weights are tuned by orders of magnitude.
+        value = self.value() or 1e-3
+        self.setValue(value * (10 ** (0.5 * steps)))
+
+
+class LayerPicker(QToolButton):
+    """A drop-down of VGG layers to tick; at least one stays ticked."""
+
+    changed = Signal(tuple)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(60)
+        self._menu = QMenu(self)
+        self._actions = {}
+        for name in RELU_LAYERS:
+            action = self._menu.addAction(name)
+            action.setCheckable(True)
+            action.toggled.connect(self._on_toggled)
+            self._actions[name] = action
+        self.setMenu(self._menu)
+        self._layers: tuple[str, ...] = ()
+
+    def layers(self) -> tuple[str, ...]:
+        return self._layers
+
+    def set_layers(self, layers: tuple[str, ...]) -> None:
+        self._layers = tuple(layers)
+        for name, action in self._actions.items():
+            action.blockSignals(True)
+            action.setChecked(name in self._layers)
+            action.blockSignals(False)
+        # Short, so the column stays narrow; the tooltip and the menu list them all.
+        shown = self._layers if len(self._layers) <= 2 else (self._layers[0], "…", self._layers[-1])
+        self.setText(" ".join(shown) + (f"  ({len(self._layers)})" if len(self._layers) > 2 else ""))
+        self.setToolTip("VGG19 layers: " + ", ".join(self._layers))
+
+    def _on_toggled(self, _checked: bool) -> None:
+        chosen = tuple(name for name, action in self._actions.items() if action.isChecked())
+        # Layers the menu does not list (conv or pool layers from a PNG) are kept.
+        extra = tuple(name for name in self._layers if name not in self._actions)
+        if not chosen and not extra:
+            self.set_layers(self._layers)  # the last one cannot be unticked
+            return
+        self.set_layers(extra + chosen)
+        self.changed.emit(self._layers)
+
+
+class PresetBar(QWidget):
+    """Preview · Balanced · High quality as one segmented control."""
+
+    chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QPushButton] = {}
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        names = list(PRESETS)
+        for index, name in enumerate(names):
+            button = QPushButton(PRESET_LABELS.get(name, name.capitalize()))
+            button.setCheckable(True)
+            button.setToolTip(PRESET_TIPS.get(name, ""))
+            button.setObjectName("segment")
+            first, last = index == 0, index == len(names) - 1
+            radius = f"border-top-left-radius: {6 if first else 0}px; border-bottom-left-radius: {6 if first else 0}px;" \
+                     f"border-top-right-radius: {6 if last else 0}px; border-bottom-right-radius: {6 if last else 0}px;"  # fmt: skip
+            button.setStyleSheet(
+                "QPushButton#segment { padding: 5px 10px; border: 1px solid palette(mid); " + radius +
+                (" border-left: none;" if not first else "") + " background: palette(button); }"
+                "QPushButton#segment:checked { background: palette(highlight); color: palette(highlighted-text);"
+                " border-color: palette(highlight); }"
+            )
+            self.group.addButton(button)
+            self.buttons[name] = button
+            row.addWidget(button, 1)
+            button.clicked.connect(lambda _checked=False, n=name: self.chosen.emit(n))
+
+    def show_preset(self, name: str | None) -> None:
+        # None: "Custom"; an exclusive group cannot uncheck its last button without this dance.
+        self.group.setExclusive(False)
+        for key, button in self.buttons.items():
+            button.setChecked(key == name)
+        self.group.setExclusive(True)
+
+    def checked(self) -> str | None:
+        return next((name for name, button in self.buttons.items() if button.isChecked()), None)
+
+
+class SettingsForm(QWidget):
+    """Presets and the Advanced box, bound to one StyleSettings value."""
+
+    settingsChanged = Signal(object)  # StyleSettings
+
+    def __init__(self, settings: StyleSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings if settings is not None else PRESETS["preview"]
+        self._updating = False
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(6)
+
+        self.presets = PresetBar()
+        self.presets.chosen.connect(self.apply_preset)
+        self.summary = QLabel("")
+        self.summary.setEnabled(False)
+        self.summary.setWordWrap(True)
+        box.addWidget(self.presets)
+        box.addWidget(self.summary)
+
+        self.advanced = QCollapsible("Advanced")
+        self.advanced.setObjectName("advancedSettings")
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setContentsMargins(4, 4, 0, 4)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.fields: dict[str, QWidget] = {}
+
+        def spin(name: str, minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
+            widget = QSpinBox()
+            widget.setRange(minimum, maximum)
+            widget.setSingleStep(step)
+            widget.setSuffix(suffix)
+            widget.setKeyboardTracking(False)
+            widget.valueChanged.connect(lambda value, n=name: self._edit(n, int(value)))
+            self.fields[name] = widget
+            return widget
+
+        def real(name: str, minimum: float, maximum: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+            widget = QDoubleSpinBox()
+            widget.setRange(minimum, maximum)
+            widget.setSingleStep(step)
+            widget.setDecimals(decimals)
+            widget.setKeyboardTracking(False)
+            widget.valueChanged.connect(lambda value, n=name: self._edit(n, float(value)))
+            self.fields[name] = widget
+            return widget
+
+        def weight(name: str) -> ScientificSpinBox:
+            widget = ScientificSpinBox()
+            widget.valueChanged.connect(lambda value, n=name: self._edit(n, float(value)))
+            self.fields[name] = widget
+            return widget
+
+        def choice(name: str, labels: dict[str, str]) -> QComboBox:
+            widget = QComboBox()
+            for value, label in labels.items():
+                widget.addItem(label, value)
+            widget.activated.connect(lambda _index, n=name, w=widget: self._edit(n, w.currentData()))
+            self.fields[name] = widget
+            return widget
+
+        def layers(name: str) -> LayerPicker:
+            widget = LayerPicker()
+            widget.changed.connect(lambda value, n=name: self._edit(n, tuple(value)))
+            self.fields[name] = widget
+            return widget
+
+        def row(label: str, widget: QWidget, tip: str) -> None:
+            widget.setToolTip(tip)
+            form.addRow(label, widget)
+
+        row("Size", spin("size", 64, 4096, 64, " px"), "Long side of the result")
+        row("First scale", spin("min_size", 16, 4096, 16, " px"), "The run starts this small and doubles up to Size: big shapes first, then detail")
+        row("Steps", spin("steps", 1, 5000, 10, " per scale"), "Optimiser steps at each scale")
+        row("Style weight", weight("style_weight"), "How strongly the painting's textures count")
+        row("Content weight", weight("content_weight"), "How strongly the photo's shapes count")
+        row("Smoothness", weight("tv_weight"), "Total-variation weight: higher removes speckle, too high blurs")
+        row("Style layers", layers("style_layers"), "VGG19 layers whose textures are matched (lower: fine brushwork, higher: large motifs)")
+        row("Content layers", layers("content_layers"), "VGG19 layers whose shapes are kept")
+        row("Style scale", real("style_scale", 0.05, 8.0, 0.1), "Size of the painting's brushwork relative to the photo")
+        row("Optimiser", choice("optimizer", OPTIMIZER_LABELS), "L-BFGS converges in fewer steps; Adam is steadier")
+        row("Learning rate", real("learning_rate", 0.001, 10.0, 0.05, 3), "Step size of the optimiser")
+        row("Pooling", choice("pooling", POOLING_LABELS), "How VGG19 shrinks its feature maps")
+        row("Colour", choice("preserve_color", COLOUR_LABELS), "Keep the photo's colours instead of the painting's")
+        row("Start from", choice("init", {k: v for k, v in INIT_LABELS.items() if k != "image"}), "The picture the optimisation starts from")
+        seed_row = QWidget()
+        seed_layout = QHBoxLayout(seed_row)
+        seed_layout.setContentsMargins(0, 0, 0, 0)
+        seed_layout.addWidget(spin("seed", 0, MAX_SEED), 1)
+        self.dice = QToolButton()
+        self.dice.setText("⚄")
+        self.dice.setToolTip("A new random seed")
+        self.dice.clicked.connect(lambda: self.fields["seed"].setValue(random.randint(0, MAX_SEED)))
+        seed_layout.addWidget(self.dice)
+        row("Seed", seed_row, "The same seed and settings give the same picture")
+        self.fields["seed"].setToolTip("The same seed and settings give the same picture")
+        amp = QCheckBox("Mixed precision on the GPU")
+        amp.toggled.connect(lambda on: self._edit("amp", bool(on)))
+        self.fields["amp"] = amp
+        row("", amp, "bfloat16 convolutions on CUDA: faster, less memory; no effect on a CPU")
+        row("Preview every", real("preview_interval_s", 0.1, 10.0, 0.1, 1), "Seconds between live previews")
+        self.fields["preview_interval_s"].setSuffix(" s")
+
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.error.hide()
+        form.addRow(self.error)
+        self.reset_button = QPushButton("Reset to preset")
+        self.reset_button.setToolTip("Back to the Balanced preset")
+        self.reset_button.clicked.connect(lambda: self.apply_preset(self.presets.checked() or "balanced"))
+        form.addRow("", self.reset_button)
+        self.advanced.addWidget(inner)
+        box.addWidget(self.advanced)
+        self._show(self._settings)
+
+    # ----- the value ------------------------------------------------------------------------
+    def settings(self) -> StyleSettings:
+        return self._settings
+
+    def set_settings(self, settings: StyleSettings) -> None:
+        changed = settings != self._settings
+        self._settings = settings
+        self._show(settings)
+        if changed:
+            self.settingsChanged.emit(settings)
+
+    def apply_preset(self, name: str) -> None:
+        preset = PRESETS[name]
+        # The seed is the artist's, not the preset's: switching quality keeps the same picture.
+        self.set_settings(preset.replace(seed=self._settings.seed) if self._settings.seed != preset.seed else preset)
+
+    def _edit(self, name: str, value) -> None:
+        if self._updating or getattr(self._settings, name) == value:
+            return
+        try:
+            new = self._settings.replace(**{name: value})
+        except (StyleSettingsError, ValueError, TypeError) as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            self._show(self._settings, keep_error=True)
+            return
+        self.set_settings(new)
+
+    # ----- showing it -------------------------------------------------------------------------
+    def _show(self, s: StyleSettings, keep_error: bool = False) -> None:
+        self._updating = True
+        try:
+            for name, widget in self.fields.items():
+                value = getattr(s, name)
+                widget.blockSignals(True)
+                if isinstance(widget, LayerPicker):
+                    widget.set_layers(value)
+                elif isinstance(widget, QComboBox):
+                    index = widget.findData(value)
+                    if index < 0:
+                        widget.addItem(INIT_LABELS.get(value, str(value)), value)
+                        index = widget.count() - 1
+                    widget.setCurrentIndex(index)
+                elif isinstance(widget, QCheckBox):
+                    widget.setChecked(bool(value))
+                else:
+                    widget.setValue(value)
+                widget.blockSignals(False)
+        finally:
+            self._updating = False
+        if not keep_error:
+            self.error.hide()
+        preset = preset_name(s.replace(seed=0)) if s.seed != 0 else preset_name(s)
+        self.presets.show_preset(preset)
+        scales = s.scale_sizes()
+        self.summary.setText(
+            f"{'Custom · ' if preset is None else ''}{s.size} px · {len(scales)} scale{'s' if len(scales) > 1 else ''}"
+            f" × {s.steps} steps · {s.optimizer.upper() if s.optimizer == 'lbfgs' else s.optimizer.capitalize()}"
+            + ("" if s.preserve_color == "none" else " · photo colours")
+        )
