@@ -6,11 +6,12 @@ Ctrl+C stops after the current step and still writes the best image so far (exit
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from studio.commands.terminal import ProgressBar, StopOnInterrupt
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -96,34 +97,7 @@ def build_settings(args: argparse.Namespace, init_is_image: bool):
     return preset.replace(**changes)
 
 
-class _StopOnInterrupt:
-    """The first Ctrl+C asks the job to stop after this step; a second one aborts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.previous: Any = None
-
-    def __enter__(self) -> _StopOnInterrupt:
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread
-            self.previous = None
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        if sys.stderr is not None:
-            print("\nStopping after this step and saving the best image so far (Ctrl+C again to abort)…", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-
 def run_stylize(args: argparse.Namespace) -> int:
-    from studio.commands.train import ProgressBar
     from studio.engine.atomic import SaveError
     from studio.engine.devices import select_device
     from studio.engine.imageio import load_image, save_png
@@ -158,7 +132,7 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     bar = ProgressBar(sys.stderr)
     try:
-        with _StopOnInterrupt() as stop:
+        with StopOnInterrupt("saving the best image so far") as stop:
             try:
                 progress = next(job)
                 while True:

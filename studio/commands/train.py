@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import signal
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from studio.commands.terminal import ProgressBar, StopOnInterrupt
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -169,70 +169,6 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-# --- the progress bar -----------------------------------------------------------------------------
-
-
-class ProgressBar:
-    """One line redrawn in place on a terminal; a line per logged step anywhere else (logs, CI)."""
-
-    WIDTH = 24
-    REDRAW_S = 0.25
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream
-        self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
-        self.last_draw = 0.0
-        self.losses: dict[str, float] = {}
-        self.rate: float | None = None
-        self.open_line = False
-
-    def update(self, progress: Any) -> None:
-        if self.stream is None:  # a windowed app has no stderr
-            return
-        step, total = getattr(progress, "step", 0), getattr(progress, "total_steps", 0)
-        losses = getattr(progress, "losses", None) or {}
-        if losses:
-            self.losses = losses
-        if getattr(progress, "steps_per_second", None):
-            self.rate = progress.steps_per_second
-        if getattr(progress, "phase", "train") != "train" or not total:
-            self._line(progress.message)
-            return
-        now = time.monotonic()
-        if self.tty:
-            if losses or step == total or now - self.last_draw >= self.REDRAW_S:
-                self.last_draw = now
-                self.stream.write("\r" + self._bar(step, total, progress) + "\033[K")
-                self.stream.flush()
-                self.open_line = True
-        elif losses or step == total:
-            self._line(self._bar(step, total, progress))
-
-    def _bar(self, step: int, total: int, progress: Any) -> str:
-        fraction = step / total
-        filled = int(round(self.WIDTH * fraction))
-        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {step}/{total} {100 * fraction:5.1f}%"
-        if self.rate:
-            text += f"  {self.rate:.2f} it/s"
-        eta = getattr(progress, "eta_seconds", None)
-        if eta is not None and step < total:
-            minutes, seconds = divmod(int(eta), 60)
-            hours, minutes = divmod(minutes, 60)
-            text += f"  ETA {hours}:{minutes:02d}:{seconds:02d}"
-        if self.losses:
-            text += "  " + "  ".join(f"{k} {v:.4g}" for k, v in self.losses.items())
-        return text
-
-    def _line(self, text: str) -> None:
-        self.end()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        if self.stream is not None and self.open_line:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.open_line = False
 
 
 def _err(message: str) -> None:
@@ -240,32 +176,6 @@ def _err(message: str) -> None:
         print(f"error: {message}", file=sys.stderr)
 
 
-class _StopRequest:
-    """The first Ctrl+C asks the job to stop after this step; a second one aborts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.previous: Any = None
-        self.installed = False
-
-    def __enter__(self) -> _StopRequest:
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-            self.installed = True
-        except ValueError:  # not the main thread: leave Ctrl+C alone
-            pass
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        if sys.stderr is not None:
-            print("\nStopping after this step and saving a checkpoint (Ctrl+C again to abort)…", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.installed:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -315,7 +225,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     bar = ProgressBar(sys.stderr)
     try:
-        with _StopRequest() as stop:
+        with StopOnInterrupt("saving a checkpoint") as stop:
             try:
                 progress = next(job)
                 while True:

@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
 
 from studio import APP_NAME
 from studio.engine.devices import DeviceInfo
-from studio.engine.imageio import IMAGE_FILE_FILTER, IMAGE_SUFFIXES, ImageLoadError, load_image, save_png
-from studio.engine.atomic import SaveError
+from studio.engine.imageio import IMAGE_FILE_FILTER, IMAGE_SUFFIXES, ImageLoadError, load_image
 from studio.engine.paths import log_dir
 from studio.engine.resources import resource_path
 from studio.services.settings import DEVICES, THEMES, Settings
@@ -231,29 +230,18 @@ class MainWindow(QMainWindow):
             self.open_image(path)
 
     def save_image(self, path: str | Path) -> bool:
-        item = self.current_panel().current()
-        if item is None:
-            self.show_error("There is no image in this panel to save yet.", "")
-            return False
         try:
-            save_png(path, item.image, {"panel": self.current_panel().title, **item.settings})
-        except (SaveError, OSError) as exc:
+            self.current_panel().export_png(path)
+        except (OSError, ValueError) as exc:  # SaveError is an OSError ("disk full", ...)
             self.show_error(str(exc), "")
             return False
         self.statusBar().showMessage(f"Saved {Path(path).name}", 5_000)
         return True
 
     def save_image_dialog(self) -> None:
-        item = self.current_panel().current()
-        if item is None:
-            self.show_error("There is no image in this panel to save yet.", "")
-            return
-        suggested = str(Path(self.settings.last_folder or Path.home()) / f"{Path(item.name).stem or 'image'}.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Save image", suggested, "PNG image (*.png)")
-        if path:
-            if not path.lower().endswith(".png"):
-                path += ".png"
-            self.save_image(path)
+        path = self.current_panel().save_png_dialog("Save image")
+        if path is not None:
+            self.statusBar().showMessage(f"Saved {path.name}", 5_000)
 
     # ----- drag and drop ------------------------------------------------------------------
     @staticmethod

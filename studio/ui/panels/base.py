@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QFont, QIcon
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWidget
 
+from studio.engine.imageio import save_png
 from studio.engine.resources import resource_path
+from studio.services.settings import Settings
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,3 +79,38 @@ class Panel(QWidget):
         self._current = item
         self.view.set_image(None if item is None else to_qimage(item.image))
         self.imageChanged.emit()
+
+    # ----- saving the picture ---------------------------------------------------------------
+    def export_png(self, path: str | Path) -> Path:
+        """Write the panel's picture as a PNG that carries the settings that made it."""
+        item = self.current()
+        if item is None:
+            raise ValueError("There is no picture in this panel to save yet.")
+        return save_png(path, item.image, {"panel": self.title, **item.settings})
+
+    def save_png_dialog(self, title: str = "Save PNG") -> Path | None:
+        """Ask where to save, save, and remember the folder; None if cancelled or failed."""
+        item = self.current()
+        if item is None:
+            self._show_error("There is no picture in this panel to save yet.")
+            return None
+        settings = Settings()
+        folder = Path(settings.last_folder or Path.home())
+        suggested = folder / f"{Path(item.name).stem or 'image'}.png"
+        chosen, _ = QFileDialog.getSaveFileName(self, title, str(suggested), "PNG image (*.png)")
+        if not chosen:
+            return None
+        path = Path(chosen if chosen.lower().endswith(".png") else chosen + ".png")
+        try:
+            self.export_png(path)
+        except (OSError, ValueError) as exc:  # SaveError is an OSError ("disk full", ...)
+            self._show_error(str(exc))
+            return None
+        settings.last_folder = str(path.parent)
+        return path
+
+    def _show_error(self, message: str) -> None:
+        log.error("%s", message)
+        window = self.window()
+        if isinstance(window, QMainWindow):
+            window.statusBar().showMessage(message, 10_000)

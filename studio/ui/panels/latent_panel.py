@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import replace
-from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, Slot
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.engine.atomic import SaveError
 from studio.engine.environment import installed_models
-from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image, save_png
+from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
 from studio.engine.paths import config_dir, models_dir
 from studio.services.worker import Worker
 from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, BookmarkStrip, thumbnail_png
@@ -741,26 +740,7 @@ class LatentPanel(Panel):
                 self.view.set_image(self.explorer.qimage)
 
     # ----- images out ---------------------------------------------------------------------
-    def export_png(self, path: str | Path) -> Path:
-        item = self.current()
-        if item is None or self.explorer.model is None:
-            raise ValueError("There is no picture to export yet.")
-        return save_png(path, item.image, {"panel": self.title, **item.settings})
-
     def export_png_dialog(self) -> None:
-        item = self.current()
-        if item is None:
-            return
-        folder = str(self._prefs.value("files/last_folder", "")) or str(Path.home())
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", str(Path(folder) / item.name), "PNG image (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            self.export_png(path)
-        except (OSError, ValueError) as exc:
-            self._show_error(str(exc))
-            return
-        self._prefs.setValue("files/last_folder", str(Path(path).parent))
-        self.caption.setText(f"Exported {Path(path).name}")
+        path = self.save_png_dialog("Export PNG")
+        if path is not None:
+            self.caption.setText(f"Exported {path.name}")

@@ -25,7 +25,6 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -38,8 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.atomic import SaveError
-from studio.engine.imageio import LoadedImage, save_png
+from studio.engine.imageio import LoadedImage
 from studio.engine.paths import config_dir
 from studio.services.worker import Worker
 from studio.ui.panels.base import Panel, PanelImage
@@ -237,7 +235,7 @@ class StylePanel(Panel):
         actions_layout.addWidget(self.run_hint)
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
-        self.save_button.clicked.connect(self.save_png_dialog)
+        self.save_button.clicked.connect(self.save_result_dialog)
 
         outer_layout.addWidget(scroll, 1)
         outer_layout.addWidget(actions)
@@ -542,29 +540,10 @@ class StylePanel(Panel):
         self.status.setText(f"Settings restored from {loaded.path.name}.{note}")
         return True
 
-    def export_png(self, path: str | Path) -> Path:
-        item = self.current()
-        if item is None:
-            raise ValueError("There is no result to save yet.")
-        return save_png(path, item.image, {"panel": self.title, **item.settings})
-
-    def save_png_dialog(self) -> None:
-        item = self.current()
-        if item is None:
-            return
-        folder = str(self._prefs.value("files/last_folder", "")) or str(Path.home())
-        path, _ = QFileDialog.getSaveFileName(self, "Save PNG", str(Path(folder) / item.name), "PNG image (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            self.export_png(path)
-        except (SaveError, OSError, ValueError) as exc:
-            self._show_error(str(exc))
-            return
-        self._prefs.setValue("files/last_folder", str(Path(path).parent))
-        self.status.setText(f"Saved {Path(path).name}, with its settings inside.")
+    def save_result_dialog(self) -> None:
+        path = self.save_png_dialog("Save PNG")
+        if path is not None:
+            self.status.setText(f"Saved {path.name}, with its settings inside.")
 
     # ----- messages -------------------------------------------------------------------------------
     def _show_error(self, message: str) -> None:
