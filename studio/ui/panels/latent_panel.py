@@ -14,18 +14,16 @@ from dataclasses import replace
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QFont, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -43,6 +41,7 @@ from studio.ui.latent.commands import SetLatentState
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_state import ExplorerState, Rendered, render_state, state_problem
 from studio.ui.latent.render_channel import RenderChannel
+from studio.ui.controls import scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 
 log = logging.getLogger(__name__)
@@ -52,17 +51,6 @@ PROJECTION_STEPS = 200
 PSI_RANGE = (0.0, 1.5)
 _LAST_MODEL_KEY = "latent/model"
 
-
-def _section(title: str) -> QLabel:
-    label = QLabel(title.upper())
-    font = QFont(label.font())
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 108)
-    label.setFont(font)
-    label.setEnabled(False)  # the palette's muted text colour
-    label.setContentsMargins(0, 10, 0, 2)
-    return label
 
 
 class LatentPanel(Panel):
@@ -149,7 +137,7 @@ class LatentPanel(Panel):
         box.setContentsMargins(12, 0, 12, 12)
         box.setSpacing(6)
 
-        box.addWidget(_section("Model"))
+        box.addWidget(section_label("Model"))
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(16)
@@ -160,13 +148,13 @@ class LatentPanel(Panel):
         self.model_info.setWordWrap(True)
         box.addWidget(self.model_info)
 
-        self.class_label = _section("Class")
+        self.class_label = section_label("Class")
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("What a conditional model draws")
         box.addWidget(self.class_label)
         box.addWidget(self.class_combo)
 
-        box.addWidget(_section("Seed"))
+        box.addWidget(section_label("Seed"))
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, MAX_SEED)
         self.seed_spin.setToolTip("The same seed gives the same sample, on every machine")
@@ -198,24 +186,19 @@ class LatentPanel(Panel):
         box.addSpacing(4)
         box.addLayout(actions)
 
-        self.psi_label = _section("Truncation ψ")
+        self.psi_label = section_label("Truncation ψ")
         self.psi_slider = make_slider(*PSI_RANGE, value=1.0)
         self.psi_slider.setToolTip("Lower: more typical, less varied pictures. 1 = no truncation.")
         box.addWidget(self.psi_label)
         box.addWidget(self.psi_slider)
 
-        self.directions_label = _section("Directions")
+        self.directions_label = section_label("Directions")
         box.addWidget(self.directions_label)
         self.sliders = DirectionSliders()
         box.addWidget(self.sliders)
         box.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidget(column)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(320)
+        scroll = scrolling_column(column, 320)
         self.controls = column
         return scroll
 
@@ -225,7 +208,7 @@ class LatentPanel(Panel):
         layout.setContentsMargins(0, 6, 0, 0)
         layout.setSpacing(2)
         header = QHBoxLayout()
-        header.addWidget(_section("Bookmarks"))
+        header.addWidget(section_label("Bookmarks"))
         header.addStretch(1)
         self.interpolate_button = QToolButton()
         self.interpolate_button.setText("Interpolate…")

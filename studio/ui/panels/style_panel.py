@@ -23,15 +23,13 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -40,6 +38,7 @@ from PySide6.QtWidgets import (
 from studio.engine.imageio import LoadedImage
 from studio.engine.paths import config_dir
 from studio.services.worker import Worker
+from studio.ui.controls import scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
 from studio.ui.style.compare_view import CompareView
@@ -52,17 +51,6 @@ MAX_STYLES = 4
 PREVIEW_MIN_INTERVAL_S = 0.3  # the view is refreshed at most this often during a run
 PNG_KEY = "style_transfer"  # studio.engine.style.transfer.PNG_KEY, without importing torch here
 
-
-def _section(title: str) -> QLabel:
-    label = QLabel(title.upper())
-    font = QFont(label.font())
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 108)
-    label.setFont(font)
-    label.setEnabled(False)  # the palette's muted text colour
-    label.setContentsMargins(0, 10, 0, 2)
-    return label
 
 
 def _duration(seconds: float) -> str:
@@ -175,14 +163,14 @@ class StylePanel(Panel):
         box.setContentsMargins(12, 0, 12, 12)
         box.setSpacing(6)
 
-        box.addWidget(_section("Photo"))
+        box.addWidget(section_label("Photo"))
         self.content_slot = ImageSlot("photo", "A photo", removable=True)
         self.content_slot.imageChanged.connect(self._on_content_changed)
         self.content_slot.removeRequested.connect(lambda: self.content_slot.set_loaded(None))
         self.content_slot.extraDropped.connect(self._add_style_paths)
         box.addWidget(self.content_slot)
 
-        box.addWidget(_section("Paintings"))
+        box.addWidget(section_label("Paintings"))
         self.styles_box = QVBoxLayout()
         self.styles_box.setSpacing(6)
         box.addLayout(self.styles_box)
@@ -191,17 +179,12 @@ class StylePanel(Panel):
         self.add_style_button.clicked.connect(lambda: self.add_style_slot())
         box.addWidget(self.add_style_button)
 
-        box.addWidget(_section("Quality"))
+        box.addWidget(section_label("Quality"))
         self.form_holder = QVBoxLayout()
         box.addLayout(self.form_holder)
         box.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidget(column)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(300)
+        scroll = scrolling_column(column, 300)
         self.controls = column
 
         # The actions stay in sight, under the scrolling column.
