@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QWidget
 
 
 def section_label(title: str) -> QLabel:
@@ -29,3 +29,15 @@ def scrolling_column(column: QWidget, min_width: int) -> QScrollArea:
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.setMinimumWidth(min_width)
     return scroll
+
+
+def picture_beside_controls(picture: QWidget, controls: QWidget, sizes: tuple[int, int]) -> QSplitter:
+    """The panels' main row: the picture takes the spare width, the controls keep theirs."""
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    splitter.setChildrenCollapsible(False)
+    splitter.addWidget(picture)
+    splitter.addWidget(controls)
+    splitter.setStretchFactor(0, 1)
+    splitter.setStretchFactor(1, 0)
+    splitter.setSizes(list(sizes))
+    return splitter

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -41,7 +40,7 @@ from studio.ui.latent.commands import SetLatentState
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_state import ExplorerState, Rendered, render_state, state_problem
 from studio.ui.latent.render_channel import RenderChannel
-from studio.ui.controls import scrolling_column, section_label
+from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 
 log = logging.getLogger(__name__)
@@ -117,13 +116,7 @@ class LatentPanel(Panel):
         picture_layout.addWidget(self.caption)
         picture_layout.addWidget(self.message)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(picture)
-        self.splitter.addWidget(self._build_controls())
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setSizes([700, 360])
+        self.splitter = picture_beside_controls(picture, self._build_controls(), (700, 360))
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self._build_bookmark_bar())
 

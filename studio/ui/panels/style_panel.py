@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 from studio.engine.imageio import LoadedImage
 from studio.engine.paths import config_dir
 from studio.services.worker import Worker
-from studio.ui.controls import scrolling_column, section_label
+from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
 from studio.ui.style.compare_view import CompareView
@@ -107,13 +106,7 @@ class StylePanel(Panel):
         picture_layout.addWidget(self.view, 1)
         picture_layout.addWidget(self._build_run_bar())
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(picture)
-        self.splitter.addWidget(self._build_controls())
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setSizes([900, 400])
+        self.splitter = picture_beside_controls(picture, self._build_controls(), (900, 400))
         layout.addWidget(self.splitter, 1)
 
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
