@@ -48,7 +48,7 @@ def _cpu_info(note: str = "") -> DeviceInfo:
     import platform
 
     name = platform.processor() or platform.machine() or "CPU"
-    return DeviceInfo("cpu", "cpu", name, f"CPU ({threads} threads)", total, note)
+    return DeviceInfo("cpu", "cpu", name, f"CPU ({threads} thread{'s' if threads != 1 else ''})", total, note)
 
 
 def _cuda_info(index: int) -> DeviceInfo:

@@ -15,7 +15,8 @@ def test_cpu_is_chosen_and_labelled_when_no_gpu(monkeypatch):
     monkeypatch.setattr(devices, "_mps_available", lambda: False)
     info = select_device()
     assert info.kind == "cpu" and info.torch_device == "cpu"
-    assert info.label == f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    assert info.label == f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def test_environment_variable_wins_over_preference(monkeypatch):

@@ -39,7 +39,7 @@ def test_three_panels_menus_and_device_in_status_bar(window):
     assert _menu_items(window, "File") == ["Open image…", "Save image…", "Quit"]
     assert _menu_items(window, "Edit")[:2] == ["Undo", "Redo"]
     assert "Open log folder" in _menu_items(window, "Help")
-    assert window.device_label.text().startswith("CPU (") and "threads)" in window.device_label.text()
+    assert window.device_label.text().startswith("CPU (") and "thread" in window.device_label.text()
 
 
 def test_open_image_shows_it_and_undo_redo_go_back_and_forth(window, tmp_path):
