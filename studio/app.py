@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -84,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         test = SelfTest(window, worker, screenshot=Path(args.screenshot) if args.screenshot else None, timeout_s=args.timeout)
         test.start()
         app.exec()
-        print(test.report(), file=sys.stderr if test.exit_code else sys.stdout, flush=True)
+        report = test.report()
+        # Logged as well as printed: a windowed build (Windows, a macOS .app) may have no
+        # console, and the packaging smoke test reads the verdict from the log file then.
+        logging.getLogger("studio.self_test").log(logging.INFO if test.exit_code == 0 else logging.ERROR, "\n%s", report)
+        print(report, file=sys.stderr if test.exit_code else sys.stdout, flush=True)
         return test.exit_code
 
     code = app.exec()

