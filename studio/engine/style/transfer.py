@@ -43,6 +43,7 @@ from studio.engine.style.vgg import load_vgg19, preprocess
 
 PNG_KEY = "style_transfer"
 LBFGS_HISTORY = 10  # 20 image-sized vectors: 0.75 GB at 2048 x 1536 (torch's default 100 would be 7.5 GB)
+FIRST_STEP = 0.02  # L-BFGS's first move, in 0..1 pixel units (about 5 levels of 255)
 OOM_SHRINK = 0.75  # an out-of-memory scale is retried at this fraction of its long side
 
 
@@ -196,8 +197,10 @@ class _LBFGS:
             beta = rho * torch.dot(y, q)
             q += (alpha - beta) * s
         if self.previous_grad is None:
-            # torch's first step: at most 1 / |g|_1, since there is no curvature estimate yet.
-            q *= (1.0 / grad.abs().sum().clamp_min(1e-20)).clamp(max=1.0)
+            # No curvature estimate yet: move the most-changed pixel by FIRST_STEP of the 0..1
+            # range. (torch's 1 / |g|_1 moves the whole image by 1 in total: a wasted step at
+            # every scale of a large image, and the curvature it measures is too small to trust.)
+            q *= FIRST_STEP / grad.abs().max().clamp_min(1e-20)
         update = q * self.lr
         self.param.add_(update.view_as(self.param))
         self.previous_grad, self.previous_step = grad, update
