@@ -88,6 +88,20 @@ def _cmd_model_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_model_slim(args: argparse.Namespace) -> int:
+    from studio.engine.checkpoints import ModelFileError
+    from studio.engine.training.checkpoint import slim_checkpoint
+    from studio.engine.training.config import TrainingError
+
+    try:
+        written = slim_checkpoint(args.checkpoint, args.out)
+    except (ModelFileError, TrainingError, OSError) as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {written} ({written.stat().st_size / 2**20:.1f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description=f"{APP_NAME} {__version__}: the command line")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
@@ -108,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("path")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.set_defaults(run=_cmd_model_inspect)
+    slim = model_commands.add_parser(
+        "slim", help="keep only what a fine-tune starts from in a training checkpoint (for shipping a model)"
+    )
+    slim.add_argument("checkpoint", help="a .ckpt.safetensors file")
+    slim.add_argument("-o", "--out", help="write here instead of replacing the checkpoint")
+    slim.set_defaults(run=_cmd_model_slim)
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands)

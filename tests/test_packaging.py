@@ -102,19 +102,27 @@ def test_spec_keeps_pyside6_as_the_only_qt_binding():
     assert not any(name.startswith("PySide6") for name in excludes)
 
 
-def test_bundle_carries_the_models_and_icons_but_not_training_checkpoints(tmp_path):
+def test_bundle_carries_the_models_icons_and_slim_checkpoints_but_not_training_checkpoints(tmp_path):
     resources = tmp_path / "resources"
     (resources / "models").mkdir(parents=True)
     (resources / "icons").mkdir()
     (resources / "__pycache__").mkdir()
     for name in ("models/emoji-vae.safetensors", "models/emoji-vae.json", "models/emoji-vae.ckpt.safetensors",
                  "models/emoji-vae.ckpt.json", "models/emoji-vae-samples.png", "icons/latent-studio.svg",
+                 "models/emoji-gan.safetensors", "models/emoji-gan.json", "models/emoji-gan.ckpt.safetensors",
                  "__init__.py", "__pycache__/__init__.cpython-311.pyc"):  # fmt: skip
         (resources / name).write_text("x")
+    # The GAN's checkpoint is slim (FreezeD's discriminator, no optimiser state): it ships.
+    (resources / "models/emoji-gan.ckpt.json").write_text('{"slim": true}')
     shipped = {(Path(src).relative_to(resources).as_posix(), dest) for src, dest in contents.resource_datas(resources)}
+    models = "studio/resources/models"
     assert shipped == {
-        ("models/emoji-vae.safetensors", "studio/resources/models"),
-        ("models/emoji-vae.json", "studio/resources/models"),
+        ("models/emoji-vae.safetensors", models),
+        ("models/emoji-vae.json", models),
+        ("models/emoji-gan.safetensors", models),
+        ("models/emoji-gan.json", models),
+        ("models/emoji-gan.ckpt.safetensors", models),
+        ("models/emoji-gan.ckpt.json", models),
         ("icons/latent-studio.svg", "studio/resources/icons"),
         ("__init__.py", "studio/resources"),
     }

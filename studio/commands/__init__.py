@@ -9,5 +9,6 @@ COMMAND_MODULES = (
     "studio.commands.data",
     "studio.commands.latent",
     "studio.commands.train",
+    "studio.commands.finetune",
     "studio.commands.style",
 )

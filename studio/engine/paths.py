@@ -51,3 +51,8 @@ def log_dir() -> Path:
 def models_dir() -> Path:
     """The user's model library (models they trained or imported)."""
     return _ensure(data_dir() / "models")
+
+
+def finetune_runs_dir() -> Path:
+    """Fine-tune runs the wizard has not saved into the library yet (kept across a crash)."""
+    return _ensure(data_dir() / "finetune-runs")

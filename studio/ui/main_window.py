@@ -85,7 +85,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.latent_panel = LatentPanel(worker, self.undo_stack)
-        self.panels: list[Panel] = [self.latent_panel, StylePanel(worker), FinetunePanel()]
+        self.finetune_panel = FinetunePanel(worker)
+        self.finetune_panel.openInExplorer.connect(self.open_model_in_explorer)
+        self.panels: list[Panel] = [self.latent_panel, StylePanel(worker), self.finetune_panel]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for panel in self.panels:
@@ -204,6 +206,20 @@ class MainWindow(QMainWindow):
 
     def show_in_panel(self, panel: Panel, item: PanelImage, action_text: str) -> None:
         self.undo_stack.push(ShowImageCommand(panel, item, action_text))
+
+    @Slot(object)
+    def open_model_in_explorer(self, path: str | Path) -> bool:
+        """Show the Latent Explorer with the model at ``path`` (a new fine-tune, an import)."""
+        explorer = self.latent_panel
+        explorer.start()
+        models = explorer.explorer.refresh_models()
+        index = next((i for i, m in enumerate(models) if Path(m.path) == Path(path)), None)
+        if index is None:
+            self.statusBar().showMessage(f"{path} is not in the model library", 10_000)
+            return False
+        self.tabs.setCurrentWidget(explorer)
+        explorer.load_model(index)
+        return True
 
     def open_image(self, path: str | Path) -> bool:
         """Load an image through the safe loader into the current panel; False on error."""

@@ -15,6 +15,7 @@ from studio.engine.imageio import read_png_settings
 from studio.engine.style import settings as style_settings
 from studio.engine.style.settings import StyleSettings
 from studio.services.worker import Worker
+from tests.ui.drops import drop_path
 from studio.ui.panels import style_panel as style_panel_module
 from studio.ui.panels.style_panel import MAX_STYLES, PNG_KEY, StylePanel
 from studio.ui.qimage import to_pil
@@ -66,20 +67,6 @@ def _painting(path, colour=(200, 60, 30)):
     return path
 
 
-def _drop(widget, path) -> tuple[bool, bool]:
-    """Drag ``path`` from the file manager onto ``widget``; (enter accepted, drop accepted)."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    centre = widget.rect().center()
-    enter = QDragEnterEvent(QPoint(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    if not enter.isAccepted():
-        return False, False
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, drop)
-    return True, drop.isAccepted()
-
-
 def _fill(panel, tmp_path, styles=1):
     assert panel.content_slot.load_path(_photo(tmp_path / "photo.png"))
     colours = [(200, 60, 30), (30, 180, 60), (220, 200, 20)]
@@ -101,7 +88,7 @@ def _run(qtbot, panel, worker):
 def test_dropping_a_photo_fills_the_slot_with_a_thumbnail(panel, tmp_path):
     slot = panel.content_slot
     assert slot.is_empty() and not slot.thumb.has_thumb()
-    entered, dropped = _drop(slot, _photo(tmp_path / "beach.png"))
+    entered, dropped = drop_path(slot, _photo(tmp_path / "beach.png"))
     assert entered and dropped
     assert slot.loaded.path.name == "beach.png"
     assert slot.thumb.has_thumb()
@@ -109,7 +96,7 @@ def test_dropping_a_photo_fills_the_slot_with_a_thumbnail(panel, tmp_path):
     assert panel.view.before() is not None and panel.view.before().width() == 48
     assert not panel.start_button.isEnabled()  # no painting yet
 
-    entered, dropped = _drop(panel.style_slots[0], _painting(tmp_path / "starry.png"))
+    entered, dropped = drop_path(panel.style_slots[0], _painting(tmp_path / "starry.png"))
     assert entered and dropped
     assert panel.style_slots[0].name() == "starry.png"
     assert panel.start_button.isEnabled()
@@ -120,7 +107,7 @@ def test_a_broken_or_foreign_file_shows_a_message_naming_it_and_keeps_the_slot(p
     assert slot.load_path(_photo(tmp_path / "good.png"))
     broken = tmp_path / "holiday.png"
     broken.write_text("this is not a picture")
-    assert _drop(slot, broken) == (True, True)
+    assert drop_path(slot, broken) == (True, True)
     assert slot.message.isVisibleTo(panel)
     assert "holiday.png" in slot.message.text()
     assert slot.loaded.path.name == "good.png"  # unchanged
@@ -128,12 +115,12 @@ def test_a_broken_or_foreign_file_shows_a_message_naming_it_and_keeps_the_slot(p
 
     notes = tmp_path / "notes.txt"
     notes.write_text("shopping list")
-    _drop(panel.style_slots[0], notes)
+    drop_path(panel.style_slots[0], notes)
     assert "notes.txt" in panel.style_slots[0].message.text()
     assert panel.style_slots[0].is_empty()
 
     # A good drop afterwards clears the message.
-    _drop(slot, _photo(tmp_path / "better.png"))
+    drop_path(slot, _photo(tmp_path / "better.png"))
     assert slot.loaded.path.name == "better.png" and not slot.message.isVisibleTo(panel)
 
 

@@ -2,10 +2,12 @@
 
 Files are read with ``np.load(..., allow_pickle=False)``: the names are plain unicode arrays,
 so nothing is ever unpickled, and a file that would need it is refused as corrupt.
+:func:`save_image_dataset` writes the same format (a fine-tune job folder carries its data so).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -124,6 +126,29 @@ def load_image_dataset(path: str | os.PathLike[str]) -> ImageDataset:
         names=names,
         split=torch.from_numpy(split.astype(np.uint8)),
     )
+
+
+def save_image_dataset(
+    dataset: ImageDataset, folder: str | os.PathLike[str], card: dict | None = None, file: str = "images.npz"
+) -> Path:
+    """Write ``dataset`` as ``folder/file`` plus ``dataset.json`` (``card`` with ``file`` and
+    ``classes`` filled in), each atomically; :func:`load_image_dataset` reads it back."""
+    from studio.engine.atomic import atomic_write_bytes
+
+    target = Path(folder)
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        images=dataset.images.permute(0, 2, 3, 1).contiguous().numpy(),
+        labels=dataset.labels.numpy(),
+        split=dataset.split.numpy(),
+        names=np.array(dataset.names, dtype=str),
+        classes=np.array(dataset.class_names, dtype=str),
+    )
+    atomic_write_bytes(target / file, buffer.getvalue())
+    full_card = {**(card or {}), "file": file, "classes": list(dataset.class_names), "count": len(dataset)}
+    atomic_write_bytes(target / "dataset.json", (json.dumps(full_card, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    return target / file
 
 
 def sample_batches(

@@ -28,6 +28,9 @@ from studio.engine.training.state import StateError, flatten_state, unflatten_st
 
 CHECKPOINT_ARCHITECTURE = "training-checkpoint"
 CHECKPOINT_FORMAT = 1
+# What a slim checkpoint keeps: the weights fine-tuning starts from (FreezeD needs the trained
+# discriminator), not the optimiser moments, sampler and random states that only resuming needs.
+SLIM_MODULES = {"gan": ("g_ema", "d"), "vae": ("vae",)}
 CHECKPOINT_SUFFIX = TRAINING_CHECKPOINT_SUFFIX
 SAMPLES_SUFFIX = "-samples.png"
 
@@ -125,3 +128,35 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     except (KeyError, TypeError, ValueError, StateError) as exc:
         raise ModelFileError(f"{file.name}: corrupt or incomplete checkpoint ({exc})") from exc
     return Checkpoint(config=config, step=step, elapsed_s=elapsed, state=state, card=card)
+
+
+def is_slim(card: dict[str, Any]) -> bool:
+    return bool(card.get("slim"))
+
+
+def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Write a checkpoint that keeps only the modules a fine-tune starts from.
+
+    The bundled models ship one beside them (``emoji-gan.ckpt.safetensors``, about a quarter
+    of the full checkpoint's size), so FreezeD works from a clean install. It cannot resume
+    training: :func:`~studio.engine.training.loop.train_job` says so. ``out`` defaults to
+    ``path`` (replaced atomically).
+    """
+    source = Path(path)
+    checkpoint = load_checkpoint(source)
+    if is_slim(checkpoint.card):
+        raise TrainingError(f"{source.name} is already slim")
+    modules = checkpoint.state["trainer"]["modules"]
+    kind = checkpoint.config.kind
+    kept = {}
+    for name in SLIM_MODULES.get(kind, ()):
+        found = modules.get(name) or (modules.get("g") if name == "g_ema" else None)
+        if found is None:
+            raise TrainingError(f"{source.name} has no {name!r} module to keep")
+        kept[name] = found
+    info = {k: v for k, v in checkpoint.card.items()
+            if k not in ("architecture", "checkpoint_format", "step", "elapsed_s", "train_config", "state")}  # fmt: skip
+    info.update(slim=True, slimmed_from=source.name,
+                description="the weights a fine-tune starts from; the optimiser state was left out, so it cannot resume")  # fmt: skip
+    return save_checkpoint(out if out is not None else source, config=checkpoint.config, step=checkpoint.step,
+                           elapsed_s=checkpoint.elapsed_s, state={"trainer": {"modules": kept}}, info=info)  # fmt: skip

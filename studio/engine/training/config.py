@@ -3,6 +3,12 @@
 :func:`default_config` gives the defaults per model kind and GAN loss (learning rates, Adam
 betas and critic steps differ between them); :meth:`TrainConfig.to_dict` and
 :meth:`TrainConfig.from_dict` carry a config through JSON, so a checkpoint rebuilds its run.
+
+Fine-tuning recipes are settings of the same run, not a second kind of run: ``freeze`` (block
+names, see :mod:`.freezing`), the real-image augmentations ``flip``, ``jitter`` and
+``random_crop``, ``diffaugment`` (policies applied to everything a GAN's discriminator sees,
+see :mod:`.augment`), ``fixed_class`` (one class of a conditional model trained on unlabelled
+images) and ``kid_at_checkpoints``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from studio.engine.models import GANConfig, VAEConfig
 
 KINDS = ("vae", "gan")
 LR_SCHEDULES = ("constant", "cosine")
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+MAX_JITTER = 0.5
 
 # Per GAN loss: (generator lr, discriminator lr, Adam betas, critic steps per generator step).
 # hinge: SAGAN/BigGAN's two time-scale rule; wgan-gp: Gulrajani et al.; the others: DCGAN.
@@ -53,6 +61,14 @@ class TrainConfig:
     amp: bool = False  # autocast (bf16, else fp16 with loss scaling) on CUDA; ignored elsewhere
     evaluate: bool = True  # KID on the held-out split when training ends
     name: str = ""  # the model's name in the library; empty: the output file's name
+    # Fine-tuning (defaults: plain training, as before these existed).
+    freeze: tuple[str, ...] = ()  # block names whose parameters do not train (see .freezing)
+    flip: bool = False  # random horizontal flips of the real images
+    jitter: float = 0.0  # colour jitter of the real images: brightness, contrast, saturation +- this
+    random_crop: bool = False  # a random 80-100 % crop of each real image, scaled back to full size
+    diffaugment: tuple[str, ...] = ()  # GAN: DiffAugment policies on real and generated images alike
+    fixed_class: int | None = None  # conditional GAN: every sample and preview in this one class
+    kid_at_checkpoints: bool = False  # KID on the held-out split at step 0 and at every checkpoint
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -76,6 +92,24 @@ class TrainConfig:
             raise TrainingError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
         if not self.gp_weight >= 0:
             raise TrainingError(f"gp_weight must be >= 0, got {self.gp_weight!r}")
+        if not isinstance(self.freeze, tuple) or not all(isinstance(b, str) for b in self.freeze):
+            raise TrainingError(f"freeze must be a tuple of block names, got {self.freeze!r}")
+        if not isinstance(self.jitter, (int, float)) or not 0.0 <= self.jitter <= MAX_JITTER:
+            raise TrainingError(f"jitter must be between 0 and {MAX_JITTER}, got {self.jitter!r}")
+        if not isinstance(self.diffaugment, tuple) or any(p not in DIFFAUGMENT_POLICIES for p in self.diffaugment):
+            raise TrainingError(
+                f"diffaugment must list policies from {', '.join(DIFFAUGMENT_POLICIES)}, got {self.diffaugment!r}"
+            )
+        if self.diffaugment and self.kind != "gan":
+            raise TrainingError("DiffAugment is for GANs (it augments what the discriminator sees)")
+        if self.fixed_class is not None:
+            classes = getattr(self.model, "num_classes", 0)
+            if not classes:
+                raise TrainingError("fixed_class is for a conditional GAN; this model has no classes")
+            if isinstance(self.fixed_class, bool) or not isinstance(self.fixed_class, int):
+                raise TrainingError(f"fixed_class must be a class number, got {self.fixed_class!r}")
+            if not 0 <= self.fixed_class < classes:
+                raise TrainingError(f"fixed_class must be in 0..{classes - 1}, got {self.fixed_class}")
 
     @property
     def loss(self) -> str | None:
@@ -92,6 +126,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
         out["betas"] = list(self.betas)
+        out["freeze"] = list(self.freeze)
+        out["diffaugment"] = list(self.diffaugment)
         out["model"] = dataclasses.asdict(self.model)
         return out
 
@@ -103,6 +139,9 @@ class TrainConfig:
             model_cls = VAEConfig if kind == "vae" else GANConfig
             values["model"] = model_cls(**values["model"])
             values["betas"] = tuple(values["betas"])
+            for key in ("freeze", "diffaugment"):  # absent from checkpoints older than fine-tuning
+                if key in values:
+                    values[key] = tuple(values[key])
             known = {f.name for f in dataclasses.fields(cls)}
             return cls(**{k: v for k, v in values.items() if k in known})
         except TrainingError:
@@ -132,10 +171,16 @@ def check_resumable(saved: TrainConfig, wanted: TrainConfig) -> None:
     """Refuse to resume ``saved`` as ``wanted`` when they describe different models.
 
     Everything else may change on resume (steps, batch, learning rates, device, cadences...):
-    the checkpoint's weights, optimiser moments and random states carry on under the new values.
+    the checkpoint's weights, optimiser moments and random states carry on under the new values;
+    except the frozen blocks, which decide what the optimisers hold.
     """
     if saved.kind != wanted.kind:
         raise TrainingError(f"the checkpoint trains a {saved.kind}, not a {wanted.kind}")
+    if sorted(saved.freeze) != sorted(wanted.freeze):
+        raise TrainingError(
+            f"the checkpoint froze {', '.join(saved.freeze) or 'no blocks'}, not {', '.join(wanted.freeze) or 'none'}: "
+            "resume with the same freezing, or train into a new output"
+        )
     old, new = dataclasses.asdict(saved.model), dataclasses.asdict(wanted.model)
     changed = [f"{k} ({old[k]!r} in the checkpoint, {new.get(k)!r} now)" for k in old if old[k] != new.get(k)]
     if changed:

@@ -10,6 +10,13 @@ Files, for ``out = foo.safetensors``: the checkpoint ``foo.ckpt.safetensors`` ev
 ``checkpoint_every`` steps, at the end and on cancel; the sample grid ``foo-samples.png`` every
 ``sample_every`` steps; the finished model ``foo.safetensors`` (the averaged generator of a
 GAN, or the VAE) with its card, at the end. Every write is atomic.
+
+Fine-tuning runs through here too: ``init`` gives the starting weights, the config's freezing
+and augmentation settings reach the trainer, ``config.kid_at_checkpoints`` measures KID on the
+held-out split before the first step and at every checkpoint (the history rides in the
+checkpoint, so a resumed run keeps it), and ``card_extra`` adds lineage to the model card.
+Under torchrun, ``distributed`` (see :mod:`.distributed`) splits the batch over the processes
+and leaves every file to process 0.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -35,6 +42,7 @@ from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.models import save_generative_model
 from studio.engine.training.checkpoint import (
     checkpoint_path,
+    is_slim,
     load_checkpoint,
     model_path,
     samples_path,
@@ -43,7 +51,10 @@ from studio.engine.training.checkpoint import (
 from studio.engine.training.config import TrainConfig, TrainingError, check_resumable
 from studio.engine.training.grid import COLUMNS, image_grid
 from studio.engine.training.sampler import BatchSampler
-from studio.engine.training.trainers import Trainer, build_trainer
+from studio.engine.training.trainers import _RANK_SEED, Trainer, build_trainer
+
+if TYPE_CHECKING:
+    from studio.engine.training.distributed import DistributedContext
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +77,7 @@ class TrainProgress(Progress):
     steps_per_second: float | None = None
     eta_seconds: float | None = None
     checkpoint: Path | None = None  # set when a checkpoint was written at this step
+    kid: dict[str, Any] | None = None  # set when KID was measured at this step
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class TrainResult:
     kid: dict[str, Any] | None = None
     card: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    kid_history: tuple[dict[str, Any], ...] = ()  # {"step", "kid", "kid_std"}, oldest first
 
 
 class _WorkClock:
@@ -190,6 +203,10 @@ def train_job(
     command: str | None = None,
     data_card: dict[str, Any] | None = None,
     data_source: str | None = None,
+    init: dict[str, dict[str, torch.Tensor]] | None = None,
+    card_extra: dict[str, Any] | None = None,
+    checkpoint_info: dict[str, Any] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train ``config`` on ``dataset``'s train split, writing ``out_path`` and its checkpoint.
 
@@ -199,6 +216,12 @@ def train_job(
     ``command`` (the CLI's command line), ``data_card`` (the data set's ``dataset.json``) and
     ``data_source`` go into the finished model's card. ``on_checkpoint(path, step)`` is called
     after every checkpoint write.
+
+    Fine-tuning: ``init`` maps module names (``g``, ``d``, ``g_ema``, ``vae``) to starting state
+    dicts (ignored when resuming: the checkpoint has the weights); ``card_extra`` is merged
+    into the finished model's card and ``checkpoint_info`` into every checkpoint's card.
+    ``distributed``: this process is one of several under torchrun; ``config.batch`` is the
+    batch of all of them together, and only process 0 writes files.
 
     Raises :class:`TrainingError` for unusable settings or data, :class:`TrainingOutOfMemory`
     (with the batch to resume at) and :class:`TrainingDiverged`, leaving the last checkpoint
@@ -214,9 +237,24 @@ def train_job(
         )
     checkpoint = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
     if checkpoint is not None:
+        if is_slim(checkpoint.card):
+            raise TrainingError(
+                f"{ckpt_path.name} holds only the weights a fine-tune starts from (no optimiser state), so it "
+                "cannot be resumed: fine-tune from the model, or train into another output file"
+            )
         check_resumable(checkpoint.config, config)
 
-    device_info = select_device(None if config.device == "auto" else config.device)
+    main = distributed is None or distributed.is_main
+    world = 1 if distributed is None else distributed.world_size
+    if config.batch % world:
+        raise TrainingError(
+            f"a batch of {config.batch} cannot be split evenly over {world} processes; "
+            f"choose a batch that is a multiple of {world}, or another number of processes"
+        )
+    if distributed is not None:
+        device_info = distributed.device_info
+    else:
+        device_info = select_device(None if config.device == "auto" else config.device)
     device = device_info.torch()
     notes: list[str] = []
     if device_info.note:
@@ -226,10 +264,16 @@ def train_job(
 
     message = f"Preparing {config.kind.upper()} training on {device_info.label}…"
     yield TrainProgress(0.0, message, phase="prepare", total_steps=config.steps)
-    trainer = build_trainer(config, device, _preview_source(dataset))
+    trainer = build_trainer(config, device, _preview_source(dataset), None if checkpoint is not None else init)
     train = dataset.train()
+    rank = 0 if distributed is None else distributed.rank
     sampler = BatchSampler(
-        train.images, train.labels, config.batch, seed=config.seed, device=device, memory_format=trainer.memory_format
+        train.images,
+        train.labels,
+        config.batch // world,
+        seed=config.seed + _RANK_SEED * rank,
+        device=device,
+        memory_format=trainer.memory_format,
     )
     step, elapsed = 0, 0.0
     last_saved_step: int | None = None
@@ -244,12 +288,42 @@ def train_job(
             raise TrainingError(f"{ckpt_path.name} cannot be resumed: {exc}") from exc
         step, elapsed = checkpoint.step, checkpoint.elapsed_s
         last_saved_step = step
+        kid_history = [dict(entry) for entry in checkpoint.card.get("kid_history") or []]
         del checkpoint  # its tensors are in the trainer now
+    else:
+        kid_history = []
+    if distributed is not None:
+        trainer.distribute(distributed, step)
+        if distributed.rank:  # the checkpoint holds process 0's batch order only
+            sampler.generator.manual_seed(config.seed + _RANK_SEED * distributed.rank + 1000 * step)
+            sampler.pending = torch.empty(0, dtype=torch.long)
     for note in notes:
         log.info("training: %s", note)
     clock = _WorkClock(elapsed)
 
-    info = {"name": config.name or out.stem, "kind": config.kind, "class_names": list(dataset.class_names)}
+    info = {
+        **(checkpoint_info or {}),
+        "name": config.name or out.stem,
+        "kind": config.kind,
+        "class_names": list(dataset.class_names),
+    }
+    heldout = dataset.heldout()
+    measure_at_checkpoints = main and config.evaluate and config.kid_at_checkpoints and len(heldout) >= 2
+
+    def measure_kid() -> dict[str, Any] | None:
+        # Evaluation time is work, but not training: it stays out of the it/s window.
+        clock.stop()
+        started = time.monotonic()
+        try:
+            kid, kid_note = _measure_kid(trainer, heldout, config, device)
+        finally:
+            clock.total += time.monotonic() - started
+            clock.start()
+        if kid is None:
+            log.info("training: KID at step %d %s", step, kid_note)
+            return None
+        kid_history.append({"step": step, "kid": kid["kid"], "kid_std": kid["kid_std"]})
+        return kid
 
     def write_checkpoint() -> Path:
         try:
@@ -259,7 +333,7 @@ def train_job(
                 step=step,
                 elapsed_s=clock.total,
                 state={"trainer": trainer.state_dict(), "sampler": sampler.state_dict()},
-                info=info,
+                info={**info, "kid_history": kid_history},
             )
         except SaveError as exc:
             hint = _resume_hint(last_saved_step, ckpt_path)
@@ -272,6 +346,16 @@ def train_job(
         grid = image_grid(trainer.preview(), COLUMNS)
         save_png(grid_path, grid, {"kind": config.kind, "step": step, "model": out.name})
         return grid
+
+    if measure_at_checkpoints and step == 0 and not kid_history:
+        message = f"Measuring KID of the starting model on {len(heldout)} held-out images…"
+        yield TrainProgress(0.0, message, phase="evaluate", total_steps=config.steps)
+        clock.start()
+        kid = measure_kid()
+        clock.stop()
+        if kid is not None:
+            message = f"KID before training: {kid['kid']:.4g} ± {kid['kid_std']:.2g}"
+            yield TrainProgress(0.0, message, phase="evaluate", total_steps=config.steps, kid=kid)
 
     window_step = step
     sums: dict[str, torch.Tensor] = {}
@@ -300,8 +384,11 @@ def train_job(
         logged: dict[str, float] = {}
         if step % config.log_every == 0 or step == config.steps:
             count = step - window_step
-            # The one host sync of the window.
-            logged = dict(zip(sums, torch.stack(list(sums.values())).div(count).tolist()))
+            # The one host sync of the window (and, distributed, the one all-reduce).
+            means = torch.stack(list(sums.values())).div(count)
+            if distributed is not None:
+                means = distributed.mean(means)
+            logged = dict(zip(sums, means.tolist()))
             sums = {}
             clock.lap()
             rate = count / max(clock.window, 1e-9)
@@ -310,11 +397,16 @@ def train_job(
             if bad:
                 raise TrainingDiverged(_diverged_message(bad, step, last_saved_step, ckpt_path))
             last_losses = logged
-        grid = write_samples() if step % config.sample_every == 0 or step == config.steps else None
+        sample_now = step % config.sample_every == 0 or step == config.steps
+        grid = write_samples() if sample_now and main else None
         saved: Path | None = None
+        step_kid: dict[str, Any] | None = None
         if step % config.checkpoint_every == 0 or step == config.steps:
+            if measure_at_checkpoints:
+                step_kid = measure_kid()
             clock.lap()  # the checkpoint records the time up to its own step
-            saved = write_checkpoint()
+            if main:
+                saved = write_checkpoint()
             last_saved_step = step
         clock.stop()
 
@@ -326,6 +418,8 @@ def train_job(
             message += f"  {rate:.2f} it/s"
         if eta is not None and step < config.steps:
             message += f"  ETA {_format_eta(eta)}"
+        if step_kid is not None:
+            message += f"  KID {step_kid['kid']:.4g}"
         try:
             yield TrainProgress(
                 step / config.steps,
@@ -338,22 +432,36 @@ def train_job(
                 steps_per_second=rate,
                 eta_seconds=eta,
                 checkpoint=saved,
+                kid=step_kid,
             )
         except JobCancelled:
             cancelled = True
             break
 
     if cancelled:
-        if last_saved_step != step:
+        if last_saved_step != step and main:
             write_checkpoint()
             last_saved_step = step
         return TrainResult(
             step=step,
             total_steps=config.steps,
             cancelled=True,
-            checkpoint_path=ckpt_path,
+            checkpoint_path=ckpt_path if main else None,
             model_path=None,
-            samples_path=grid_path if grid_path.exists() else None,
+            samples_path=grid_path if main and grid_path.exists() else None,
+            losses=last_losses,
+            elapsed_s=clock.total,
+            notes=tuple(notes),
+            kid_history=tuple(kid_history),
+        )
+    if not main:  # process 0 evaluates and saves the model
+        return TrainResult(
+            step=step,
+            total_steps=config.steps,
+            cancelled=False,
+            checkpoint_path=None,
+            model_path=None,
+            samples_path=None,
             losses=last_losses,
             elapsed_s=clock.total,
             notes=tuple(notes),
@@ -365,8 +473,16 @@ def train_job(
 
     kid: dict[str, Any] | None = None
     kid_note: str | None = None
-    heldout = dataset.heldout()
-    if not config.evaluate:
+    latest = kid_history[-1] if kid_history else None
+    if latest is not None and latest["step"] == step and config.kid_at_checkpoints:
+        kid = {
+            "kid": latest["kid"],
+            "kid_std": latest["kid_std"],
+            "n_real": len(heldout),
+            "n_fake": len(heldout),
+            "feature": _kid_feature_name(),
+        }
+    elif not config.evaluate:
         kid_note = "not measured (evaluation was switched off)"
     elif len(heldout) < 2:
         kid_note = "not measured (the data set holds out fewer than 2 images)"
@@ -394,8 +510,13 @@ def train_job(
         "final_losses": last_losses,
         "kid": kid,
     }
+    if kid_history:
+        card["kid_history"] = kid_history
+    if config.freeze:
+        card["frozen_parameters"] = trainer.frozen_parameters
     if kid_note:
         card["kid_note"] = kid_note
+    card.update(card_extra or {})
     final = save_generative_model(out, trainer.final_model(), card)
     return TrainResult(
         step=step,
@@ -409,7 +530,16 @@ def train_job(
         kid=kid,
         card=card,
         notes=tuple(notes),
+        kid_history=tuple(kid_history),
     )
+
+
+def _kid_feature_name() -> str:
+    try:
+        from studio.engine.metrics import FEATURE_NAME
+    except ImportError:
+        return "vgg19"
+    return FEATURE_NAME
 
 
 def _measure_kid(

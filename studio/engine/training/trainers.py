@@ -5,14 +5,18 @@ A trainer owns its modules, optimisers, learning-rate schedulers and (fp16) grad
 step) and returns that step's losses as tensors still on the device: reading them back is a
 host sync, so the loop does it only every ``log_every`` steps.
 
-Where later recipes plug in, without a second loop:
+Fine-tuning plugs in here, without a second loop:
 
-- freezing: optimisers and the discriminator's grad toggling cover only the parameters that
-  have ``requires_grad`` when the trainer is built, so a preset that freezes layers first
-  just works;
-- DiffAugment: :attr:`GANTrainer.augment` is applied to every image the discriminator sees,
-  real and generated alike;
-- DDP: the modules are reachable by name in :attr:`Trainer.modules` for wrapping.
+- starting weights: ``init`` (module name -> state dict in the trainer's own layout) is loaded
+  right after the modules are built;
+- freezing: ``config.freeze`` switches off ``requires_grad`` for those blocks (see
+  :mod:`.freezing`) before the optimisers are built, so the optimisers and the discriminator's
+  grad toggling cover only the parameters that train;
+- augmentation: ``config.flip``/``jitter``/``random_crop`` change each real batch, and
+  DiffAugment (:attr:`GANTrainer.augment`) every image the discriminator sees, real and
+  generated alike (see :mod:`.augment`);
+- DDP: :meth:`Trainer.distribute` wraps the modules a step differentiates through in
+  DistributedDataParallel and gives each process its own random streams.
 
 Randomness: the trainer keeps its own generator for latent noise and its own copy of torch's
 global random state (which the VAE's reparameterisation draws from), swapped in only while a
@@ -25,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -40,14 +44,20 @@ from studio.engine.models import (
     generator_loss,
     gradient_penalty,
 )
-from studio.engine.training.config import TrainConfig
+from studio.engine.training.augment import diffaugmenter, real_augmenter
+from studio.engine.training.config import TrainConfig, TrainingError
+from studio.engine.training.freezing import freeze_blocks
 from studio.engine.training.grid import COLUMNS
+
+if TYPE_CHECKING:
+    from studio.engine.training.distributed import DistributedContext
 
 NextBatch = Callable[[], tuple[torch.Tensor, torch.Tensor]]
 MAX_PREVIEW_CLASSES = 16
 GENERATE_CHUNK = 64
 # Seeds derived from the run's seed, one per use, so no two draw the same numbers.
 _INIT, _GLOBAL, _NOISE, _PREVIEW, _EVAL = range(5)
+_RANK_SEED = 1_000_003  # distributed: process r adds r times this to its random streams' seeds
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
@@ -73,9 +83,15 @@ class Trainer:
 
     kind = ""
 
-    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+    def __init__(
+        self, config: TrainConfig, device: torch.device, init: dict[str, dict[str, torch.Tensor]] | None = None
+    ) -> None:
         self.config = config
         self.device = device
+        self.init = init or {}
+        self.frozen_parameters = 0
+        self.distributed: DistributedContext | None = None
+        self.augment_real = real_augmenter(config)
         self.use_amp = bool(config.amp and device.type == "cuda")
         bf16 = self.use_amp and torch.cuda.is_bf16_supported()
         self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
@@ -113,10 +129,21 @@ class Trainer:
 
     def build(self, make: Callable[[], dict[str, nn.Module]]) -> None:
         """Create the modules from the seed on the CPU (so every device starts from the same
-        weights), without disturbing the caller's random state, and move them to the device."""
+        weights), without disturbing the caller's random state, load the starting weights
+        (``init``), freeze ``config.freeze``'s blocks and move the modules to the device."""
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(self.config.seed * 10 + _INIT)
             modules = make()
+        for name, state in self.init.items():
+            if name not in modules:
+                continue  # e.g. the base's weight average, for a run without one
+            try:
+                modules[name].load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                detail = " ".join(str(exc).split())[:300]
+                raise TrainingError(f"the starting weights do not fit the model ({name}: {detail})") from exc
+        if self.config.freeze:
+            self.frozen_parameters = freeze_blocks(self.config.model, modules, self.config.freeze)
         for name, module in modules.items():
             self.modules[name] = module.to(self.device, memory_format=self.memory_format).train()
 
@@ -151,6 +178,34 @@ class Trainer:
     def end_step(self) -> None:
         for scheduler in self.schedulers.values():
             scheduler.step()
+
+    def real_batch(self, next_batch: NextBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next real batch, augmented as the config asks (call inside :meth:`own_random_state`)."""
+        images, labels = next_batch()
+        if self.augment_real is not None:
+            images = self.augment_real(images)
+        return images, labels
+
+    # --- several processes ----------------------------------------------------------------------
+
+    def distribute(self, context: DistributedContext, step: int) -> None:
+        """Wrap the trained modules in DDP and give this process its own random streams.
+
+        Process 0 keeps the streams a single-process run would use (or the checkpoint's); the
+        others derive theirs from the seed, their rank and the step, since a checkpoint holds
+        the streams of process 0 only.
+        """
+        self.distributed = context
+        if context.rank:
+            offset = _RANK_SEED * context.rank
+            self.noise.manual_seed(self.config.seed * 10 + _NOISE + offset + 1000 * step)
+            self.cpu_rng = _seeded_state(self.config.seed * 10 + _GLOBAL + offset + 1000 * step, torch.device("cpu"))
+            if self.cuda_rng is not None:
+                self.cuda_rng = _seeded_state(self.config.seed * 10 + _GLOBAL + offset + 1000 * step, self.device)
+        self.wrap_modules(context)
+
+    def wrap_modules(self, context: DistributedContext) -> None:
+        raise NotImplementedError
 
     # --- the step, previews and results (per kind) -----------------------------------------------
 
@@ -236,23 +291,44 @@ def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
         param.requires_grad_(flag)
 
 
+class _VAEObjective(nn.Module):
+    """The VAE's loss as a module's forward, so DDP can wrap it (DDP syncs on forward/backward)."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.vae.loss(images)
+
+
 class VAETrainer(Trainer):
     kind = "vae"
 
-    def __init__(self, config: TrainConfig, device: torch.device, preview_images: torch.Tensor) -> None:
-        super().__init__(config, device)
+    def __init__(
+        self,
+        config: TrainConfig,
+        device: torch.device,
+        preview_images: torch.Tensor,
+        init: dict[str, dict[str, torch.Tensor]] | None = None,
+    ) -> None:
+        super().__init__(config, device, init)
         self.build(lambda: {"vae": VAE(config.model)})
         self.vae: VAE = self.modules["vae"]
+        self.objective: nn.Module = _VAEObjective(self.vae)
         self.add_optimizer("vae", self.vae, config.lr)
         generator = torch.Generator().manual_seed(config.seed * 10 + _PREVIEW)
         self.preview_originals = preview_images[:COLUMNS].to(device)
         self.preview_z = torch.randn(COLUMNS, config.model.latent_dim, generator=generator).to(device)
 
+    def wrap_modules(self, context: DistributedContext) -> None:
+        self.objective = context.wrap(_VAEObjective(self.vae))
+
     def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
-        images, _ = next_batch()
         with self.own_random_state():
+            images, _ = self.real_batch(next_batch)  # the sampler has its own generator
             with self.autocast():
-                losses = self.vae.loss(images)
+                losses = self.objective(images)
             self.update("vae", losses["total"])
         self.end_step()
         return {"loss": losses["total"].detach(), "recon": losses["recon"].detach(), "kl": losses["kl"].detach()}
@@ -288,8 +364,10 @@ class VAETrainer(Trainer):
 class GANTrainer(Trainer):
     kind = "gan"
 
-    def __init__(self, config: TrainConfig, device: torch.device) -> None:
-        super().__init__(config, device)
+    def __init__(
+        self, config: TrainConfig, device: torch.device, init: dict[str, dict[str, torch.Tensor]] | None = None
+    ) -> None:
+        super().__init__(config, device, init)
         model: GANConfig = config.model
 
         def make() -> dict[str, nn.Module]:
@@ -313,16 +391,24 @@ class GANTrainer(Trainer):
         self.add_optimizer("d", self.d, self.base_lr("d"))
         self.d_trainable = [p for p in self.d.parameters() if p.requires_grad]
         self.conditional = model.num_classes > 0
-        # DiffAugment goes here: applied to real and generated images alike.
-        self.augment: Callable[[torch.Tensor], torch.Tensor] = lambda images: images
+        # DiffAugment: applied to every image the discriminator sees, real and generated alike.
+        self.augment: Callable[[torch.Tensor], torch.Tensor] = diffaugmenter(config) or (lambda images: images)
+        # The modules a step differentiates through; DDP wrappers of them when distributed.
+        self.g_train: nn.Module = self.g
+        self.d_train: nn.Module = self.d
 
         generator = torch.Generator().manual_seed(config.seed * 10 + _PREVIEW)
-        if self.conditional:
+        if self.conditional and config.fixed_class is not None:
+            # One class trained (fine-tuning on unlabelled images): an 8 x 8 grid of it.
+            z = torch.randn(COLUMNS * COLUMNS, model.latent_dim, generator=generator)
+            fixed = torch.full((COLUMNS * COLUMNS,), config.fixed_class, dtype=torch.long)
+            self.preview_labels: torch.Tensor | None = fixed.to(device)
+        elif self.conditional:
             classes = min(model.num_classes, MAX_PREVIEW_CLASSES)
             # The same eight latents in every row: each column shows one z across the classes.
             z = torch.randn(COLUMNS, model.latent_dim, generator=generator).repeat(classes, 1)
             labels = torch.arange(classes).repeat_interleave(COLUMNS)
-            self.preview_labels: torch.Tensor | None = labels.to(device)
+            self.preview_labels = labels.to(device)
         else:
             z = torch.randn(COLUMNS * COLUMNS, model.latent_dim, generator=generator)
             self.preview_labels = None
@@ -339,6 +425,14 @@ class GANTrainer(Trainer):
             return True
         return False
 
+    def wrap_modules(self, context: DistributedContext) -> None:
+        # Only the forward passes whose backward updates a module go through its DDP wrapper:
+        # G's forward in the last critic step, D's forward on real and fake. The gradient
+        # penalty and the generator step call D itself (its gradients there are not D's
+        # update), so each wrapper sees exactly one forward per backward.
+        self.g_train = context.wrap(self.g)
+        self.d_train = context.wrap(self.d)
+
     def _noise(self, count: int) -> torch.Tensor:
         return torch.randn(count, self.config.model.latent_dim, generator=self.noise, device=self.device)
 
@@ -350,7 +444,7 @@ class GANTrainer(Trainer):
         with self.own_random_state():
             _set_requires_grad(self.d_trainable, True)
             for critic_step in range(config.n_critic):
-                real, labels = next_batch()
+                real, labels = self.real_batch(next_batch)
                 cond = labels if self.conditional else None
                 last = critic_step == config.n_critic - 1
                 z = self._noise(real.shape[0])
@@ -358,11 +452,11 @@ class GANTrainer(Trainer):
                     # The last critic step's fakes keep their graph and feed the generator
                     # step too: one generator forward per step, as in DCGAN.
                     with torch.set_grad_enabled(last):
-                        fake = g(z, cond)
+                        fake = (self.g_train if last else g)(z, cond)
                     real_in, fake_in = self.augment(real), self.augment(fake.detach())
                     # One discriminator pass over both halves (it has no batch norm to mix them).
                     both_labels = None if cond is None else torch.cat([cond, cond])
-                    logits = d(torch.cat([real_in, fake_in.to(real_in.dtype)]), both_labels).float()
+                    logits = self.d_train(torch.cat([real_in, fake_in.to(real_in.dtype)]), both_labels).float()
                     real_logits, fake_logits = logits.chunk(2)
                     d_loss = discriminator_loss(kind, real_logits, fake_logits)
                 if kind == "wgan-gp" and config.gp_weight > 0:
@@ -419,7 +513,13 @@ class GANTrainer(Trainer):
         return self.g_ema if self.g_ema is not None else self.g
 
 
-def build_trainer(config: TrainConfig, device: torch.device, preview_images: torch.Tensor) -> Trainer:
+def build_trainer(
+    config: TrainConfig,
+    device: torch.device,
+    preview_images: torch.Tensor,
+    init: dict[str, dict[str, torch.Tensor]] | None = None,
+) -> Trainer:
+    """The trainer for ``config.kind``; ``init`` holds starting weights per module (fine-tuning)."""
     if config.kind == "vae":
-        return VAETrainer(config, device, preview_images)
-    return GANTrainer(config, device)
+        return VAETrainer(config, device, preview_images, init)
+    return GANTrainer(config, device, init)

@@ -1,8 +1,185 @@
-from studio.ui.panels.base import Panel
+"""The Fine-tune panel: starts the wizard, shows its latest samples, brings results home.
+
+Besides "New fine-tune…" it lists runs that trained but were never named (the wizard closed,
+the studio crashed): each can still be saved into the library or discarded. "Import result…"
+brings back a job folder (or a checkpoint) trained on another machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine.paths import finetune_runs_dir
+from studio.services.worker import Worker
+from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
+from studio.ui.panels.base import Panel, PanelImage
+
+
+def unsaved_runs() -> list[Path]:
+    """Run folders with a model or checkpoint that Finish never saved, newest first."""
+    runs = [p for p in finetune_runs_dir().iterdir() if p.is_dir() and any(p.glob("*.safetensors"))]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 class FinetunePanel(Panel):
     title = "Fine-tune"
     subtitle = "Teach a model your own visual language from a folder of your images."
     icon_name = "fine-tune"
-    empty_hint = "Drop an image here, or use File > Open image…"
+    empty_hint = "Start a new fine-tune: its samples appear here while it trains."
+
+    openInExplorer = Signal(object)  # Path of a model in the library
+
+    def __init__(self, worker: Worker | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.wizard = None
+        layout = self.layout()
+        layout.removeWidget(self.view)
+        column = QWidget()
+        controls = QVBoxLayout(column)
+        controls.setContentsMargins(8, 0, 0, 0)
+        intro = QLabel("Pick a model, point it at a folder of your images, choose what to keep, and watch it "
+                       "learn. The result joins your library and opens in the Latent Explorer.")  # fmt: skip
+        intro.setWordWrap(True)
+        self.new_button = QPushButton("New fine-tune…")
+        self.new_button.setDefault(True)
+        self.new_button.clicked.connect(self.open_wizard)
+        self.import_button = QPushButton("Import result…")
+        self.import_button.setToolTip("A job folder run on another machine, or a training checkpoint")
+        self.import_button.clicked.connect(self.import_dialog)
+        self.runs = QListWidget()
+        self.runs.setToolTip("Runs that trained but were never saved to the library")
+        self.save_run_button = QPushButton("Save to library…")
+        self.save_run_button.clicked.connect(self.save_run_dialog)
+        self.discard_run_button = QPushButton("Discard")
+        self.discard_run_button.clicked.connect(self.discard_run)
+        run_buttons = QHBoxLayout()
+        run_buttons.addWidget(self.save_run_button)
+        run_buttons.addWidget(self.discard_run_button)
+        controls.addWidget(section_label("Fine-tune"))
+        controls.addWidget(intro)
+        controls.addWidget(self.new_button)
+        controls.addWidget(self.import_button)
+        controls.addWidget(section_label("Unsaved runs"))
+        controls.addWidget(self.runs)
+        controls.addLayout(run_buttons)
+        controls.addStretch(1)
+        self.new_button.setEnabled(worker is not None)
+        layout.addWidget(picture_beside_controls(self.view, scrolling_column(column, 260), (700, 300)), 1)
+        self.runs.currentItemChanged.connect(lambda *_: self._update_enabled())
+        self.refresh_runs()
+
+    # ----- the wizard -----------------------------------------------------------------------
+    def open_wizard(self):
+        """Open the wizard (modeless: the rest of the studio stays usable while it trains)."""
+        from studio.ui.finetune.wizard import FinetuneWizard
+
+        if self.wizard is not None and self.wizard.isVisible():
+            self.wizard.raise_()
+            self.wizard.activateWindow()
+            return self.wizard
+        self.wizard = FinetuneWizard(self.worker, self)
+        self.wizard.setWindowFlag(Qt.WindowType.Window, True)
+        self.wizard.samplesChanged.connect(self._on_samples)
+        self.wizard.openInExplorer.connect(self.openInExplorer)
+        self.wizard.finished.connect(lambda _result: self.refresh_runs())
+        self.wizard.show()
+        return self.wizard
+
+    def _on_samples(self, image) -> None:
+        self.show_image(PanelImage(image, {"finetune_samples": True}, "fine-tune samples"))
+
+    # ----- unsaved runs ---------------------------------------------------------------------
+    def refresh_runs(self) -> None:
+        self.runs.clear()
+        training = None
+        if self.wizard is not None and self.wizard.train_page.running:
+            training = self.wizard.train_page.run_dir  # still being written: not offered
+        for run in unsaved_runs():
+            if run == training:
+                continue
+            item = QListWidgetItem(run.name)
+            item.setData(Qt.ItemDataRole.UserRole, str(run))
+            item.setToolTip(str(run))
+            self.runs.addItem(item)
+        if self.runs.count():
+            self.runs.setCurrentRow(0)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        chosen = self.runs.currentItem() is not None
+        self.save_run_button.setEnabled(chosen)
+        self.discard_run_button.setEnabled(chosen)
+
+    def _chosen_run(self) -> Path | None:
+        item = self.runs.currentItem()
+        return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def save_run(self, run: Path, name: str) -> Path:
+        """Import an unsaved run into the library as ``name`` and remove the run folder."""
+        from studio.engine.training.jobfolder import import_checkpoint
+
+        models = [p for p in run.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")]
+        saved = import_checkpoint(models[0] if models else run, name=name)
+        shutil.rmtree(run, ignore_errors=True)
+        self.refresh_runs()
+        return saved
+
+    def save_run_dialog(self) -> None:
+        from studio.engine.training.config import TrainingError
+
+        run = self._chosen_run()
+        if run is None:
+            return
+        name, ok = QInputDialog.getText(self, "Save to library", "Name of the new model:")
+        if not ok or not name.strip():
+            return
+        try:
+            saved = self.save_run(run, name.strip())
+        except (TrainingError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Could not save the model", str(exc))
+            return
+        self.openInExplorer.emit(saved)
+
+    def discard_run(self) -> None:
+        run = self._chosen_run()
+        if run is None:
+            return
+        answer = QMessageBox.question(self, "Discard run?", f"Delete the unsaved run {run.name} for good?")
+        if answer == QMessageBox.StandardButton.Yes:
+            shutil.rmtree(run, ignore_errors=True)
+            self.refresh_runs()
+
+    # ----- importing from another machine ---------------------------------------------------
+    def import_result(self, path: str | Path) -> Path:
+        from studio.engine.training.jobfolder import import_checkpoint
+
+        return import_checkpoint(path)
+
+    def import_dialog(self) -> None:
+        from studio.engine.training.config import TrainingError
+
+        chosen = QFileDialog.getExistingDirectory(self, "Job folder that has run", str(Path.home()))
+        if not chosen:
+            return
+        try:
+            saved = self.import_result(chosen)
+        except (TrainingError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Could not import", str(exc))
+            return
+        self.openInExplorer.emit(saved)

@@ -1,0 +1,1 @@
+"""The fine-tune wizard and its widgets."""

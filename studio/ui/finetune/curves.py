@@ -1,0 +1,70 @@
+"""Live training curves: one line per loss (discriminator, generator, ...), linear scale.
+
+GAN losses can be negative (WGAN-GP, hinge), so unlike the style panel's log-scale plot these
+are drawn as they are. Long runs are thinned for drawing only, so a 100,000-step run does not
+slow the window down.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QWidget
+
+MAX_DRAWN_POINTS = 2000
+_LABELS = {"d": "Discriminator", "g": "Generator", "gp": "Gradient penalty", "loss": "Total",
+           "recon": "Reconstruction", "kl": "KL"}  # fmt: skip
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+class TrainingCurves(pg.PlotWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        palette = self.palette()
+        self.setBackground(palette.color(QPalette.ColorRole.Base))
+        item = self.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.setMouseEnabled(x=False, y=False)
+        item.showGrid(x=False, y=True, alpha=0.15)
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setTextPen(muted)
+            axis.setPen(muted)
+        item.setLabel("bottom", "step", color=muted.name())
+        self.legend = item.addLegend(offset=(-10, 10))
+        self._points: dict[str, tuple[list[int], list[float]]] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self.setMinimumHeight(140)
+        self.setToolTip("Losses as training goes on: a GAN's two losses balance each other; wild swings mean trouble")
+
+    def clear_values(self) -> None:
+        for curve in self._curves.values():
+            self.getPlotItem().removeItem(curve)
+        self.legend.clear()
+        self._points.clear()
+        self._curves.clear()
+
+    def add_losses(self, step: int, losses: dict[str, float]) -> None:
+        for name, value in losses.items():
+            if not math.isfinite(value):
+                continue
+            steps, values = self._points.setdefault(name, ([], []))
+            steps.append(int(step))
+            values.append(float(value))
+            if name not in self._curves:
+                colour = QColor(_COLOURS[len(self._curves) % len(_COLOURS)])
+                self._curves[name] = self.getPlotItem().plot(
+                    [], [], pen=pg.mkPen(colour, width=2), name=_LABELS.get(name, name)
+                )
+            every = max(1, math.ceil(len(steps) / MAX_DRAWN_POINTS))
+            self._curves[name].setData(steps[::every], values[::every])
+
+    def names(self) -> list[str]:
+        return list(self._points)
+
+    def values(self, name: str) -> list[float]:
+        return list(self._points.get(name, ([], []))[1])

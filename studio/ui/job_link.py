@@ -1,0 +1,91 @@
+"""One worker job seen from a widget: its progress, result, failure or cancellation, by callback.
+
+The worker's signals carry every job's id; a widget that runs several kinds of job (a folder
+scan, thumbnails, a training run) would otherwise filter ids by hand for each. A link is a child
+of the widget that started it and disconnects itself when its job ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Slot
+
+from studio.engine.jobs import JobFactory
+from studio.services.worker import Worker
+
+Callback = Callable[[Any], None]
+
+
+class JobLink(QObject):
+    def __init__(
+        self,
+        worker: Worker,
+        title: str,
+        factory: JobFactory,
+        parent: QObject,
+        *,
+        progress: Callback | None = None,
+        finished: Callback | None = None,
+        failed: Callable[[str], None] | None = None,
+        cancelled: Callback | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self._progress, self._finished, self._failed, self._cancelled = progress, finished, failed, cancelled
+        self.running = True
+        self.paused = False
+        worker.jobProgress.connect(self._on_progress)
+        worker.jobFinished.connect(self._on_finished)
+        worker.jobFailed.connect(self._on_failed)
+        worker.jobCancelled.connect(self._on_cancelled)
+        self.job_id = worker.submit(title, factory)
+
+    def cancel(self) -> None:
+        if self.running:
+            self.worker.cancel(self.job_id)
+
+    def pause(self) -> None:
+        if self.running and not self.paused:
+            self.paused = True
+            self.worker.pause(self.job_id)
+
+    def resume(self) -> None:
+        if self.running and self.paused:
+            self.paused = False
+            self.worker.resume(self.job_id)
+
+    def detach(self) -> None:
+        """Stop delivering callbacks (the job keeps running unless cancelled)."""
+        if not self.running:
+            return
+        self.running = False
+        for signal, slot in ((self.worker.jobProgress, self._on_progress), (self.worker.jobFinished, self._on_finished),
+                             (self.worker.jobFailed, self._on_failed), (self.worker.jobCancelled, self._on_cancelled)):  # fmt: skip
+            signal.disconnect(slot)
+        self.deleteLater()
+
+    @Slot(int, object)
+    def _on_progress(self, job_id: int, progress) -> None:
+        if job_id == self.job_id and self.running and self._progress is not None:
+            self._progress(progress)
+
+    def _end(self, job_id: int, callback, value) -> None:
+        if job_id != self.job_id or not self.running:
+            return
+        self.detach()
+        if callback is not None:
+            callback(value)
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result) -> None:
+        self._end(job_id, self._finished, result)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        self._end(job_id, self._failed, message)
+
+    @Slot(int, object)
+    def _on_cancelled(self, job_id: int, partial) -> None:
+        self._end(job_id, self._cancelled, partial)
