@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
+
+from studio.ui.style.loss_plot import quiet_plot
 
 MAX_DRAWN_POINTS = 2000
 _LABELS = {"d": "Discriminator", "g": "Generator", "gp": "Gradient penalty", "loss": "Total",
@@ -22,19 +24,7 @@ _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 class TrainingCurves(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        palette = self.palette()
-        self.setBackground(palette.color(QPalette.ColorRole.Base))
-        item = self.getPlotItem()
-        item.hideButtons()
-        item.setMenuEnabled(False)
-        item.setMouseEnabled(x=False, y=False)
-        item.showGrid(x=False, y=True, alpha=0.15)
-        muted = palette.color(QPalette.ColorRole.PlaceholderText)
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setTextPen(muted)
-            axis.setPen(muted)
-        item.setLabel("bottom", "step", color=muted.name())
+        item = quiet_plot(self, "step")
         self.legend = item.addLegend(offset=(-10, 10))
         self._points: dict[str, tuple[list[int], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}

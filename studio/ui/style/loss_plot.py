@@ -18,6 +18,24 @@ class _LogAxis(pg.AxisItem):
         return [f"{10 ** v:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-") for v in values]
 
 
+def quiet_plot(plot: pg.PlotWidget, bottom_label: str) -> pg.PlotItem:
+    """A plot that fits the panels: the palette's colours, muted axes, no mouse, no menu."""
+    palette = plot.palette()
+    plot.setBackground(palette.color(QPalette.ColorRole.Base))
+    item = plot.getPlotItem()
+    item.hideButtons()
+    item.setMenuEnabled(False)
+    item.setMouseEnabled(x=False, y=False)
+    item.showGrid(x=False, y=True, alpha=0.15)
+    muted = palette.color(QPalette.ColorRole.PlaceholderText)
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setTextPen(muted)
+        axis.setPen(muted)
+    item.setLabel("bottom", bottom_label, color=muted.name())
+    return item
+
+
 class LossPlot(pg.PlotWidget):
     """Values are plotted as log10 with labelled ticks: pyqtgraph's own log mode labels them
     with bare exponents ("3" for 1000), which reads as the wrong number."""
@@ -26,21 +44,9 @@ class LossPlot(pg.PlotWidget):
         super().__init__(parent, axisItems={"left": _LogAxis("left")})
         self._steps: list[int] = []
         self._values: list[float] = []
-        palette = self.palette()
-        self.setBackground(palette.color(QPalette.ColorRole.Base))
-        item = self.getPlotItem()
-        item.hideButtons()
-        item.setMenuEnabled(False)
-        item.setMouseEnabled(x=False, y=False)
-        item.showGrid(x=False, y=True, alpha=0.15)
-        muted = palette.color(QPalette.ColorRole.PlaceholderText)
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setTextPen(muted)
-            axis.setPen(muted)
+        item = quiet_plot(self, "loss by step (log scale)")
         item.getAxis("left").setWidth(40)
-        item.setLabel("bottom", "loss by step (log scale)", color=muted.name())
-        highlight = palette.color(QPalette.ColorRole.Highlight)
+        highlight = self.palette().color(QPalette.ColorRole.Highlight)
         self.curve = item.plot([], [], pen=pg.mkPen(highlight, width=2))
         self.setMinimumHeight(70)
         self.setToolTip("Total loss per step (log scale): a flattening curve means the picture has settled")

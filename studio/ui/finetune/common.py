@@ -1,0 +1,59 @@
+"""What the wizard's pages share: the draft of the run, thumbnails and number formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from PySide6.QtGui import QPixmap
+
+from studio.ui.qimage import to_qimage
+
+
+THUMBNAIL = 96
+FOLDER_THUMBNAILS = 48  # images shown from the folder: enough to recognise it
+CUSTOM = "custom"
+
+
+def format_count(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1e6:.1f} M"
+    if count >= 1_000:
+        return f"{count / 1e3:.0f} k"
+    return str(count)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def thumbnail_pixmap(image: Image.Image, size: int = THUMBNAIL) -> QPixmap:
+    image = image.copy()
+    image.thumbnail((size, size))
+    return QPixmap.fromImage(to_qimage(image))
+
+
+@dataclass
+class Draft:
+    """What the pages have chosen so far; :meth:`settings` turns it into the engine's settings."""
+
+    base_path: Path | None = None
+    base: Any = None  # the engine's BaseModel for base_path
+    folder: Path | None = None
+    scan: Any = None  # FolderScan
+    freeze: str | tuple[str, ...] = "auto"
+    options: dict[str, Any] = field(default_factory=dict)  # FinetuneSettings fields from page 4
+    run_name: str = ""
+
+    def settings(self):
+        from studio.engine.training.finetune import FinetuneSettings
+
+        return FinetuneSettings(base=str(self.base_path), data=str(self.folder), name=self.run_name or "run",
+                                freeze=self.freeze, **self.options)  # fmt: skip
