@@ -485,7 +485,7 @@ def markdown(report: dict) -> str:
         "and the distance formulas). Lower distances are better; the studio's time is to the first",
         "image at least as good as pastiche's on both distances.",
         "",
-        f"Machine: {m['cpu_count']} CPUs ({m['processor']}), {m['threads']} threads per tool, load average "
+        f"Machine: {m['cpu_count']} CPUs ({m['processor']}), {m['threads']} thread{'s' if m['threads'] != 1 else ''} per tool, load average "
         f"{m['load_average_1_5_15']} at the start, torch {m['torch']}. Pastiche: {report['settings']['pastiche_steps']} "
         "L-BFGS steps, content init.",
         "",
