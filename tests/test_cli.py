@@ -50,3 +50,20 @@ def test_model_inspect_prints_the_card(tmp_path, studio_home):
     result = run_studio("model", "inspect", str(path), home=studio_home)
     assert result.returncode == 0, result.stderr
     assert "Card test" in result.stdout and "CC0-1.0" in result.stdout and "12" in result.stdout
+
+
+def test_a_failed_training_run_says_why_and_exits_with_the_right_code(capsys):
+    import errno
+
+    from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, ProgressBar, training_failure
+    from studio.engine.atomic import SaveError
+    from studio.engine.training import TrainingDiverged, TrainingError
+
+    bar = ProgressBar(None)
+    assert training_failure(bar, TrainingError("the folder has 3 images; at least 16 are needed")) == EXIT_BAD_INPUT
+    assert "error: the folder has 3 images" in capsys.readouterr().err
+    assert training_failure(bar, TrainingDiverged("the loss became NaN at step 40")) == EXIT_FAILURE
+    assert "NaN at step 40" in capsys.readouterr().err
+    full = SaveError(errno.ENOSPC, "disk full while saving model.ckpt.safetensors")
+    assert training_failure(bar, full) == EXIT_FAILURE
+    assert "error: disk full while saving" in capsys.readouterr().err

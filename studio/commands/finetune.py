@@ -15,12 +15,17 @@ import shlex
 import sys
 from typing import Any
 
-from studio.commands.terminal import ProgressBar, StopOnInterrupt
+from studio.commands.terminal import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ProgressBar,
+    StopOnInterrupt,
+    print_error,
+    training_failure,
+)
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
 FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
 
@@ -74,11 +79,6 @@ def add_commands(subparsers: Any) -> None:
     other.add_argument("--job", metavar="DIR", help="run an exported job folder (resumes its checkpoint when there is one)")
     other.add_argument("--import", dest="import_path", metavar="PATH", help="import a job folder, model or checkpoint")
     parser.set_defaults(run=run_finetune)
-
-
-def _err(message: str) -> None:
-    if sys.stderr is not None:
-        print(f"error: {message}", file=sys.stderr)
 
 
 def _say(message: str) -> None:
@@ -198,7 +198,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         if args.threads < 1:
-            _err("--threads must be at least 1")
+            print_error("--threads must be at least 1")
             return EXIT_BAD_INPUT
         import torch
 
@@ -240,10 +240,10 @@ def run_finetune(args: argparse.Namespace) -> int:
             print(f"Then bring it back: studio finetune --import {shlex.quote(str(exported.folder))}")
             return EXIT_OK
     except (TrainingError, FolderDataError, ModelFileError, ValueError) as exc:
-        _err(str(exc))
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     except SaveError as exc:
-        _err(exc.strerror or str(exc))
+        print_error(exc.strerror or str(exc))
         return EXIT_FAILURE
     return _train(args, settings, out_dir, resume)
 
@@ -259,7 +259,7 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
     try:
         context = distributed_from_env(settings.device)
     except RuntimeError as exc:
-        _err(str(exc))
+        print_error(str(exc))
         return EXIT_FAILURE
     main = context is None or context.is_main
     bar = ProgressBar(sys.stderr if main else None)
@@ -270,7 +270,7 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
         try:
             _, step = read_checkpoint_config(ckpt) if ckpt.exists() else (None, None)
         except ModelFileError as exc:
-            _err(str(exc))
+            print_error(str(exc))
             return EXIT_BAD_INPUT
         _say(f"Resuming {ckpt} from step {step}" if step is not None else f"No checkpoint at {ckpt}: starting a new run")
     job = finetune_job(settings, resume=resume, out_dir=out_dir, command=command, distributed=context)
@@ -290,16 +290,10 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
                 result = finished.value
     except (KeyboardInterrupt, JobCancelled):
         bar.end()
-        _err(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
+        print_error(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
         return EXIT_INTERRUPTED
-    except (TrainingError, ModelFileError) as exc:
-        bar.end()
-        _err(str(exc))
-        return EXIT_BAD_INPUT if type(exc) in (TrainingError, ModelFileError) else EXIT_FAILURE
-    except SaveError as exc:
-        bar.end()
-        _err(exc.strerror or str(exc))
-        return EXIT_FAILURE
+    except (TrainingError, ModelFileError, SaveError) as exc:
+        return training_failure(bar, exc)
     finally:
         if context is not None:
             context.close()

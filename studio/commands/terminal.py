@@ -1,4 +1,4 @@
-"""What long commands share on the terminal: a progress bar and a gentle Ctrl+C."""
+"""What the commands share on the terminal: exit codes, error lines, a progress bar and a gentle Ctrl+C."""
 
 from __future__ import annotations
 
@@ -6,6 +6,34 @@ import signal
 import sys
 import time
 from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def print_error(message: str) -> None:
+    if sys.stderr is not None:  # a windowed build may have no stream
+        print(f"error: {message}", file=sys.stderr)
+
+
+def training_failure(bar: ProgressBar, exc: Exception) -> int:
+    """End ``bar``, say what stopped a training run, and return its exit code.
+
+    Bad input (a damaged model, settings that cannot train) is 2; a run that failed on its own
+    (out of memory, diverged, disk full) is 1.
+    """
+    from studio.engine.atomic import SaveError
+    from studio.engine.checkpoints import ModelFileError
+    from studio.engine.training.config import TrainingError
+
+    bar.end()
+    if isinstance(exc, SaveError):
+        print_error(exc.strerror or str(exc))
+        return EXIT_FAILURE
+    print_error(str(exc))
+    return EXIT_BAD_INPUT if type(exc) in (TrainingError, ModelFileError) else EXIT_FAILURE
 
 
 class ProgressBar:

@@ -15,12 +15,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.commands.terminal import ProgressBar, StopOnInterrupt
+from studio.commands.terminal import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ProgressBar,
+    StopOnInterrupt,
+    print_error,
+    training_failure,
+)
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
 
 
@@ -171,11 +175,6 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 
-def _err(message: str) -> None:
-    if sys.stderr is not None:
-        print(f"error: {message}", file=sys.stderr)
-
-
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -195,7 +194,7 @@ def run_train(args: argparse.Namespace) -> int:
     ckpt = checkpoint_path(out)
     if args.threads is not None:
         if args.threads < 1:
-            _err("--threads must be at least 1")
+            print_error("--threads must be at least 1")
             return EXIT_BAD_INPUT
         import torch
 
@@ -210,7 +209,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"No checkpoint at {ckpt}: starting a new run", file=sys.stderr)
         config = build_config(args, dataset, saved)
     except (DatasetError, ModelFileError, TrainingError, ValueError) as exc:
-        _err(str(exc))
+        print_error(str(exc))
         return EXIT_BAD_INPUT
 
     command = _command_line(args)
@@ -235,16 +234,10 @@ def run_train(args: argparse.Namespace) -> int:
                 result = finished.value
     except KeyboardInterrupt:
         bar.end()
-        _err(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
+        print_error(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
         return EXIT_INTERRUPTED
-    except (TrainingError, ModelFileError) as exc:
-        bar.end()
-        _err(str(exc))
-        return EXIT_BAD_INPUT if type(exc) in (TrainingError, ModelFileError) else EXIT_FAILURE
-    except SaveError as exc:
-        bar.end()
-        _err(exc.strerror or str(exc))
-        return EXIT_FAILURE
+    except (TrainingError, ModelFileError, SaveError) as exc:
+        return training_failure(bar, exc)
     bar.end()
 
     for note in result.notes:
