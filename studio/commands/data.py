@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TextIO
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK
+
 _BAR_WIDTH = 30
 
 

@@ -20,13 +20,14 @@ from studio.commands.terminal import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    LOSS_NAMES,
     ProgressBar,
     StopOnInterrupt,
+    apply_threads,
     print_error,
     training_failure,
 )
 
-LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
 FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
 
 
@@ -196,13 +197,10 @@ def run_finetune(args: argparse.Namespace) -> int:
     from studio.engine.data.folder import FolderDataError
     from studio.engine.training import TrainingError
 
-    if args.threads is not None:
-        if args.threads < 1:
-            print_error("--threads must be at least 1")
-            return EXIT_BAD_INPUT
-        import torch
-
-        torch.set_num_threads(args.threads)
+    problem = apply_threads(args.threads)
+    if problem:
+        print_error(problem)
+        return EXIT_BAD_INPUT
     try:
         if args.import_path:
             return _import(args)

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
+
 _ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.engine.animation's, without importing Pillow
 
 

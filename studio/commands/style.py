@@ -11,12 +11,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from studio.commands.terminal import ProgressBar, StopOnInterrupt
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+from studio.commands.terminal import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ProgressBar,
+    StopOnInterrupt,
+    apply_threads,
+)
 PRESET_NAMES = ("preview", "balanced", "high")
 
 
@@ -108,12 +111,9 @@ def run_stylize(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         return _fail(f"{output.name}: the result is saved as .png (the PNG carries the settings)")
-    if args.threads is not None:
-        if args.threads < 1:
-            return _fail("--threads must be at least 1")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    problem = apply_threads(args.threads)
+    if problem:
+        return _fail(problem)
     weights = args.style_weights or [1.0] * len(args.styles)
     if len(weights) != len(args.styles):
         return _fail(f"--style-weights has {len(weights)} weights for {len(args.styles)} style images")

@@ -13,6 +13,23 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
+# The engine's GAN losses (studio.engine.models.LOSSES), named here so `studio --help` does not
+# import torch; tests/test_cli.py checks the two lists agree.
+LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
+
+
+def apply_threads(threads: int | None) -> str | None:
+    """Set torch's CPU threads from ``--threads``; the error to report when the value is invalid."""
+    if threads is None:
+        return None
+    if threads < 1:
+        return "--threads must be at least 1"
+    import torch
+
+    torch.set_num_threads(threads)
+    return None
+
+
 def print_error(message: str) -> None:
     if sys.stderr is not None:  # a windowed build may have no stream
         print(f"error: {message}", file=sys.stderr)

@@ -19,13 +19,14 @@ from studio.commands.terminal import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    LOSS_NAMES,
     ProgressBar,
     StopOnInterrupt,
+    apply_threads,
     print_error,
     training_failure,
 )
 
-LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
 
 
 def add_commands(subparsers: Any) -> None:
@@ -192,13 +193,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     out = model_path(args.out)
     ckpt = checkpoint_path(out)
-    if args.threads is not None:
-        if args.threads < 1:
-            print_error("--threads must be at least 1")
-            return EXIT_BAD_INPUT
-        import torch
-
-        torch.set_num_threads(args.threads)
+    problem = apply_threads(args.threads)
+    if problem:
+        print_error(problem)
+        return EXIT_BAD_INPUT
     try:
         dataset = load_image_dataset(args.data)
         saved = None
