@@ -438,34 +438,20 @@ def train_job(
             cancelled = True
             break
 
+    def result(*, cancelled: bool = False, checkpoint: Path | None = None, model: Path | None = None,
+               samples: Path | None = None, **rest: Any) -> TrainResult:  # fmt: skip
+        return TrainResult(step=step, total_steps=config.steps, cancelled=cancelled, checkpoint_path=checkpoint,
+                           model_path=model, samples_path=samples, losses=last_losses, elapsed_s=clock.total,
+                           notes=tuple(notes), kid_history=tuple(kid_history), **rest)  # fmt: skip
+
     if cancelled:
         if last_saved_step != step and main:
             write_checkpoint()
             last_saved_step = step
-        return TrainResult(
-            step=step,
-            total_steps=config.steps,
-            cancelled=True,
-            checkpoint_path=ckpt_path if main else None,
-            model_path=None,
-            samples_path=grid_path if main and grid_path.exists() else None,
-            losses=last_losses,
-            elapsed_s=clock.total,
-            notes=tuple(notes),
-            kid_history=tuple(kid_history),
-        )
+        return result(cancelled=True, checkpoint=ckpt_path if main else None,
+                      samples=grid_path if main and grid_path.exists() else None)  # fmt: skip
     if not main:  # process 0 evaluates and saves the model
-        return TrainResult(
-            step=step,
-            total_steps=config.steps,
-            cancelled=False,
-            checkpoint_path=None,
-            model_path=None,
-            samples_path=None,
-            losses=last_losses,
-            elapsed_s=clock.total,
-            notes=tuple(notes),
-        )
+        return result()
     if last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
         write_checkpoint()
     if not grid_path.exists():
@@ -518,20 +504,7 @@ def train_job(
         card["kid_note"] = kid_note
     card.update(card_extra or {})
     final = save_generative_model(out, trainer.final_model(), card)
-    return TrainResult(
-        step=step,
-        total_steps=config.steps,
-        cancelled=False,
-        checkpoint_path=ckpt_path,
-        model_path=final,
-        samples_path=grid_path,
-        losses=last_losses,
-        elapsed_s=clock.total,
-        kid=kid,
-        card=card,
-        notes=tuple(notes),
-        kid_history=tuple(kid_history),
-    )
+    return result(checkpoint=ckpt_path, model=final, samples=grid_path, kid=kid, card=card)
 
 
 def _kid_feature_name() -> str:
