@@ -81,6 +81,8 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
         assert any(line.startswith(f"{name}:") and reason in line for line in skipped), (name, skipped)
     assert images.thumbnails.count() == good
     qtbot.waitUntil(lambda: all(not images.thumbnails.item(i).icon().isNull() for i in range(good)), timeout=TIMEOUT)
+    # ...and drawn (items that start without a picture must not keep the empty item's size).
+    qtbot.waitUntil(lambda: images.thumbnails.visualItemRect(images.thumbnails.item(0)).height() >= 30, timeout=5_000)
     _next(qtbot, wizard, wizard.freeze_page)
 
     # 3. What to train: FreezeD by default; the discriminator's lower blocks are unticked.

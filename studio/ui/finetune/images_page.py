@@ -72,7 +72,6 @@ class ImagesPage(QWizardPage):
         self.thumbnails.setViewMode(QListWidget.ViewMode.IconMode)
         self.thumbnails.setIconSize(QSize(72, 72))
         self.thumbnails.setGridSize(QSize(84, 84))  # pictures only; names are in the tooltips
-        self.thumbnails.setUniformItemSizes(True)
         self.thumbnails.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.thumbnails.setMovement(QListWidget.Movement.Static)
         self.skipped = QListWidget()
