@@ -31,6 +31,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     emoji.add_argument("--holdout", type=float, default=0.1, help="fraction held out, per group (default 0.1)")
     emoji.add_argument("--skin-tones", action="store_true", help="also include the skin-tone variants (about 1,800 more people)")
     emoji.add_argument("--group", action="append", dest="groups", metavar="NAME", help="keep only this emoji group (repeatable)")
+    emoji.add_argument(
+        "--subgroup", action="append", dest="subgroups", metavar="PATTERN",
+        help="keep only emoji of this Unicode subgroup; shell patterns allowed, e.g. 'face-*' (repeatable)",
+    )
     emoji.add_argument("--font", metavar="PATH", help="the emoji font (default: Debian's Noto Color Emoji)")
     emoji.add_argument("--emoji-test", metavar="PATH", help="Unicode's emoji-test.txt (default: Debian's unicode-data)")
     emoji.set_defaults(run=_cmd_emoji)
@@ -56,6 +60,7 @@ def _cmd_emoji(args: argparse.Namespace) -> int:
         limit=args.limit,
         skin_tones=args.skin_tones,
         groups=args.groups,
+        subgroups=args.subgroups,
     )
     bar = _ProgressBar(sys.stderr)
     try:

@@ -20,6 +20,7 @@ What lands in the output folder:
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import re
@@ -288,6 +289,7 @@ def build_emoji_dataset(
     limit: int | None = None,
     skin_tones: bool = False,
     groups: list[str] | None = None,
+    subgroups: list[str] | None = None,
 ) -> Generator[Progress, None, DatasetInfo]:
     """A job: render the emoji data set into ``out_dir``; yields progress every ~50 emoji.
 
@@ -314,6 +316,13 @@ def build_emoji_dataset(
         if unknown:
             raise ValueError(f"unknown emoji group {', '.join(map(repr, unknown))}; the groups are: {', '.join(classes)}")
         classes = [g for g in classes if g in groups]
+    if subgroups is not None:
+        known = {e.subgroup for e in entries}
+        unmatched = [p for p in subgroups if not any(fnmatch.fnmatchcase(name, p) for name in known)]
+        if unmatched:
+            raise ValueError(f"no emoji subgroup matches {', '.join(map(repr, unmatched))}; e.g. face-smiling, face-*, person")
+        entries = [e for e in entries if any(fnmatch.fnmatchcase(e.subgroup, p) for p in subgroups)]
+        classes = [c for c in classes if any(e.group == c for e in entries)]
     candidates = [e for e in entries if e.group in classes and (skin_tones or not e.has_skin_tone)]
     order = _round_robin(candidates, classes) if limit is not None else list(range(len(candidates)))
     target = min(limit, len(candidates)) if limit is not None else len(candidates)
@@ -381,7 +390,10 @@ def build_emoji_dataset(
             "emoji_test": {"path": str(emoji_test_path), "version": read_emoji_test_version(emoji_test_path)},
         },
         "licences": LICENCES,
-        "command": _command_line(out_dir, size, font_path, emoji_test_path, holdout, seed, limit, skin_tones, groups),
+        "subgroups": subgroups,
+        "command": _command_line(
+            out_dir, size, font_path, emoji_test_path, holdout, seed, limit, skin_tones, groups, subgroups
+        ),
     }
     card_path = out_dir / "dataset.json"
     atomic_write_bytes(card_path, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -420,6 +432,7 @@ def _command_line(
     limit: int | None,
     skin_tones: bool,
     groups: list[str] | None,
+    subgroups: list[str] | None = None,
 ) -> str:
     import shlex
 
@@ -434,6 +447,8 @@ def _command_line(
         parts += ["--emoji-test", str(emoji_test_path)]
     for group in groups or ():
         parts += ["--group", group]
+    for subgroup in subgroups or ():
+        parts += ["--subgroup", subgroup]
     return shlex.join(parts)
 
 
