@@ -102,6 +102,12 @@ def _cmd_model_slim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_model_fit_prior(args: argparse.Namespace) -> int:
+    from studio.commands.evaluate import run_fit_prior
+
+    return run_fit_prior(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description=f"{APP_NAME} {__version__}: the command line")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
@@ -128,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     slim.add_argument("checkpoint", help="a .ckpt.safetensors file")
     slim.add_argument("-o", "--out", help="write here instead of replacing the checkpoint")
     slim.set_defaults(run=_cmd_model_slim)
+    fit_prior = model_commands.add_parser(
+        "fit-prior",
+        help="fit a VAE's prior to its training codes (a Gaussian mixture per class): sharper random samples",
+    )
+    fit_prior.add_argument("model", help="VAE name or file")
+    fit_prior.add_argument("--data", required=True, help="the data set it was trained on")
+    fit_prior.add_argument("--per-class", type=int, default=3, help="Gaussians per class (default 3)")
+    fit_prior.add_argument("-o", "--out", help="write here instead of replacing the model")
+    fit_prior.set_defaults(run=_cmd_model_fit_prior)
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands)

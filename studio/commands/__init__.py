@@ -11,4 +11,5 @@ COMMAND_MODULES = (
     "studio.commands.train",
     "studio.commands.finetune",
     "studio.commands.style",
+    "studio.commands.evaluate",
 )

@@ -109,7 +109,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             grid = {"first_seed": args.seed, "rows": 4, "cols": 4, "class_index": class_index, "psi": args.psi}
             settings = {"grid": {"model_sha256": model.sha256, "model_name": model.name, **grid}}
         else:
-            state = model.state(model.random_z(args.seed), class_index, args.psi, seed=args.seed)
+            state = model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)
             image, settings = model.render(state), state_png_settings(model, state)
         save_png(output, image, settings)
     except SaveError as exc:
@@ -132,7 +132,7 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
         return _fail(f"--fps must be above 0, got {args.fps}")
     try:
         model, class_index = _load(args)
-        path = interpolate_frames([model.random_z(seed) for seed in args.seeds], args.frames, loop=not args.no_loop)
+        path = interpolate_frames([model.random_z(seed, class_index) for seed in args.seeds], args.frames, loop=not args.no_loop)
         frames = model.render_batch(path, class_index, args.psi)
         export_animation(frames, output, fps=args.fps, loop=not args.no_loop)
         if args.frames_dir:

@@ -60,7 +60,11 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--sample-every", type=int, help="write a sample grid every N steps (default 500)")
     run.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (default 1000)")
     run.add_argument("--log-every", type=int, help="read losses back every N steps (default 50)")
-    run.add_argument("--no-eval", action="store_true", help="skip the KID measurement at the end")
+    run.add_argument("--no-eval", action="store_true", help="skip the measures (studio evaluate) at the end")
+    run.add_argument(
+        "--keep-best", action="store_true",
+        help="measure KID on the held-out images at every checkpoint and keep the best weights as OUT-best.safetensors",
+    )
     model = train.add_argument_group("model")
     model.add_argument("--latent-dim", type=int, help="size of the latent vector")
     model.add_argument("--channels", type=int, help="GAN: generator channels at 4x4 (256); VAE: base channels (32)")
@@ -76,6 +80,24 @@ def add_commands(subparsers: Any) -> None:
     gan.add_argument("--ema", type=float, help="generator weight average decay (0.999; 0 switches it off)")
     gan.add_argument("--n-critic", type=int, help="discriminator steps per generator step (5 for wgan-gp, else 1)")
     gan.add_argument("--gp-weight", type=float, help="wgan-gp gradient penalty weight (10)")
+    gan.add_argument(
+        "--arch", choices=("dcgan", "style"),
+        help="dcgan (v1, the default) or style (v2: mapping network, per-layer styles, residual "
+        "discriminator with a decoder; DiffAugment, LeCam and the conditioning ramp on by default)",
+    )
+    gan.add_argument("--w-dim", type=int, help="GAN v2: width of w and of the mapping network (256)")
+    gan.add_argument("--mapping-layers", type=int, help="GAN v2: layers of the mapping network (4)")
+    gan.add_argument("--lecam", type=float, help="LeCam regularisation weight (0.1 for v2, else 0: off)")
+    gan.add_argument(
+        "--cond-ramp", metavar="START:END",
+        help="GAN v2, conditional: bring the classes in linearly between these steps "
+        "(default: a fifth and half of --steps); 0:0 for fully conditional from the start",
+    )
+    gan.add_argument(
+        "--augment",
+        help="comma-separated: flip, jitter, color, translation, cutout, diffaugment (= the last three), "
+        "none (default: diffaugment for v2, none for v1)",
+    )
     train.set_defaults(run=run_train)
 
 
@@ -104,7 +126,10 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
     if args.latent_dim is not None:
         changes["latent_dim"] = args.latent_dim
     if args.kind == "vae":
-        for flag in ("loss", "attention", "d_channels", "ema", "n_critic", "gp_weight", "d_lr"):
+        for flag in (
+            "loss", "attention", "d_channels", "ema", "n_critic", "gp_weight", "d_lr", "arch", "w_dim",
+            "mapping_layers", "lecam", "cond_ramp",
+        ):
             if getattr(args, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} is for GANs; the VAE has no such option")
         if args.cond:
@@ -128,6 +153,11 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
             changes["loss"] = args.loss
         if args.cond is not None:
             changes["num_classes"] = dataset.num_classes if args.cond else 0
+        if args.arch is not None:
+            changes["architecture"] = args.arch
+        for flag in ("w_dim", "mapping_layers"):
+            if getattr(args, flag) is not None:
+                changes[flag] = getattr(args, flag)
         if base is None:
             changes.setdefault("num_classes", dataset.num_classes if dataset.num_classes > 1 else 0)
             return GANConfig(image_size=dataset.image_size[0], **changes)
@@ -142,8 +172,14 @@ def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> A
     if saved is not None:
         config = saved.replace(model=model)
     else:
-        config = default_config(args.kind, model)
+        config = default_config(args.kind, model, **({"steps": args.steps} if args.steps else {}))
     changes: dict[str, Any] = {}
+    if args.lecam is not None:
+        changes["lecam"] = args.lecam
+    if args.cond_ramp is not None:
+        changes["cond_ramp"] = _cond_ramp(args.cond_ramp)
+    if args.augment is not None:
+        changes.update(_augmentation(args.augment))
     for flag, field in (
         ("steps", "steps"), ("batch", "batch"), ("lr", "lr"), ("d_lr", "d_lr"), ("lr_schedule", "lr_schedule"),
         ("seed", "seed"), ("device", "device"), ("amp", "amp"), ("name", "name"), ("sample_every", "sample_every"),
@@ -157,7 +193,29 @@ def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> A
         changes["ema_decay"] = args.ema if args.ema > 0 else None
     if args.no_eval:
         changes["evaluate"] = False
+    if args.keep_best:
+        changes["keep_best"] = True
     return config.replace(**changes) if changes else config
+
+
+def _cond_ramp(text: str) -> tuple[int, int] | None:
+    try:
+        start, end = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--cond-ramp takes two step numbers, START:END, got {text!r}") from None
+    return None if start == end == 0 else (start, end)
+
+
+def _augmentation(text: str) -> dict[str, Any]:
+    from studio.engine.training.config import DIFFAUGMENT_POLICIES
+    from studio.engine.training.finetune import JITTER, normalise_augment
+
+    chosen = normalise_augment(tuple(text.split(",")))
+    return {
+        "flip": "flip" in chosen,
+        "jitter": JITTER if "jitter" in chosen else 0.0,
+        "diffaugment": tuple(p for p in DIFFAUGMENT_POLICIES if p in chosen),
+    }
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -33,18 +33,20 @@ class InstalledModel:
     path: Path
     origin: str  # "bundled" or "library"
     architecture: str = ""
+    featured: bool = False  # the bundled model the studio opens on (the best by its measures)
 
 
 def _describe(path: Path, origin: str) -> InstalledModel:
-    name, architecture = path.stem, ""
+    name, architecture, featured = path.stem, "", False
     try:
         card = json.loads(card_path(path).read_text(encoding="utf-8"))
         if isinstance(card, dict):
             name = str(card.get("name") or name)
             architecture = str(card.get("architecture") or "")
-    except (OSError, ValueError):
+            featured = origin == "bundled" and card.get("featured") is True
+    except (OSError, ValueError, RecursionError):
         pass  # a model without a readable card is still listed by its file name
-    return InstalledModel(name, path, origin, architecture)
+    return InstalledModel(name, path, origin, architecture, featured)
 
 
 def installed_models() -> list[InstalledModel]:

@@ -14,7 +14,7 @@ import torch
 
 from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset, load_image_dataset
-from studio.engine.jobs import JobCancelled, run_to_end
+from studio.engine.jobs import JobCancelled, Progress, run_to_end
 from studio.engine.models import LOSSES, GANConfig, VAEConfig, load_generative_model
 from studio.engine.training import (
     TrainingError,
@@ -65,6 +65,19 @@ def tiny_gan(loss: str = "hinge", num_classes: int = 3, attention_res: int | Non
         latent_dim=16, g_channels=32, d_channels=8, num_classes=num_classes, loss=loss, attention_res=attention_res
     )
     settings = dict(steps=6, batch=4, log_every=1, sample_every=1000, checkpoint_every=1000, evaluate=False)
+    settings.update(changes)
+    return default_config("gan", model, **settings)
+
+
+def tiny_gan_v2(num_classes: int = 3, **changes):
+    """A conditional GAN v2 whose classes ramp in during the run (steps 1 to 4 of 6)."""
+    model = GANConfig(
+        latent_dim=16, g_channels=32, d_channels=8, num_classes=num_classes, architecture="style",
+        w_dim=16, mapping_layers=2, g_spectral_norm=False,
+    )
+    settings = dict(steps=6, batch=4, log_every=1, sample_every=1000, checkpoint_every=1000, evaluate=False)
+    if num_classes:
+        settings["cond_ramp"] = (1, 4)
     settings.update(changes)
     return default_config("gan", model, **settings)
 
@@ -135,7 +148,7 @@ def test_every_gan_loss_trains_with_finite_losses(tmp_path, loss):
         assert config.n_critic == 5  # the recipe's default
 
 
-@pytest.mark.parametrize("make", [tiny_gan, tiny_vae], ids=["gan", "vae"])
+@pytest.mark.parametrize("make", [tiny_gan, tiny_gan_v2, tiny_vae], ids=["gan", "gan-v2", "vae"])
 def test_cancel_then_resume_reproduces_the_uninterrupted_run(tmp_path, make):
     dataset = squares()
     straight, straight_losses = run(make(), dataset, tmp_path / "straight.safetensors")
@@ -246,19 +259,24 @@ def test_sample_grid_has_one_row_per_class_or_originals_reconstructions_samples(
 
 
 def test_final_model_loads_and_its_card_tells_how_it_was_made(tmp_path, monkeypatch):
-    from studio.engine import metrics
+    from studio.engine.evaluation import report as evaluation
 
     calls = []
 
-    def fake_kid(real, fake, *, device="cpu", batch_size=64):
-        calls.append((real.shape, fake.shape))
-        return {"kid": 0.25, "kid_std": 0.0, "n_real": real.shape[0], "n_fake": fake.shape[0], "feature": "test"}
+    def fake_evaluate(model_file, dataset, *, samples, device="cpu", **_):
+        calls.append((model_file.name, len(dataset), samples))
+        yield Progress(0.5, "measuring")
+        m = {"kid": 0.25, "kid_std": 0.01, "precision": 0.5, "recall": 0.4, "density": 0.9, "coverage": 0.6}
+        both = {"vgg19": m, "classifier": m}
+        report = {"samples": samples, "train": both, "heldout": both, "real_vs_real": both,
+                  "features": {"vgg19": "test", "classifier": "test"}}  # fmt: skip
+        return evaluation.EvaluationResult(report, None, None)
 
-    monkeypatch.setattr(metrics, "kid_score", fake_kid)
+    monkeypatch.setattr(evaluation, "evaluate_job", fake_evaluate)
     dataset = squares()
     out = tmp_path / "emoji-gan.safetensors"
     result, _ = run(
-        tiny_gan(evaluate=True, name="Squares"), dataset, out,
+        tiny_gan(evaluate=True, name="Squares", eval_samples=100), dataset, out,
         command="studio train gan --data squares --out emoji-gan.safetensors",
         data_card={"name": "Squares", "licences": {"x": "CC0"}},
     )
@@ -270,11 +288,33 @@ def test_final_model_loads_and_its_card_tells_how_it_was_made(tmp_path, monkeypa
     assert card["class_names"] == CLASSES and card["data"]["count"] == 24 and card["data"]["licences"] == {"x": "CC0"}
     assert set(card["final_losses"]) == {"d", "g"} and card["wall_time_s"] >= 0
     assert card["licence"].startswith("MIT")
-    assert card["kid"]["kid"] == 0.25 and result.kid["kid"] == 0.25
-    heldout = int((dataset.split == 1).sum())
-    assert calls == [((heldout, 3, SIZE, SIZE), (heldout, 3, SIZE, SIZE))]
+    # The card carries studio evaluate's measures of the saved model, its KID the held-out one.
+    assert calls == [("emoji-gan.safetensors", 24, 100)]
+    assert card["evaluation"]["train"]["vgg19"]["precision"] == 0.5
+    assert card["kid"]["kid"] == 0.25 and result.kid["kid"] == 0.25 and card["kid"]["n_fake"] == 100
     # The finished file holds the averaged generator only, much smaller than the checkpoint.
     assert out.stat().st_size < checkpoint_path(out).stat().st_size / 3
+
+
+def test_keep_best_saves_the_weights_of_the_lowest_kid_so_far(tmp_path, monkeypatch):
+    from studio.engine import metrics
+
+    kids = iter([0.9, 0.5, 0.7, 0.6])  # before training, then steps 2, 4 and 6
+
+    def fake_kid(real, fake, *, device="cpu", batch_size=64):
+        return {"kid": next(kids), "kid_std": 0.0, "n_real": real.shape[0], "n_fake": fake.shape[0], "feature": "t"}
+
+    monkeypatch.setattr(metrics, "kid_score", fake_kid)
+    monkeypatch.setattr("studio.engine.training.loop._evaluate", _no_evaluation)
+    out = tmp_path / "run.safetensors"
+    run(tiny_gan(evaluate=True, keep_best=True, checkpoint_every=2), squares(), out)
+    best = load_generative_model(tmp_path / "run-best.safetensors").card
+    assert best["steps"] == 2 and best["kid"]["kid"] == 0.5
+
+
+def _no_evaluation(*args, **kwargs):
+    return None, "not measured (test)"
+    yield  # a generator, as the real one
 
 
 def test_training_state_round_trips_without_pickle():

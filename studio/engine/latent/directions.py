@@ -23,11 +23,20 @@ class Directions:
     scores: np.ndarray  # [k], descending importance
     labels: list[str]
     method: str
+    # A slider's unit along each direction: 1 for N(0, I) latents, where a standard deviation
+    # is 1 in every direction; the spread of the data along it for w (GAN v2), whose scale
+    # differs from direction to direction. None: 1 everywhere.
+    scales: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         k = self.vectors.shape[0] if self.vectors.ndim == 2 else -1
         if k < 1 or self.scores.shape != (k,) or len(self.labels) != k:
             raise ValueError("directions need [k, d] vectors, k scores and k labels")
+        scales = np.ones(k, dtype=np.float32) if self.scales is None else np.asarray(self.scales, dtype=np.float32)
+        if scales.shape != (k,) or not np.all(np.isfinite(scales)) or not np.all(scales > 0):
+            raise ValueError("directions need k positive, finite scales")
+        object.__setattr__(self, "scales", scales)
+        scales.setflags(write=False)
         # Shared by every caller of LatentModel.directions(): nobody may change them in place.
         self.vectors.setflags(write=False)
         self.scores.setflags(write=False)
@@ -49,7 +58,8 @@ def read_cached_directions(path: Path, latent_dim: int, method: str) -> Directio
             scores = np.asarray(data["scores"], dtype=np.float64)
             labels = [str(label) for label in data["labels"]]
             stored_method = str(data["method"])
-        directions = Directions(vectors, scores, labels, stored_method)
+            scales = np.asarray(data["scales"], dtype=np.float32) if "scales" in data.files else None
+        directions = Directions(vectors, scores, labels, stored_method, scales)
         gram = vectors.astype(np.float64) @ vectors.T.astype(np.float64)
         if (
             stored_method != method
@@ -72,6 +82,7 @@ def write_cached_directions(path: Path, directions: Directions) -> None:
             scores=directions.scores,
             labels=np.array(directions.labels, dtype=str),
             method=np.array(directions.method),
+            scales=directions.scales,
         )
 
     try:
@@ -133,3 +144,23 @@ def axis_directions(scores: np.ndarray, method: str) -> Directions:
     return Directions(vectors, scores[order], [f"dim {i}" for i in order], method)
 
 
+
+
+def w_pca_directions(offsets: np.ndarray) -> Directions:
+    """GANSpace in w (Harkonen et al., 2020): the principal axes of sampled w offsets, each
+    scaled by the spread of w along it, so a slider's +-3 covers +-3 standard deviations."""
+    x = np.asarray(offsets, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    k = int(np.count_nonzero(s > s[0] * 1e-6))
+    variance = s[:k] ** 2 / max(len(x) - 1, 1)
+    vectors = _fix_signs(vt[:k])
+    labels = [f"direction {i + 1}" for i in range(k)]
+    return Directions(vectors.astype(np.float32), variance, labels, "ganspace", np.sqrt(variance).astype(np.float32))
+
+
+def scaled_to(directions: Directions, offsets: np.ndarray) -> Directions:
+    """The same directions with each slider's unit set to the spread of ``offsets`` along it."""
+    spread = (np.asarray(offsets, dtype=np.float64) @ directions.vectors.T.astype(np.float64)).std(axis=0)
+    scales = np.maximum(spread, 1e-6).astype(np.float32)
+    return Directions(np.array(directions.vectors), np.array(directions.scores), list(directions.labels), directions.method, scales)

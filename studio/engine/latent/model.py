@@ -19,7 +19,9 @@ from studio.engine.latent.directions import (
     directions_cache_path,
     ganspace_directions,
     read_cached_directions,
+    scaled_to,
     sefa_directions,
+    w_pca_directions,
     write_cached_directions,
 )
 from studio.engine.latent.state import LatentState, is_int
@@ -33,6 +35,8 @@ _KL_SAMPLES = 64
 _VARIANCE_BASES = 4
 _GANSPACE_SAMPLES = 512
 _BATCH = 64  # images per forward pass when rendering or measuring many
+_W_MEAN_SAMPLES = 4096
+_W_MEAN_SEED = 1
 
 
 class EncodeNotSupported(NotImplementedError):
@@ -69,7 +73,10 @@ class LatentModel:
         if self.kind not in DIRECTION_METHODS:
             raise ValueError(f"kind must be 'vae' or 'gan', got {self.kind!r}")
         config = self.module.config
-        self.latent_dim = int(config.latent_dim)
+        # GAN v2: the explorer's latent vector is w's offset from its class's mean w (see
+        # random_z); everything else works on z itself.
+        self.style_based = self.kind == "gan" and bool(getattr(config, "style_based", False))
+        self.latent_dim = int(config.w_dim if self.style_based else config.latent_dim)
         num_classes = int(getattr(config, "num_classes", 0) or 0) if self.kind == "gan" else 0
         if not num_classes:
             # A card lists its data set's classes even for an unconditional model (the VAE):
@@ -80,7 +87,9 @@ class LatentModel:
         self.module.eval().requires_grad_(False)
         self._directions: dict[str, Directions] = {}
         self._truncate = _truncation() if self.kind == "gan" else None
+        self._prior = _prior_arrays(self.module) if self.kind == "vae" else None
         with torch.inference_mode():
+            self._w_means = self._class_mean_ws() if self.style_based else None
             labels = torch.zeros(1, dtype=torch.long, device=self.device) if self.class_names else None
             self._buffers = _RenderBuffers(torch.zeros(1, self.latent_dim, device=self.device), labels)
             # One render now: warms the kernels up and tells the image size.
@@ -110,11 +119,78 @@ class LatentModel:
 
     # --- points --------------------------------------------------------------------------------
 
-    def random_z(self, seed: int) -> np.ndarray:
-        """A standard normal latent vector, the same for the same seed on every machine."""
+    @property
+    def seed_depends_on_class(self) -> bool:
+        """Whether a seed gives another latent vector in another class (GAN v2, conditional)."""
+        return self.style_based and bool(self.class_names)
+
+    def random_z(self, seed: int, class_index: int | None = None) -> np.ndarray:
+        """The latent vector of a seed, the same for the same seed on every machine.
+
+        A GAN v1 draws z from N(0, I); a VAE from its fitted prior when it has one (else
+        N(0, I)); a GAN v2 maps the seed's z (in ``class_index``) to w and returns w's offset
+        from the class's mean w.
+        """
         if not is_int(seed) or seed < 0:
             raise ValueError(f"a seed is a non-negative whole number, got {seed!r}")
-        return np.random.default_rng(seed).standard_normal(self.latent_dim, dtype=np.float32)
+        index = self._class(class_index)
+        return self.sample_latents(np.random.default_rng(seed), 1, None if index is None else [index])[0]
+
+    def sample_latents(self, rng: np.random.Generator, count: int, class_indices: Sequence[int] | Any = None) -> np.ndarray:
+        """``count`` latent vectors drawn as Randomize draws them, from ``rng`` (count x latent_dim)."""
+        import torch
+
+        if self._prior is not None:
+            return _sample_prior(self._prior, rng, count)
+        if not self.style_based:
+            return rng.standard_normal((count, self.latent_dim), dtype=np.float32)
+        z = torch.from_numpy(rng.standard_normal((count, self.module.config.latent_dim), dtype=np.float32))
+        labels = None
+        if self.class_names:
+            classes = [0] * count if class_indices is None else [int(c) for c in np.asarray(class_indices).reshape(-1)]
+            labels = torch.tensor(classes, dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            w = self.module.mapping(z.to(self.device), labels)
+            offsets = w - self._w_means[0 if labels is None else labels]
+        return offsets.float().cpu().numpy()
+
+    def sampling_description(self) -> str:
+        if self._prior is not None:
+            return f"z from the fitted prior, a mixture of {len(self._prior.weights)} Gaussians"
+        if self.style_based:
+            return "z from N(0, I) through the mapping network, psi = 1"
+        return "z from N(0, I)" + (", psi = 1" if self.kind == "gan" else "")
+
+    def generate_tensor(self, zs: np.ndarray, class_indices: Sequence[int] | Any = None, psi: float = 1.0) -> torch.Tensor:
+        """Images (N x 3 x H x W in [-1, 1], on the CPU) at many points, for measuring."""
+        import torch
+
+        zs = np.ascontiguousarray(zs, dtype=np.float32).reshape(-1, self.latent_dim)
+        labels = None
+        if self.class_names:
+            classes = [0] * len(zs) if class_indices is None else [int(c) for c in np.asarray(class_indices).reshape(-1)]
+            labels = torch.tensor(classes, dtype=torch.long)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(zs), _BATCH):
+                z = torch.from_numpy(zs[start : start + _BATCH]).to(self.device)
+                chunk_labels = None if labels is None else labels[start : start + _BATCH].to(self.device)
+                chunks.append(self._generate(z, chunk_labels, psi).float().cpu())
+        return torch.cat(chunks)
+
+    def _class_mean_ws(self) -> torch.Tensor:
+        """Each class's mean w (C x w_dim; one row for an unconditional model): where psi = 0 leads."""
+        import torch
+
+        generator = torch.Generator().manual_seed(_W_MEAN_SEED)
+        z = torch.randn(_W_MEAN_SAMPLES, self.module.config.latent_dim, generator=generator).to(self.device)
+        if not self.class_names:
+            return self.module.mapping(z, None).mean(dim=0, keepdim=True)
+        means = []
+        for c in range(len(self.class_names)):
+            labels = torch.full((len(z),), c, dtype=torch.long, device=self.device)
+            means.append(self.module.mapping(z, labels).mean(dim=0))
+        return torch.stack(means)
 
     def state(self, z: np.ndarray, class_index: int | None = None, psi: float = 1.0, seed: int | None = None) -> LatentState:
         """A :class:`LatentState` of this model (the class defaults to the first of a conditional model)."""
@@ -153,6 +229,11 @@ class LatentModel:
     def _generate(self, z: torch.Tensor, labels: torch.Tensor | None, psi: float) -> torch.Tensor:
         if self.kind == "vae":
             return self.module.decode(z)
+        if self.style_based:
+            # z holds w's offset from the class's mean w: psi scales the offset (truncation in w).
+            means = self._w_means[0 if labels is None else labels]
+            means = means.expand(z.shape[0], -1) if means.ndim == 2 and means.shape[0] == 1 else means
+            return self.module.synthesis(means + psi * z)
         if psi != 1.0:
             z = self._truncate(z, psi)
         return self.module(z, labels=labels)
@@ -202,7 +283,7 @@ class LatentModel:
         self, seed: int, rows: int = 4, cols: int = 4, class_index: int | None = None, psi: float = 1.0
     ) -> tuple[Image.Image, list[np.ndarray]]:
         """``rows`` x ``cols`` samples (tile i has seed ``seed + i``, row by row), no gutters."""
-        zs = [self.random_z(seed + i) for i in range(rows * cols)]
+        zs = [self.random_z(seed + i, class_index) for i in range(rows * cols)]
         tiles = self.render_batch(np.stack(zs), class_index, psi)
         width, height = tiles[0].size
         grid = Image.new("RGB", (cols * width, rows * height))
@@ -214,7 +295,7 @@ class LatentModel:
 
     def directions(self, method: str | None = None) -> Directions:
         """The slider axes, computed once per model and method and cached under data_dir()/cache."""
-        method = method or DIRECTION_METHODS[self.kind][0]
+        method = method or ("ganspace" if self.style_based else DIRECTION_METHODS[self.kind][0])
         if method not in DIRECTION_METHODS[self.kind]:
             raise ValueError(f"a {self.kind} has no {method!r} directions; use one of {', '.join(DIRECTION_METHODS[self.kind])}")
         if method in self._directions:
@@ -232,6 +313,11 @@ class LatentModel:
 
         generator = torch.Generator().manual_seed(_DIRECTIONS_SEED)
         with torch.inference_mode():
+            if self.style_based:
+                offsets = self._sample_offsets(generator)
+                if method == "ganspace":
+                    return w_pca_directions(offsets)
+                return scaled_to(sefa_directions(self.module.sefa_weight().float().cpu().numpy()), offsets)
             if method == "sefa":
                 return sefa_directions(self.module.sefa_weight().float().cpu().numpy())
             if method == "ganspace":
@@ -239,6 +325,15 @@ class LatentModel:
             if method == "vae-kl":
                 return self._vae_kl(generator)
             return self._vae_variance(generator)
+
+    def _sample_offsets(self, generator: torch.Generator) -> np.ndarray:
+        """w offsets of random z over every class, for GAN v2's directions."""
+        import torch
+
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        rng = np.random.default_rng(seed)
+        classes = rng.integers(0, len(self.class_names), _GANSPACE_SAMPLES * 4) if self.class_names else None
+        return self.sample_latents(rng, _GANSPACE_SAMPLES * 4, classes)
 
     def _ganspace(self, generator: torch.Generator) -> Directions:
         import torch
@@ -280,16 +375,17 @@ class LatentModel:
         return axis_directions((scores / len(base)).numpy(), "vae-variance")
 
     def coordinates(self, z: np.ndarray, directions: Directions | None = None) -> np.ndarray:
-        """The slider values of ``z``: its projection on each direction."""
+        """The slider values of ``z``: its projection on each direction, in that direction's units."""
         directions = directions or self.directions()
-        return (directions.vectors @ self._check_z(z)).astype(np.float32)
+        return ((directions.vectors @ self._check_z(z)) / directions.scales).astype(np.float32)
 
     def with_coordinate(self, z: np.ndarray, index: int, value: float, directions: Directions | None = None) -> np.ndarray:
         """``z`` moved along direction ``index`` until that slider reads ``value``; the others keep theirs."""
         directions = directions or self.directions()
         z = self._check_z(z).astype(np.float64)
         vector = directions.vectors[index].astype(np.float64)
-        return (z + (float(value) - vector @ z) * vector).astype(np.float32)
+        target = float(value) * float(directions.scales[index])
+        return (z + (target - vector @ z) * vector).astype(np.float32)
 
     # --- the artist's own image ------------------------------------------------------------------
 
@@ -325,7 +421,7 @@ class LatentModel:
         """A job finding the z whose image looks most like ``image``; returns the best z found.
 
         The loss is pixel L2 at three scales (the coarse ones weigh overall shapes and colours,
-        a cheap stand-in for a perceptual loss) plus a pull toward the shell where Gaussian
+        a cheap stand-in for a perceptual loss) plus, for N(0, I) latents, a pull toward the shell where Gaussian
         latents live, so the result stays a typical point that sliders move sensibly. A VAE
         starts from its encoder's mean; a GAN from the best of 16 seeded random points.
         Cancelling returns the best z so far.
@@ -341,7 +437,7 @@ class LatentModel:
             if self.kind == "vae":
                 start = self.module.encode(target)[0].float()
             else:
-                candidates = torch.from_numpy(np.stack([self.random_z(seed + i) for i in range(16)])).to(self.device)
+                candidates = torch.from_numpy(np.stack([self.random_z(seed + i, index) for i in range(16)])).to(self.device)
                 losses = [float(_projection_loss(self._generate(c[None], labels, 1.0), target)) for c in candidates]
                 start = candidates[int(np.argmin(losses))][None]
         z = start.clone().detach().requires_grad_(True)
@@ -352,7 +448,8 @@ class LatentModel:
                 with torch.enable_grad():
                     optimiser.zero_grad(set_to_none=True)
                     loss = _projection_loss(self._generate(z, labels, 1.0), target)
-                    loss = loss + 0.01 * (z.pow(2).mean() - 1.0).pow(2)
+                    if not self.style_based:
+                        loss = loss + 0.01 * (z.pow(2).mean() - 1.0).pow(2)
                     loss.backward()
                 value = float(loss.detach())
                 if value < best_loss:
@@ -403,3 +500,13 @@ def _class_names(card: dict[str, Any]) -> list[str]:
     return []
 
 
+
+
+def _prior_arrays(module: Any) -> Any:
+    from studio.engine.models.vae_prior import prior_of
+
+    return prior_of(module)
+
+
+def _sample_prior(prior: Any, rng: np.random.Generator, count: int) -> np.ndarray:
+    return prior.sample(rng, count)

@@ -35,6 +35,7 @@ IMAGE_SIZES = (64, 128)
 ATTENTION_RESOLUTIONS = (16, 32)
 BASE_RESOLUTION = 4
 MIN_G_CHANNELS = 16
+ARCHITECTURES = ("dcgan", "style")
 D_MAX_MULTIPLIER = 8
 
 
@@ -53,6 +54,11 @@ class GANConfig:
     attention_res: int | None = None  # 16 or 32: a self-attention block at that size, in G and D
     loss: str = "hinge"
     g_spectral_norm: bool = True
+    # "dcgan" (v1, the DCGAN-style networks below) or "style" (v2, models/stylegan.py: a
+    # mapping network to w, per-layer styles, a residual discriminator with a decoder).
+    architecture: str = "dcgan"
+    w_dim: int = 256  # style: the width of w and of the mapping network
+    mapping_layers: int = 4  # style: layers of the mapping network
 
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:
@@ -70,6 +76,18 @@ class GANConfig:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if not isinstance(self.g_spectral_norm, bool):
             raise ValueError(f"g_spectral_norm must be true or false, got {self.g_spectral_norm!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+        for name in ("w_dim", "mapping_layers"):
+            if not _is_int(getattr(self, name), minimum=1):
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.architecture == "style" and self.attention_res is not None:
+            raise ValueError("self-attention is part of the dcgan architecture only")
+
+    @property
+    def style_based(self) -> bool:
+        """GAN v2: a mapping network to w drives the generator's layers."""
+        return self.architecture == "style"
 
 
 def _resolutions(config: GANConfig) -> list[int]:
@@ -201,5 +219,18 @@ class Discriminator(nn.Module):
         return logits
 
 
-def build_gan(config: GANConfig) -> tuple[Generator, Discriminator]:
+def generator_class(config: GANConfig) -> type[nn.Module]:
+    if config.style_based:
+        from studio.engine.models.stylegan import StyleGenerator
+
+        return StyleGenerator
+    return Generator
+
+
+def build_gan(config: GANConfig) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator of ``config``'s architecture, freshly initialised."""
+    if config.style_based:
+        from studio.engine.models.stylegan import ResidualDiscriminator, StyleGenerator
+
+        return StyleGenerator(config), ResidualDiscriminator(config)
     return Generator(config), Discriminator(config)

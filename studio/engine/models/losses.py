@@ -67,3 +67,15 @@ def gradient_penalty(
     # create_graph: the penalty itself is differentiated when the discriminator steps.
     (grad,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
     return weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def lecam_regulariser(real_logits: torch.Tensor, fake_logits: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """LeCam regularisation (Tseng et al. 2021): keeps D's outputs near the other side's moving average.
+
+    ``anchors`` holds the moving averages of D's mean output on real and on generated images.
+    Penalising real logits above the generated anchor and generated logits below the real one
+    stops the discriminator from pushing the two apart without bound, which is how it
+    overfits a small data set.
+    """
+    real_anchor, fake_anchor = anchors[0].detach(), anchors[1].detach()
+    return F.relu(real_logits - fake_anchor).pow(2).mean() + F.relu(real_anchor - fake_logits).pow(2).mean()

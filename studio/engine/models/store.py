@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, load_model, save_model
-from studio.engine.models.gan import GANConfig, Generator
+from studio.engine.models.gan import GANConfig, Generator, generator_class
+from studio.engine.models.stylegan import StyleGenerator
 from studio.engine.models.layers import fold_spectral_norm, plain_state_dict
 from studio.engine.models.vae import VAE, VAEConfig
 
@@ -37,13 +38,15 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model: VAE | Generator  # in eval mode, spectral norm folded into its weights
+    model: VAE | Generator | StyleGenerator  # in eval mode, spectral norm folded into its weights
     card: dict[str, Any]
     architecture: str
     config: VAEConfig | GANConfig
 
 
 def _architecture_of(model: nn.Module) -> str:
+    if type(model) is StyleGenerator:  # GAN v2: the same card architecture, told apart by its config
+        return "gan-generator"
     for name, (cls, _) in ARCHITECTURES.items():
         if type(model) is cls:
             return name
@@ -75,6 +78,8 @@ def _build(file: Path, card: dict[str, Any]) -> tuple[str, nn.Module, VAEConfig 
         config = config_cls(**raw)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{file.name}: the {architecture} config in its card is invalid ({exc})") from exc
+    if isinstance(config, GANConfig):
+        model_cls = generator_class(config)
     model = model_cls(config).eval()
     return architecture, fold_spectral_norm(model), config
 

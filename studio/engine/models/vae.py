@@ -22,6 +22,7 @@ BASE_RESOLUTION = 4
 MAX_MULTIPLIER = 8
 # exp(logvar) overflows float32 near 88; one bad batch early in training must not give inf.
 LOGVAR_RANGE = (-30.0, 20.0)
+MAX_PRIOR_COMPONENTS = 256
 
 
 def _positive_int(value: object) -> bool:
@@ -36,6 +37,12 @@ class VAEConfig:
     latent_dim: int = 32
     base_channels: int = 32
     beta: float = 1.0  # weight of the KL term: >1 for more disentangled, blurrier models
+    # Gaussians of the prior fitted on the training codes after training (see vae_prior.py);
+    # 0: sample from N(0, I). Random samples come from this prior when it exists.
+    prior_components: int = 0
+    # Weight of the VGG19 feature term in the reconstruction loss (DFC-VAE, Hou et al. 2017);
+    # 0: pixels only. A training setting, kept here so the card says how the model was made.
+    feature_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:
@@ -45,6 +52,13 @@ class VAEConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if not isinstance(self.beta, (int, float)) or isinstance(self.beta, bool) or not self.beta >= 0:
             raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
+        if not (isinstance(self.prior_components, int) and not isinstance(self.prior_components, bool)) or not (
+            0 <= self.prior_components <= MAX_PRIOR_COMPONENTS
+        ):
+            raise ValueError(f"prior_components must be 0..{MAX_PRIOR_COMPONENTS}, got {self.prior_components!r}")
+        weight = self.feature_weight
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1e6:
+            raise ValueError(f"feature_weight must be a number >= 0, got {weight!r}")
 
 
 def vae_channels(config: VAEConfig) -> dict[int, int]:
@@ -96,6 +110,15 @@ class VAE(nn.Module):
                 nn.LeakyReLU(0.2),
             ]
         self.decoder = nn.Sequential(*up, nn.Conv2d(widths[-1], config.channels, 3, padding=1), nn.Tanh())
+        k, d = config.prior_components, config.latent_dim
+        if k:
+            # The fitted prior: component means, principal axes (rows), standard deviations
+            # along them, mixture weights and the class each component was fitted on.
+            self.register_buffer("prior_means", torch.zeros(k, d))
+            self.register_buffer("prior_axes", torch.eye(d).repeat(k, 1, 1))
+            self.register_buffer("prior_stds", torch.ones(k, d))
+            self.register_buffer("prior_weights", torch.full((k,), 1.0 / k))
+            self.register_buffer("prior_classes", torch.zeros(k, dtype=torch.long))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The posterior q(z|x) of each image: (mu, logvar), each N x latent_dim."""

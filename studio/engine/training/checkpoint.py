@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.engine.checkpoints import (
     TRAINING_CHECKPOINT_SUFFIX,
@@ -25,6 +25,9 @@ from studio.engine.checkpoints import (
 )
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.state import StateError, flatten_state, unflatten_state
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CHECKPOINT_ARCHITECTURE = "training-checkpoint"
 CHECKPOINT_FORMAT = 1
@@ -160,3 +163,20 @@ def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | 
                 description="the weights a fine-tune starts from; the optimiser state was left out, so it cannot resume")  # fmt: skip
     return save_checkpoint(out if out is not None else source, config=checkpoint.config, step=checkpoint.step,
                            elapsed_s=checkpoint.elapsed_s, state={"trainer": {"modules": kept}}, info=info)  # fmt: skip
+
+
+def model_from_checkpoint(checkpoint: Checkpoint) -> nn.Module:
+    """The model a checkpoint would finish as: the averaged generator of a GAN (else its
+    generator), or the VAE; in eval mode, on the CPU."""
+    from studio.engine.models import VAE
+    from studio.engine.models.gan import generator_class
+
+    config = checkpoint.config
+    modules = checkpoint.state["trainer"]["modules"]
+    if config.kind == "gan":
+        module = generator_class(config.model)(config.model)
+        module.load_state_dict(modules.get("g_ema") or modules["g"], strict=True)
+    else:
+        module = VAE(config.model)
+        module.load_state_dict(modules["vae"], strict=True)
+    return module.eval()

@@ -34,6 +34,7 @@ GAN_DEFAULTS: dict[str, tuple[float, float, tuple[float, float], int]] = {
     "lsgan": (2e-4, 2e-4, (0.5, 0.999), 1),
 }
 VAE_DEFAULTS = (1e-3, (0.9, 0.999))
+V2_LECAM = 0.1
 
 
 class TrainingError(ValueError):
@@ -59,7 +60,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     amp: bool = False  # autocast (bf16, else fp16 with loss scaling) on CUDA; ignored elsewhere
-    evaluate: bool = True  # KID on the held-out split when training ends
+    evaluate: bool = True  # `studio evaluate`'s measures on the card when training ends
+    eval_samples: int = 2000  # samples those measures draw
     name: str = ""  # the model's name in the library; empty: the output file's name
     # Fine-tuning (defaults: plain training, as before these existed).
     freeze: tuple[str, ...] = ()  # block names whose parameters do not train (see .freezing)
@@ -69,14 +71,22 @@ class TrainConfig:
     diffaugment: tuple[str, ...] = ()  # GAN: DiffAugment policies on real and generated images alike
     fixed_class: int | None = None  # conditional GAN: every sample and preview in this one class
     kid_at_checkpoints: bool = False  # KID on the held-out split at step 0 and at every checkpoint
+    keep_best: bool = False  # KID at every checkpoint, and the best weights so far kept as OUT-best.safetensors
+    # GAN regularisers for small data sets (GAN v2 turns them on by default, see default_config).
+    lecam: float = 0.0  # LeCam regularisation weight (Tseng et al. 2021); 0: off
+    # Conditional GAN v2: the class's weight rises linearly from 0 at the first step number to 1
+    # at the second (Shahbazi et al. 2022); None: fully conditional from the start.
+    cond_ramp: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.cond_ramp, list):  # from JSON
+            object.__setattr__(self, "cond_ramp", tuple(self.cond_ramp))
         if self.kind not in KINDS:
             raise TrainingError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         expected = VAEConfig if self.kind == "vae" else GANConfig
         if not isinstance(self.model, expected):
             raise TrainingError(f"a {self.kind} run needs a {expected.__name__}, got {type(self.model).__name__}")
-        for name in ("steps", "batch", "n_critic", "log_every", "sample_every", "checkpoint_every"):
+        for name in ("steps", "batch", "n_critic", "log_every", "sample_every", "checkpoint_every", "eval_samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
@@ -102,6 +112,20 @@ class TrainConfig:
             )
         if self.diffaugment and self.kind != "gan":
             raise TrainingError("DiffAugment is for GANs (it augments what the discriminator sees)")
+        if not isinstance(self.lecam, (int, float)) or isinstance(self.lecam, bool) or not 0.0 <= self.lecam <= 10.0:
+            raise TrainingError(f"lecam must be a weight between 0 and 10, got {self.lecam!r}")
+        if self.lecam and self.kind != "gan":
+            raise TrainingError("LeCam regularisation is for GANs")
+        if self.cond_ramp is not None:
+            ramp = self.cond_ramp
+            if (
+                not isinstance(ramp, tuple) or len(ramp) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ramp)
+                or ramp[0] > ramp[1]
+            ):
+                raise TrainingError(f"cond_ramp must be two step numbers, start <= end, got {ramp!r}")
+            if not (isinstance(self.model, GANConfig) and self.model.style_based and self.model.num_classes):
+                raise TrainingError("the conditioning ramp is for a conditional GAN v2 (architecture 'style')")
         if self.fixed_class is not None:
             classes = getattr(self.model, "num_classes", 0)
             if not classes:
@@ -120,6 +144,17 @@ class TrainConfig:
     def conditional(self) -> bool:
         return isinstance(self.model, GANConfig) and self.model.num_classes > 0
 
+    def cond_strength(self, step: int) -> float:
+        """How much the class counts after ``step`` steps: 0 unconditional, 1 fully conditional."""
+        if self.cond_ramp is None:
+            return 1.0
+        start, end = self.cond_ramp
+        if step >= end:
+            return 1.0
+        if step <= start:
+            return 0.0
+        return (step - start) / (end - start)
+
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
@@ -128,6 +163,7 @@ class TrainConfig:
         out["betas"] = list(self.betas)
         out["freeze"] = list(self.freeze)
         out["diffaugment"] = list(self.diffaugment)
+        out["cond_ramp"] = None if self.cond_ramp is None else list(self.cond_ramp)
         out["model"] = dataclasses.asdict(self.model)
         return out
 
@@ -162,6 +198,14 @@ def default_config(kind: str, model: VAEConfig | GANConfig | None = None, **chan
             raise TrainingError(f"a gan run needs a GANConfig, got {type(model).__name__}")
         g_lr, d_lr, betas, n_critic = GAN_DEFAULTS[model.loss]
         base = TrainConfig(kind="gan", model=model, lr=g_lr, d_lr=d_lr, betas=betas, n_critic=n_critic)
+        if model.style_based:
+            # GAN v2 is built for small data sets: DiffAugment on everything D sees and LeCam
+            # (Zhao et al. 2020; Tseng et al. 2021), and a ramp that brings a conditional model's
+            # classes in gradually. The hinge loss's two time-scale learning rates stay: with
+            # equal rates the generator's diversity fell faster in short trials on the faces.
+            steps = changes.get("steps", base.steps)
+            ramp = (steps // 5, steps // 2) if model.num_classes else None
+            base = dataclasses.replace(base, diffaugment=DIFFAUGMENT_POLICIES, lecam=V2_LECAM, cond_ramp=ramp)
     else:
         raise TrainingError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     return dataclasses.replace(base, **changes) if changes else base

@@ -56,7 +56,7 @@ from studio.engine.data.folder import (
 )
 from studio.engine.jobs import Progress
 from studio.engine.models import LOSSES, GANConfig, VAEConfig, add_spectral_norm
-from studio.engine.models import Generator as GANGenerator
+from studio.engine.models.gan import generator_class
 from studio.engine.models.layers import plain_state_dict
 from studio.engine.training.checkpoint import (
     checkpoint_path,
@@ -264,10 +264,10 @@ def _gan_state_from_plain(config: GANConfig, plain: dict[str, torch.Tensor]) -> 
     starts from these weights (they have unit spectral norm already: the images barely move)."""
     with torch.random.fork_rng(devices=[]):
         plain_config = dataclasses.replace(config, g_spectral_norm=False)
-        g = GANGenerator(plain_config)
+        g = generator_class(plain_config)(plain_config)
         g.load_state_dict(plain, strict=True)
         if config.g_spectral_norm:
-            add_spectral_norm(g)
+            g.add_spectral_norm() if config.style_based else add_spectral_norm(g)
     return {k: v.detach().clone() for k, v in g.state_dict().items()}
 
 
@@ -294,7 +294,7 @@ def base_init(base: BaseModel, config: TrainConfig) -> tuple[dict[str, dict[str,
 
 def _same_weights(config: GANConfig, g_state: dict[str, torch.Tensor], plain: dict[str, torch.Tensor]) -> bool:
     with torch.random.fork_rng(devices=[]):
-        g = GANGenerator(config)
+        g = generator_class(config)(config)
     try:
         g.load_state_dict(g_state, strict=True)
     except RuntimeError:

@@ -90,7 +90,8 @@ _NETWORKS = {"g": "generator", "d": "discriminator", "encoder": "encoder", "deco
 
 
 def _block(short: str, part: str, module: str, prefixes: Iterable[str]) -> _Block:
-    shown = part.replace("x", "×") if part[0].isdigit() else {"rgb": "to RGB", "latent": "to latent"}.get(part, part)
+    shown = part.replace("x", "×") if part[0].isdigit() else {"rgb": "to RGB", "latent": "to latent",
+                                                              "mapping": "mapping network"}.get(part, part)  # fmt: skip
     return _Block(f"{short}.{part}", _NETWORKS[short], f"{_NETWORK_LABELS[short]} {shown}", module, tuple(prefixes))
 
 
@@ -113,7 +114,29 @@ def _sequential_blocks(
     return blocks
 
 
+def _style_gan_blocks(config: GANConfig) -> list[_Block]:
+    """GAN v2: the mapping network, one block per resolution (with the excitation gating it),
+    the RGB layer; the discriminator's input layer, its residual blocks, decoder and head."""
+    sizes = [4 * 2**k for k in range(_log2(config.image_size) - 1)]
+    blocks = [_block("g", "mapping", "g", ["mapping_network."])]
+    for index, size in enumerate(sizes):
+        prefixes = [f"blocks.{index}.", f"excitations.{size}."] + (["constant"] if index == 0 else [])
+        blocks.append(_block("g", f"{size}x{size}", "g", prefixes))
+    blocks.append(_block("g", "rgb", "g", ["to_rgb."]))
+    half = config.image_size // 2
+    blocks.append(_block("d", f"{half}x{half}", "d", ["from_rgb."]))
+    d_sizes = [half // 2**k for k in range(1, _log2(half) - 1)]
+    for index, size in enumerate(d_sizes):
+        extra = ["final_conv."] if size == 4 else []
+        blocks.append(_block("d", f"{size}x{size}", "d", [f"blocks.{index}.", *extra]))
+    blocks.append(_block("d", "decoder", "d", ["decoder."]))
+    blocks.append(_block("d", "output", "d", ["output.", "class_embedding."]))
+    return blocks
+
+
 def _gan_blocks(config: GANConfig, d: nn.Module) -> list[_Block]:
+    if config.style_based:
+        return _style_gan_blocks(config)
     blocks = [_block("g", "4x4", "g", ["first_layer.", "first_norm."])]
     size = 4
     for index in range(_log2(config.image_size) - 2):

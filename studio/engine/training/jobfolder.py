@@ -39,6 +39,7 @@ from studio.engine.training.checkpoint import (
     CHECKPOINT_SUFFIX,
     checkpoint_path,
     load_checkpoint,
+    model_from_checkpoint,
     model_path,
     read_checkpoint_config,
 )
@@ -252,7 +253,7 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
     folder (its ``out/`` result). The model is loaded and checked first; nothing is written
     when it is damaged or not a model the Latent Explorer can open. ``name`` renames it.
     """
-    from studio.engine.models import VAE, Generator, load_generative_model, save_generative_model
+    from studio.engine.models import load_generative_model, save_generative_model
 
     source = Path(path).expanduser()
     if source.is_dir():
@@ -262,13 +263,7 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
     if source.name.endswith(CHECKPOINT_SUFFIX):
         checkpoint = load_checkpoint(source)  # ModelFileError names a damaged file
         config, card = checkpoint.config, dict(checkpoint.card)
-        modules = checkpoint.state["trainer"]["modules"]
-        if config.kind == "gan":
-            module = Generator(config.model)
-            module.load_state_dict(modules.get("g_ema") or modules["g"], strict=True)
-        else:
-            module = VAE(config.model)
-            module.load_state_dict(modules["vae"], strict=True)
+        module = model_from_checkpoint(checkpoint)
         model_name = name or str(card.get("name") or source.name[: -len(CHECKPOINT_SUFFIX)])
         target = _checked_target(model_name, overwrite)
         new_card: dict[str, Any] = {
@@ -282,7 +277,7 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
             "imported_from": str(source),
             "licence": "MIT (the weights); see the base model's card for its data's licences",
         }
-        saved = save_generative_model(target, module.eval(), new_card)
+        saved = save_generative_model(target, module, new_card)
         _copy(source, checkpoint_path(saved))
         return saved
     loaded = load_generative_model(source)  # checks the file, its card and that the weights fit

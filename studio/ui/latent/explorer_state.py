@@ -284,7 +284,15 @@ class ExplorerState(QObject):
 
     def with_seed(self, seed: int, state=None):
         state = state or self.state
-        return _replace(state, z=_as_tuple(self.model.random_z(seed)), seed=seed)
+        return _replace(state, z=_as_tuple(self.model.random_z(seed, state.class_index)), seed=seed)
+
+    def with_class(self, class_index: int, state=None):
+        """``state`` in another class. A seeded point of a GAN v2 becomes that seed's point in the
+        new class (its latent vector depends on the class); any other point keeps its vector."""
+        state = _replace(state or self.state, class_index=class_index)
+        if state.seed is not None and self.model.seed_depends_on_class:
+            return self.with_seed(state.seed, state)
+        return state
 
 
 def _file_key(path: Path) -> tuple:
@@ -311,4 +319,13 @@ def _replace(state, **changes):
 
 
 def _initial_state(model):
-    return model.state(model.random_z(DEFAULT_SEED), seed=DEFAULT_SEED)
+    """The model's first picture: the seed (and class) its card shows it with, else seed 0."""
+    seed, class_index = DEFAULT_SEED, None
+    showcase = model.card.get("showcase") if isinstance(model.card, dict) else None
+    if isinstance(showcase, dict):
+        shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")
+        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed < 2**31:
+            seed = shown_seed
+        if isinstance(shown_class, int) and not isinstance(shown_class, bool) and 0 <= shown_class < len(model.class_names):
+            class_index = shown_class
+    return model.state(model.random_z(seed, class_index), class_index, seed=seed)

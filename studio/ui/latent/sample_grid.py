@@ -32,7 +32,8 @@ MAX_SEED = 2**31 - 1
 def render_samples(model, template, base_seed: int, count: int) -> list[Rendered]:
     """Worker side: ``count`` samples with seeds ``base_seed``, ``base_seed + 1``... in one batch."""
     seeds = [(base_seed + i) % (MAX_SEED + 1) for i in range(count)]
-    states = [replace(template, z=tuple(float(v) for v in model.random_z(seed)), seed=seed) for seed in seeds]
+    states = [replace(template, z=tuple(float(v) for v in model.random_z(seed, template.class_index)), seed=seed)
+              for seed in seeds]
     images = model.render_batch(np.stack([s.z_array() for s in states]), template.class_index, psi=template.psi)
     return [Rendered(state, image, to_qimage(image)) for state, image in zip(states, images)]
 

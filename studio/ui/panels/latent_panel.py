@@ -265,7 +265,8 @@ class LatentPanel(Panel):
         if not self.explorer.models or self.explorer.model is not None or self.explorer.loading:
             return  # nothing to load, or an opened PNG already chose the model
         last = str(self._prefs.value(_LAST_MODEL_KEY, ""))
-        index = next((i for i, m in enumerate(self.explorer.models) if str(m.path) == last), 0)
+        featured = next((i for i, m in enumerate(self.explorer.models) if m.featured), 0)
+        index = next((i for i, m in enumerate(self.explorer.models) if str(m.path) == last), featured)
         self.load_model(index)
 
     def load_model(self, index: int) -> None:
@@ -461,7 +462,7 @@ class LatentPanel(Panel):
     def _on_class_chosen(self, index: int) -> None:
         state = self.explorer.state
         if state is not None and index >= 0 and index != state.class_index:
-            self._push(replace(state, class_index=index), f"Class {self.class_combo.itemText(index)}")
+            self._push(self.explorer.with_class(index), f"Class {self.class_combo.itemText(index)}")
 
     @Slot(int)
     def _on_seed_changed(self, seed: int) -> None:

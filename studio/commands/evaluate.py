@@ -1,0 +1,166 @@
+"""``studio evaluate``: measure a model's random samples; ``studio train-classifier`` makes the
+emoji-group classifier those measures use; ``studio model fit-prior`` fits a VAE's prior."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, ProgressBar, apply_threads, print_error
+
+
+def add_commands(subparsers: Any) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="measure how good a model's random samples are (KID, precision/recall, density/coverage)",
+        description=(
+            "Draw samples from each MODEL as Randomize does and measure them against the data set's training "
+            "and held-out images in two feature spaces (VGG19 and the emoji classifier): KID over 50 subsets, "
+            "precision and recall (k=3), density and coverage (k=5), class agreement for a conditional model, "
+            "and real against real as the ceiling. Writes MODEL-evaluation.json and MODEL-neighbours.png "
+            "(each sample beside its nearest training image) into --out. MODEL may be a training checkpoint."
+        ),
+    )
+    evaluate.add_argument("models", nargs="+", metavar="MODEL", help="model name, model file or .ckpt.safetensors")
+    evaluate.add_argument("--data", required=True, help="the data set the model was trained on (folder or .npz)")
+    evaluate.add_argument("--samples", type=int, default=2000, help="samples to draw (default 2000)")
+    evaluate.add_argument("--out", help="folder for the report and the neighbour sheet (default: beside the model)")
+    evaluate.add_argument("--classifier", help="the emoji classifier (default: the bundled one)")
+    evaluate.add_argument("--threads", type=int, help="CPU threads")
+    evaluate.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+    evaluate.add_argument("--json", action="store_true", help="print the reports as JSON")
+    evaluate.set_defaults(run=run_evaluate)
+
+    classifier = subparsers.add_parser(
+        "train-classifier",
+        help="train the emoji-group classifier that studio evaluate uses",
+        description="Train the small emoji-group classifier on a data set's training split (for studio evaluate).",
+    )
+    classifier.add_argument("--data", required=True, help="data set folder or .npz")
+    classifier.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
+    classifier.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--threads", type=int, help="CPU threads")
+    classifier.set_defaults(run=run_train_classifier)
+
+
+def _model_file(name: str, scratch: Path) -> Path:
+    """A model file for ``name``; a training checkpoint is turned into one in ``scratch``."""
+    from studio.engine.latent import find_model
+    from studio.engine.models import save_generative_model
+    from studio.engine.training.checkpoint import CHECKPOINT_SUFFIX, load_checkpoint, model_from_checkpoint
+
+    path = Path(name).expanduser()
+    if path.name.endswith(CHECKPOINT_SUFFIX) and path.is_file():
+        checkpoint = load_checkpoint(path)
+        stem = path.name[: -len(CHECKPOINT_SUFFIX)]
+        card = {"name": f"{checkpoint.card.get('name') or stem} (step {checkpoint.step})",
+                "class_names": checkpoint.card.get("class_names", [])}  # fmt: skip
+        return save_generative_model(scratch / f"{stem}-step{checkpoint.step}.safetensors",
+                                     model_from_checkpoint(checkpoint), card)  # fmt: skip
+    return find_model(name)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from studio.engine.checkpoints import ModelFileError
+    from studio.engine.data.dataset import DatasetError, load_image_dataset
+    from studio.engine.evaluation.report import FeatureSpaces, default_classifier_path, evaluate_job, summary_lines
+    from studio.engine.jobs import run_to_end
+    from studio.engine.latent import ModelNotFoundError
+    from studio.engine.training.config import TrainingError
+
+    problem = apply_threads(args.threads)
+    if problem:
+        print_error(problem)
+        return EXIT_BAD_INPUT
+    try:
+        dataset = load_image_dataset(args.data)
+        spaces = FeatureSpaces(Path(args.classifier) if args.classifier else default_classifier_path(), args.device)
+    except (DatasetError, ModelFileError, OSError) as exc:
+        print_error(str(exc))
+        return EXIT_BAD_INPUT
+    reports = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in args.models:
+            try:
+                model_file = _model_file(name, Path(scratch))
+                out = Path(args.out) if args.out else (Path(name).parent if Path(name).exists() else Path.cwd())
+                bar = ProgressBar(sys.stderr)
+                job = evaluate_job(model_file, dataset, samples=args.samples, out_dir=out, device=args.device, spaces=spaces)
+                result = run_to_end(job, bar.update)
+                bar.end()
+            except (ModelFileError, ModelNotFoundError, TrainingError, ValueError, OSError) as exc:
+                print_error(f"{name}: {exc}")
+                return EXIT_BAD_INPUT
+            reports.append(result.report)
+            if not args.json:
+                print("\n".join(summary_lines(result.report)))
+                print(f"Report: {result.json_path}\nNeighbours: {result.sheet_path}\n")
+    if args.json:
+        print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
+    return EXIT_OK
+
+
+def run_train_classifier(args: argparse.Namespace) -> int:
+    from studio.engine.atomic import SaveError
+    from studio.engine.data.dataset import DatasetError, load_image_dataset
+    from studio.engine.evaluation.classifier import train_classifier_job
+    from studio.engine.jobs import run_to_end
+
+    problem = apply_threads(args.threads)
+    if problem:
+        print_error(problem)
+        return EXIT_BAD_INPUT
+    if args.steps < 1:
+        print_error("--steps must be at least 1")
+        return EXIT_BAD_INPUT
+    command = shlex.join(["studio", *sys.argv[1:]]) if sys.argv[1:2] == ["train-classifier"] else None
+    try:
+        dataset = load_image_dataset(args.data)
+        bar = ProgressBar(sys.stderr)
+        path = run_to_end(train_classifier_job(dataset, args.out, steps=args.steps, seed=args.seed, command=command), bar.update)
+        bar.end()
+    except (DatasetError, ValueError, SaveError) as exc:
+        print_error(str(exc))
+        return EXIT_BAD_INPUT
+    from studio.engine.checkpoints import load_model
+
+    _, card = load_model(path)
+    accuracy = card.get("heldout_accuracy")
+    print(f"Classifier: {path}" + (f" (held-out accuracy {accuracy:.1%})" if accuracy is not None else ""))
+    return EXIT_OK
+
+
+def run_fit_prior(args: argparse.Namespace) -> int:
+    """``studio model fit-prior``: give a VAE a mixture prior fitted on its training codes."""
+    from studio.engine.atomic import SaveError
+    from studio.engine.checkpoints import ModelFileError
+    from studio.engine.data.dataset import DatasetError, load_image_dataset
+    from studio.engine.latent import ModelNotFoundError, find_model
+    from studio.engine.models import load_generative_model, save_generative_model
+    from studio.engine.models.vae_prior import encode_means, fit_mixture_prior, with_prior
+
+    try:
+        source = find_model(args.model)
+        loaded = load_generative_model(source)
+        if loaded.architecture != "vae":
+            raise ValueError(f"{source.name} is not a VAE: only a VAE has a prior to fit")
+        dataset = load_image_dataset(args.data)
+        train = dataset.train()
+        codes = encode_means(loaded.model, train.images.float() / 127.5 - 1.0)
+        prior = fit_mixture_prior(codes, train.labels.numpy(), per_class=args.per_class)
+        card = {**loaded.card, "prior": {
+            "kind": "Gaussian mixture per class on the training codes (ex-post density estimation)",
+            "components": len(prior.weights), "per_class": args.per_class, "codes": len(codes)}}  # fmt: skip
+        out = Path(args.out) if args.out else source
+        written = save_generative_model(out, with_prior(loaded.model, prior), card)
+    except (ModelFileError, ModelNotFoundError, DatasetError, ValueError, SaveError) as exc:
+        print_error(str(exc))
+        return EXIT_BAD_INPUT
+    print(f"Fitted {len(prior.weights)} Gaussians on {len(codes)} training codes: {written}")
+    return EXIT_OK
