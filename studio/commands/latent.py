@@ -8,6 +8,7 @@ from pathlib import Path
 
 from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 
+MAX_GRID_SIDE = 64
 _ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.engine.animation's, without importing Pillow
 
 
@@ -22,7 +23,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_model_arguments(sample)
     sample.add_argument("--seed", type=_non_negative_int, required=True, help="seed of the latent vector")
-    sample.add_argument("--grid", action="store_true", help="a 4x4 grid of seeds SEED..SEED+15 instead of one image")
+    sample.add_argument("--grid", action="store_true", help="a grid of seeds SEED, SEED+1, ... (4x4 unless --rows/--cols)")
+    sample.add_argument("--rows", type=_grid_side, default=4, help="grid rows (default 4)")
+    sample.add_argument("--cols", type=_grid_side, default=4, help="grid columns (default 4)")
+    sample.add_argument(
+        "--class-per-row", action="store_true",
+        help="conditional model: one row per class, row r in class r (the same seeds in every row)",
+    )
     sample.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
     sample.set_defaults(run=_cmd_sample)
 
@@ -55,6 +62,13 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
+
+
+def _grid_side(text: str) -> int:
+    value = _non_negative_int(text)
+    if not 1 <= value <= MAX_GRID_SIDE:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_GRID_SIDE}: {value}")
     return value
 
 
@@ -105,8 +119,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     try:
         model, class_index = _load(args)
         if args.grid:
-            image, _ = model.sample_grid(args.seed, class_index=class_index, psi=args.psi)
-            grid = {"first_seed": args.seed, "rows": 4, "cols": 4, "class_index": class_index, "psi": args.psi}
+            rows, cols = args.rows, args.cols
+            if args.class_per_row:
+                if not model.class_names:
+                    return _fail(f"{model.name} has no classes: drop --class-per-row")
+                rows = len(model.class_names)
+                image = _class_rows(model, args.seed, rows, cols, args.psi)
+            else:
+                image, _ = model.sample_grid(args.seed, rows, cols, class_index=class_index, psi=args.psi)
+            grid = {"first_seed": args.seed, "rows": rows, "cols": cols, "class_index": class_index, "psi": args.psi,
+                    "class_per_row": bool(args.class_per_row)}  # fmt: skip
             settings = {"grid": {"model_sha256": model.sha256, "model_name": model.name, **grid}}
         else:
             state = model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)
@@ -116,8 +138,20 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         return _fail(exc, EXIT_FAILURE)
     except _input_errors() as exc:
         return _fail(exc)
-    print(f"Wrote {output} ({model.name}, seed {args.seed}{', 4x4 grid' if args.grid else ''})")
+    shape = f", {rows}x{cols} grid" if args.grid else ""
+    print(f"Wrote {output} ({model.name}, seed {args.seed}{shape})")
     return EXIT_OK
+
+
+def _class_rows(model, seed: int, rows: int, cols: int, psi: float):
+    """Row r: class r at seeds SEED..SEED+cols-1."""
+    from PIL import Image
+
+    grid = Image.new("RGB", (cols * model.image_size, rows * model.image_size))
+    for row in range(rows):
+        tiles, _ = model.sample_grid(seed, 1, cols, class_index=row, psi=psi)
+        grid.paste(tiles, (0, row * model.image_size))
+    return grid
 
 
 def _cmd_interpolate(args: argparse.Namespace) -> int:

@@ -184,3 +184,45 @@ def test_evaluate_reports_every_measure_and_writes_the_neighbour_sheet(tmp_path,
 
     sheet = Image.open(result.sheet_path)
     assert sheet.width > 4 * 2 * 64 and sheet.height >= 64
+
+
+def test_a_vae_with_a_prior_slides_along_the_priors_axes_in_units_of_its_spread(tmp_path):
+    torch.manual_seed(0)
+    codes, labels = clustered_codes()
+    fitted = with_prior(VAE(VAEConfig(latent_dim=8, base_channels=4)), fit_mixture_prior(codes, labels, per_class=1))
+    model = LatentModel.load(save_generative_model(tmp_path / "vae.safetensors", fitted, {"name": "p"}))
+    directions = model.directions()
+    assert directions.method == "vae-prior"
+    # The codes themselves read about 0 on average and spread over about one unit per slider
+    # (a little less along the thin axes, which the fit widens by a small floor).
+    coordinates = np.stack([model.coordinates(c, directions) for c in codes])
+    np.testing.assert_allclose(coordinates.mean(0), 0, atol=0.2)
+    assert np.all((coordinates.std(0) > 0.5) & (coordinates.std(0) < 1.5))
+    moved = model.with_coordinate(codes[0], 0, 2.0, directions)
+    after = model.coordinates(moved, directions)
+    assert after[0] == pytest.approx(2.0, abs=1e-4)
+    np.testing.assert_allclose(after[1:], model.coordinates(codes[0], directions)[1:], atol=1e-4)
+
+
+def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tmp_path, classifier_file, capsys):
+    from studio.cli import main
+    from studio.engine.data.dataset import save_image_dataset
+    from studio.engine.models import GANConfig
+    from studio.engine.training import default_config, train_job
+
+    dataset = blobs_dataset()
+    data = save_image_dataset(dataset, tmp_path / "blobs")
+    model = GANConfig(latent_dim=16, g_channels=32, d_channels=8, num_classes=2, architecture="style", w_dim=16)
+    config = default_config("gan", model, steps=2, batch=4, log_every=1, evaluate=False)
+    run_to_end(train_job(config, dataset, tmp_path / "run" / "blobs.safetensors"))
+    checkpoint = tmp_path / "run" / "blobs.ckpt.safetensors"
+    code = main(["evaluate", str(checkpoint), "--data", str(data.parent), "--samples", "60",
+                 "--classifier", str(classifier_file), "--out", str(tmp_path / "report")])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "real vs real" in out and "class agreement" in out
+    report = json.loads((tmp_path / "report" / "blobs-step2-evaluation.json").read_text())
+    assert report["samples"] == 60 and 0.0 <= report["class_agreement"] <= 1.0
+    assert (tmp_path / "report" / "blobs-step2-neighbours.png").is_file()
+    assert main(["evaluate", str(tmp_path / "missing.safetensors"), "--data", str(data.parent),
+                 "--classifier", str(classifier_file)]) == 2  # fmt: skip

@@ -27,6 +27,9 @@ class Directions:
     # is 1 in every direction; the spread of the data along it for w (GAN v2), whose scale
     # differs from direction to direction. None: 1 everywhere.
     scales: np.ndarray | None = None
+    # Where every slider reads 0: the origin of N(0, I) or of w offsets, the mean code of a
+    # VAE's fitted prior. None: the zero vector.
+    origin: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         k = self.vectors.shape[0] if self.vectors.ndim == 2 else -1
@@ -37,6 +40,12 @@ class Directions:
             raise ValueError("directions need k positive, finite scales")
         object.__setattr__(self, "scales", scales)
         scales.setflags(write=False)
+        dims = self.vectors.shape[1]
+        origin = np.zeros(dims, dtype=np.float32) if self.origin is None else np.asarray(self.origin, dtype=np.float32)
+        if origin.shape != (dims,) or not np.all(np.isfinite(origin)):
+            raise ValueError("directions need a finite origin of the latent size")
+        object.__setattr__(self, "origin", origin)
+        origin.setflags(write=False)
         # Shared by every caller of LatentModel.directions(): nobody may change them in place.
         self.vectors.setflags(write=False)
         self.scores.setflags(write=False)
@@ -59,7 +68,8 @@ def read_cached_directions(path: Path, latent_dim: int, method: str) -> Directio
             labels = [str(label) for label in data["labels"]]
             stored_method = str(data["method"])
             scales = np.asarray(data["scales"], dtype=np.float32) if "scales" in data.files else None
-        directions = Directions(vectors, scores, labels, stored_method, scales)
+            origin = np.asarray(data["origin"], dtype=np.float32) if "origin" in data.files else None
+        directions = Directions(vectors, scores, labels, stored_method, scales, origin)
         gram = vectors.astype(np.float64) @ vectors.T.astype(np.float64)
         if (
             stored_method != method
@@ -83,6 +93,7 @@ def write_cached_directions(path: Path, directions: Directions) -> None:
             labels=np.array(directions.labels, dtype=str),
             method=np.array(directions.method),
             scales=directions.scales,
+            origin=directions.origin,
         )
 
     try:
@@ -164,3 +175,18 @@ def scaled_to(directions: Directions, offsets: np.ndarray) -> Directions:
     spread = (np.asarray(offsets, dtype=np.float64) @ directions.vectors.T.astype(np.float64)).std(axis=0)
     scales = np.maximum(spread, 1e-6).astype(np.float32)
     return Directions(np.array(directions.vectors), np.array(directions.scores), list(directions.labels), directions.method, scales)
+
+
+def prior_directions(means: np.ndarray, covariances: np.ndarray, weights: np.ndarray) -> Directions:
+    """The principal axes of a VAE's fitted prior (a Gaussian mixture) as a whole, from its
+    mean, each scaled by the prior's spread along it: sliders that stay where the codes are."""
+    w = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    means = np.asarray(means, dtype=np.float64)
+    mean = w @ means
+    second = np.einsum("k,kij->ij", w, np.asarray(covariances, dtype=np.float64) + np.einsum("ki,kj->kij", means, means))
+    variances, vectors = np.linalg.eigh(second - np.outer(mean, mean))
+    order = np.argsort(variances)[::-1]
+    variances = np.clip(variances[order], 1e-12, None)
+    labels = [f"direction {i + 1}" for i in range(len(order))]
+    return Directions(_fix_signs(vectors[:, order].T).astype(np.float32), variances, labels, "vae-prior",
+                      np.sqrt(variances).astype(np.float32), mean.astype(np.float32))  # fmt: skip

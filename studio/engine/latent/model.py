@@ -18,6 +18,7 @@ from studio.engine.latent.directions import (
     axis_directions,
     directions_cache_path,
     ganspace_directions,
+    prior_directions,
     read_cached_directions,
     scaled_to,
     sefa_directions,
@@ -29,7 +30,7 @@ from studio.engine.latent.state import LatentState, is_int
 if TYPE_CHECKING:
     import torch
 
-DIRECTION_METHODS = {"vae": ("vae-kl", "vae-variance"), "gan": ("sefa", "ganspace")}
+DIRECTION_METHODS = {"vae": ("vae-kl", "vae-variance", "vae-prior"), "gan": ("sefa", "ganspace")}
 _DIRECTIONS_SEED = 0
 _KL_SAMPLES = 64
 _VARIANCE_BASES = 4
@@ -295,7 +296,9 @@ class LatentModel:
 
     def directions(self, method: str | None = None) -> Directions:
         """The slider axes, computed once per model and method and cached under data_dir()/cache."""
-        method = method or ("ganspace" if self.style_based else DIRECTION_METHODS[self.kind][0])
+        method = method or self.default_direction_method
+        if method == "vae-prior" and self._prior is None:
+            raise ValueError(f"{self.name} has no fitted prior; use vae-kl or vae-variance")
         if method not in DIRECTION_METHODS[self.kind]:
             raise ValueError(f"a {self.kind} has no {method!r} directions; use one of {', '.join(DIRECTION_METHODS[self.kind])}")
         if method in self._directions:
@@ -307,6 +310,15 @@ class LatentModel:
             write_cached_directions(cache, found)
         self._directions[method] = found
         return found
+
+    @property
+    def default_direction_method(self) -> str:
+        """PCA of w for GAN v2, the fitted prior's axes for a VAE that has one, else the first method."""
+        if self.style_based:
+            return "ganspace"
+        if self._prior is not None:
+            return "vae-prior"
+        return DIRECTION_METHODS[self.kind][0]
 
     def _compute_directions(self, method: str) -> Directions:
         import torch
@@ -322,6 +334,10 @@ class LatentModel:
                 return sefa_directions(self.module.sefa_weight().float().cpu().numpy())
             if method == "ganspace":
                 return self._ganspace(generator)
+            if method == "vae-prior":
+                prior = self._prior
+                covariances = np.einsum("kai,ka,kaj->kij", prior.axes, prior.stds**2, prior.axes)
+                return prior_directions(prior.means, covariances, prior.weights)
             if method == "vae-kl":
                 return self._vae_kl(generator)
             return self._vae_variance(generator)
@@ -377,14 +393,14 @@ class LatentModel:
     def coordinates(self, z: np.ndarray, directions: Directions | None = None) -> np.ndarray:
         """The slider values of ``z``: its projection on each direction, in that direction's units."""
         directions = directions or self.directions()
-        return ((directions.vectors @ self._check_z(z)) / directions.scales).astype(np.float32)
+        return ((directions.vectors @ (self._check_z(z) - directions.origin)) / directions.scales).astype(np.float32)
 
     def with_coordinate(self, z: np.ndarray, index: int, value: float, directions: Directions | None = None) -> np.ndarray:
         """``z`` moved along direction ``index`` until that slider reads ``value``; the others keep theirs."""
         directions = directions or self.directions()
         z = self._check_z(z).astype(np.float64)
         vector = directions.vectors[index].astype(np.float64)
-        target = float(value) * float(directions.scales[index])
+        target = float(value) * float(directions.scales[index]) + float(vector @ directions.origin)
         return (z + (target - vector @ z) * vector).astype(np.float32)
 
     # --- the artist's own image ------------------------------------------------------------------

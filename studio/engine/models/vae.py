@@ -40,9 +40,6 @@ class VAEConfig:
     # Gaussians of the prior fitted on the training codes after training (see vae_prior.py);
     # 0: sample from N(0, I). Random samples come from this prior when it exists.
     prior_components: int = 0
-    # Weight of the VGG19 feature term in the reconstruction loss (DFC-VAE, Hou et al. 2017);
-    # 0: pixels only. A training setting, kept here so the card says how the model was made.
-    feature_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:
@@ -56,9 +53,6 @@ class VAEConfig:
             0 <= self.prior_components <= MAX_PRIOR_COMPONENTS
         ):
             raise ValueError(f"prior_components must be 0..{MAX_PRIOR_COMPONENTS}, got {self.prior_components!r}")
-        weight = self.feature_weight
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1e6:
-            raise ValueError(f"feature_weight must be a number >= 0, got {weight!r}")
 
 
 def vae_channels(config: VAEConfig) -> dict[int, int]:
