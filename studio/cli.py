@@ -108,6 +108,26 @@ def _cmd_model_fit_prior(args: argparse.Namespace) -> int:
     return run_fit_prior(args)
 
 
+def _cmd_model_showcase(args: argparse.Namespace) -> int:
+    from studio.engine.atomic import SaveError
+    from studio.engine.checkpoints import ModelFileError, load_model, save_model
+    from studio.engine.latent import LatentModel, ModelNotFoundError, find_model
+
+    try:
+        path = find_model(args.model)
+        if not 0 <= args.seed < 2**31:
+            raise ValueError(f"the seed must be 0 to {2**31 - 1}, got {args.seed}")
+        class_index = LatentModel.load(path).class_index(args.class_)
+        tensors, card = load_model(path)
+        card["showcase"] = {"seed": args.seed, "class_index": class_index}
+        save_model(path, tensors, card)
+    except (ModelNotFoundError, ModelFileError, ValueError, SaveError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{path.name} opens at seed {args.seed}" + (f", class {class_index}" if class_index is not None else ""))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description=f"{APP_NAME} {__version__}: the command line")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
@@ -143,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit_prior.add_argument("--per-class", type=int, default=3, help="Gaussians per class (default 3)")
     fit_prior.add_argument("-o", "--out", help="write here instead of replacing the model")
     fit_prior.set_defaults(run=_cmd_model_fit_prior)
+    showcase = model_commands.add_parser(
+        "showcase", help="set the seed (and class) the Latent Explorer first shows a model at"
+    )
+    showcase.add_argument("model", help="model name or file")
+    showcase.add_argument("--seed", type=int, required=True, help="the seed to open at")
+    showcase.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
+    showcase.set_defaults(run=_cmd_model_showcase)
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands)

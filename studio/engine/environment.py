@@ -5,6 +5,7 @@ Versions come from package metadata, so nothing heavy (torch) is imported to rep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from importlib import metadata
@@ -33,20 +34,30 @@ class InstalledModel:
     path: Path
     origin: str  # "bundled" or "library"
     architecture: str = ""
-    featured: bool = False  # the bundled model the studio opens on (the best by its measures)
+    featured: bool = False  # the bundled model the studio opens on: the best by its card's measures
+    score: float | None = None  # that measure: the precision of its samples (studio evaluate)
 
 
 def _describe(path: Path, origin: str) -> InstalledModel:
-    name, architecture, featured = path.stem, "", False
+    name, architecture, score = path.stem, "", None
     try:
         card = json.loads(card_path(path).read_text(encoding="utf-8"))
         if isinstance(card, dict):
             name = str(card.get("name") or name)
             architecture = str(card.get("architecture") or "")
-            featured = origin == "bundled" and card.get("featured") is True
+            score = _sample_precision(card)
     except (OSError, ValueError, RecursionError):
         pass  # a model without a readable card is still listed by its file name
-    return InstalledModel(name, path, origin, architecture, featured)
+    return InstalledModel(name, path, origin, architecture, score=score)
+
+
+def _sample_precision(card: dict) -> float | None:
+    """The share of a model's random samples that look like its training data (VGG19 features)."""
+    try:
+        value = card["evaluation"]["train"]["vgg19"]["precision"]
+    except (KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def installed_models() -> list[InstalledModel]:
@@ -54,4 +65,8 @@ def installed_models() -> list[InstalledModel]:
     found = []
     for folder, origin in ((bundled_models_dir(), "bundled"), (models_dir(), "library")):
         found.extend(_describe(path, origin) for path in list_models([folder]))
+    scored = [m for m in found if m.origin == "bundled" and m.score is not None]
+    if scored:
+        best = max(scored, key=lambda m: m.score)
+        found = [dataclasses.replace(m, featured=True) if m is best else m for m in found]
     return found

@@ -172,3 +172,29 @@ def test_w_sliders_move_their_own_coordinate_in_units_of_the_spread(explorer_mod
     rng = np.random.default_rng(0)
     coords = np.stack([model.coordinates(v, directions) for v in model.sample_latents(rng, 200, [0] * 200)])
     assert np.mean(np.abs(coords[:, 0]) < 3) > 0.9
+
+
+def test_the_studio_opens_on_the_best_scoring_bundled_model_at_its_showcase_seed(tmp_path, monkeypatch):
+    from studio.cli import main
+    from studio.engine.environment import installed_models
+    from studio.engine.latent import LatentModel
+    from studio.ui.latent.explorer_state import _initial_state
+
+    bundled = tmp_path / "bundled"
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: bundled)
+    torch.manual_seed(0)
+    for name, precision in (("a-plain", 0.2), ("b-best", 0.7), ("c-unmeasured", None)):
+        card = {"name": name, "class_names": CLASSES}
+        if precision is not None:
+            card["evaluation"] = {"train": {"vgg19": {"precision": precision}}}
+        save_generative_model(bundled / f"{name}.safetensors", StyleGenerator(v2(num_classes=3)).eval(), card)
+    models = installed_models()
+    assert [m.name for m in models if m.featured] == ["b-best"]
+    best = bundled / "b-best.safetensors"
+    assert main(["model", "showcase", str(best), "--seed", "42", "--class", "dogs"]) == 0
+    assert main(["model", "showcase", str(best), "--seed", "-1"]) == 2
+    model = LatentModel.load(best)
+    state = _initial_state(model)
+    assert state.seed == 42 and state.class_index == 1
+    np.testing.assert_array_equal(state.z_array(), model.random_z(42, 1))
+    assert [m.name for m in installed_models() if m.featured] == ["b-best"]  # the card keeps its measures
