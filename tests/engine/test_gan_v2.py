@@ -129,10 +129,17 @@ def test_a_v2_model_file_round_trips_exactly_and_v1_files_still_load(tmp_path):
     loaded = load_generative_model(path)
     assert isinstance(loaded.model, StyleGenerator) and loaded.config.style_based
     torch.testing.assert_close(loaded.model(z, labels), expected)
-    from studio.engine.resources import bundled_models_dir
+    # A v1 file, as the studio wrote it before v2: its card's config has no architecture fields.
+    from studio.engine.checkpoints import load_model, save_model
+    from studio.engine.models import Generator
 
-    v1 = load_generative_model(bundled_models_dir() / "emoji-gan.safetensors")
-    assert not v1.config.style_based and v1.config.architecture == "dcgan"
+    v1_path = save_generative_model(tmp_path / "v1.safetensors", Generator(GANConfig(latent_dim=16, g_channels=32)), {})
+    tensors, card = load_model(v1_path)
+    for key in ("architecture", "w_dim", "mapping_layers"):
+        del card["config"][key]
+    save_model(v1_path, tensors, card)
+    v1 = load_generative_model(v1_path)
+    assert isinstance(v1.model, Generator) and v1.config.architecture == "dcgan"
 
 
 @pytest.fixture
