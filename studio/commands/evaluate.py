@@ -34,6 +34,7 @@ def add_commands(subparsers: Any) -> None:
     evaluate.add_argument("--threads", type=int, help="CPU threads")
     evaluate.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
     evaluate.add_argument("--json", action="store_true", help="print the reports as JSON")
+    evaluate.add_argument("--card", action="store_true", help="also store each report in its model's card")
     evaluate.set_defaults(run=run_evaluate)
 
     classifier = subparsers.add_parser(
@@ -94,7 +95,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 job = evaluate_job(model_file, dataset, samples=args.samples, out_dir=out, device=args.device, spaces=spaces)
                 result = run_to_end(job, bar.update)
                 bar.end()
-            except (ModelFileError, ModelNotFoundError, TrainingError, ValueError, OSError) as exc:
+                if args.card:
+                    if model_file.parent == Path(scratch):
+                        raise ValueError("a training checkpoint has no model card to store the report in")
+                    _store_in_card(model_file, result.report)
+            except (ModelFileError, ModelNotFoundError, TrainingError, ValueError, OSError) as exc:  # SaveError too
                 print_error(f"{name}: {exc}")
                 return EXIT_BAD_INPUT
             reports.append(result.report)
@@ -104,6 +109,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
     return EXIT_OK
+
+
+def _store_in_card(model_file: Path, report: dict[str, Any]) -> None:
+    from studio.engine.checkpoints import load_model, save_model
+
+    tensors, card = load_model(model_file)
+    heldout = report.get("heldout", report["train"])["vgg19"]
+    card["evaluation"] = report
+    card["kid"] = {"kid": heldout["kid"], "kid_std": heldout["kid_std"], "n_fake": report["samples"],
+                   "feature": report["features"]["vgg19"]}  # fmt: skip
+    card.pop("kid_note", None)
+    save_model(model_file, tensors, card)
 
 
 def run_train_classifier(args: argparse.Namespace) -> int:

@@ -224,5 +224,13 @@ def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tm
     report = json.loads((tmp_path / "report" / "blobs-step2-evaluation.json").read_text())
     assert report["samples"] == 60 and 0.0 <= report["class_agreement"] <= 1.0
     assert (tmp_path / "report" / "blobs-step2-neighbours.png").is_file()
+    # --card stores the report in a model's card; a checkpoint has none.
+    model = tmp_path / "run" / "blobs.safetensors"
+    assert main(["evaluate", str(model), "--data", str(data.parent), "--samples", "60", "--card",
+                 "--classifier", str(classifier_file), "--out", str(tmp_path / "report")]) == 0  # fmt: skip
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["evaluation"]["samples"] == 60 and card["kid"]["n_fake"] == 60
+    assert main(["evaluate", str(checkpoint), "--data", str(data.parent), "--samples", "60", "--card",
+                 "--classifier", str(classifier_file), "--out", str(tmp_path / "report")]) == 2  # fmt: skip
     assert main(["evaluate", str(tmp_path / "missing.safetensors"), "--data", str(data.parent),
                  "--classifier", str(classifier_file)]) == 2  # fmt: skip
