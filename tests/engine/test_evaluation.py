@@ -19,12 +19,7 @@ from studio.engine.models import VAE, VAEConfig, save_generative_model
 from studio.engine.models.vae_prior import fit_mixture_prior, prior_of, with_prior
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gaussian(n: int, dims: int = 16, shift: float = 0.0, seed: int = 0) -> torch.Tensor:
@@ -153,7 +148,6 @@ def blobs_dataset(n: int = 60) -> ImageDataset:
 
 @pytest.fixture(scope="module")
 def classifier_file(tmp_path_factory):
-    torch.set_num_threads(1)
     path = tmp_path_factory.mktemp("classifier") / "classifier.safetensors"
     run_to_end(train_classifier_job(blobs_dataset(), path, steps=60, batch=16))
     return path

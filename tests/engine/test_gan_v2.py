@@ -17,12 +17,7 @@ from studio.engine.training import TrainingError, default_config
 CLASSES = ["cats", "dogs", "birds"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def v2(**overrides) -> GANConfig:
