@@ -227,7 +227,6 @@ def evaluate_job(
     report: dict[str, Any] = {
         "model": model.name,
         "file": model_file.name,
-        "sha256": model.sha256,
         "samples": samples,
         "sampling": model.sampling_description(),
         "data": {"train": len(train), "heldout": len(heldout), "classes": list(dataset.class_names)},
