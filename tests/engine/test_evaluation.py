@@ -62,6 +62,16 @@ def test_kid_of_a_set_against_another_sample_of_itself_is_near_zero_and_far_from
     assert shifted_scores["kid"] > 20 * max(abs(same_scores["kid"]), same_scores["kid_std"])
 
 
+def test_many_samples_against_few_reals_are_compared_on_equal_sized_sets():
+    # 2,000 samples of the data's own distribution against 100 images: a perfect model.
+    real, fake = gaussian(100, seed=9), gaussian(2000, seed=10)
+    scores = all_measures(real, fake, kid_subsets=10)
+    assert scores["set_size"] == 100
+    # Without equal sizes, recall would be near 0 and precision near 1.
+    assert 0.5 < scores["recall"] < 0.95 and 0.5 < scores["precision"] < 0.95
+    assert abs(scores["precision"] - scores["recall"]) < 0.2
+
+
 def test_measures_refuse_sets_too_small_or_of_different_sizes():
     with pytest.raises(ValueError, match="more than 3"):
         precision_recall(gaussian(3), gaussian(10))
@@ -170,7 +180,7 @@ def test_evaluate_reports_every_measure_and_writes_the_neighbour_sheet(tmp_path,
     report = json.loads(result.json_path.read_text())
     for against in ("train", "heldout", "real_vs_real"):
         for space in ("vgg19", "classifier"):
-            assert set(report[against][space]) == {"kid", "kid_std", "precision", "recall", "density", "coverage"}
+            assert set(report[against][space]) == {"kid", "kid_std", "precision", "recall", "density", "coverage", "set_size"}
     # An untrained VAE draws noise, far from the data: the ceiling is far above it.
     assert report["real_vs_real"]["classifier"]["coverage"] > report["train"]["classifier"]["coverage"]
     assert report["train"]["vgg19"]["kid"] > 10 * abs(report["real_vs_real"]["vgg19"]["kid"])

@@ -76,9 +76,30 @@ def nearest(queries: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, to
     return indices, values
 
 
-def all_measures(real: torch.Tensor, fake: torch.Tensor, *, kid_subsets: int, seed: int = 0) -> dict[str, float]:
-    """KID (mean, std), precision, recall, density and coverage of ``fake`` against ``real``."""
+NEIGHBOUR_SUBSETS = 10
+
+
+def all_measures(
+    real: torch.Tensor, fake: torch.Tensor, *, kid_subsets: int, seed: int = 0, subsets: int = NEIGHBOUR_SUBSETS
+) -> dict[str, float]:
+    """KID (mean, std), precision, recall, density and coverage of ``fake`` against ``real``.
+
+    The neighbour-based measures compare sets of equal size, as their authors do: the larger
+    set is cut to the smaller one's size at random, ``subsets`` times, and the results are
+    averaged. With 2,000 samples against 114 training images, each sample's 3rd neighbour is
+    much nearer than each real image's, and recall (reals inside the samples' balls) would read
+    about 0 for any model while precision read too high.
+    """
     from studio.engine.metrics import kernel_inception_distance
 
     kid, kid_std = kernel_inception_distance(real, fake, subsets=kid_subsets, seed=seed)
-    return {"kid": kid, "kid_std": kid_std, **precision_recall(real, fake), **density_coverage(real, fake)}
+    size = min(len(real), len(fake))
+    generator = torch.Generator().manual_seed(seed)
+    runs = 1 if len(real) == len(fake) else subsets
+    totals: dict[str, float] = {}
+    for _ in range(runs):
+        r = real[torch.randperm(len(real), generator=generator)[:size]] if len(real) > size else real
+        f = fake[torch.randperm(len(fake), generator=generator)[:size]] if len(fake) > size else fake
+        for name, value in {**precision_recall(r, f), **density_coverage(r, f)}.items():
+            totals[name] = totals.get(name, 0.0) + value / runs
+    return {"kid": kid, "kid_std": kid_std, **totals, "set_size": size}
