@@ -9,13 +9,17 @@ where extra channels cost little), one per doubling after that. Skip-layer excit
 al. 2021, FastGAN) gates the channels of the 32x32 and 64x64 maps by what the 8x8 and 16x16
 maps hold, so the fine layers learn from the coarse ones directly. The channel plan halves at
 every doubling (``g_channels`` at 4x4): one 64 px image costs about 0.1 GMAC, which is what
-lets a slider redraw it within a screen refresh on a laptop CPU.
+lets a slider redraw it within a screen refresh on a laptop CPU. Spectral norm sits on the
+generator's convolutions (not on the mapping network: see :meth:`StyleGenerator.add_spectral_norm`);
+without it, in trials on the face emoji, the generator followed the discriminator so fast that
+the discriminator never told real from generated.
 
 Per-layer w (``ws``, N x num_ws x w_dim) is what style mixing and truncation work on:
 :meth:`StyleGenerator.mapping` gives w, :meth:`StyleGenerator.synthesis` draws ``ws``.
 
 Discriminator: pre-activation residual blocks that halve the size (BigGAN), spectral norm on
-every layer, global sum pooling and a projection head for the class (Miyato & Koyama 2018).
+every layer, StyleGAN's minibatch standard deviation before the last convolution, global sum
+pooling and a projection head for the class (Miyato & Koyama 2018).
 A small decoder redraws the real image at a quarter of its area from the 8x8 features, an L1
 task that keeps the discriminator describing the whole image instead of memorising a few
 cues (FastGAN's self-supervised discriminator), which is what overfits first on a small data
