@@ -113,12 +113,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def _store_in_card(model_file: Path, report: dict[str, Any]) -> None:
     from studio.engine.checkpoints import load_model, save_model
+    from studio.engine.evaluation.report import card_kid
 
     tensors, card = load_model(model_file)
-    heldout = report.get("heldout", report["train"])["vgg19"]
     card["evaluation"] = report
-    card["kid"] = {"kid": heldout["kid"], "kid_std": heldout["kid_std"], "n_fake": report["samples"],
-                   "feature": report["features"]["vgg19"]}  # fmt: skip
+    card["kid"] = card_kid(report)
     card.pop("kid_note", None)
     save_model(model_file, tensors, card)
 

@@ -269,6 +269,7 @@ def test_final_model_loads_and_its_card_tells_how_it_was_made(tmp_path, monkeypa
         m = {"kid": 0.25, "kid_std": 0.01, "precision": 0.5, "recall": 0.4, "density": 0.9, "coverage": 0.6}
         both = {"vgg19": m, "classifier": m}
         report = {"samples": samples, "train": both, "heldout": both, "real_vs_real": both,
+                  "data": {"train": 20, "heldout": 4},
                   "features": {"vgg19": "test", "classifier": "test"}}  # fmt: skip
         return evaluation.EvaluationResult(report, None, None)
 

@@ -266,6 +266,15 @@ def evaluate_job(
     return EvaluationResult(report, json_path, sheet_path)
 
 
+def card_kid(report: dict[str, Any]) -> dict[str, Any]:
+    """The model card's ``kid`` entry from a report: the held-out VGG19 KID (the training set's
+    when nothing is held out), as the studio's cards have always named it."""
+    against = "heldout" if "heldout" in report else "train"
+    measured = report[against]["vgg19"]
+    return {"kid": measured["kid"], "kid_std": measured["kid_std"], "n_real": report["data"][against],
+            "n_fake": report["samples"], "feature": report["features"]["vgg19"]}  # fmt: skip
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The report as a small table for a terminal."""
     lines = [f"{report['model']}: {report['samples']} samples ({report['sampling']})"]

@@ -36,7 +36,7 @@ _KL_SAMPLES = 64
 _VARIANCE_BASES = 4
 _GANSPACE_SAMPLES = 512
 _BATCH = 64  # images per forward pass when rendering or measuring many
-_W_MEAN_SAMPLES = 4096
+_W_MEAN_SAMPLES = 1024  # per class: the class mean to a few hundredths of w's spread
 _W_MEAN_SEED = 1
 
 
@@ -88,7 +88,7 @@ class LatentModel:
         self.module.eval().requires_grad_(False)
         self._directions: dict[str, Directions] = {}
         self._truncate = _truncation() if self.kind == "gan" else None
-        self._prior = _prior_arrays(self.module) if self.kind == "vae" else None
+        self._prior = _prior_of(self.module) if self.kind == "vae" else None
         with torch.inference_mode():
             self._w_means = self._class_mean_ws() if self.style_based else None
             labels = torch.zeros(1, dtype=torch.long, device=self.device) if self.class_names else None
@@ -142,7 +142,7 @@ class LatentModel:
         import torch
 
         if self._prior is not None:
-            return _sample_prior(self._prior, rng, count)
+            return self._prior.sample(rng, count)
         if not self.style_based:
             return rng.standard_normal((count, self.latent_dim), dtype=np.float32)
         z = torch.from_numpy(rng.standard_normal((count, self.module.config.latent_dim), dtype=np.float32))
@@ -518,11 +518,8 @@ def _class_names(card: dict[str, Any]) -> list[str]:
 
 
 
-def _prior_arrays(module: Any) -> Any:
-    from studio.engine.models.vae_prior import prior_of
+
+def _prior_of(module: Any) -> Any:
+    from studio.engine.models.vae_prior import prior_of  # torch: imported when a model loads
 
     return prior_of(module)
-
-
-def _sample_prior(prior: Any, rng: np.random.Generator, count: int) -> np.ndarray:
-    return prior.sample(rng, count)

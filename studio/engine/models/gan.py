@@ -156,7 +156,12 @@ class Generator(nn.Module):
         self.attention = SelfAttention(channels[res]) if res is not None else None
         self.to_rgb = nn.Conv2d(channels[config.image_size], RGB, 3, padding=1)
         if config.g_spectral_norm:
-            add_spectral_norm(self)
+            self.add_spectral_norm()
+
+    def add_spectral_norm(self) -> Generator:
+        """Spectral norm on every layer (SAGAN); GAN v2's generator has its own rule."""
+        add_spectral_norm(self)
+        return self
 
     def early_features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The activations after the first block (N x C x 4 x 4): the space GANSpace runs PCA in."""

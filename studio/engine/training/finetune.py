@@ -55,7 +55,7 @@ from studio.engine.data.folder import (
     folder_dataset_job,
 )
 from studio.engine.jobs import Progress
-from studio.engine.models import LOSSES, GANConfig, VAEConfig, add_spectral_norm
+from studio.engine.models import LOSSES, GANConfig, VAEConfig
 from studio.engine.models.gan import generator_class
 from studio.engine.models.layers import plain_state_dict
 from studio.engine.training.checkpoint import (
@@ -267,7 +267,7 @@ def _gan_state_from_plain(config: GANConfig, plain: dict[str, torch.Tensor]) -> 
         g = generator_class(plain_config)(plain_config)
         g.load_state_dict(plain, strict=True)
         if config.g_spectral_norm:
-            g.add_spectral_norm() if config.style_based else add_spectral_norm(g)
+            g.add_spectral_norm()
     return {k: v.detach().clone() for k, v in g.state_dict().items()}
 
 

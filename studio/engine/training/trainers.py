@@ -32,9 +32,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
-
 import torch.nn.functional as F
+from torch import nn
 
 from studio.engine.models import (
     VAE,
@@ -62,8 +61,8 @@ MAX_PREVIEW_CLASSES = 16
 GENERATE_CHUNK = 64
 # Seeds derived from the run's seed, one per use, so no two draw the same numbers.
 _INIT, _GLOBAL, _NOISE, _PREVIEW, _EVAL = range(5)
-_RANK_SEED = 1_000_003
-LECAM_DECAY = 0.99  # of LeCam's anchors, as in Tseng et al.  # distributed: process r adds r times this to its random streams' seeds
+_RANK_SEED = 1_000_003  # distributed: process r adds r times this to its random streams' seeds
+LECAM_DECAY = 0.99  # of LeCam's anchors, as in Tseng et al.
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
