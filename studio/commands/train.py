@@ -70,6 +70,11 @@ def add_commands(subparsers: Any) -> None:
     model.add_argument("--channels", type=int, help="GAN: generator channels at 4x4 (256); VAE: base channels (32)")
     model.add_argument("--d-channels", type=int, help="GAN: discriminator channels at full size (32)")
     model.add_argument("--beta", type=float, help="VAE: weight of the KL term (1.0)")
+    model.add_argument(
+        "--feature-loss", type=float, metavar="WEIGHT",
+        help="VAE: add a VGG19 feature term to the reconstruction loss, with an L1 pixel term (DFC-VAE); "
+        "0.5 weighs the two alike (default 0: off)",
+    )  # fmt: skip
     gan = train.add_argument_group("GAN")
     gan.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default hinge)")
     gan.add_argument(
@@ -141,8 +146,9 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
         if base is None:
             return VAEConfig(image_size=dataset.image_size[0], **changes)
     else:
-        if args.beta is not None:
-            raise ValueError("--beta is for the VAE")
+        for flag in ("beta", "feature_loss"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} is for the VAE")
         if args.channels is not None:
             changes["g_channels"] = args.channels
         if args.d_channels is not None:
@@ -184,7 +190,7 @@ def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> A
         ("steps", "steps"), ("batch", "batch"), ("lr", "lr"), ("d_lr", "d_lr"), ("lr_schedule", "lr_schedule"),
         ("seed", "seed"), ("device", "device"), ("amp", "amp"), ("name", "name"), ("sample_every", "sample_every"),
         ("checkpoint_every", "checkpoint_every"), ("log_every", "log_every"), ("n_critic", "n_critic"),
-        ("gp_weight", "gp_weight"),
+        ("gp_weight", "gp_weight"), ("feature_loss", "feature_loss"),
     ):
         value = getattr(args, flag)
         if value is not None:

@@ -132,6 +132,23 @@ def test_a_few_steps_lower_the_vae_loss(tmp_path):
     assert set(result.losses) == {"loss", "recon", "kl"}
 
 
+def test_the_vgg_feature_loss_trains_the_vae_and_is_refused_for_a_gan(tmp_path):
+    config = tiny_vae(steps=30, batch=8, feature_loss=0.5)
+    result, logged = run(config, squares(), tmp_path / "vae.safetensors")
+    assert set(result.losses) == {"loss", "recon", "kl", "feature"}
+    first = np.mean([logged[s]["feature"] for s in range(1, 6)])
+    last = np.mean([logged[s]["feature"] for s in range(26, 31)])
+    assert last < 0.85 * first
+    # The reconstruction term holds the L1 pixel error and the feature term.
+    assert all(v["recon"] > v["feature"] > 0 for v in logged.values())
+    card = json.loads(result.model_path.with_suffix(".json").read_text())
+    assert card["training"]["feature_loss"] == 0.5
+    with pytest.raises(TrainingError, match="for VAEs"):
+        tiny_gan(feature_loss=0.5)
+    with pytest.raises(TrainingError, match="between 0 and"):
+        tiny_vae(feature_loss=-1.0)
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_every_gan_loss_trains_with_finite_losses(tmp_path, loss):
     # Conditional with attention for one loss, unconditional for another, to cover both paths.

@@ -35,6 +35,7 @@ GAN_DEFAULTS: dict[str, tuple[float, float, tuple[float, float], int]] = {
 }
 VAE_DEFAULTS = (1e-3, (0.9, 0.999))
 V2_LECAM = 0.1
+MAX_FEATURE_LOSS = 100.0
 
 
 class TrainingError(ValueError):
@@ -77,6 +78,9 @@ class TrainConfig:
     # Conditional GAN v2: the class's weight rises linearly from 0 at the first step number to 1
     # at the second (Shahbazi et al. 2022); None: fully conditional from the start.
     cond_ramp: tuple[int, int] | None = None
+    # VAE: weight of the VGG19 feature term in the reconstruction loss, which then also turns
+    # the pixel term from squared to L1 error (DFC-VAE, Hou et al. 2017); 0: the plain ELBO.
+    feature_loss: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.cond_ramp, list):  # from JSON
@@ -116,6 +120,13 @@ class TrainConfig:
             raise TrainingError(f"lecam must be a weight between 0 and 10, got {self.lecam!r}")
         if self.lecam and self.kind != "gan":
             raise TrainingError("LeCam regularisation is for GANs")
+        if (
+            not isinstance(self.feature_loss, (int, float)) or isinstance(self.feature_loss, bool)
+            or not 0.0 <= self.feature_loss <= MAX_FEATURE_LOSS
+        ):
+            raise TrainingError(f"feature_loss must be a weight between 0 and {MAX_FEATURE_LOSS}, got {self.feature_loss!r}")
+        if self.feature_loss and self.kind != "vae":
+            raise TrainingError("the VGG19 feature loss is for VAEs")
         if self.cond_ramp is not None:
             ramp = self.cond_ramp
             if (

@@ -47,6 +47,9 @@ from studio.engine.models import (
 )
 from studio.engine.models.gan import generator_class
 from studio.engine.models.losses import lecam_regulariser
+from studio.engine.models.vae import kl_elementwise
+from studio.engine.style.losses import content_loss
+from studio.engine.style.vgg import load_vgg19, preprocess
 from studio.engine.models.stylegan import reconstruction_target
 from studio.engine.training.augment import diffaugmenter, real_augmenter
 from studio.engine.training.config import TrainConfig, TrainingError
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
 
 NextBatch = Callable[[], tuple[torch.Tensor, torch.Tensor]]
 MAX_PREVIEW_CLASSES = 16
+FEATURE_LOSS_LAYERS = ("relu1_1", "relu2_1", "relu3_1")  # DFC-VAE's VAE-123
 GENERATE_CHUNK = 64
 # Seeds derived from the run's seed, one per use, so no two draw the same numbers.
 _INIT, _GLOBAL, _NOISE, _PREVIEW, _EVAL = range(5)
@@ -297,14 +301,37 @@ def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
 
 
 class _VAEObjective(nn.Module):
-    """The VAE's loss as a module's forward, so DDP can wrap it (DDP syncs on forward/backward)."""
+    """The VAE's loss as a module's forward, so DDP can wrap it (DDP syncs on forward/backward).
 
-    def __init__(self, vae: VAE) -> None:
+    With ``feature_weight`` > 0 the reconstruction term is DFC-VAE's (Hou et al. 2017): the L1
+    pixel error plus the VGG19 feature error at relu1_1, relu2_1 and relu3_1, which keeps edges
+    and textures that a squared pixel error averages into blur. Both are per image sums, the
+    feature term being the Gatys content loss (relative squared error, mean over the layers)
+    times the image's number of values, so it sits on the pixel term's scale: at 0.5 the two
+    weigh about the same on a trained model, and the KL term keeps its usual balance.
+    """
+
+    def __init__(self, vae: VAE, feature_weight: float = 0.0) -> None:
         super().__init__()
         self.vae = vae
+        self.feature_weight = feature_weight
+        self.features: nn.Module | None = None
+        if feature_weight:
+            device = next(vae.parameters()).device
+            self.features = load_vgg19(FEATURE_LOSS_LAYERS, device=device)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.vae.loss(images)
+        if self.features is None:
+            return self.vae.loss(images)
+        recon, mu, logvar = self.vae(images)
+        pixel = (recon - images).abs().flatten(1).sum(dim=1).mean()
+        with torch.no_grad():
+            targets = self.features(preprocess((images.float() + 1.0) / 2.0))
+        relative = content_loss(self.features(preprocess((recon.float() + 1.0) / 2.0)), targets)
+        feature = self.feature_weight * relative * images[0].numel()
+        kl = kl_elementwise(mu, logvar).sum(dim=1).mean()
+        recon_loss = pixel + feature
+        return {"total": recon_loss + self.vae.config.beta * kl, "recon": recon_loss, "kl": kl, "feature": feature}
 
 
 class VAETrainer(Trainer):
@@ -320,14 +347,14 @@ class VAETrainer(Trainer):
         super().__init__(config, device, init)
         self.build(lambda: {"vae": VAE(config.model)})
         self.vae: VAE = self.modules["vae"]
-        self.objective: nn.Module = _VAEObjective(self.vae)
+        self.objective: nn.Module = _VAEObjective(self.vae, config.feature_loss)
         self.add_optimizer("vae", self.vae, config.lr)
         generator = torch.Generator().manual_seed(config.seed * 10 + _PREVIEW)
         self.preview_originals = preview_images[:COLUMNS].to(device)
         self.preview_z = torch.randn(COLUMNS, config.model.latent_dim, generator=generator).to(device)
 
     def wrap_modules(self, context: DistributedContext) -> None:
-        self.objective = context.wrap(_VAEObjective(self.vae))
+        self.objective = context.wrap(_VAEObjective(self.vae, self.config.feature_loss))
 
     def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
         with self.own_random_state():
@@ -336,7 +363,7 @@ class VAETrainer(Trainer):
                 losses = self.objective(images)
             self.update("vae", losses["total"])
         self.end_step()
-        return {"loss": losses["total"].detach(), "recon": losses["recon"].detach(), "kl": losses["kl"].detach()}
+        return {name if name != "total" else "loss": value.detach() for name, value in losses.items()}
 
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
