@@ -208,6 +208,29 @@ def test_a_vae_with_a_prior_slides_along_the_priors_axes_in_units_of_its_spread(
     np.testing.assert_allclose(after[1:], model.coordinates(codes[0], directions)[1:], atol=1e-4)
 
 
+def test_a_vae_with_a_prior_draws_and_slides_within_the_class_picked(tmp_path):
+    torch.manual_seed(0)
+    codes, labels = clustered_codes()
+    fitted = with_prior(VAE(VAEConfig(latent_dim=8, base_channels=4)), fit_mixture_prior(codes, labels, per_class=2))
+    card = {"name": "p", "class_names": ["red", "green", "blue"]}
+    model = LatentModel.load(save_generative_model(tmp_path / "vae.safetensors", fitted, card))
+    assert model.class_names == ["red", "green", "blue"] and model.directions_depend_on_class
+    prior = prior_of(model.module)
+    for c in range(3):
+        # Randomize in a class draws from that class's components.
+        zs = np.stack([model.random_z(seed, c) for seed in range(20)])
+        nearest = np.argmin(((zs[:, None, :] - prior.means[None]) ** 2).sum(-1), axis=1)
+        assert set(prior.classes[nearest].tolist()) == {c}
+        # The class's own codes sit around 0 on its sliders, about one unit of spread each.
+        directions = model.directions(class_index=c)
+        own = np.stack([model.coordinates(z, directions) for z in codes[labels == c]])
+        np.testing.assert_allclose(own.mean(0), 0, atol=0.3)
+        assert np.all((own.std(0) > 0.5) & (own.std(0) < 1.5))
+        # A seed's point moves to the new class when the class changes.
+        assert not np.allclose(model.random_z(3, c), model.random_z(3, (c + 1) % 3))
+    assert model.directions(class_index=0) is not model.directions(class_index=1)
+
+
 def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tmp_path, classifier_file, capsys):
     from studio.cli import main
     from studio.engine.data.dataset import save_image_dataset

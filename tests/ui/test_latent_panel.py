@@ -438,6 +438,44 @@ def test_a_gan_with_classes_shows_the_class_picker_and_truncation(panel, qtbot):
     assert np.array_equal(_pixels(panel), _expected(panel))
 
 
+def test_a_vae_with_a_prior_picks_a_class_and_its_sliders_follow_it(qtbot, worker, studio_home, tmp_path, monkeypatch):
+    import torch
+
+    from studio.engine.models.store import save_generative_model
+    from studio.engine.models.vae import VAE, VAEConfig
+    from studio.engine.models.vae_prior import fit_mixture_prior, with_prior
+
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 4, (2, 8))
+    codes = np.concatenate([c + rng.normal(0, 0.3, (60, 8)) * rng.uniform(0.5, 2, 8) for c in centres])
+    prior = fit_mixture_prior(codes, np.repeat([0, 1], 60), per_class=1)
+    vae = with_prior(VAE(VAEConfig(latent_dim=8, base_channels=4)), prior)
+    save_generative_model(models_dir() / "prior-vae.safetensors", vae, {"name": "Prior VAE", "class_names": ["cats", "owls"]})
+    panel = _new_panel(qtbot, worker)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.explorer.model is not None and not panel.explorer.loading, timeout=TIMEOUT)
+    _wait_idle(qtbot, panel)
+    assert panel.class_combo.isVisibleTo(panel) and not panel.psi_slider.isVisibleTo(panel)
+    cats = panel.explorer.directions
+    with qtbot.waitSignal(panel.explorer.directionsChanged, timeout=TIMEOUT, raising=True):
+        panel.class_combo.setCurrentIndex(1)
+        panel.class_combo.activated.emit(1)
+    _wait_idle(qtbot, panel)
+    owls = panel.explorer.directions
+    assert panel.explorer.state.class_index == 1 and owls is not cats
+    # The seed's point is now an owl's, and the sliders read it on the owls' axes.
+    z = np.array(panel.explorer.state.z)
+    assert np.linalg.norm(z - prior.means[1]) < np.linalg.norm(z - prior.means[0])
+    shown = [slider.value() for slider in panel.sliders.sliders]
+    np.testing.assert_allclose(shown, np.clip(panel.explorer.coordinates(), -3, 3), atol=0.05)
+    panel.undo_stack.undo()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.directions is cats and panel.explorer.state.class_index == 0
+    assert np.array_equal(_pixels(panel), _expected(panel))
+
+
 def test_without_models_the_panel_shows_the_hint_and_opened_images_plainly(qtbot, worker, tmp_path, monkeypatch):
     monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     panel = _new_panel(qtbot, worker)

@@ -78,17 +78,20 @@ class LatentModel:
         # random_z); everything else works on z itself.
         self.style_based = self.kind == "gan" and bool(getattr(config, "style_based", False))
         self.latent_dim = int(config.w_dim if self.style_based else config.latent_dim)
-        num_classes = int(getattr(config, "num_classes", 0) or 0) if self.kind == "gan" else 0
+        self._prior = _prior_of(self.module) if self.kind == "vae" else None
+        if self.kind == "gan":
+            num_classes = int(getattr(config, "num_classes", 0) or 0)
+        else:
+            # A VAE's fitted prior has its components per class, so a class can be picked; a card
+            # lists its data set's classes even for a VAE without one: there is no class to pick then.
+            num_classes = self._prior.num_classes if self._prior is not None else 0
         if not num_classes:
-            # A card lists its data set's classes even for an unconditional model (the VAE):
-            # there is no class to pick then.
             self.class_names = []
         elif len(self.class_names) != num_classes:
             self.class_names = [f"class {i}" for i in range(num_classes)]
         self.module.eval().requires_grad_(False)
-        self._directions: dict[str, Directions] = {}
+        self._directions: dict[tuple[str, int | None], Directions] = {}
         self._truncate = _truncation() if self.kind == "gan" else None
-        self._prior = _prior_of(self.module) if self.kind == "vae" else None
         with torch.inference_mode():
             self._w_means = self._class_mean_ws() if self.style_based else None
             labels = torch.zeros(1, dtype=torch.long, device=self.device) if self.class_names else None
@@ -122,8 +125,14 @@ class LatentModel:
 
     @property
     def seed_depends_on_class(self) -> bool:
-        """Whether a seed gives another latent vector in another class (GAN v2, conditional)."""
-        return self.style_based and bool(self.class_names)
+        """Whether a seed gives another latent vector in another class (a conditional GAN v2, a
+        VAE drawing from its class's part of the prior)."""
+        return (self.style_based or self._prior is not None) and bool(self.class_names)
+
+    @property
+    def directions_depend_on_class(self) -> bool:
+        """Whether each class has its own slider axes (a VAE's prior: its class's components)."""
+        return self._prior is not None and bool(self.class_names)
 
     def random_z(self, seed: int, class_index: int | None = None) -> np.ndarray:
         """The latent vector of a seed, the same for the same seed on every machine.
@@ -142,7 +151,16 @@ class LatentModel:
         import torch
 
         if self._prior is not None:
-            return self._prior.sample(rng, count)
+            if class_indices is None or not self.class_names:
+                return self._prior.sample(rng, count)
+            classes = np.asarray(class_indices).reshape(-1)
+            if len(classes) == 1:
+                classes = np.repeat(classes, count)
+            zs = np.empty((count, self.latent_dim), dtype=np.float32)
+            for c in np.unique(classes):  # in class order, so the same rng gives the same points
+                chosen = classes == c
+                zs[chosen] = self._prior.for_class(int(c)).sample(rng, int(chosen.sum()))
+            return zs
         if not self.style_based:
             return rng.standard_normal((count, self.latent_dim), dtype=np.float32)
         z = torch.from_numpy(rng.standard_normal((count, self.module.config.latent_dim), dtype=np.float32))
@@ -294,21 +312,30 @@ class LatentModel:
 
     # --- directions ----------------------------------------------------------------------------
 
-    def directions(self, method: str | None = None) -> Directions:
-        """The slider axes, computed once per model and method and cached under data_dir()/cache."""
+    def directions(self, method: str | None = None, class_index: int | None = None) -> Directions:
+        """The slider axes, computed once per model and method and cached under data_dir()/cache.
+
+        A VAE's prior axes can be those of one class's components (``class_index``): sliders
+        that move a point within what that class's codes cover, in units of their spread.
+        """
         method = method or self.default_direction_method
         if method == "vae-prior" and self._prior is None:
             raise ValueError(f"{self.name} has no fitted prior; use vae-kl or vae-variance")
         if method not in DIRECTION_METHODS[self.kind]:
             raise ValueError(f"a {self.kind} has no {method!r} directions; use one of {', '.join(DIRECTION_METHODS[self.kind])}")
-        if method in self._directions:
-            return self._directions[method]
-        cache = directions_cache_path(self.sha256, method)
-        found = read_cached_directions(cache, self.latent_dim, method)
-        if found is None:
-            found = self._compute_directions(method)
-            write_cached_directions(cache, found)
-        self._directions[method] = found
+        per_class = method == "vae-prior" and class_index is not None
+        key = (method, self._class(class_index) if per_class else None)
+        if key in self._directions:
+            return self._directions[key]
+        if per_class:
+            found = _prior_directions(self._prior.for_class(key[1]))  # a few 32 x 32 eigenproblems
+        else:
+            cache = directions_cache_path(self.sha256, method)
+            found = read_cached_directions(cache, self.latent_dim, method)
+            if found is None:
+                found = self._compute_directions(method)
+                write_cached_directions(cache, found)
+        self._directions[key] = found
         return found
 
     @property
@@ -335,9 +362,7 @@ class LatentModel:
             if method == "ganspace":
                 return self._ganspace(generator)
             if method == "vae-prior":
-                prior = self._prior
-                covariances = np.einsum("kai,ka,kaj->kij", prior.axes, prior.stds**2, prior.axes)
-                return prior_directions(prior.means, covariances, prior.weights)
+                return _prior_directions(self._prior)
             if method == "vae-kl":
                 return self._vae_kl(generator)
             return self._vae_variance(generator)
@@ -517,6 +542,12 @@ def _class_names(card: dict[str, Any]) -> list[str]:
 
 
 
+
+
+def _prior_directions(prior: Any) -> Directions:
+    """The principal axes of a mixture prior (a MixturePrior) as a whole."""
+    covariances = np.einsum("kai,ka,kaj->kij", prior.axes, prior.stds**2, prior.axes)
+    return prior_directions(prior.means, covariances, prior.weights)
 
 
 def _prior_of(module: Any) -> Any:

@@ -40,6 +40,19 @@ class MixturePrior:
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
         return sample_mixture(self.means, self.axes, self.stds, self.weights, rng, count)
 
+    @property
+    def num_classes(self) -> int:
+        return int(self.classes.max()) + 1 if len(self.classes) else 0
+
+    def for_class(self, class_index: int) -> MixturePrior:
+        """The components fitted on one class, their weights summing to 1 (the whole prior for a
+        class it has no component of, so a point can always be drawn)."""
+        keep = self.classes == class_index
+        if not keep.any():
+            return self
+        return MixturePrior(self.means[keep], self.axes[keep], self.stds[keep],
+                            self.weights[keep] / self.weights[keep].sum(), self.classes[keep])  # fmt: skip
+
 
 def sample_mixture(means: np.ndarray, axes: np.ndarray, stds: np.ndarray, weights: np.ndarray,
                    rng: np.random.Generator, count: int) -> np.ndarray:  # fmt: skip

@@ -60,6 +60,11 @@ def render_state(model, state) -> Rendered:
     return Rendered(state, image, to_qimage(image))
 
 
+def directions_for(model, state):
+    """The slider axes for ``state``: the class's own for a model whose classes have their own."""
+    return model.directions(class_index=state.class_index if model.directions_depend_on_class else None)
+
+
 def state_problem(model, state) -> str | None:
     """Why ``state`` cannot be shown with ``model`` (a hand-edited PNG, say), or None."""
     if len(state.z) != model.latent_dim:
@@ -84,6 +89,7 @@ class ExplorerState(QObject):
     modelsChanged = Signal()
     loadingChanged = Signal(bool)
     modelLoaded = Signal()
+    directionsChanged = Signal()  # self.directions are other axes (a VAE's class changed)
     stateChanged = Signal(object)  # LatentState
     imageReady = Signal()  # self.image / self.qimage now show self.state
     errorOccurred = Signal(str)
@@ -163,13 +169,16 @@ class ExplorerState(QObject):
             from studio.engine.latent import LatentModel
 
             model = kept if kept is not None else LatentModel.load(info.path, device_of(device))
-            directions = model.directions()
             first, problem = state, None
             if state is not None and state.model_sha256 == model.sha256:
                 problem = state_problem(model, state)
             if first is None or first.model_sha256 != model.sha256 or problem is not None:
                 first = _initial_state(model)
-            return Loaded(info, model, directions, render_state(model, first), problem)
+            if model.directions_depend_on_class:
+                # Every class's axes now, on the worker: switching class then costs the GUI nothing.
+                for index in range(len(model.class_names)):
+                    model.directions(class_index=index)
+            return Loaded(info, model, directions_for(model, first), render_state(model, first), problem)
 
         self.loader.request(load_on_worker)
 
@@ -228,6 +237,10 @@ class ExplorerState(QObject):
             self.errorOccurred.emit(problem)
             return
         self.state = state
+        directions = directions_for(self.model, state)
+        if directions is not self.directions:
+            self.directions = directions  # before stateChanged: the sliders read coordinates on it
+            self.directionsChanged.emit()
         self.stateChanged.emit(state)
         cached = self._cache.get(state)
         if cached is not None:

@@ -223,6 +223,7 @@ class LatentPanel(Panel):
         e.modelsChanged.connect(self._fill_models)
         e.loadingChanged.connect(self._on_loading)
         e.modelLoaded.connect(self._on_model_loaded)
+        e.directionsChanged.connect(self._on_directions_changed)
         e.stateChanged.connect(self._on_state_changed)
         e.imageReady.connect(self._on_image_ready)
         e.errorOccurred.connect(self._show_error)
@@ -334,9 +335,7 @@ class LatentPanel(Panel):
         self.psi_label.setVisible(gan)
         self.psi_slider.setVisible(gan)
         self.encode_button.setText("Project image…" if gan else "Encode image…")
-        directions = e.directions
-        self.sliders.set_directions(directions.labels, [f"importance {s:.3g} ({directions.method})" for s in directions.scores])
-        self.directions_label.setText(f"DIRECTIONS · {directions.method.upper()}")
+        self._on_directions_changed()
         self._refresh_strip()
         self._update_enabled()
         if self._sample_dialog is not None and self._sample_dialog.isVisible():
@@ -344,6 +343,12 @@ class LatentPanel(Panel):
         if self._queued_image is not None:
             queued, self._queued_image = self._queued_image, None
             self.accept_image(queued)
+
+    @Slot()
+    def _on_directions_changed(self) -> None:
+        directions = self.explorer.directions
+        self.sliders.set_directions(directions.labels, [f"importance {s:.3g} ({directions.method})" for s in directions.scores])
+        self.directions_label.setText(f"DIRECTIONS · {directions.method.upper()}")
 
     def _update_enabled(self) -> None:
         has_models = bool(self.explorer.models)
