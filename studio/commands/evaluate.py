@@ -159,7 +159,7 @@ def run_fit_prior(args: argparse.Namespace) -> int:
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.latent import ModelNotFoundError, find_model
     from studio.engine.models import load_generative_model, save_generative_model
-    from studio.engine.models.vae_prior import encode_means, fit_mixture_prior, with_prior
+    from studio.engine.models.vae_prior import fit_prior_on
 
     try:
         source = find_model(args.model)
@@ -168,15 +168,11 @@ def run_fit_prior(args: argparse.Namespace) -> int:
             raise ValueError(f"{source.name} is not a VAE: only a VAE has a prior to fit")
         dataset = load_image_dataset(args.data)
         train = dataset.train()
-        codes = encode_means(loaded.model, train.images.float() / 127.5 - 1.0)
-        prior = fit_mixture_prior(codes, train.labels.numpy(), per_class=args.per_class)
-        card = {**loaded.card, "prior": {
-            "kind": "Gaussian mixture per class on the training codes (ex-post density estimation)",
-            "components": len(prior.weights), "per_class": args.per_class, "codes": len(codes)}}  # fmt: skip
+        fitted, prior = fit_prior_on(loaded.model, train.images, train.labels.numpy(), per_class=args.per_class)
         out = Path(args.out) if args.out else source
-        written = save_generative_model(out, with_prior(loaded.model, prior), card)
+        written = save_generative_model(out, fitted, {**loaded.card, "prior": prior})
     except (ModelFileError, ModelNotFoundError, DatasetError, ValueError, SaveError) as exc:
         print_error(str(exc))
         return EXIT_BAD_INPUT
-    print(f"Fitted {len(prior.weights)} Gaussians on {len(codes)} training codes: {written}")
+    print(f"Fitted {prior['components']} Gaussians on {prior['codes']} training codes: {written}")
     return EXIT_OK

@@ -149,6 +149,25 @@ def test_the_vgg_feature_loss_trains_the_vae_and_is_refused_for_a_gan(tmp_path):
         tiny_vae(feature_loss=-1.0)
 
 
+def test_a_vae_trained_from_a_base_with_a_prior_gets_a_prior_fitted_on_its_own_codes(tmp_path):
+    # Fine-tuning starts from the base's config: its prior (fitted on the base's data) must not
+    # survive into the new model, or Randomize would draw from where the old codes were.
+    from studio.engine.models.vae_prior import encode_means, prior_of
+
+    dataset = squares()
+    config = tiny_vae(steps=4).replace(model=VAEConfig(latent_dim=8, base_channels=8, prior_components=40))
+    result, _ = run(config, dataset, tmp_path / "vae.safetensors")
+    model = load_generative_model(result.model_path).model
+    prior = prior_of(model)
+    train = dataset.train()
+    assert set(prior.classes.tolist()) == {0, 1, 2} and model.config.prior_components == len(prior.weights) < 40
+    assert result.card["prior"]["codes"] == len(train)
+    codes = encode_means(model, train.images.float() / 127.5 - 1.0)
+    for c in range(3):
+        own = codes[train.labels.numpy() == c].mean(0)
+        np.testing.assert_allclose(prior.means[prior.classes == c].mean(0), own, atol=1e-3)
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_every_gan_loss_trains_with_finite_losses(tmp_path, loss):
     # Conditional with attention for one loss, unconditional for another, to cover both paths.

@@ -160,6 +160,16 @@ def with_prior(vae: VAE, prior: MixturePrior) -> VAE:
     return fitted.eval()
 
 
+def fit_prior_on(vae: VAE, images: torch.Tensor, labels: np.ndarray, per_class: int = COMPONENTS_PER_CLASS) -> tuple[VAE, dict]:
+    """``vae`` with a prior fitted on the codes of ``images`` (uint8 N x 3 x H x W, by class
+    ``labels``), and the card's ``prior`` entry that describes it."""
+    codes = encode_means(vae, images.float() / 127.5 - 1.0)
+    prior = fit_mixture_prior(codes, np.asarray(labels), per_class=per_class)
+    card = {"kind": "Gaussian mixture per class on the training codes (ex-post density estimation)",
+            "components": len(prior.weights), "per_class": per_class, "codes": len(codes)}  # fmt: skip
+    return with_prior(vae, prior), card
+
+
 def prior_of(vae: VAE) -> MixturePrior | None:
     """The prior a VAE carries, or None."""
     if not vae.config.prior_components:

@@ -39,7 +39,7 @@ from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, select_device
 from studio.engine.imageio import save_png
 from studio.engine.jobs import JobCancelled, Progress
-from studio.engine.models import save_generative_model
+from studio.engine.models import VAE, save_generative_model
 from studio.engine.training.checkpoint import (
     checkpoint_path,
     is_slim,
@@ -514,7 +514,15 @@ def train_job(
     if kid_note:
         card["kid_note"] = kid_note
     card.update(card_extra or {})
-    final = save_generative_model(out, trainer.final_model(), card)
+    final_model = trainer.final_model()
+    if isinstance(final_model, VAE) and final_model.config.prior_components:
+        # A prior carried over from a base model (fine-tuning) describes the base's codes, not
+        # this data's: Randomize would draw from where the old codes were. Refit it here.
+        from studio.engine.models.vae_prior import fit_prior_on
+
+        train_split = dataset.train()
+        final_model, card["prior"] = fit_prior_on(final_model, train_split.images, train_split.labels.numpy())
+    final = save_generative_model(out, final_model, card)
     if config.evaluate and not config.kid_at_checkpoints and len(heldout) >= 2:
         # The model card's measures (see studio.engine.evaluation): written once the model is
         # saved, so a failed or cancelled evaluation never costs the trained model.
@@ -530,7 +538,7 @@ def train_job(
             card.pop("kid_note", None)
         else:
             card["kid_note"] = evaluation_note
-        final = save_generative_model(out, trainer.final_model(), card)
+        final = save_generative_model(out, final_model, card)
     return result(checkpoint=ckpt_path, model=final, samples=grid_path, kid=kid, card=card)
 
 
