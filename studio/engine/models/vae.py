@@ -12,10 +12,14 @@ Images are N x C x H x W in [-1, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+# (reconstruction, original) -> {"recon": per-image error averaged over the batch, parts...}
+ReconstructionError = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 IMAGE_SIZES = (64, 128)
 BASE_RESOLUTION = 4
@@ -136,18 +140,24 @@ class VAE(nn.Module):
         z = self.reparameterize(mu, logvar) if self.training else mu
         return self.decode(z), mu, logvar
 
-    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, reconstruction_error: ReconstructionError | None = None) -> dict[str, torch.Tensor]:
         """The negative ELBO per image, averaged over the batch: ``total = recon + beta * kl``.
 
         ``recon`` is the squared error summed over an image's pixels and channels (a Gaussian
         likelihood with fixed variance), ``kl`` is summed over the latent dimensions. Summing
         per image, not averaging per pixel, keeps the two terms on the scale the ELBO gives
         them; a per-pixel mean would let the KL term win and the decoder ignore z.
+
+        ``reconstruction_error(recon, x)`` replaces the squared error: it returns ``recon`` (on
+        the same per-image scale) and any of its parts worth logging.
         """
         recon, mu, logvar = self(x)
-        recon_loss = (recon - x).pow(2).flatten(1).sum(dim=1).mean()
+        if reconstruction_error is None:
+            terms = {"recon": (recon - x).pow(2).flatten(1).sum(dim=1).mean()}
+        else:
+            terms = reconstruction_error(recon, x)
         kl = kl_elementwise(mu, logvar).sum(dim=1).mean()
-        return {"total": recon_loss + self.config.beta * kl, "recon": recon_loss, "kl": kl}
+        return {"total": terms["recon"] + self.config.beta * kl, **terms, "kl": kl}
 
     @staticmethod
     def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

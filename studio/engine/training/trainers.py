@@ -47,7 +47,6 @@ from studio.engine.models import (
 )
 from studio.engine.models.gan import generator_class
 from studio.engine.models.losses import lecam_regulariser
-from studio.engine.models.vae import kl_elementwise
 from studio.engine.style.losses import content_loss
 from studio.engine.style.vgg import load_vgg19, preprocess
 from studio.engine.models.stylegan import reconstruction_target
@@ -321,17 +320,15 @@ class _VAEObjective(nn.Module):
             self.features = load_vgg19(FEATURE_LOSS_LAYERS, device=device)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.features is None:
-            return self.vae.loss(images)
-        recon, mu, logvar = self.vae(images)
+        return self.vae.loss(images, self._pixel_and_feature_error if self.features is not None else None)
+
+    def _pixel_and_feature_error(self, recon: torch.Tensor, images: torch.Tensor) -> dict[str, torch.Tensor]:
         pixel = (recon - images).abs().flatten(1).sum(dim=1).mean()
         with torch.no_grad():
             targets = self.features(preprocess((images.float() + 1.0) / 2.0))
         relative = content_loss(self.features(preprocess((recon.float() + 1.0) / 2.0)), targets)
         feature = self.feature_weight * relative * images[0].numel()
-        kl = kl_elementwise(mu, logvar).sum(dim=1).mean()
-        recon_loss = pixel + feature
-        return {"total": recon_loss + self.vae.config.beta * kl, "recon": recon_loss, "kl": kl, "feature": feature}
+        return {"recon": pixel + feature, "feature": feature}
 
 
 class VAETrainer(Trainer):
