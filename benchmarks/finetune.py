@@ -145,7 +145,10 @@ def throughput(rounds: int, steps: int, warmup: int) -> dict:
     dataset = _synthetic(512, model.num_classes)
     plain = default_config("gan", model, batch=32, seed=0)
     finetune = plain.replace(
-        freeze=preset_blocks("freeze-d", model), flip=True, diffaugment=("color", "translation", "cutout"), fixed_class=0
+        freeze=preset_blocks("freeze-d", model),
+        flip=True,
+        diffaugment=("color", "translation", "cutout"),
+        fixed_class=0,
     )
     results: dict[str, list[float]] = {"studio": [], "minimal": [], "minimal_tuned": [], "studio_finetune_recipe": []}
     with tempfile.TemporaryDirectory() as folder:
@@ -153,7 +156,9 @@ def throughput(rounds: int, steps: int, warmup: int) -> dict:
             results["studio"].append(studio_images_per_second(plain, dataset, steps, warmup, Path(folder)))
             results["minimal"].append(minimal_images_per_second(model, dataset, 32, steps, warmup))
             results["minimal_tuned"].append(minimal_images_per_second(model, dataset, 32, steps, warmup, tuned=True))
-            results["studio_finetune_recipe"].append(studio_images_per_second(finetune, dataset, steps, warmup, Path(folder)))
+            results["studio_finetune_recipe"].append(
+                studio_images_per_second(finetune, dataset, steps, warmup, Path(folder))
+            )
     best = {name: max(values) for name, values in results.items()}
     return {
         "model": "Emoji GAN architecture (conditional, 9 classes, hinge, spectral norm)",
@@ -220,8 +225,13 @@ def build_folder(out: Path, count: int, seed: int = 0) -> dict:
         "Built by: python benchmarks/finetune.py folder --out " + str(out) + "\n\n" + "\n".join(written) + "\n",
         encoding="utf-8",
     )
-    return {"folder": str(out), "images": len(written), "categories": list(CATEGORIES), "skipped_sources": skipped,
-            "licence": "public domain (openclipart-png)"}
+    return {
+        "folder": str(out),
+        "images": len(written),
+        "categories": list(CATEGORIES),
+        "skipped_sources": skipped,
+        "licence": "public domain (openclipart-png)",
+    }
 
 
 def _grid_of(generator_fn, z: torch.Tensor, labels: torch.Tensor) -> Image.Image:
@@ -241,9 +251,19 @@ def adapt(folder: Path, steps: int, docs: Path) -> dict:
 
     base = load_base("emoji-gan")
     settings = FinetuneSettings(
-        base="emoji-gan", data=str(folder), name="Clip art GAN (benchmark)", steps=steps, batch=32,
-        freeze="freeze-d", resize="pad", class_index=0, sample_every=max(1, steps // 4),
-        checkpoint_every=max(1, steps // 4), log_every=50, kid=True, seed=0,
+        base="emoji-gan",
+        data=str(folder),
+        name="Clip art GAN (benchmark)",
+        steps=steps,
+        batch=32,
+        freeze="freeze-d",
+        resize="pad",
+        class_index=0,
+        sample_every=max(1, steps // 4),
+        checkpoint_every=max(1, steps // 4),
+        log_every=50,
+        kid=True,
+        seed=0,
     )
     z = torch.randn(64, base.config.latent_dim, generator=torch.Generator().manual_seed(2024))
     labels = torch.zeros(64, dtype=torch.long)

@@ -42,7 +42,10 @@ import sys
 import tempfile
 import time
 from importlib import metadata
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GOAL_MS = 16.0
 LOAD_TIMEOUT_S = 300.0
@@ -89,19 +92,38 @@ def guard_emit_refcount_bug() -> bool:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", default=[], metavar="NAME",
-                        help="a model's name or file stem, repeatable (default: every bundled model)")
-    parser.add_argument("--library", action="store_true",
-                        help="also the models in the user's library (LATENT_STUDIO_HOME, else the platform's data folder)")
-    parser.add_argument("--synthetic", action="store_true",
-                        help="untrained default-config models (a VAE, a 9-class GAN) in a temporary library, "
-                             "to check the benchmark without trained models; these are then the ones measured")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a model's name or file stem, repeatable (default: every bundled model)",
+    )
+    parser.add_argument(
+        "--library",
+        action="store_true",
+        help="also the models in the user's library (LATENT_STUDIO_HOME, else the platform's data folder)",
+    )
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="untrained default-config models (a VAE, a 9-class GAN) in a temporary library, "
+        "to check the benchmark without trained models; these are then the ones measured",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the drag (default 5)")
     parser.add_argument("--hz", type=float, default=120.0, help="slider moves per second (default 120)")
-    parser.add_argument("--sweep-hz", type=float, default=0.5, help="frequency of the sine the handle follows (default 0.5)")
-    parser.add_argument("--amplitude", type=float, default=1.5, help="σ either side of where the handle starts (default 1.5)")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads on the worker (torch.set_num_threads in a render call)")
-    parser.add_argument("--device", default="auto", help="compute device as the app takes it: auto (default), cpu, cuda, mps")
+    parser.add_argument(
+        "--sweep-hz", type=float, default=0.5, help="frequency of the sine the handle follows (default 0.5)"
+    )
+    parser.add_argument(
+        "--amplitude", type=float, default=1.5, help="σ either side of where the handle starts (default 1.5)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="torch intra-op threads on the worker (torch.set_num_threads in a render call)"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="compute device as the app takes it: auto (default), cpu, cuda, mps"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.hz <= 0:
         parser.error("--seconds and --hz must be positive")
@@ -116,7 +138,12 @@ def _percentiles(values_ms: list[float]) -> dict[str, float | None]:
     if not values_ms:
         return {"p50": None, "p95": None, "max": None, "n": 0}
     p50, p95 = np.percentile(values_ms, [50, 95])
-    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "max": round(max(values_ms), 2), "n": len(values_ms)}
+    return {
+        "p50": round(float(p50), 2),
+        "p95": round(float(p95), 2),
+        "max": round(max(values_ms), 2),
+        "n": len(values_ms),
+    }
 
 
 def change_latencies(changes: list[float], frames: list[tuple[float, int]]) -> list[float | None]:
@@ -142,10 +169,16 @@ def make_synthetic_models(folder: Path) -> list[Path]:
 
     torch.manual_seed(0)
     return [
-        save_generative_model(folder / "synthetic-vae.safetensors", VAE(VAEConfig()).eval(),
-                              {"name": "Synthetic VAE (untrained, default config)"}),
-        save_generative_model(folder / "synthetic-gan.safetensors", Generator(GANConfig(num_classes=9)).eval(),
-                              {"name": "Synthetic GAN (untrained, default config, 9 classes)"}),
+        save_generative_model(
+            folder / "synthetic-vae.safetensors",
+            VAE(VAEConfig()).eval(),
+            {"name": "Synthetic VAE (untrained, default config)"},
+        ),
+        save_generative_model(
+            folder / "synthetic-gan.safetensors",
+            Generator(GANConfig(num_classes=9)).eval(),
+            {"name": "Synthetic GAN (untrained, default config, 9 classes)"},
+        ),
     ]
 
 
@@ -275,8 +308,12 @@ class Bench:
 
         def shown() -> bool:
             return (
-                not e.loading and e.info is not None and e.info.path == info.path
-                and e.state is not None and e.shown_state == e.state and self.panel.view.image() is e.qimage
+                not e.loading
+                and e.info is not None
+                and e.info.path == info.path
+                and e.state is not None
+                and e.shown_state == e.state
+                and self.panel.view.image() is e.qimage
             )
 
         if not self.wait_until(lambda: shown() or (self.last_error is not None and not e.loading), LOAD_TIMEOUT_S):
@@ -294,7 +331,7 @@ class Drag:
     """One press-sweep-release of a direction slider, timed at the panel's display point."""
 
     def __init__(self, bench: Bench, seconds: float, hz: float, sweep_hz: float, amplitude: float) -> None:
-        from PySide6.QtCore import QEventLoop, QObject, QTimer, Qt
+        from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
         from PySide6.QtWidgets import QSlider
 
         self.bench = bench
@@ -318,7 +355,7 @@ class Drag:
         self._k = 0
 
         class PaintWatcher(QObject):
-            def eventFilter(inner_self, watched, event):  # noqa: N802, N805 - Qt's name
+            def eventFilter(inner_self, watched, event):  # noqa: N805 - Qt's name
                 from PySide6.QtCore import QEvent
 
                 if event.type() == QEvent.Type.Paint:
@@ -408,9 +445,12 @@ class Drag:
         from PySide6.QtTest import QTest
 
         self.t_release = time.perf_counter()
-        self._move(self.t_release, lambda: QTest.mouseRelease(
-            self.slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, self._handle_centre()
-        ))
+        self._move(
+            self.t_release,
+            lambda: QTest.mouseRelease(
+                self.slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, self._handle_centre()
+            ),
+        )
         if self._final_shown():
             self._loop.quit()
 
@@ -427,9 +467,12 @@ class Drag:
         drag_serial = panel._drag_serial
         try:
             t_press = time.perf_counter()
-            self._move(t_press, lambda: QTest.mousePress(
-                self.slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, self._handle_centre()
-            ))
+            self._move(
+                t_press,
+                lambda: QTest.mousePress(
+                    self.slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, self._handle_centre()
+                ),
+            )
             pressed = self.slider.isSliderDown() and panel._drag_serial != drag_serial
             self.v0 = self.slider.value()
             self.t0 = time.perf_counter()
@@ -491,7 +534,10 @@ class Drag:
             "final_frame_shown_before_release": before_release,
             "goal_p95_ms": GOAL_MS,
             "goal_met": (
-                latency["p95"] is not None and latency["p95"] <= GOAL_MS and final_ms is not None and final_ms <= GOAL_MS
+                latency["p95"] is not None
+                and latency["p95"] <= GOAL_MS
+                and final_ms is not None
+                and final_ms <= GOAL_MS
             ),
         }
 
@@ -520,9 +566,14 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "latent_slider_latency",
         "latency_definition": LATENCY_DEFINITION,
         "drag": {
-            "seconds": args.seconds, "hz": args.hz, "sweep_hz": args.sweep_hz, "amplitude_sigma": args.amplitude,
+            "seconds": args.seconds,
+            "hz": args.hz,
+            "sweep_hz": args.sweep_hz,
+            "amplitude_sigma": args.amplitude,
             "slider": "first direction slider (most influential)",
-            "input": "QTest mouse press on its handle, setSliderPosition per tick from a PreciseTimer, QTest mouse release",
+            "input": (
+                "QTest mouse press on its handle, setSliderPosition per tick from a PreciseTimer, QTest mouse release"
+            ),
         },
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -547,7 +598,9 @@ def main(argv: list[str] | None = None) -> int:
             result["missing_models"] = missing
             code = 1
         if not chosen:
-            result["error"] = "no model to measure (bundled models: resources/models; try --library, --model or --synthetic)"
+            result["error"] = (
+                "no model to measure (bundled models: resources/models; try --library, --model or --synthetic)"
+            )
             code = 1
         for info in chosen:
             entry: dict = {"model": info.name, "origin": info.origin, "file": info.path.name}
@@ -555,16 +608,20 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 bench.load(info)
                 model = bench.panel.explorer.model
-                entry.update({
-                    "kind": model.kind,
-                    "classes": len(model.class_names),
-                    "latent_dim": model.latent_dim,
-                    "image_size": model.image_size,
-                    "direction": f"{bench.panel.explorer.directions.labels[0]} ({bench.panel.explorer.directions.method})",
-                    "load_s": round(time.perf_counter() - started, 2),
-                    "seconds": args.seconds,
-                    "hz": args.hz,
-                })
+                entry.update(
+                    {
+                        "kind": model.kind,
+                        "classes": len(model.class_names),
+                        "latent_dim": model.latent_dim,
+                        "image_size": model.image_size,
+                        "direction": (
+                            f"{bench.panel.explorer.directions.labels[0]} ({bench.panel.explorer.directions.method})"
+                        ),
+                        "load_s": round(time.perf_counter() - started, 2),
+                        "seconds": args.seconds,
+                        "hz": args.hz,
+                    }
+                )
                 entry.update(Drag(bench, args.seconds, args.hz, args.sweep_hz, args.amplitude).run())
                 bench.pause(SETTLE_S)
             except Exception as exc:  # noqa: BLE001 - one model's failure is reported, the others still run

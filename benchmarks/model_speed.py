@@ -23,7 +23,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -38,6 +38,9 @@ from studio.engine.models import (
     generator_loss,
     plain_state_dict,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def time_ms(step: Callable[[], object], runs: int, warmup: int) -> dict[str, float]:

@@ -124,12 +124,14 @@ def make_landscape(size: int) -> Image.Image:
     for base, rough, colour in ((250, 60, (96, 104, 140)), (300, 35, (70, 96, 84))):
         xs = np.linspace(0, size, 40)
         ys = base * s + np.cumsum(rng.normal(0, rough * s / 6, 40)) - rough * s * np.sin(xs / size * 3)
-        draw.polygon([(0, size)] + list(zip(xs.tolist(), ys.tolist())) + [(size, size)], fill=colour)
+        draw.polygon([(0, size)] + list(zip(xs.tolist(), ys.tolist(), strict=False)) + [(size, size)], fill=colour)
     meadow = _vertical_gradient(size, (104, 150, 64), (48, 92, 34))
     mask = np.zeros((size, size), np.uint8)
-    mask[int(350 * s):] = 255
+    mask[int(350 * s) :] = 255
     image.paste(Image.fromarray(meadow.astype(np.uint8)), mask=Image.fromarray(mask))
-    draw.rectangle([90 * s, 300 * s, 190 * s, 390 * s], fill=(214, 196, 160), outline=(90, 70, 50), width=max(1, round(2 * s)))
+    draw.rectangle(
+        [90 * s, 300 * s, 190 * s, 390 * s], fill=(214, 196, 160), outline=(90, 70, 50), width=max(1, round(2 * s))
+    )
     draw.polygon([(80 * s, 302 * s), (140 * s, 250 * s), (200 * s, 302 * s)], fill=(150, 56, 42))
     for x in (105, 155):
         draw.rectangle([x * s, 320 * s, (x + 22) * s, 345 * s], fill=(60, 80, 110))
@@ -159,8 +161,12 @@ def make_still_life(size: int) -> Image.Image:
     draw.ellipse([120 * s, 240 * s, 250 * s, 390 * s], fill=(52, 86, 132))
     draw.ellipse([150 * s, 260 * s, 180 * s, 340 * s], fill=(120, 160, 210))
     draw.rectangle([150 * s, 170 * s, 220 * s, 205 * s], fill=(44, 72, 112))
-    for cx, cy, r, colour in ((300, 360, 40, (200, 40, 36)), (370, 372, 34, (230, 160, 30)),
-                              (330, 318, 30, (110, 160, 50)), (420, 366, 28, (190, 60, 90))):  # fmt: skip
+    for cx, cy, r, colour in (
+        (300, 360, 40, (200, 40, 36)),
+        (370, 372, 34, (230, 160, 30)),
+        (330, 318, 30, (110, 160, 50)),
+        (420, 366, 28, (190, 60, 90)),
+    ):
         draw.ellipse([(cx - r) * s, (cy - r) * s, (cx + r) * s, (cy + r) * s], fill=colour)
         light = tuple(min(255, c + 70) for c in colour)
         draw.ellipse([(cx - r * 0.6) * s, (cy - r * 0.7) * s, (cx - r * 0.1) * s, (cy - r * 0.2) * s], fill=light)
@@ -180,7 +186,11 @@ def make_strokes(size: int) -> Image.Image:
         length = rng.uniform(8, 26) * s
         colour = palette[rng.choice(len(palette), p=(0.25, 0.3, 0.2, 0.12, 0.05, 0.08))] + rng.normal(0, 12, 3)
         end = (x + length * math.cos(angle), y + length * math.sin(angle))
-        draw.line([(x, y), end], fill=tuple(int(c) for c in np.clip(colour, 0, 255)), width=max(1, round(rng.uniform(3, 7) * s)))
+        draw.line(
+            [(x, y), end],
+            fill=tuple(int(c) for c in np.clip(colour, 0, 255)),
+            width=max(1, round(rng.uniform(3, 7) * s)),
+        )
     return image.filter(ImageFilter.GaussianBlur(0.6 * s))
 
 
@@ -231,10 +241,12 @@ def prepare_inputs(args: argparse.Namespace, work: Path) -> list[dict]:
     if args.content or args.style:
         if len(args.content or []) != len(args.style or []):
             raise SystemExit("give --content and --style the same number of times (they are paired in order)")
-        for content_path, style_path in zip(args.content, args.style):
+        for content_path, style_path in zip(args.content, args.style, strict=False):
             content = Image.open(content_path).convert("RGB")
             style = Image.open(style_path).convert("RGB")
-            pairs.append({"name": f"{Path(content_path).stem}--{Path(style_path).stem}", "content": content, "style": style})
+            pairs.append(
+                {"name": f"{Path(content_path).stem}--{Path(style_path).stem}", "content": content, "style": style}
+            )
     else:
         canvas = max([CANVAS, *args.sizes])
         for name, content_maker, style_maker in GENERATED_PAIRS:
@@ -282,13 +294,33 @@ def reap(process: subprocess.Popen) -> tuple[int, float]:
 
 
 def run_pastiche(content: Path, style: Path, output: Path, size: int, steps: int, threads: int) -> dict:
-    command = [sys.executable, "-m", "pastiche", "--device", "cpu", "--optimizer", "lbfgs",
-               "--num-steps", str(steps), "--size", str(size), "--seed", "0", "--no-verbose",
-               "--content", str(content), "--styles", str(style), "--output", str(output)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pastiche",
+        "--device",
+        "cpu",
+        "--optimizer",
+        "lbfgs",
+        "--num-steps",
+        str(steps),
+        "--size",
+        str(size),
+        "--seed",
+        "0",
+        "--no-verbose",
+        "--content",
+        str(content),
+        "--styles",
+        str(style),
+        "--output",
+        str(output),
+    ]
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(threads),
-                                   cwd=str(output.parent))  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(threads), cwd=str(output.parent)
+        )
         code, peak_mb = reap(process)
         wall = time.perf_counter() - started
         if code != 0 or not output.is_file():
@@ -297,8 +329,9 @@ def run_pastiche(content: Path, style: Path, output: Path, size: int, steps: int
     return {"wall_s": wall, "peak_rss_mb": peak_mb, "steps": steps, "command": " ".join(command[1:4] + command[4:])}
 
 
-def run_studio(job: dict, evaluator: Evaluator, targets: dict, goal: tuple[float, float], cap_s: float,
-               threads: int) -> dict:  # fmt: skip
+def run_studio(
+    job: dict, evaluator: Evaluator, targets: dict, goal: tuple[float, float], cap_s: float, threads: int
+) -> dict:
     """The studio in a worker process; every snapshot is scored here while the worker waits."""
     job_path = Path(job["work"]) / "studio-job.json"
     job_path.write_text(json.dumps(job))
@@ -309,19 +342,32 @@ def run_studio(job: dict, evaluator: Evaluator, targets: dict, goal: tuple[float
     paused = 0.0
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                   env=child_env(threads), text=True, bufsize=1)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=child_env(threads),
+            text=True,
+            bufsize=1,
+        )
         assert process.stdin is not None and process.stdout is not None
         for line in process.stdout:
             if not line.startswith(PROTOCOL):
                 continue
             clock = time.perf_counter() - started - paused
             pause_started = time.perf_counter()
-            message = json.loads(line[len(PROTOCOL):])
+            message = json.loads(line[len(PROTOCOL) :])
             image = Image.fromarray(np.load(message["path"]))
             style_d, content_d = evaluator.score(image, targets)
-            point = {"t_s": clock, "steps": message["steps"], "style_distance": style_d,
-                     "content_distance": content_d, "path": message["path"], "event": message["event"]}  # fmt: skip
+            point = {
+                "t_s": clock,
+                "steps": message["steps"],
+                "style_distance": style_d,
+                "content_distance": content_d,
+                "path": message["path"],
+                "event": message["event"],
+            }
             trace.append(point)
             last = point
             if matched is None and style_d <= goal[0] and content_d <= goal[1]:
@@ -353,7 +399,9 @@ def run_studio(job: dict, evaluator: Evaluator, targets: dict, goal: tuple[float
         "image_path": shown["path"],
         "closest": {"t_s": round(closest["t_s"], 2), "steps": closest["steps"], "ratio": _sig(ratio(closest))},
         # [studio clock s, steps, style distance, content distance], down-sampled.
-        "trace": [[round(p["t_s"], 2), p["steps"], _sig(p["style_distance"]), _sig(p["content_distance"])] for p in kept],
+        "trace": [
+            [round(p["t_s"], 2), p["steps"], _sig(p["style_distance"]), _sig(p["content_distance"])] for p in kept
+        ],
     }
 
 
@@ -386,8 +434,13 @@ def studio_worker(job_path: str) -> int:
         coarse = run_to_end(stylize_job(content, styles, base.replace(size=scales[-2]), device))
         init_image = coarse.image
         coarse_steps = len(coarse.loss_history)
-    final = base.replace(size=size, min_size=size, steps=job["max_final_steps"], preview_interval_s=0.0,
-                         init="image" if init_image is not None else base.init)  # fmt: skip
+    final = base.replace(
+        size=size,
+        min_size=size,
+        steps=job["max_final_steps"],
+        preview_interval_s=0.0,
+        init="image" if init_image is not None else base.init,
+    )
     job_gen = stylize_job(content, styles, final, device, init_image=init_image)
     snapshot = Path(job["work"]) / f"studio-{job['tag']}"
     count = 0
@@ -445,8 +498,12 @@ class Evaluator:
     def targets(self, content: Image.Image, style: Image.Image) -> dict:
         content_f = self._features(content)[CONTENT_LAYER]
         style_f = self._features(style)
-        return {"size": content.size, "content": content_f, "content_power": float(content_f.pow(2).mean()),
-                "grams": {layer: self._gram(style_f[layer]) for layer in STYLE_LAYERS}}  # fmt: skip
+        return {
+            "size": content.size,
+            "content": content_f,
+            "content_power": float(content_f.pow(2).mean()),
+            "grams": {layer: self._gram(style_f[layer]) for layer in STYLE_LAYERS},
+        }
 
     def score(self, image: Image.Image, targets: dict) -> tuple[float, float]:
         if image.size != targets["size"]:
@@ -470,10 +527,16 @@ def machine_info(threads: int) -> dict:
     import torch
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "load_average_1_5_15": [round(v, 2) for v in load] if load else None, "threads": threads,
-            "torch": torch.__version__, "torch_threads_parent": torch.get_num_threads(),
-            "nice": os.nice(0) if hasattr(os, "nice") else None, "python": platform.python_version()}  # fmt: skip
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "load_average_1_5_15": [round(v, 2) for v in load] if load else None,
+        "threads": threads,
+        "torch": torch.__version__,
+        "torch_threads_parent": torch.get_num_threads(),
+        "nice": os.nice(0) if hasattr(os, "nice") else None,
+        "python": platform.python_version(),
+    }
 
 
 def markdown(report: dict) -> str:
@@ -485,9 +548,10 @@ def markdown(report: dict) -> str:
         "and the distance formulas). Lower distances are better; the studio's time is to the first",
         "image at least as good as pastiche's on both distances.",
         "",
-        f"Machine: {m['cpu_count']} CPUs ({m['processor']}), {m['threads']} thread{'s' if m['threads'] != 1 else ''} per tool, load average "
-        f"{m['load_average_1_5_15']} at the start, torch {m['torch']}. Pastiche: {report['settings']['pastiche_steps']} "
-        "L-BFGS steps, content init.",
+        f"Machine: {m['cpu_count']} CPUs ({m['processor']}), "
+        f"{m['threads']} thread{'s' if m['threads'] != 1 else ''} per tool, load average "
+        f"{m['load_average_1_5_15']} at the start, torch {m['torch']}. "
+        f"Pastiche: {report['settings']['pastiche_steps']} L-BFGS steps, content init.",
         "",
         "| pair | size | pastiche wall s | pastiche peak MB | pastiche style / content | studio s to match | "
         "studio steps | studio peak MB | studio style / content | speedup | goal met |",
@@ -495,7 +559,9 @@ def markdown(report: dict) -> str:
     ]
     for r in report["results"]:
         p, s = r["pastiche"], r["studio"]
-        match = f"{s['wall_s_to_match']:.1f}" if s["wall_s_to_match"] is not None else f"not within {s['wall_s_run']:.0f}"
+        match = (
+            f"{s['wall_s_to_match']:.1f}" if s["wall_s_to_match"] is not None else f"not within {s['wall_s_run']:.0f}"
+        )
         speed = f"{r['speedup']:.2f}x" if r["speedup"] is not None else "-"
         lines.append(
             f"| {r['pair']} | {r['size']} | {p['wall_s']:.1f} | {p['peak_rss_mb']:.0f} | "
@@ -506,15 +572,22 @@ def markdown(report: dict) -> str:
     lines += ["", "Goal: studio time to match <= 1/3 of pastiche's wall time, and peak memory <= pastiche's.", ""]
     for r in report["results"]:
         name, size = r["pair"], r["size"]
-        lines += [f"## {name}, {size} px", "",
-                  "| content | style | pastiche | studio |", "|---|---|---|---|",
-                  f"| ![content]({r['files']['content']}) | ![style]({r['files']['style']}) | "
-                  f"![pastiche]({r['files']['pastiche']}) | ![studio]({r['files']['studio']}) |", ""]  # fmt: skip
+        lines += [
+            f"## {name}, {size} px",
+            "",
+            "| content | style | pastiche | studio |",
+            "|---|---|---|---|",
+            f"| ![content]({r['files']['content']}) | ![style]({r['files']['style']}) | "
+            f"![pastiche]({r['files']['pastiche']}) | ![studio]({r['files']['studio']}) |",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--pastiche-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads for each tool")
@@ -523,13 +596,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", help="a style image (repeatable)")
     parser.add_argument("--studio-preset", default="balanced", help="the StyleSettings preset the studio starts from")
     parser.add_argument("--studio-min-size", type=int, help="first (coarsest) scale; default: the preset's")
-    parser.add_argument("--studio-coarse-steps", type=int, help="L-BFGS steps at each coarse scale; default: the preset's")
+    parser.add_argument(
+        "--studio-coarse-steps", type=int, help="L-BFGS steps at each coarse scale; default: the preset's"
+    )
     parser.add_argument("--studio-style-weight", type=float, help="default: the preset's")
     parser.add_argument("--studio-tv-weight", type=float, help="default: the preset's")
     parser.add_argument("--check-every", type=int, default=5, help="score the studio's image every N last-scale steps")
     parser.add_argument("--cap", type=float, default=2.0, help="give the studio up to CAP x pastiche's wall time")
     parser.add_argument("--max-final-steps", type=int, default=5000)
-    parser.add_argument("--write-docs", action="store_true", help=f"save images and a table under {DOCS.relative_to(REPO)}")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"save images and a table under {DOCS.relative_to(REPO)}"
+    )
     parser.add_argument("--docs-dir", type=Path, default=DOCS)
     parser.add_argument("--worker", choices=["studio"], help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
@@ -560,18 +637,37 @@ def main(argv: list[str] | None = None) -> int:
         for pair in pairs:
             for size in args.sizes:
                 content_path, style_path = sized_inputs(pair, size, work)
-                content_image, style_image = Image.open(content_path).convert("RGB"), Image.open(style_path).convert("RGB")
+                content_image, style_image = (
+                    Image.open(content_path).convert("RGB"),
+                    Image.open(style_path).convert("RGB"),
+                )
                 targets = evaluator.targets(content_image, style_image)
                 pastiche_out = work / f"{pair['name']}-{size}-pastiche.png"
                 p = run_pastiche(content_path, style_path, pastiche_out, size, args.pastiche_steps, args.threads)
                 p["style_distance"], p["content_distance"] = evaluator.score(Image.open(pastiche_out), targets)
-                job = {"work": str(work), "tag": f"{pair['name']}-{size}", "content": str(content_path),
-                       "style": str(style_path), "size": size, "preset": args.studio_preset, "min_size": min_size,
-                       "coarse_steps": coarse_steps, "style_weight": args.studio_style_weight,
-                       "tv_weight": args.studio_tv_weight, "max_final_steps": args.max_final_steps,
-                       "check_every": args.check_every, "threads": args.threads}  # fmt: skip
-                s = run_studio(job, evaluator, targets, (p["style_distance"], p["content_distance"]),
-                               args.cap * p["wall_s"], args.threads)  # fmt: skip
+                job = {
+                    "work": str(work),
+                    "tag": f"{pair['name']}-{size}",
+                    "content": str(content_path),
+                    "style": str(style_path),
+                    "size": size,
+                    "preset": args.studio_preset,
+                    "min_size": min_size,
+                    "coarse_steps": coarse_steps,
+                    "style_weight": args.studio_style_weight,
+                    "tv_weight": args.studio_tv_weight,
+                    "max_final_steps": args.max_final_steps,
+                    "check_every": args.check_every,
+                    "threads": args.threads,
+                }
+                s = run_studio(
+                    job,
+                    evaluator,
+                    targets,
+                    (p["style_distance"], p["content_distance"]),
+                    args.cap * p["wall_s"],
+                    args.threads,
+                )
                 studio_out = work / f"{pair['name']}-{size}-studio.png"
                 Image.fromarray(np.load(s.pop("image_path"))).save(studio_out)
                 speedup = p["wall_s"] / s["wall_s_to_match"] if s["wall_s_to_match"] else None
@@ -582,22 +678,39 @@ def main(argv: list[str] | None = None) -> int:
                     for key in ("wall_s", "wall_s_to_match", "wall_s_run", "peak_rss_mb"):
                         if side.get(key) is not None:
                             side[key] = round(side[key], 2)
-                results.append({
-                    "pair": pair["name"], "size": size, "pastiche": p, "studio": s,
-                    "speedup": round(speedup, 2) if speedup else None, "goal_met": goal,
-                    "files": {"content": content_path.name, "style": style_path.name,
-                              "pastiche": pastiche_out.name, "studio": studio_out.name},
-                })  # fmt: skip
+                results.append(
+                    {
+                        "pair": pair["name"],
+                        "size": size,
+                        "pastiche": p,
+                        "studio": s,
+                        "speedup": round(speedup, 2) if speedup else None,
+                        "goal_met": goal,
+                        "files": {
+                            "content": content_path.name,
+                            "style": style_path.name,
+                            "pastiche": pastiche_out.name,
+                            "studio": studio_out.name,
+                        },
+                    }
+                )
         load = os.getloadavg() if hasattr(os, "getloadavg") else None
         info["load_average_1_5_15_end"] = [round(v, 2) for v in load] if load else None
         report = {
             "benchmark": "style_vs_pastiche",
             "machine": info,
-            "settings": {"sizes": args.sizes, "pastiche_steps": args.pastiche_steps, "studio_preset": args.studio_preset,
-                         "studio_min_size": min_size, "studio_coarse_steps": coarse_steps,
-                         "studio_style_weight": args.studio_style_weight or preset.style_weight,
-                         "studio_tv_weight": args.studio_tv_weight if args.studio_tv_weight is not None else preset.tv_weight,
-                         "check_every": args.check_every, "cap": args.cap, "quick": args.quick},  # fmt: skip
+            "settings": {
+                "sizes": args.sizes,
+                "pastiche_steps": args.pastiche_steps,
+                "studio_preset": args.studio_preset,
+                "studio_min_size": min_size,
+                "studio_coarse_steps": coarse_steps,
+                "studio_style_weight": args.studio_style_weight or preset.style_weight,
+                "studio_tv_weight": args.studio_tv_weight if args.studio_tv_weight is not None else preset.tv_weight,
+                "check_every": args.check_every,
+                "cap": args.cap,
+                "quick": args.quick,
+            },
             "goal": "studio wall_s_to_match <= pastiche wall_s / 3 and studio peak_rss_mb <= pastiche peak_rss_mb",
             "results": results,
             "all_goals_met": bool(results) and all(r["goal_met"] for r in results),

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import identity  # noqa: E402 - found through the line above
+import identity
 
 ROOT = identity.ROOT
 PACKAGING = ROOT / "packaging"
@@ -47,7 +47,14 @@ SIGN_SCRIPT = PACKAGING / "macos" / "sign_and_notarize.sh"
 
 # What the smoke test demands of the self-test's report: one line per thing a user would do
 # first (see studio/ui/self_test.py). A panel that silently skipped its check fails the build.
-SMOKE_REQUIRED_STEPS = ("window shown", "icons drawn", "torch ready on", "device check ran", "Latent Explorer rendered", "style transfer ran")
+SMOKE_REQUIRED_STEPS = (
+    "window shown",
+    "icons drawn",
+    "torch ready on",
+    "device check ran",
+    "Latent Explorer rendered",
+    "style transfer ran",
+)
 
 
 class BuildError(RuntimeError):
@@ -102,8 +109,11 @@ def mib(size: int) -> float:
 def record(section: str, figures: dict) -> None:
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
-    data[section] = {**figures, "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-                     "recorded": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip
+    data[section] = {
+        **figures,
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "recorded": time.strftime("%Y-%m-%d %H:%M"),
+    }
     FIGURES.write_text(json.dumps(data, indent=2) + "\n")
     print(json.dumps({section: data[section]}, indent=2), flush=True)
 
@@ -140,7 +150,9 @@ def bundle_dir() -> Path:
     return DIST / identity.EXECUTABLE
 
 
-CUDA_LIBRARY = re.compile(r"(cuda|cudnn|cublas|cufft|curand|cusolver|cusparse|nccl|nvshmem|nvrtc|nvjitlink|cupti|cufile|nvtx)")
+CUDA_LIBRARY = re.compile(
+    r"(cuda|cudnn|cublas|cufft|curand|cusolver|cusparse|nccl|nvshmem|nvrtc|nvjitlink|cupti|cufile|nvtx)"
+)
 
 
 def cuda_libraries_size(bundle: Path) -> int:
@@ -162,15 +174,32 @@ def build_app() -> Path:
         raise BuildError('PyInstaller is not installed: pip install -e ".[packaging]"') from None
     build_icons()
     started = time.perf_counter()
-    run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
-         "--distpath", DIST, "--workpath", BUILD / "pyinstaller", SPEC])  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--clean",
+            "--distpath",
+            DIST,
+            "--workpath",
+            BUILD / "pyinstaller",
+            SPEC,
+        ]
+    )
     seconds = time.perf_counter() - started
     bundle = bundle_dir()
     executable = bundle / (identity.EXECUTABLE + (".exe" if sys.platform == "win32" else ""))
     if not executable.is_file():
         raise BuildError(f"PyInstaller finished but {executable} is missing")
-    figures = {"path": shown(bundle), "size_mib": mib(tree_size(bundle)),
-               "build_s": round(seconds, 1), "torch": torch_variant(), "python": platform.python_version()}  # fmt: skip
+    figures = {
+        "path": shown(bundle),
+        "size_mib": mib(tree_size(bundle)),
+        "build_s": round(seconds, 1),
+        "torch": torch_variant(),
+        "python": platform.python_version(),
+    }
     figures["cuda_libraries_mib"] = mib(cuda_libraries_size(bundle))
     if sys.platform == "darwin":
         figures["app_bundle"] = shown(DIST / f"{identity.APP_NAME}.app")
@@ -252,7 +281,7 @@ def _path_spellings(library: str) -> list[str]:
     spellings = {library, os.path.realpath(library)}
     for path in list(spellings):
         if path.startswith("/usr/lib/"):
-            spellings.add(path[len("/usr"):])
+            spellings.add(path[len("/usr") :])
         elif path.startswith("/lib/"):
             spellings.add("/usr" + path)
     return sorted(spellings)
@@ -265,8 +294,9 @@ def debian_depends(bundle: Path) -> list[str]:
     owners: dict[str, str] = {}
     if libraries:
         # dpkg -S exits 1 when any one name is unknown, and still prints the owners it found.
-        result = subprocess.run(["dpkg", "-S", *sorted({s for names in spellings.values() for s in names})],
-                                capture_output=True, text=True)  # fmt: skip
+        result = subprocess.run(
+            ["dpkg", "-S", *sorted({s for names in spellings.values() for s in names})], capture_output=True, text=True
+        )
         for line in result.stdout.splitlines():
             names, _, path = line.partition(": ")
             owners[path.strip()] = names
@@ -284,8 +314,10 @@ def debian_depends(bundle: Path) -> list[str]:
         elif not DRIVER_LIBRARIES.match(soname):
             unknown.append(soname)
     if unowned or unknown:
-        raise BuildError("the bundle needs libraries that no Debian package on this machine provides: "
-                         + ", ".join(unowned + unknown))  # fmt: skip
+        raise BuildError(
+            "the bundle needs libraries that no Debian package on this machine provides: "
+            + ", ".join(unowned + unknown)
+        )
     return sorted(packages)
 
 
@@ -297,8 +329,12 @@ def _stage_file(source: Path, target: Path, mode: int = 0o644) -> None:
 
 def check_deb_prerequisites() -> None:
     """Run before the (long) app build: the tools the .deb needs, and the metadata it ships."""
-    require_tools(("dpkg-deb", "apt install dpkg"), ("desktop-file-validate", "apt install desktop-file-utils"),
-                  ("appstreamcli", "apt install appstream"), ("ldd", "apt install libc-bin"))  # fmt: skip
+    require_tools(
+        ("dpkg-deb", "apt install dpkg"),
+        ("desktop-file-validate", "apt install desktop-file-utils"),
+        ("appstreamcli", "apt install appstream"),
+        ("ldd", "apt install libc-bin"),
+    )
     validate_linux_metadata()
 
 
@@ -313,7 +349,7 @@ def build_deb(bundle: Path) -> Path:
     # Hard links, not copies: the bundle is gigabytes with CUDA torch, and dpkg-deb reads the
     # files once; the modes below are the ones the bundle has anyway.
     shutil.copytree(bundle, opt, copy_function=os.link, symlinks=True)
-    for folder, dirs, names in os.walk(opt):
+    for folder, _dirs, names in os.walk(opt):
         os.chmod(folder, 0o755)
         for name in names:
             path = Path(folder) / name
@@ -330,7 +366,9 @@ def build_deb(bundle: Path) -> Path:
     for icon in (ICONS / "hicolor").rglob("*"):
         if icon.is_file():
             _stage_file(icon, share / "icons" / "hicolor" / icon.relative_to(ICONS / "hicolor"))
-    copyright_text = (ROOT / "LICENSE").read_text() if (ROOT / "LICENSE").is_file() else "MIT licence (see pyproject.toml)\n"
+    copyright_text = (
+        (ROOT / "LICENSE").read_text() if (ROOT / "LICENSE").is_file() else "MIT licence (see pyproject.toml)\n"
+    )
     (share / "doc" / identity.EXECUTABLE).mkdir(parents=True)
     (share / "doc" / identity.EXECUTABLE / "copyright").write_text(
         f"{identity.APP_NAME} {identity.VERSION}\nCopyright: {identity.PUBLISHER}\nLicense: MIT\n\n{copyright_text}"
@@ -362,9 +400,16 @@ def build_deb(bundle: Path) -> Path:
     run(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z6", "--build", root, deb])
     seconds = time.perf_counter() - started
     shutil.rmtree(root)
-    record("deb", {"path": shown(deb), "size_mib": mib(deb.stat().st_size),
-                   "installed_mib": round(installed_kib / 1024, 1), "package_s": round(seconds, 1),
-                   "depends": depends})  # fmt: skip
+    record(
+        "deb",
+        {
+            "path": shown(deb),
+            "size_mib": mib(deb.stat().st_size),
+            "installed_mib": round(installed_kib / 1024, 1),
+            "package_s": round(seconds, 1),
+            "depends": depends,
+        },
+    )
     return deb
 
 
@@ -375,7 +420,11 @@ def _signtool() -> str | None:
     found = shutil.which("signtool")
     if found:
         return found
-    kits = sorted(Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)"), "Windows Kits", "10", "bin").glob("*/x64/signtool.exe"))
+    kits = sorted(
+        Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)"), "Windows Kits", "10", "bin").glob(
+            "*/x64/signtool.exe"
+        )
+    )
     return str(kits[-1]) if kits else None
 
 
@@ -391,8 +440,23 @@ def sign_windows(path: Path) -> bool:
     signtool = _signtool()
     if signtool is None:
         raise BuildError("WINDOWS_CERTIFICATE_FILE is set but signtool (Windows SDK) is not installed")
-    run([signtool, "sign", "/f", certificate, "/p", os.environ.get("WINDOWS_CERTIFICATE_PASSWORD", ""),
-         "/fd", "sha256", "/tr", "http://timestamp.digicert.com", "/td", "sha256", path])  # fmt: skip
+    run(
+        [
+            signtool,
+            "sign",
+            "/f",
+            certificate,
+            "/p",
+            os.environ.get("WINDOWS_CERTIFICATE_PASSWORD", ""),
+            "/fd",
+            "sha256",
+            "/tr",
+            "http://timestamp.digicert.com",
+            "/td",
+            "sha256",
+            path,
+        ]
+    )
     return True
 
 
@@ -403,16 +467,35 @@ def build_nsis(bundle: Path) -> Path:
     out = DIST / f"{identity.EXECUTABLE}-{identity.VERSION}-setup.exe"
     started = time.perf_counter()
     signed = sign_windows(bundle / f"{identity.EXECUTABLE}.exe")
-    run(["makensis", "-V3", "-INPUTCHARSET", "UTF8",
-         f"-DAPP_NAME={identity.APP_NAME}", f"-DAPP_VERSION={identity.VERSION}", f"-DAPP_ID={identity.APP_ID}",
-         f"-DEXECUTABLE={identity.EXECUTABLE}", f"-DPUBLISHER={identity.PUBLISHER}",
-         f"-DBUNDLE_DIR={bundle}", f"-DICON={ICONS / (identity.EXECUTABLE + '.ico')}", f"-DOUT_FILE={out}",
-         NSIS_SCRIPT])  # fmt: skip
+    run(
+        [
+            "makensis",
+            "-V3",
+            "-INPUTCHARSET",
+            "UTF8",
+            f"-DAPP_NAME={identity.APP_NAME}",
+            f"-DAPP_VERSION={identity.VERSION}",
+            f"-DAPP_ID={identity.APP_ID}",
+            f"-DEXECUTABLE={identity.EXECUTABLE}",
+            f"-DPUBLISHER={identity.PUBLISHER}",
+            f"-DBUNDLE_DIR={bundle}",
+            f"-DICON={ICONS / (identity.EXECUTABLE + '.ico')}",
+            f"-DOUT_FILE={out}",
+            NSIS_SCRIPT,
+        ]
+    )
     signed = sign_windows(out) and signed
     if not signed:
         print("WINDOWS_CERTIFICATE_FILE is not set: the installer stays unsigned", flush=True)
-    record("nsis", {"path": shown(out), "size_mib": mib(out.stat().st_size), "signed": signed,
-                    "package_s": round(time.perf_counter() - started, 1)})  # fmt: skip
+    record(
+        "nsis",
+        {
+            "path": shown(out),
+            "size_mib": mib(out.stat().st_size),
+            "signed": signed,
+            "package_s": round(time.perf_counter() - started, 1),
+        },
+    )
     return out
 
 
@@ -433,12 +516,23 @@ def build_dmg() -> Path:
     except ImportError:
         raise BuildError('dmgbuild is not installed: pip install -e ".[packaging]" on macOS') from None
     out = DIST / f"{identity.EXECUTABLE}-{identity.VERSION}.dmg"
-    dmgbuild.build_dmg(str(out), identity.APP_NAME, str(DMG_SETTINGS),
-                       defines={"app": str(app), "icon": str(ICONS / f"{identity.EXECUTABLE}.icns")})  # fmt: skip
+    dmgbuild.build_dmg(
+        str(out),
+        identity.APP_NAME,
+        str(DMG_SETTINGS),
+        defines={"app": str(app), "icon": str(ICONS / f"{identity.EXECUTABLE}.icns")},
+    )
     if signing:
         run(["bash", SIGN_SCRIPT, "dmg", out])
-    record("dmg", {"path": shown(out), "size_mib": mib(out.stat().st_size),
-                   "signed": signing, "package_s": round(time.perf_counter() - started, 1)})  # fmt: skip
+    record(
+        "dmg",
+        {
+            "path": shown(out),
+            "size_mib": mib(out.stat().st_size),
+            "signed": signing,
+            "package_s": round(time.perf_counter() - started, 1),
+        },
+    )
     return out
 
 
@@ -465,11 +559,25 @@ def clean_environment(home: Path) -> dict[str, str]:
     The frozen app must not lean on the build machine's Python, site-packages or CUDA install
     (RELIABILITY.md item 27), so only the system's own folders are on PATH.
     """
-    keep = ("HOME", "USER", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "SystemRoot", "WINDIR", "TEMP", "TMP",
-            "USERPROFILE", "APPDATA", "LOCALAPPDATA",
-            # Set on CPUs where older OpenBLAS builds crash or miscompute; the bundled numpy
-            # needs them as much as the system's does.
-            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # fmt: skip
+    keep = (
+        "HOME",
+        "USER",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "SYSTEMROOT",
+        "SystemRoot",
+        "WINDIR",
+        "TEMP",
+        "TMP",
+        "USERPROFILE",
+        "APPDATA",
+        "LOCALAPPDATA",
+        # Set on CPUs where older OpenBLAS builds crash or miscompute; the bundled numpy
+        # needs them as much as the system's does.
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+    )
     env = {name: os.environ[name] for name in keep if name in os.environ}
     if sys.platform == "win32":
         system_root = os.environ.get("SystemRoot", r"C:\Windows")
@@ -489,8 +597,14 @@ def time_to_window(executable: Path, env: dict[str, str], cwd: Path, runs: int) 
     times = []
     for index in range(runs + 1):  # the first launch warms the file cache and is not counted
         started = time.perf_counter()
-        process = subprocess.Popen([str(executable), "--startup-probe"], stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)  # fmt: skip
+        process = subprocess.Popen(
+            [str(executable), "--startup-probe"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
         seen = None
         for line in process.stdout:
             if line.startswith("window-visible"):
@@ -503,8 +617,12 @@ def time_to_window(executable: Path, env: dict[str, str], cwd: Path, runs: int) 
             return None
         if index:
             times.append(seen)
-    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
-            "max_s": round(max(times), 3), "runs": runs}  # fmt: skip
+    return {
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "max_s": round(max(times), 3),
+        "runs": runs,
+    }
 
 
 def smoke(target: Path, *, timeout: float, runs: int) -> int:
@@ -516,8 +634,14 @@ def smoke(target: Path, *, timeout: float, runs: int) -> int:
         shot = scratch / "self-test.png"
         started = time.perf_counter()
         try:
-            result = subprocess.run([str(executable), "--self-test", "--screenshot", str(shot), "--timeout", str(timeout)],
-                                    capture_output=True, text=True, env=env, cwd=scratch, timeout=timeout + 60)  # fmt: skip
+            result = subprocess.run(
+                [str(executable), "--self-test", "--screenshot", str(shot), "--timeout", str(timeout)],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=scratch,
+                timeout=timeout + 60,
+            )
             output, code = result.stdout + result.stderr, result.returncode
         except subprocess.TimeoutExpired as exc:
             output, code = f"{exc.stdout or ''}{exc.stderr or ''}\nkilled after {timeout + 60:.0f} s", -1
@@ -537,8 +661,16 @@ def smoke(target: Path, *, timeout: float, runs: int) -> int:
         if shot.is_file():
             keep_shot.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, keep_shot)
-    record("smoke", {"executable": str(executable), "passed": not problems, "self_test_s": round(seconds, 1),
-                     "time_to_window": window, "problems": problems})  # fmt: skip
+    record(
+        "smoke",
+        {
+            "executable": str(executable),
+            "passed": not problems,
+            "self_test_s": round(seconds, 1),
+            "time_to_window": window,
+            "problems": problems,
+        },
+    )
     if problems:
         print("SMOKE TEST FAILED: " + "; ".join(problems), file=sys.stderr, flush=True)
         return 1
@@ -550,8 +682,9 @@ def smoke(target: Path, *, timeout: float, runs: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python packaging/build.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python packaging/build.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("target", choices=("icons", "app", "deb", "nsis", "dmg", "smoke"))
     parser.add_argument("dir", nargs="?", type=Path, help="smoke: the folder (or executable) of the app to test")
     parser.add_argument("--no-app", action="store_true", help="installers: package the existing dist/ bundle")

@@ -8,9 +8,12 @@ macOS .icns from those drawings.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import identity
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # freedesktop hicolor sizes, and the sizes inside the .ico (Windows shows 16..256).
 HICOLOR_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -60,13 +63,17 @@ def generate(out_dir: Path, source: Path = identity.ICON_SOURCE) -> dict[str, Pa
     images = {size: Image.open(out_dir / "png" / f"{size}.png").convert("RGBA") for size in ICO_SIZES}
     ico = out_dir / f"{identity.EXECUTABLE}.ico"
     # Each size drawn by Qt goes in as is (append_images), rather than Pillow shrinking one image.
-    images[256].save(ico, format="ICO", sizes=[(s, s) for s in ICO_SIZES],
-                     append_images=[images[s] for s in ICO_SIZES if s != 256])  # fmt: skip
+    images[256].save(
+        ico, format="ICO", sizes=[(s, s) for s in ICO_SIZES], append_images=[images[s] for s in ICO_SIZES if s != 256]
+    )
     made["ico"] = ico
 
     icns = out_dir / f"{identity.EXECUTABLE}.icns"
     largest = Image.open(out_dir / "png" / f"{ICNS_SIZE}.png").convert("RGBA")
-    largest.save(icns, format="ICNS",
-                 append_images=[Image.open(out_dir / "png" / f"{s}.png").convert("RGBA") for s in (16, 32, 64, 128, 256, 512)])  # fmt: skip
+    largest.save(
+        icns,
+        format="ICNS",
+        append_images=[Image.open(out_dir / "png" / f"{s}.png").convert("RGBA") for s in (16, 32, 64, 128, 256, 512)],
+    )
     made["icns"] = icns
     return made

@@ -22,7 +22,9 @@ def _give_windowed_builds_real_streams() -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="latent-studio", description=f"{APP_NAME} {__version__}")
     parser.add_argument("images", nargs="*", help="image files to open")
-    parser.add_argument("--self-test", action="store_true", help="open the window, run one job on the device, exit 0 if all works")
+    parser.add_argument(
+        "--self-test", action="store_true", help="open the window, run one job on the device, exit 0 if all works"
+    )
     parser.add_argument("--screenshot", metavar="PATH", help="with --self-test: save a screenshot of the window")
     parser.add_argument("--timeout", type=float, default=180.0, help="with --self-test: seconds to wait (default 180)")
     parser.add_argument("--device", help="compute device for this run: auto, cuda, cuda:N, mps or cpu")
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     _give_windowed_builds_real_streams()
     args = parse_args(argv)
 
-    from PySide6.QtCore import QTimer, Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     if args.startup_probe:
+
         def report_visible() -> None:
             window.repaint()  # the first frame really drawn, not just scheduled
             print("window-visible", flush=True)
@@ -82,13 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from studio.ui.self_test import SelfTest
 
-        test = SelfTest(window, worker, screenshot=Path(args.screenshot) if args.screenshot else None, timeout_s=args.timeout)
+        test = SelfTest(
+            window, worker, screenshot=Path(args.screenshot) if args.screenshot else None, timeout_s=args.timeout
+        )
         test.start()
         app.exec()
         report = test.report()
         # Logged as well as printed: a windowed build (Windows, a macOS .app) may have no
         # console, and the packaging smoke test reads the verdict from the log file then.
-        logging.getLogger("studio.self_test").log(logging.INFO if test.exit_code == 0 else logging.ERROR, "\n%s", report)
+        logging.getLogger("studio.self_test").log(
+            logging.INFO if test.exit_code == 0 else logging.ERROR, "\n%s", report
+        )
         print(report, file=sys.stderr if test.exit_code else sys.stdout, flush=True)
         return test.exit_code
 

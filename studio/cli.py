@@ -37,7 +37,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": package_versions(),
-        "device": {"label": device.label, "name": device.name, "total_memory": device.total_memory, "note": device.note},
+        "device": {
+            "label": device.label,
+            "name": device.name,
+            "total_memory": device.total_memory,
+            "note": device.note,
+        },
         "available_devices": [d.label for d in available_devices()],
         "folders": {
             "bundled models": str(bundled_models_dir()),
@@ -134,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = commands.add_parser("gui", help="open the studio window", add_help=False)
-    gui.add_argument("gui_args", nargs=argparse.REMAINDER, help="arguments for latent-studio (see latent-studio --help)")
+    gui.add_argument(
+        "gui_args", nargs=argparse.REMAINDER, help="arguments for latent-studio (see latent-studio --help)"
+    )
     gui.set_defaults(run=_cmd_gui)
 
     info = commands.add_parser("info", help="versions, compute device, folders and installed models")
@@ -144,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = commands.add_parser("model", help="model files")
     model_commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
-    inspect = model_commands.add_parser("inspect", help="print a model's card and tensor summary (never runs pickled code)")
+    inspect = model_commands.add_parser(
+        "inspect", help="print a model's card and tensor summary (never runs pickled code)"
+    )
     inspect.add_argument("path")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.set_defaults(run=_cmd_model_inspect)

@@ -7,10 +7,13 @@ import logging.handlers
 import sys
 import threading
 import traceback
-from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.engine.paths import log_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 LOG_FILE_NAME = "studio.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"

@@ -13,3 +13,25 @@ def studio_home(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_STUDIO_HOME", str(home))
     monkeypatch.delenv("STUDIO_DEVICE", raising=False)
     return home
+
+
+@pytest.fixture
+def worker(qtbot):
+    """The real worker on the CPU, started (its device is ready) and shut down after the test."""
+    from studio.services.worker import Worker
+
+    started = Worker(device_preference="cpu")
+    with qtbot.waitSignal(started.ready, timeout=60_000, raising=True):
+        started.start()
+    yield started
+    started.shutdown()
+
+
+@pytest.fixture
+def fake_worker(qtbot):
+    """A scriptable worker (tests/fake_worker.py): the test decides when renders and jobs run."""
+    from tests.fake_worker import FakeWorker
+
+    fake = FakeWorker()
+    yield fake
+    fake.shutdown()

@@ -17,7 +17,11 @@ def run_studio(*args, home):
 
 
 def test_info_prints_versions_device_and_models(studio_home):
-    save_model(studio_home / "data" / "models" / "tiny.safetensors", {"w": torch.ones(2, 2)}, {"name": "Tiny test model", "architecture": "vae"})
+    save_model(
+        studio_home / "data" / "models" / "tiny.safetensors",
+        {"w": torch.ones(2, 2)},
+        {"name": "Tiny test model", "architecture": "vae"},
+    )
     result = run_studio("info", home=studio_home)
     assert result.returncode == 0, result.stderr
     out = result.stdout

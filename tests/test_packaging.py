@@ -68,7 +68,9 @@ def build_dirs(tmp_path, monkeypatch):
 
 def _spec_calls() -> dict[str, ast.Call]:
     tree = ast.parse(SPEC.read_text(encoding="utf-8"), filename=str(SPEC))
-    return {node.func.id: node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    return {
+        node.func.id: node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
 
 
 def _keyword(call: ast.Call, name: str):
@@ -95,9 +97,10 @@ def test_spec_builds_a_windowed_onedir_without_upx_with_the_stream_hook():
 def test_spec_keeps_pyside6_as_the_only_qt_binding():
     tree = ast.parse(SPEC.read_text(encoding="utf-8"))
     excludes = next(
-        ast.literal_eval(node.value) for node in ast.walk(tree)
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXCLUDES"
-    )  # fmt: skip
+    )
     assert {"PyQt5", "PyQt6", "PySide2"} <= set(excludes)
     assert not any(name.startswith("PySide6") for name in excludes)
 
@@ -107,10 +110,19 @@ def test_bundle_carries_the_models_icons_and_slim_checkpoints_but_not_training_c
     (resources / "models").mkdir(parents=True)
     (resources / "icons").mkdir()
     (resources / "__pycache__").mkdir()
-    for name in ("models/emoji-vae.safetensors", "models/emoji-vae.json", "models/emoji-vae.ckpt.safetensors",
-                 "models/emoji-vae.ckpt.json", "models/emoji-vae-samples.png", "icons/latent-studio.svg",
-                 "models/emoji-gan.safetensors", "models/emoji-gan.json", "models/emoji-gan.ckpt.safetensors",
-                 "__init__.py", "__pycache__/__init__.cpython-311.pyc"):  # fmt: skip
+    for name in (
+        "models/emoji-vae.safetensors",
+        "models/emoji-vae.json",
+        "models/emoji-vae.ckpt.safetensors",
+        "models/emoji-vae.ckpt.json",
+        "models/emoji-vae-samples.png",
+        "icons/latent-studio.svg",
+        "models/emoji-gan.safetensors",
+        "models/emoji-gan.json",
+        "models/emoji-gan.ckpt.safetensors",
+        "__init__.py",
+        "__pycache__/__init__.cpython-311.pyc",
+    ):
         (resources / name).write_text("x")
     # The GAN's checkpoint is slim (FreezeD's discriminator, no optimiser state): it ships.
     (resources / "models/emoji-gan.ckpt.json").write_text('{"slim": true}')
@@ -209,8 +221,9 @@ def test_metainfo_passes_appstreamcli_where_installed():
     assert ET.parse(METAINFO).getroot().findtext("id")  # always parsed
     if shutil.which("appstreamcli") is None:
         return
-    result = subprocess.run(["appstreamcli", "validate", "--no-net", "--pedantic", str(METAINFO)],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", "--pedantic", str(METAINFO)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -225,7 +238,9 @@ def test_icons_for_all_three_systems_come_from_the_one_source_image(build_dirs):
     for size in (16, 48, 256, 512):
         png = Image.open(hicolor / f"{size}x{size}" / "apps" / f"{identity.APP_ID}.png")
         assert png.size == (size, size) and png.mode == "RGBA"
-        assert png.getpixel((0, 0))[3] == 0 and png.getpixel((size // 2, size // 2))[3] == 255  # rounded square on transparency
+        assert (
+            png.getpixel((0, 0))[3] == 0 and png.getpixel((size // 2, size // 2))[3] == 255
+        )  # rounded square on transparency
     assert (hicolor / "scalable" / "apps" / f"{identity.APP_ID}.svg").read_bytes() == identity.ICON_SOURCE.read_bytes()
     ico = Image.open(made["ico"])
     assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= set(ico.info["sizes"])
@@ -259,11 +274,24 @@ def test_nsis_script_compiles_where_makensis_is_installed(tmp_path):
     Image.new("RGBA", (32, 32), (200, 80, 60, 255)).save(icon)
     out = tmp_path / "setup.exe"
     result = subprocess.run(
-        ["makensis", "-V2", "-INPUTCHARSET", "UTF8", f"-DAPP_NAME={identity.APP_NAME}", f"-DAPP_VERSION={identity.VERSION}",
-         f"-DAPP_ID={identity.APP_ID}", f"-DEXECUTABLE={identity.EXECUTABLE}", f"-DPUBLISHER={identity.PUBLISHER}",
-         f"-DBUNDLE_DIR={bundle}", f"-DICON={icon}", f"-DOUT_FILE={out}", str(NSIS)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "makensis",
+            "-V2",
+            "-INPUTCHARSET",
+            "UTF8",
+            f"-DAPP_NAME={identity.APP_NAME}",
+            f"-DAPP_VERSION={identity.VERSION}",
+            f"-DAPP_ID={identity.APP_ID}",
+            f"-DEXECUTABLE={identity.EXECUTABLE}",
+            f"-DPUBLISHER={identity.PUBLISHER}",
+            f"-DBUNDLE_DIR={bundle}",
+            f"-DICON={icon}",
+            f"-DOUT_FILE={out}",
+            str(NSIS),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert out.read_bytes()[:2] == b"MZ"
 
@@ -275,8 +303,10 @@ def test_macos_info_plist_is_retina_and_opens_images():
     types = info["CFBundleDocumentTypes"][0]["LSItemContentTypes"]
     assert {"public.png", "public.jpeg", "public.tiff"} <= set(types) and len(types) == len(identity.IMAGE_TYPES)
     entitlements = plistlib.loads((PACKAGING / "macos" / "entitlements.plist").read_bytes())
-    assert entitlements == {"com.apple.security.cs.allow-jit": True,
-                            "com.apple.security.cs.allow-unsigned-executable-memory": True}  # fmt: skip
+    assert entitlements == {
+        "com.apple.security.cs.allow-jit": True,
+        "com.apple.security.cs.allow-unsigned-executable-memory": True,
+    }
 
 
 def test_dmg_settings_put_the_app_beside_an_applications_link():
@@ -291,8 +321,12 @@ def test_sign_script_leaves_the_build_unsigned_without_credentials(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MACOS_", "APPLE_"))}
     app = tmp_path / "Latent Studio.app"
     app.mkdir()
-    result = subprocess.run(["bash", str(PACKAGING / "macos" / "sign_and_notarize.sh"), "app", str(app)],
-                            capture_output=True, text=True, env=env)  # fmt: skip
+    result = subprocess.run(
+        ["bash", str(PACKAGING / "macos" / "sign_and_notarize.sh"), "app", str(app)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0 and "stays unsigned" in result.stdout
 
 
@@ -338,8 +372,9 @@ def test_deb_puts_the_app_under_opt_a_launcher_on_path_and_a_menu_entry(build_di
     launcher = next(line for line in listing.splitlines() if f"/usr/bin/{identity.EXECUTABLE} " in line)
     assert launcher.startswith("l") and f"-> ../../opt/{identity.EXECUTABLE}/{identity.EXECUTABLE}" in launcher
     assert "root/root" in launcher
-    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Depends"], capture_output=True, text=True,
-                            check=True).stdout  # fmt: skip
+    fields = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Package", "Version", "Depends"], capture_output=True, text=True, check=True
+    ).stdout
     assert f"Package: {identity.EXECUTABLE}" in fields and f"Version: {__version__}" in fields
     assert "libc6" in fields  # the C library `true` links to, found by ldd and dpkg
     # Unpacked as dpkg would install it, the launcher on PATH reaches the program under /opt.
@@ -373,7 +408,7 @@ def _stand_in_app(folder: Path, body: str) -> Path:
         pytest.skip("stand-in executables are shell scripts; Windows runs the real smoke test in the release workflow")
     folder.mkdir(parents=True)
     script = folder / identity.EXECUTABLE
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} -c {body!r} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} -c {body!r} "$@"\n')
     script.chmod(0o755)
     return folder
 
@@ -388,9 +423,11 @@ def test_smoke_passes_an_app_whose_self_test_runs_every_panel(build_dirs, tmp_pa
 
 def test_smoke_fails_an_app_that_skips_the_style_transfer(build_dirs, tmp_path, capsys):
     # Exit code 0 and the right last line are not enough: every step must have been reported.
-    fake = ("import sys; print('[0.0 s] window shown'); print('[0.1 s] 4 icons drawn'); "
-            "print('torch ready on CPU'); print('device check ran'); print('Latent Explorer rendered Emoji VAE'); "
-            "print('self-test passed')")  # fmt: skip
+    fake = (
+        "import sys; print('[0.0 s] window shown'); print('[0.1 s] 4 icons drawn'); "
+        "print('torch ready on CPU'); print('device check ran'); print('Latent Explorer rendered Emoji VAE'); "
+        "print('self-test passed')"
+    )
     app = _stand_in_app(tmp_path / "app", fake)
     assert build.main(["smoke", str(app), "--runs", "1"]) == 1
     figures = json_figures(build.FIGURES)["smoke"]
@@ -418,7 +455,13 @@ def test_deb_installs_and_the_installed_app_passes_the_smoke_test(tmp_path):
     scratch = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(scratch)], check=True)
     assert (scratch / "usr" / "share" / "applications" / DESKTOP.name).is_file()
-    result = subprocess.run([sys.executable, str(PACKAGING / "build.py"), "smoke", str(scratch / "opt" / identity.EXECUTABLE)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(PACKAGING / "build.py"), "smoke", str(scratch / "opt" / identity.EXECUTABLE)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "smoke test passed" in result.stdout

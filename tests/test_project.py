@@ -28,8 +28,7 @@ def test_every_package_is_installed_by_pyproject():
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     listed = set(config["tool"]["setuptools"]["packages"])
-    on_disk = {
-        ".".join(init.parent.relative_to(ROOT).parts)
-        for init in (ROOT / "studio").rglob("__init__.py")
-    } | {"studio.resources"}
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "studio").rglob("__init__.py")} | {
+        "studio.resources"
+    }
     assert on_disk == listed

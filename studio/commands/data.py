@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK
+
+if TYPE_CHECKING:
+    import argparse
 
 _BAR_WIDTH = 30
 
@@ -26,13 +28,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     emoji.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     emoji.add_argument("--size", type=int, default=64, help="image width and height in pixels (default 64)")
-    emoji.add_argument("--limit", type=int, metavar="N", help="at most N emoji, taken in turn from each group (quick tests)")
+    emoji.add_argument(
+        "--limit", type=int, metavar="N", help="at most N emoji, taken in turn from each group (quick tests)"
+    )
     emoji.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
     emoji.add_argument("--holdout", type=float, default=0.1, help="fraction held out, per group (default 0.1)")
-    emoji.add_argument("--skin-tones", action="store_true", help="also include the skin-tone variants (about 1,800 more people)")
-    emoji.add_argument("--group", action="append", dest="groups", metavar="NAME", help="keep only this emoji group (repeatable)")
     emoji.add_argument(
-        "--subgroup", action="append", dest="subgroups", metavar="PATTERN",
+        "--skin-tones", action="store_true", help="also include the skin-tone variants (about 1,800 more people)"
+    )
+    emoji.add_argument(
+        "--group", action="append", dest="groups", metavar="NAME", help="keep only this emoji group (repeatable)"
+    )
+    emoji.add_argument(
+        "--subgroup",
+        action="append",
+        dest="subgroups",
+        metavar="PATTERN",
         help="keep only emoji of this Unicode subgroup; shell patterns allowed, e.g. 'face-*' (repeatable)",
     )
     emoji.add_argument("--font", metavar="PATH", help="the emoji font (default: Debian's Noto Color Emoji)")

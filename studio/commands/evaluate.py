@@ -3,15 +3,17 @@ emoji-group classifier those measures use; ``studio model fit-prior`` fits a VAE
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, ProgressBar, apply_threads, print_error
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_commands(subparsers: Any) -> None:
@@ -60,10 +62,13 @@ def _model_file(name: str, scratch: Path) -> Path:
     if path.name.endswith(CHECKPOINT_SUFFIX) and path.is_file():
         checkpoint = load_checkpoint(path)
         stem = path.name[: -len(CHECKPOINT_SUFFIX)]
-        card = {"name": f"{checkpoint.card.get('name') or stem} (step {checkpoint.step})",
-                "class_names": checkpoint.card.get("class_names", [])}  # fmt: skip
-        return save_generative_model(scratch / f"{stem}-step{checkpoint.step}.safetensors",
-                                     model_from_checkpoint(checkpoint), card)  # fmt: skip
+        card = {
+            "name": f"{checkpoint.card.get('name') or stem} (step {checkpoint.step})",
+            "class_names": checkpoint.card.get("class_names", []),
+        }
+        return save_generative_model(
+            scratch / f"{stem}-step{checkpoint.step}.safetensors", model_from_checkpoint(checkpoint), card
+        )
     return find_model(name)
 
 
@@ -92,7 +97,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 model_file = _model_file(name, Path(scratch))
                 out = Path(args.out) if args.out else (Path(name).parent if Path(name).exists() else Path.cwd())
                 bar = ProgressBar(sys.stderr)
-                job = evaluate_job(model_file, dataset, samples=args.samples, out_dir=out, device=args.device, spaces=spaces)
+                job = evaluate_job(
+                    model_file, dataset, samples=args.samples, out_dir=out, device=args.device, spaces=spaces
+                )
                 result = run_to_end(job, bar.update)
                 bar.end()
                 if args.card:
@@ -139,7 +146,9 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     try:
         dataset = load_image_dataset(args.data)
         bar = ProgressBar(sys.stderr)
-        path = run_to_end(train_classifier_job(dataset, args.out, steps=args.steps, seed=args.seed, command=command), bar.update)
+        path = run_to_end(
+            train_classifier_job(dataset, args.out, steps=args.steps, seed=args.seed, command=command), bar.update
+        )
         bar.end()
     except (DatasetError, ValueError, SaveError) as exc:
         print_error(str(exc))

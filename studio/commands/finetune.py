@@ -61,11 +61,15 @@ def add_commands(subparsers: Any) -> None:
         "default flip,diffaugment (GAN), flip (VAE)",
     )
     run.add_argument("--resize", choices=("center-crop", "pad", "random-crop"), help="how pictures become squares")
-    run.add_argument("--class", dest="class_name", help="conditional base: the class your folder becomes (default: the first)")
+    run.add_argument(
+        "--class", dest="class_name", help="conditional base: the class your folder becomes (default: the first)"
+    )
     run.add_argument("--heldout", type=float, help="part of the folder kept for KID (default 0.1)")
     run.add_argument("--seed", type=int, help="seed for noise, batches and the held-out split (default 0)")
     run.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    run.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision on CUDA (default on)")
+    run.add_argument(
+        "--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision on CUDA (default on)"
+    )
     run.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     run.add_argument("--sample-every", type=int, help="write a sample grid every N steps (default 100)")
     run.add_argument("--checkpoint-every", type=int, help="checkpoint (and KID) every N steps (default 500)")
@@ -73,11 +77,17 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--no-kid", action="store_true", help="skip the held-out KID measurements")
     run.add_argument("--resume", action="store_true", help="continue NAME's run from its checkpoint")
     other = parser.add_argument_group("other actions")
-    other.add_argument("--list-blocks", action="store_true", help="list the base model's blocks and what --freeze freezes")
+    other.add_argument(
+        "--list-blocks", action="store_true", help="list the base model's blocks and what --freeze freezes"
+    )
     other.add_argument("--estimate", action="store_true", help="measure time and memory per step, then stop")
-    other.add_argument("--export-job", metavar="DIR", help="write a job folder to run with torchrun elsewhere, then stop")
+    other.add_argument(
+        "--export-job", metavar="DIR", help="write a job folder to run with torchrun elsewhere, then stop"
+    )
     other.add_argument("--nproc", default="auto", help="processes per machine in the exported command (default auto)")
-    other.add_argument("--job", metavar="DIR", help="run an exported job folder (resumes its checkpoint when there is one)")
+    other.add_argument(
+        "--job", metavar="DIR", help="run an exported job folder (resumes its checkpoint when there is one)"
+    )
     other.add_argument("--import", dest="import_path", metavar="PATH", help="import a job folder, model or checkpoint")
     parser.set_defaults(run=run_finetune)
 
@@ -94,7 +104,9 @@ def _settings(args: argparse.Namespace) -> Any:
 
     saved = saved_settings(args.out) if args.resume and args.out else None
     if saved is None:
-        missing = [flag for flag, value in (("--base", args.base), ("--data", args.data), ("--out", args.out)) if not value]
+        missing = [
+            flag for flag, value in (("--base", args.base), ("--data", args.data), ("--out", args.out)) if not value
+        ]
         if missing:
             raise TrainingError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} needed")
         values: dict[str, Any] = {"base": args.base, "data": args.data, "name": args.out}
@@ -105,8 +117,19 @@ def _settings(args: argparse.Namespace) -> Any:
             if getattr(args, flag):
                 values[key] = getattr(args, flag)
     simple = (
-        "steps", "loss", "batch", "lr", "d_lr", "resize", "heldout", "seed", "device", "amp",
-        "sample_every", "checkpoint_every", "log_every",
+        "steps",
+        "loss",
+        "batch",
+        "lr",
+        "d_lr",
+        "resize",
+        "heldout",
+        "seed",
+        "device",
+        "amp",
+        "sample_every",
+        "checkpoint_every",
+        "log_every",
     )
     for key in simple:
         value = getattr(args, key)
@@ -165,7 +188,10 @@ def _list_blocks(args: argparse.Namespace) -> int:
     settings = FinetuneSettings(base=args.base, data=".", name="-", freeze=_freeze_value(args.freeze or "auto"))
     preset, blocks = frozen_blocks(settings, base)
     rows = model_blocks(base.config, blocks)
-    print(f"{base.name} ({base.kind.upper()}), freezing: {FREEZE_PRESETS[preset].label if preset in FREEZE_PRESETS else preset}")
+    print(
+        f"{base.name} ({base.kind.upper()}), "
+        f"freezing: {FREEZE_PRESETS[preset].label if preset in FREEZE_PRESETS else preset}"
+    )
     for row in rows:
         print(f"  {'frozen' if row.frozen else 'trains':<7} {row.name:<16} {row.parameters:>10,}  {row.label}")
     frozen = sum(r.parameters for r in rows if r.frozen)
@@ -179,7 +205,10 @@ def _import(args: argparse.Namespace) -> int:
 
     path = import_checkpoint(args.import_path, name=args.out)
     print(f"Imported: {path}")
-    print(f"Open it in the Latent Explorer, or: studio sample --model {shlex.quote(path.stem)} --seed 1 --grid -o grid.png")
+    print(
+        "Open it in the Latent Explorer, or: "
+        f"studio sample --model {shlex.quote(path.stem)} --seed 1 --grid -o grid.png"
+    )
     return EXIT_OK
 
 
@@ -270,7 +299,9 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
         except ModelFileError as exc:
             print_error(str(exc))
             return EXIT_BAD_INPUT
-        _say(f"Resuming {ckpt} from step {step}" if step is not None else f"No checkpoint at {ckpt}: starting a new run")
+        _say(
+            f"Resuming {ckpt} from step {step}" if step is not None else f"No checkpoint at {ckpt}: starting a new run"
+        )
     job = finetune_job(settings, resume=resume, out_dir=out_dir, command=command, distributed=context)
     try:
         with StopOnInterrupt("saving a checkpoint") as stop:
@@ -319,5 +350,8 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
     elif after is not None:
         print(f"KID (held out): {after['kid']:.4g}")
     if out_dir is None:
-        print(f"Open it in the Latent Explorer ({settings.name}), or: studio sample --model {shlex.quote(out.stem)} --seed 1 --grid -o grid.png")
+        print(
+            f"Open it in the Latent Explorer ({settings.name}), or: "
+            f"studio sample --model {shlex.quote(out.stem)} --seed 1 --grid -o grid.png"
+        )
     return EXIT_OK

@@ -23,11 +23,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_model_arguments(sample)
     sample.add_argument("--seed", type=_non_negative_int, required=True, help="seed of the latent vector")
-    sample.add_argument("--grid", action="store_true", help="a grid of seeds SEED, SEED+1, ... (4x4 unless --rows/--cols)")
+    sample.add_argument(
+        "--grid", action="store_true", help="a grid of seeds SEED, SEED+1, ... (4x4 unless --rows/--cols)"
+    )
     sample.add_argument("--rows", type=_grid_side, default=4, help="grid rows (default 4)")
     sample.add_argument("--cols", type=_grid_side, default=4, help="grid columns (default 4)")
     sample.add_argument(
-        "--class-per-row", action="store_true",
+        "--class-per-row",
+        action="store_true",
         help="conditional model: one row per class, row r in class r (the same seeds in every row)",
     )
     sample.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
@@ -39,7 +42,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Slerp from seed to seed (and back to the first unless --no-loop) and save the animation.",
     )
     _add_model_arguments(walk)
-    walk.add_argument("--seeds", type=_seed_list, required=True, metavar="S1,S2,...", help="two or more seeds, in order")
+    walk.add_argument(
+        "--seeds", type=_seed_list, required=True, metavar="S1,S2,...", help="two or more seeds, in order"
+    )
     walk.add_argument("--frames", type=_frame_count, default=24, help="frames in the whole animation (default 24)")
     walk.add_argument("--fps", type=float, default=12.0, help="frames per second (default 12)")
     walk.add_argument("--no-loop", action="store_true", help="stop at the last seed and play once")
@@ -49,7 +54,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path")
+    parser.add_argument(
+        "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
+    )
     parser.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
     parser.add_argument("--psi", type=float, default=1.0, help="truncation for a GAN: below 1 is tamer (default 1)")
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
@@ -127,8 +134,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
                 image = _class_rows(model, args.seed, rows, cols, args.psi)
             else:
                 image, _ = model.sample_grid(args.seed, rows, cols, class_index=class_index, psi=args.psi)
-            grid = {"first_seed": args.seed, "rows": rows, "cols": cols, "class_index": class_index, "psi": args.psi,
-                    "class_per_row": bool(args.class_per_row)}  # fmt: skip
+            grid = {
+                "first_seed": args.seed,
+                "rows": rows,
+                "cols": cols,
+                "class_index": class_index,
+                "psi": args.psi,
+                "class_per_row": bool(args.class_per_row),
+            }
             settings = {"grid": {"model_sha256": model.sha256, "model_name": model.name, **grid}}
         else:
             state = model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)
@@ -166,7 +179,9 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
         return _fail(f"--fps must be above 0, got {args.fps}")
     try:
         model, class_index = _load(args)
-        path = interpolate_frames([model.random_z(seed, class_index) for seed in args.seeds], args.frames, loop=not args.no_loop)
+        path = interpolate_frames(
+            [model.random_z(seed, class_index) for seed in args.seeds], args.frames, loop=not args.no_loop
+        )
         frames = model.render_batch(path, class_index, args.psi)
         export_animation(frames, output, fps=args.fps, loop=not args.no_loop)
         if args.frames_dir:

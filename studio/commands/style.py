@@ -20,6 +20,7 @@ from studio.commands.terminal import (
     StopOnInterrupt,
     apply_threads,
 )
+
 PRESET_NAMES = ("preview", "balanced", "high")
 
 
@@ -36,18 +37,33 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("content", metavar="CONTENT", help="the photo to paint")
     parser.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
-    parser.add_argument("--preset", choices=PRESET_NAMES, default="balanced",
-                        help="starting settings: preview (256 px, quick), balanced (512 px), high (1024 px); default balanced")  # fmt: skip
+    parser.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="balanced",
+        help="starting settings: preview (256 px, quick), balanced (512 px), high (1024 px); default balanced",
+    )
     parser.add_argument("--size", type=int, help="long side of the result in pixels")
     parser.add_argument("--steps", type=int, help="optimiser steps at each scale")
-    parser.add_argument("--style-weight", type=float, help="how strongly the style counts (default 300; 50 is a light touch)")
+    parser.add_argument(
+        "--style-weight", type=float, help="how strongly the style counts (default 300; 50 is a light touch)"
+    )
     parser.add_argument("--content-weight", type=float, help="how strongly the photo's content counts (default 1)")
     parser.add_argument("--tv-weight", type=float, help="smoothness (total variation) weight (default 0.01)")
-    parser.add_argument("--style-weights", type=_weight_list, metavar="W1,W2,...",
-                        help="blend weight of each STYLE, in order (default: equal)")  # fmt: skip
+    parser.add_argument(
+        "--style-weights",
+        type=_weight_list,
+        metavar="W1,W2,...",
+        help="blend weight of each STYLE, in order (default: equal)",
+    )
     parser.add_argument("--style-scale", type=float, help="style images' size relative to the content (default 1)")
-    parser.add_argument("--preserve-color", nargs="?", const="luminance", metavar="MODE",
-                        help="keep the photo's colours: luminance (the default mode) or match (recolour the styles)")  # fmt: skip
+    parser.add_argument(
+        "--preserve-color",
+        nargs="?",
+        const="luminance",
+        metavar="MODE",
+        help="keep the photo's colours: luminance (the default mode) or match (recolour the styles)",
+    )
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), help="default lbfgs")
     parser.add_argument("--lr", type=float, help="learning rate (L-BFGS step, 1 by default; Adam: 1 = 0.02 per step)")
     parser.add_argument("--init", metavar="content|noise|IMAGE", help="starting image (default content)")
@@ -82,11 +98,19 @@ def build_settings(args: argparse.Namespace, init_is_image: bool):
 
     changes: dict[str, Any] = {}
     for flag, field in (
-        ("size", "size"), ("steps", "steps"), ("style_weight", "style_weight"), ("content_weight", "content_weight"),
-        ("tv_weight", "tv_weight"), ("style_scale", "style_scale"), ("preserve_color", "preserve_color"),
-        ("optimizer", "optimizer"), ("lr", "learning_rate"), ("seed", "seed"),
-        ("content_layers", "content_layers"), ("style_layers", "style_layers"),
-    ):  # fmt: skip
+        ("size", "size"),
+        ("steps", "steps"),
+        ("style_weight", "style_weight"),
+        ("content_weight", "content_weight"),
+        ("tv_weight", "tv_weight"),
+        ("style_scale", "style_scale"),
+        ("preserve_color", "preserve_color"),
+        ("optimizer", "optimizer"),
+        ("lr", "learning_rate"),
+        ("seed", "seed"),
+        ("content_layers", "content_layers"),
+        ("style_layers", "style_layers"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             changes[field] = value
@@ -120,7 +144,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise")
     try:
         content = load_image(args.content).image
-        styles = [(load_image(path).image, weight) for path, weight in zip(args.styles, weights)]
+        styles = [(load_image(path).image, weight) for path, weight in zip(args.styles, weights, strict=False)]
         init_image = load_image(args.init).image if init_is_image else None
         settings = build_settings(args, init_is_image)
         device = select_device(args.device)
@@ -137,10 +161,15 @@ def run_stylize(args: argparse.Namespace) -> int:
                 progress = next(job)
                 while True:
                     # The training bar's shape: "train" steps draw the bar, anything else prints a line.
-                    bar.update(SimpleNamespace(
-                        phase="train" if progress.phase == "step" else progress.phase, message=progress.message,
-                        step=progress.step, total_steps=progress.total_steps, losses=progress.losses,
-                    ))  # fmt: skip
+                    bar.update(
+                        SimpleNamespace(
+                            phase="train" if progress.phase == "step" else progress.phase,
+                            message=progress.message,
+                            step=progress.step,
+                            total_steps=progress.total_steps,
+                            losses=progress.losses,
+                        )
+                    )
                     progress = job.throw(JobCancelled()) if stop.requested else next(job)
             except StopIteration as finished:
                 result = finished.value

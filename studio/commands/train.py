@@ -28,7 +28,6 @@ from studio.commands.terminal import (
 )
 
 
-
 def add_commands(subparsers: Any) -> None:
     train = subparsers.add_parser(
         "train",
@@ -51,7 +50,8 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--seed", type=int, help="seed for weights, noise and batch order; default 0")
     run.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     run.add_argument(
-        "--threads", type=int,
+        "--threads",
+        type=int,
         help="CPU threads (default: torch's choice, one per core); 1 is faster when other work shares the cores",
     )
     run.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision on CUDA")
@@ -62,7 +62,8 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--log-every", type=int, help="read losses back every N steps (default 50)")
     run.add_argument("--no-eval", action="store_true", help="skip the measures (studio evaluate) at the end")
     run.add_argument(
-        "--keep-best", action="store_true",
+        "--keep-best",
+        action="store_true",
         help="measure KID on the held-out images at every checkpoint and keep the best weights as OUT-best.safetensors",
     )
     model = train.add_argument_group("model")
@@ -71,14 +72,18 @@ def add_commands(subparsers: Any) -> None:
     model.add_argument("--d-channels", type=int, help="GAN: discriminator channels at full size (32)")
     model.add_argument("--beta", type=float, help="VAE: weight of the KL term (1.0)")
     model.add_argument(
-        "--feature-loss", type=float, metavar="WEIGHT",
+        "--feature-loss",
+        type=float,
+        metavar="WEIGHT",
         help="VAE: add a VGG19 feature term to the reconstruction loss, with an L1 pixel term (DFC-VAE); "
         "0.5 weighs the two alike (default 0: off)",
-    )  # fmt: skip
+    )
     gan = train.add_argument_group("GAN")
     gan.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default hinge)")
     gan.add_argument(
-        "--cond", action=argparse.BooleanOptionalAction, default=None,
+        "--cond",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="condition on the data set's classes (default: yes when it has several)",
     )
     gan.add_argument("--attention", type=int, choices=(16, 32), help="SAGAN self-attention at this resolution")
@@ -86,7 +91,8 @@ def add_commands(subparsers: Any) -> None:
     gan.add_argument("--n-critic", type=int, help="discriminator steps per generator step (5 for wgan-gp, else 1)")
     gan.add_argument("--gp-weight", type=float, help="wgan-gp gradient penalty weight (10)")
     gan.add_argument(
-        "--arch", choices=("dcgan", "style"),
+        "--arch",
+        choices=("dcgan", "style"),
         help="dcgan (v1, the default) or style (v2: mapping network, per-layer styles, residual "
         "discriminator with a decoder; DiffAugment, LeCam and the conditioning ramp on by default)",
     )
@@ -94,7 +100,8 @@ def add_commands(subparsers: Any) -> None:
     gan.add_argument("--mapping-layers", type=int, help="GAN v2: layers of the mapping network (4)")
     gan.add_argument("--lecam", type=float, help="LeCam regularisation weight (0.1 for v2, else 0: off)")
     gan.add_argument(
-        "--cond-ramp", metavar="START:END",
+        "--cond-ramp",
+        metavar="START:END",
         help="GAN v2, conditional: bring the classes in linearly between these steps "
         "(default: a fifth and half of --steps); 0:0 for fully conditional from the start",
     )
@@ -132,8 +139,18 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
         changes["latent_dim"] = args.latent_dim
     if args.kind == "vae":
         for flag in (
-            "loss", "attention", "d_channels", "ema", "n_critic", "gp_weight", "d_lr", "arch", "w_dim",
-            "mapping_layers", "lecam", "cond_ramp",
+            "loss",
+            "attention",
+            "d_channels",
+            "ema",
+            "n_critic",
+            "gp_weight",
+            "d_lr",
+            "arch",
+            "w_dim",
+            "mapping_layers",
+            "lecam",
+            "cond_ramp",
         ):
             if getattr(args, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} is for GANs; the VAE has no such option")
@@ -187,10 +204,21 @@ def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> A
     if args.augment is not None:
         changes.update(_augmentation(args.augment))
     for flag, field in (
-        ("steps", "steps"), ("batch", "batch"), ("lr", "lr"), ("d_lr", "d_lr"), ("lr_schedule", "lr_schedule"),
-        ("seed", "seed"), ("device", "device"), ("amp", "amp"), ("name", "name"), ("sample_every", "sample_every"),
-        ("checkpoint_every", "checkpoint_every"), ("log_every", "log_every"), ("n_critic", "n_critic"),
-        ("gp_weight", "gp_weight"), ("feature_loss", "feature_loss"),
+        ("steps", "steps"),
+        ("batch", "batch"),
+        ("lr", "lr"),
+        ("d_lr", "d_lr"),
+        ("lr_schedule", "lr_schedule"),
+        ("seed", "seed"),
+        ("device", "device"),
+        ("amp", "amp"),
+        ("name", "name"),
+        ("sample_every", "sample_every"),
+        ("checkpoint_every", "checkpoint_every"),
+        ("log_every", "log_every"),
+        ("n_critic", "n_critic"),
+        ("gp_weight", "gp_weight"),
+        ("feature_loss", "feature_loss"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -236,10 +264,6 @@ def _command_line(args: argparse.Namespace) -> str:
         flag = "--" + key.replace("_", "-")
         parts += [flag] if value is True else [flag, str(value)]
     return shlex.join(parts)
-
-
-
-
 
 
 def run_train(args: argparse.Namespace) -> int:

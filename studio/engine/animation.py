@@ -7,15 +7,17 @@ different sizes would be cropped or padded by the viewer, never what the artist 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, features
 
 from studio.engine.atomic import atomic_write
 from studio.engine.imageio import save_png
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
 
 ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")
 _FORMATS = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG", ".apng": "PNG"}
@@ -27,11 +29,16 @@ def _checked_frames(frames: Sequence[Image.Image]) -> list[Image.Image]:
     size = frames[0].size
     for number, frame in enumerate(frames, 1):
         if frame.size != size:
-            raise ValueError(f"frame {number} is {frame.size[0]} x {frame.size[1]}, the first is {size[0]} x {size[1]}: all frames need one size")
+            raise ValueError(
+                f"frame {number} is {frame.size[0]} x {frame.size[1]}, the first is {size[0]} x {size[1]}: "
+                "all frames need one size"
+            )
     return [frame if frame.mode == "RGB" else frame.convert("RGB") for frame in frames]
 
 
-def export_animation(frames: Sequence[Image.Image], path: str | os.PathLike[str], fps: float = 12, loop: bool = True) -> Path:
+def export_animation(
+    frames: Sequence[Image.Image], path: str | os.PathLike[str], fps: float = 12, loop: bool = True
+) -> Path:
     """Write ``frames`` as an animation whose format follows the suffix: .gif, .webp, .png or .apng.
 
     GIF frames get their own adaptive palette each (a fixed web palette bands gradients); GIF
@@ -86,6 +93,8 @@ def export_frames(
     directory.mkdir(parents=True, exist_ok=True)
     digits = max(4, len(str(len(rgb))))
     return [
-        save_png(directory / f"{stem}_{number:0{digits}d}.png", frame, None if settings is None else settings[number - 1])
+        save_png(
+            directory / f"{stem}_{number:0{digits}d}.png", frame, None if settings is None else settings[number - 1]
+        )
         for number, frame in enumerate(rgb, 1)
     ]

@@ -22,13 +22,14 @@ import os
 import pickle
 import re
 import struct
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.engine.atomic import SaveError, atomic_write_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import torch
 
 CARD_SUFFIX = ".json"
@@ -218,9 +219,7 @@ def _check_torch_version(file: Path) -> None:
 def _is_tensor_dict(value: Any) -> bool:
     import torch
 
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()
-    )
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
 def _load_legacy(file: Path) -> dict[str, torch.Tensor]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +185,7 @@ def run_with_oom_fallback(
         failed = False
         try:
             return work(where, size)
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, others re-raise
+        except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
             failed = True
@@ -194,7 +196,9 @@ def run_with_oom_fallback(
             release_memory(where)
             if index + 1 < len(attempts):
                 nxt_device, nxt_size = attempts[index + 1]
-                message = f"Out of memory on {where.label} at size {size}; retrying at size {nxt_size} on {nxt_device.label}"
+                message = (
+                    f"Out of memory on {where.label} at size {size}; retrying at size {nxt_size} on {nxt_device.label}"
+                )
                 log.warning(message)
                 if on_retry is not None:
                     on_retry(message)

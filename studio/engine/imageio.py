@@ -54,9 +54,7 @@ _FALLBACK_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
 # Magic numbers of allowed formats: a file that starts like one but cannot be identified was
 # cut short or damaged, which is a different message from "wrong kind of file".
-_ALLOWED_SIGNATURES = (
-    b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*"
-)
+_ALLOWED_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 
 # Files artists often drop by mistake; naming them makes the message actionable.
 _KNOWN_UNSUPPORTED = (
@@ -213,9 +211,7 @@ def _settings_from_info(path: Path, info: dict[str, Any]) -> dict | None:
 def _has_alpha(img: Image.Image) -> bool:
     # Palette, grey and RGB PNGs/GIFs can mark a colour as transparent instead of carrying
     # an alpha channel; Pillow keeps that in info["transparency"].
-    return img.mode in _ALPHA_MODES or (
-        img.mode in ("P", "L", "RGB") and "transparency" in img.info
-    )
+    return img.mode in _ALPHA_MODES or (img.mode in ("P", "L", "RGB") and "transparency" in img.info)
 
 
 def _to_rgb_and_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:

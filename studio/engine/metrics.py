@@ -11,13 +11,15 @@ comparable with published KID figures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
 from studio.engine.style.vgg import load_vgg19, preprocess
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 EMBEDDING_LAYERS: tuple[str, ...] = ("relu5_1",)
 # Every image is resized to this square first. At 64 px relu5_1 is a 4 x 4 grid whose receptive

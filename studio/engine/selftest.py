@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
-from studio.engine.devices import DeviceInfo
 from studio.engine.jobs import JobGenerator, Progress
+
+if TYPE_CHECKING:
+    from studio.engine.devices import DeviceInfo
 
 
 def device_check_job(device: DeviceInfo, size: int = 128, steps: int = 4) -> JobGenerator:

@@ -41,6 +41,9 @@ class _Job:
     id: int
     title: str
     factory: JobFactory
+    # A job started through a JobLink belongs to the controller that made the link, which shows
+    # its failure; only failures of unowned jobs reach unownedJobFailed (the main window's dialog).
+    owned: bool = False
     generator: Generator[Progress, None, object] | None = None
     cancel_requested: bool = False
     paused: bool = False
@@ -64,6 +67,7 @@ class Worker(QObject):
     jobFinished = Signal(int, object)  # job id, return value
     jobCancelled = Signal(int, object)  # job id, partial result or None
     jobFailed = Signal(int, str)  # job id, message
+    unownedJobFailed = Signal(int, str)  # the same, for jobs no controller owns
     jobPaused = Signal(int)
     jobResumed = Signal(int)
 
@@ -113,10 +117,13 @@ class Worker(QObject):
             self._cond.notify()
             return self._stamp
 
-    def submit(self, title: str, factory: JobFactory) -> int:
-        """Queue a job; ``factory(device)`` is called on the worker thread when its turn comes."""
+    def submit(self, title: str, factory: JobFactory, *, owned: bool = False) -> int:
+        """Queue a job; ``factory(device)`` is called on the worker thread when its turn comes.
+
+        ``owned``: whoever submits it shows its failure (see :class:`studio.ui.job_link.JobLink`).
+        """
         with self._cond:
-            job = _Job(self._next_job_id, title, factory)
+            job = _Job(self._next_job_id, title, factory, owned=owned)
             self._next_job_id += 1
             self._queue.append(job)
             self._cond.notify()
@@ -189,7 +196,7 @@ class Worker(QObject):
         try:
             # select_device imports torch, which takes seconds: here, never on the GUI thread.
             device = select_device(self._preference)
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the UI, not kill the app
+        except Exception as exc:
             log.exception("choosing the compute device failed")
             with self._cond:
                 self._startup_error = f"No compute device: {_describe(exc)}"
@@ -253,7 +260,7 @@ class Worker(QObject):
         self.jobStarted.emit(job.id, job.title)
         if self._device is None:
             self._end(job)
-            self.jobFailed.emit(job.id, f"{job.title} failed: {self._startup_error}")
+            self._fail(job, f"{job.title} failed: {self._startup_error}")
             return
         try:
             job.generator = job.factory(self._device)
@@ -263,7 +270,7 @@ class Worker(QObject):
             return
         self._end(job)
         self._recover(oom)
-        self.jobFailed.emit(job.id, message)
+        self._fail(job, message)
 
     def _step(self, job: _Job) -> None:
         assert job.generator is not None
@@ -280,7 +287,7 @@ class Worker(QObject):
             return
         self._end(job)
         self._recover(oom)
-        self.jobFailed.emit(job.id, message)
+        self._fail(job, message)
 
     def _cancel_running(self, job: _Job) -> None:
         """Throw JobCancelled in at the current yield; a job may return a partial result."""
@@ -309,7 +316,7 @@ class Worker(QObject):
             return
         message, oom = failure
         self._recover(oom)
-        self.jobFailed.emit(job.id, message)
+        self._fail(job, message)
 
     @staticmethod
     def _report(what: str, title: str, exc: Exception) -> tuple[str, bool]:
@@ -322,6 +329,11 @@ class Worker(QObject):
         # step's tensors through its frames, is gone, so the allocator really gets them back.
         if out_of_memory:
             release_memory(self._device)
+
+    def _fail(self, job: _Job, message: str) -> None:
+        self.jobFailed.emit(job.id, message)
+        if not job.owned:
+            self.unownedJobFailed.emit(job.id, message)
 
     def _end(self, job: _Job) -> None:
         with self._cond:

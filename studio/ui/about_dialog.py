@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import platform
 import sys
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from studio import APP_NAME, __version__
-from studio.engine.devices import DeviceInfo
 from studio.engine.environment import installed_models, package_versions
+
+if TYPE_CHECKING:
+    from studio.engine.devices import DeviceInfo
 
 
 def about_text(device: DeviceInfo | None) -> str:

@@ -41,7 +41,7 @@ class ImageView(QWidget):
         top = (self.height() - scaled.height()) // 2
         return QRect(left, top, scaled.width(), scaled.height())
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         palette = self.palette()
         painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
@@ -56,5 +56,7 @@ class ImageView(QWidget):
             painter.setPen(pen)
             frame = self.rect().adjusted(12, 12, -12, -12)
             painter.drawRoundedRect(frame, 12, 12)
-            painter.drawText(frame.adjusted(24, 24, -24, -24), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._hint)
+            painter.drawText(
+                frame.adjusted(24, 24, -24, -24), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._hint
+            )
         painter.end()

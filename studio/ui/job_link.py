@@ -2,18 +2,23 @@
 
 The worker's signals carry every job's id; a widget that runs several kinds of job (a folder
 scan, thumbnails, a training run) would otherwise filter ids by hand for each. A link is a child
-of the widget that started it and disconnects itself when its job ends.
+of the object that started it and disconnects itself when its job ends.
+
+A link with a ``failed`` callback owns its job's failure: the worker marks the job owned, so
+the main window does not show the same failure again in a dialog. Without one, the failure is
+the main window's to show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Slot
 
-from studio.engine.jobs import JobFactory
-from studio.services.worker import Worker
+if TYPE_CHECKING:
+    from studio.engine.jobs import JobFactory
+    from studio.services.worker import Worker
 
 Callback = Callable[[Any], None]
 
@@ -40,7 +45,7 @@ class JobLink(QObject):
         worker.jobFinished.connect(self._on_finished)
         worker.jobFailed.connect(self._on_failed)
         worker.jobCancelled.connect(self._on_cancelled)
-        self.job_id = worker.submit(title, factory)
+        self.job_id = worker.submit(title, factory, owned=failed is not None)
 
     def cancel(self) -> None:
         if self.running:
@@ -61,8 +66,12 @@ class JobLink(QObject):
         if not self.running:
             return
         self.running = False
-        for signal, slot in ((self.worker.jobProgress, self._on_progress), (self.worker.jobFinished, self._on_finished),
-                             (self.worker.jobFailed, self._on_failed), (self.worker.jobCancelled, self._on_cancelled)):  # fmt: skip
+        for signal, slot in (
+            (self.worker.jobProgress, self._on_progress),
+            (self.worker.jobFinished, self._on_finished),
+            (self.worker.jobFailed, self._on_failed),
+            (self.worker.jobCancelled, self._on_cancelled),
+        ):
             signal.disconnect(slot)
         self.deleteLater()
 

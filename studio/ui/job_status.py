@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-from studio.engine.jobs import Progress
-from studio.services.worker import Worker
+if TYPE_CHECKING:
+    from studio.engine.jobs import Progress
+    from studio.services.worker import Worker
 
 
 class JobStatus(QWidget):

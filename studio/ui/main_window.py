@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QUrl, Qt, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QIcon, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -19,12 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio import APP_NAME
-from studio.engine.devices import DeviceInfo
 from studio.engine.imageio import IMAGE_FILE_FILTER, IMAGE_SUFFIXES, ImageLoadError, load_image
 from studio.engine.paths import log_dir
 from studio.engine.resources import resource_path
 from studio.services.settings import DEVICES, THEMES, Settings
-from studio.services.worker import Worker
 from studio.ui.about_dialog import AboutDialog
 from studio.ui.job_status import JobStatus
 from studio.ui.panels.base import Panel, PanelImage
@@ -32,6 +30,12 @@ from studio.ui.panels.finetune_panel import FinetunePanel
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.panels.style_panel import StylePanel
 from studio.ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from studio.engine.devices import DeviceInfo
+    from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +165,12 @@ class MainWindow(QMainWindow):
     def _connect_worker(self) -> None:
         self.worker.ready.connect(self._on_worker_ready)
         self.worker.startupFailed.connect(self._on_worker_failed)
-        self.worker.jobFailed.connect(self._on_job_failed)
+        # A job a panel owns reports its own failure; only the others get a dialog here.
+        self.worker.unownedJobFailed.connect(self._on_job_failed)
         self.worker.jobFinished.connect(self._on_job_ended)
         self.worker.jobCancelled.connect(self._on_job_cancelled)
+        if self.worker.device is not None:  # a window made after the worker started
+            self._on_worker_ready(self.worker.device)
 
     def _restore_layout(self) -> None:
         geometry = self.settings.window_geometry()
@@ -265,11 +272,11 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event) -> None:
         if any(path.suffix.lower() in IMAGE_SUFFIXES for path in self._dropped_images(event)):
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event) -> None:
         paths = self._dropped_images(event)
         if paths:
             event.acceptProposedAction()
@@ -306,7 +313,7 @@ class MainWindow(QMainWindow):
         self._last_error_box = box
 
     # ----- quitting -----------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event) -> None:
         if self.worker.has_active_jobs():
             running = self.worker.running_job()
             title = running[1] if running is not None else "A queued job"

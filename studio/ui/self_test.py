@@ -13,17 +13,21 @@ weights.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from studio.engine.devices import DeviceInfo
 from studio.engine.selftest import device_check_job
-from studio.services.worker import Worker
-from studio.ui.main_window import MainWindow
 from studio.ui.panels.base import PanelImage
 from studio.ui.panels.style_panel import StylePanel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from studio.engine.devices import DeviceInfo
+    from studio.services.worker import Worker
+    from studio.ui.main_window import MainWindow
 
 # Small enough to take a second or two on a CPU, large enough to reach VGG19's deepest style
 # layer (relu5_1 sees a 4x4 map at 64 px).
@@ -74,7 +78,9 @@ class SelfTest(QObject):
         self.worker.startupFailed.connect(lambda message: self._fail(f"compute engine failed to start: {message}"))
         self.worker.jobFinished.connect(self._on_job_finished)
         self.worker.jobCancelled.connect(
-            lambda job_id, _partial: job_id in (self._job_id, self._style_job_id) and self._fail("a self-test job was cancelled")
+            lambda job_id, _partial: (
+                job_id in (self._job_id, self._style_job_id) and self._fail("a self-test job was cancelled")
+            )
         )
         self.worker.jobFailed.connect(lambda _id, message: self._fail(f"job failed: {message}"))
         self._timer.start()
@@ -108,7 +114,9 @@ class SelfTest(QObject):
         self.window.tabs.setCurrentIndex(self.window.panels.index(explorer))
         if not explorer.explorer.refresh_models():
             self._note("no latent model installed: showing the device check's image")
-            self.window.show_in_panel(explorer, PanelImage(result["image"], {"job": "device check"}, "device-check.png"), "Device check")
+            self.window.show_in_panel(
+                explorer, PanelImage(result["image"], {"job": "device check"}, "device-check.png"), "Device check"
+            )
             self._run_style_check()
             return
         explorer.start()
@@ -116,7 +124,9 @@ class SelfTest(QObject):
             self._on_explorer_image()
         else:
             explorer.explorer.imageReady.connect(self._on_explorer_image)
-            explorer.explorer.errorOccurred.connect(lambda message: self._fail(f"the Latent Explorer failed: {message}"))
+            explorer.explorer.errorOccurred.connect(
+                lambda message: self._fail(f"the Latent Explorer failed: {message}")
+            )
 
     @Slot()
     def _on_explorer_image(self) -> None:

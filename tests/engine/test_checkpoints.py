@@ -426,4 +426,3 @@ def test_list_models_finds_safetensors_only(tmp_path):
 def test_sha256_of_a_missing_file_names_it(tmp_path):
     with pytest.raises(ModelFileError, match=r"gone\.safetensors: cannot be read"):
         model_sha256(tmp_path / "gone.safetensors")
-

@@ -98,7 +98,7 @@ def test_parse_keeps_fully_qualified_emoji_with_their_groups(small_list):
     assert [e.group for e in entries] == ["Smileys & Emotion"] * 3 + ["People & Body"] * 2 + ["Flags"] * 2
     assert entries[2].subgroup == "face-affection"
     assert entries[1].char == "\u263a\ufe0f" and entries[1].codepoints == "263A FE0F"
-    assert entries[6].char == "\U0001F3F3\ufe0f\u200d\u26a7\ufe0f"
+    assert entries[6].char == "\U0001f3f3\ufe0f\u200d\u26a7\ufe0f"
     assert [e.has_skin_tone for e in entries] == [False] * 4 + [True] + [False] * 2
     assert read_emoji_test_version(small_list) == "15.0"
 
@@ -157,7 +157,7 @@ def test_build_renders_emoji_on_white_with_group_labels(built):
     entries = {e.codepoints: e for e in parse_emoji_test(DEFAULT_EMOJI_TEST)}
     groups = list(dict.fromkeys(e.group for e in entries.values()))
     assert info.classes == groups and "Component" not in groups
-    for label, name, cps in zip(labels, names, codepoints):
+    for label, name, cps in zip(labels, names, codepoints, strict=False):
         assert entries[cps].group == info.classes[label] and entries[cps].name == name
     # A small build still covers every group, in emoji-test order.
     assert set(labels) == set(range(len(groups)))
@@ -205,12 +205,12 @@ def test_the_loaded_dataset_feeds_training(built):
     seen = [next(batches) for _ in range(18)]  # 7 epochs of the 18 training emoji
     assert all(images.shape == (7, 3, 64, 64) and labels.shape == (7,) for images, labels in seen)
     replay = sample_batches(data, 7, torch.Generator().manual_seed(3))
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(seen, (next(replay) for _ in range(18))))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(seen, (next(replay) for _ in range(18)), strict=False))
     # Every sampled image is a training emoji with its own label, never a held-out one.
     train = data.train()
     index_of = {image.numpy().tobytes(): i for i, image in enumerate(train.batch(range(len(train))))}
     for images, labels in seen:
-        for image, label in zip(images, labels):
+        for image, label in zip(images, labels, strict=False):
             i = index_of[image.numpy().tobytes()]
             assert train.labels[i] == label and train.names[i] not in heldout_names
 
@@ -221,8 +221,9 @@ def test_skin_tone_variants_only_on_request(tmp_path):
     toned = load_image_dataset(build(tmp_path / "toned", limit=6, groups=["People & Body"], skin_tones=True).out_dir)
     assert plain.class_names == toned.class_names == ["People & Body"]
     assert not any("skin tone" in name for name in plain.names)
-    assert toned.names == ["waving hand"] + [f"waving hand: {tone} skin tone" for tone in
-                                              ("light", "medium-light", "medium", "medium-dark", "dark")]
+    assert toned.names == ["waving hand"] + [
+        f"waving hand: {tone} skin tone" for tone in ("light", "medium-light", "medium", "medium-dark", "dark")
+    ]
 
 
 @needs_sources
@@ -252,8 +253,14 @@ def test_loading_a_missing_or_corrupt_dataset_names_the_file(tmp_path):
         load_image_dataset(tmp_path / "gone.npz")
     broken = tmp_path / "broken.npz"
     buffer = tmp_path / "whole.npz"
-    np.savez_compressed(buffer, images=np.zeros((4, 8, 8, 3), np.uint8), labels=np.zeros(4, np.int64),
-                        split=np.zeros(4, np.uint8), names=np.array(list("abcd")), classes=np.array(["x"]))
+    np.savez_compressed(
+        buffer,
+        images=np.zeros((4, 8, 8, 3), np.uint8),
+        labels=np.zeros(4, np.int64),
+        split=np.zeros(4, np.uint8),
+        names=np.array(list("abcd")),
+        classes=np.array(["x"]),
+    )
     assert len(load_image_dataset(buffer)) == 4
     broken.write_bytes(buffer.read_bytes()[:300])
     with pytest.raises(DatasetError, match="broken.npz: corrupt or incomplete file"):
@@ -273,8 +280,14 @@ def test_a_dataset_that_needs_unpickling_is_refused_without_running_it(tmp_path)
     evil = tmp_path / "evil.npz"
     names = np.empty(1, dtype=object)
     names[0] = _WritesAFile(marker)
-    np.savez(evil, images=np.zeros((1, 8, 8, 3), np.uint8), labels=np.zeros(1, np.int64),
-             split=np.zeros(1, np.uint8), names=names, classes=np.array(["x"]))
+    np.savez(
+        evil,
+        images=np.zeros((1, 8, 8, 3), np.uint8),
+        labels=np.zeros(1, np.int64),
+        split=np.zeros(1, np.uint8),
+        names=names,
+        classes=np.array(["x"]),
+    )
     assert b"pwned" in evil.read_bytes()  # the payload really is in there
     with pytest.raises(DatasetError, match="corrupt or incomplete"):
         load_image_dataset(evil)
@@ -289,7 +302,9 @@ def test_the_command_builds_a_small_dataset(tmp_path):
     out = tmp_path / "emoji"
     result = subprocess.run(
         [sys.executable, "-m", "studio", "data", "emoji", "--out", str(out), "--limit", "12"],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     assert "12 emoji in 9 classes" in result.stdout and "Smileys & Emotion" in result.stdout
@@ -300,9 +315,20 @@ def test_the_command_builds_a_small_dataset(tmp_path):
 
 def test_the_command_explains_a_missing_font(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "studio", "data", "emoji", "--out", str(tmp_path / "out"),
-         "--font", str(tmp_path / "missing.ttf")],
-        capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "data",
+            "emoji",
+            "--out",
+            str(tmp_path / "out"),
+            "--font",
+            str(tmp_path / "missing.ttf"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 2
     assert "sudo apt-get install fonts-noto-color-emoji" in result.stderr

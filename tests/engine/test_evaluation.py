@@ -18,7 +18,6 @@ from studio.engine.latent import LatentModel
 from studio.engine.models import VAE, VAEConfig, save_generative_model
 from studio.engine.models.vae_prior import fit_mixture_prior, prior_of, with_prior
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -180,7 +179,15 @@ def test_evaluate_reports_every_measure_and_writes_the_neighbour_sheet(tmp_path,
     report = json.loads(result.json_path.read_text())
     for against in ("train", "heldout", "real_vs_real"):
         for space in ("vgg19", "classifier"):
-            assert set(report[against][space]) == {"kid", "kid_std", "precision", "recall", "density", "coverage", "set_size"}
+            assert set(report[against][space]) == {
+                "kid",
+                "kid_std",
+                "precision",
+                "recall",
+                "density",
+                "coverage",
+                "set_size",
+            }
     # An untrained VAE draws noise, far from the data: the ceiling is far above it.
     assert report["real_vs_real"]["classifier"]["coverage"] > report["train"]["classifier"]["coverage"]
     assert report["train"]["vgg19"]["kid"] > 10 * abs(report["real_vs_real"]["vgg19"]["kid"])
@@ -243,8 +250,20 @@ def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tm
     config = default_config("gan", model, steps=2, batch=4, log_every=1, evaluate=False)
     run_to_end(train_job(config, dataset, tmp_path / "run" / "blobs.safetensors"))
     checkpoint = tmp_path / "run" / "blobs.ckpt.safetensors"
-    code = main(["evaluate", str(checkpoint), "--data", str(data.parent), "--samples", "60",
-                 "--classifier", str(classifier_file), "--out", str(tmp_path / "report")])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            str(checkpoint),
+            "--data",
+            str(data.parent),
+            "--samples",
+            "60",
+            "--classifier",
+            str(classifier_file),
+            "--out",
+            str(tmp_path / "report"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "real vs real" in out and "class agreement" in out
@@ -253,11 +272,54 @@ def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tm
     assert (tmp_path / "report" / "blobs-step2-neighbours.png").is_file()
     # --card stores the report in a model's card; a checkpoint has none.
     model = tmp_path / "run" / "blobs.safetensors"
-    assert main(["evaluate", str(model), "--data", str(data.parent), "--samples", "60", "--card",
-                 "--classifier", str(classifier_file), "--out", str(tmp_path / "report")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(model),
+                "--data",
+                str(data.parent),
+                "--samples",
+                "60",
+                "--card",
+                "--classifier",
+                str(classifier_file),
+                "--out",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["evaluation"]["samples"] == 60 and card["kid"]["n_fake"] == 60
-    assert main(["evaluate", str(checkpoint), "--data", str(data.parent), "--samples", "60", "--card",
-                 "--classifier", str(classifier_file), "--out", str(tmp_path / "report")]) == 2  # fmt: skip
-    assert main(["evaluate", str(tmp_path / "missing.safetensors"), "--data", str(data.parent),
-                 "--classifier", str(classifier_file)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(checkpoint),
+                "--data",
+                str(data.parent),
+                "--samples",
+                "60",
+                "--card",
+                "--classifier",
+                str(classifier_file),
+                "--out",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "missing.safetensors"),
+                "--data",
+                str(data.parent),
+                "--classifier",
+                str(classifier_file),
+            ]
+        )
+        == 2
+    )

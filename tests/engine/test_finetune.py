@@ -58,8 +58,9 @@ def _train_base(folder, kind: str, name: str, with_checkpoint: bool = True):
     n = 12
     images = torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(7))
     classes = GAN_CLASSES if kind == "gan" else ["all"]
-    dataset = ImageDataset(images, torch.arange(n) % len(classes), classes, [str(i) for i in range(n)],
-                           torch.zeros(n, dtype=torch.uint8))
+    dataset = ImageDataset(
+        images, torch.arange(n) % len(classes), classes, [str(i) for i in range(n)], torch.zeros(n, dtype=torch.uint8)
+    )
     if kind == "gan":
         model = GANConfig(latent_dim=16, g_channels=32, d_channels=8, num_classes=3)
     else:
@@ -94,8 +95,16 @@ def pictures(tmp_path_factory):
 
 def settings(bases, pictures, kind="gan", **changes) -> FinetuneSettings:
     values = dict(
-        base=str(bases[kind]), data=str(pictures), name="My drawings", steps=6, batch=4,
-        sample_every=100, checkpoint_every=2, log_every=1, kid=False, heldout=0.1,
+        base=str(bases[kind]),
+        data=str(pictures),
+        name="My drawings",
+        steps=6,
+        batch=4,
+        sample_every=100,
+        checkpoint_every=2,
+        log_every=1,
+        kid=False,
+        heldout=0.1,
     )
     values.update(changes)
     return FinetuneSettings(**values)
@@ -109,8 +118,12 @@ def drive(job, stop_after: int | None = None, abandon: bool = False):
     while True:
         if isinstance(progress, TrainProgress) and progress.losses:
             logged[progress.step] = progress.losses
-        if stop_after is not None and isinstance(progress, TrainProgress) and progress.step == stop_after \
-                and progress.phase == "train":
+        if (
+            stop_after is not None
+            and isinstance(progress, TrainProgress)
+            and progress.step == stop_after
+            and progress.phase == "train"
+        ):
             if abandon:
                 job.close()
                 return None, logged
@@ -137,15 +150,33 @@ def assert_same_losses(a, b):
 @pytest.mark.parametrize(
     ("kind", "preset", "frozen_prefixes"),
     [
-        ("gan", "last-blocks", {"g": ("first_layer.", "first_norm.", "blocks.0.", "blocks.1."),
-                                "d": ("features.0.", "features.2.")}),
+        (
+            "gan",
+            "last-blocks",
+            {"g": ("first_layer.", "first_norm.", "blocks.0.", "blocks.1."), "d": ("features.0.", "features.2.")},
+        ),
         ("gan", "freeze-d", {"g": (), "d": ("features.0.", "features.2.")}),
-        ("vae", "last-blocks", {"vae": ("encoder.0.", "encoder.2.", "encoder.3.", "from_latent.", "decoder.1.",
-                                        "decoder.2.", "decoder.5.", "decoder.6.")}),
+        (
+            "vae",
+            "last-blocks",
+            {
+                "vae": (
+                    "encoder.0.",
+                    "encoder.2.",
+                    "encoder.3.",
+                    "from_latent.",
+                    "decoder.1.",
+                    "decoder.2.",
+                    "decoder.5.",
+                    "decoder.6.",
+                )
+            },
+        ),
     ],
 )
-def test_frozen_parameters_stay_bit_identical_and_are_not_in_the_optimiser(bases, pictures, kind, preset,
-                                                                            frozen_prefixes):
+def test_frozen_parameters_stay_bit_identical_and_are_not_in_the_optimiser(
+    bases, pictures, kind, preset, frozen_prefixes
+):
     base = load_base(str(bases[kind]))
     config = finetune_config(settings(bases, pictures, kind=kind, freeze=preset), base)
     init, _ = base_init(base, config)
@@ -156,7 +187,9 @@ def test_frozen_parameters_stay_bit_identical_and_are_not_in_the_optimiser(bases
     for step in range(3):
         trainer.step(sampler, step)
 
-    in_optimisers = {id(p) for opt in trainer.optimizers.values() for group in opt.param_groups for p in group["params"]}
+    in_optimisers = {
+        id(p) for opt in trainer.optimizers.values() for group in opt.param_groups for p in group["params"]
+    }
     frozen_count = changed = 0
     for module, prefixes in frozen_prefixes.items():
         for name, param in trainer.modules[module].named_parameters():
@@ -170,8 +203,11 @@ def test_frozen_parameters_stay_bit_identical_and_are_not_in_the_optimiser(bases
                 changed += not torch.equal(param, before[(module, name)])
     assert frozen_count > 0 and changed > 0
     assert trainer.frozen_parameters == sum(
-        p.numel() for m, prefixes in frozen_prefixes.items() if prefixes
-        for n, p in trainer.modules[m].named_parameters() if n.startswith(prefixes)
+        p.numel()
+        for m, prefixes in frozen_prefixes.items()
+        if prefixes
+        for n, p in trainer.modules[m].named_parameters()
+        if n.startswith(prefixes)
     )
 
 
@@ -271,8 +307,13 @@ def test_the_result_opens_in_the_latent_explorer_with_its_lineage(bases, picture
 
     def fake_kid(real, fake, *, device="cpu", batch_size=64):  # VGG19 is tested elsewhere; this is the bookkeeping
         kid_calls.append(real.shape[0])
-        return {"kid": 1.0 / len(kid_calls), "kid_std": 0.0, "n_real": real.shape[0], "n_fake": fake.shape[0],
-                "feature": "test"}
+        return {
+            "kid": 1.0 / len(kid_calls),
+            "kid_std": 0.0,
+            "n_real": real.shape[0],
+            "n_fake": fake.shape[0],
+            "feature": "test",
+        }
 
     monkeypatch.setattr(metrics, "kid_score", fake_kid)
     seen = []
@@ -296,7 +337,11 @@ def test_the_result_opens_in_the_latent_explorer_with_its_lineage(bases, picture
     assert card["data"]["count"] == 20 and card["data"]["heldout"] == 2 and card["data"]["skipped_count"] == 0
     assert [h["step"] for h in card["kid_history"]] == [0, 2, 4]
     assert card["command"].startswith("studio finetune --base") and "--class 1" in card["command"]
-    assert card["training"]["fixed_class"] == 1 and card["training"]["diffaugment"] == ["color", "translation", "cutout"]
+    assert card["training"]["fixed_class"] == 1 and card["training"]["diffaugment"] == [
+        "color",
+        "translation",
+        "cutout",
+    ]
 
 
 def test_a_name_already_in_the_library_is_refused_and_left_alone(bases, pictures):
@@ -347,16 +392,36 @@ def test_a_job_folder_runs_elsewhere_and_its_result_imports_into_the_library(bas
 
 
 def _studio(*args, env, timeout=300):
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_studio_finetune_killed_mid_run_resumes_at_its_checkpoint(bases, pictures, studio_home):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "STUDIO_DEVICE": "cpu", "LATENT_STUDIO_HOME": str(studio_home)}
-    common = ["finetune", "--base", str(bases["gan"]), "--data", str(pictures), "--out", "Killed",
-              "--batch", "4", "--checkpoint-every", "2", "--no-kid", "--threads", "1"]
+    common = [
+        "finetune",
+        "--base",
+        str(bases["gan"]),
+        "--data",
+        str(pictures),
+        "--out",
+        "Killed",
+        "--batch",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--no-kid",
+        "--threads",
+        "1",
+    ]
     ckpt = checkpoint_path(library_path("Killed"))
-    process = subprocess.Popen([sys.executable, "-m", "studio", *common, "--steps", "100000"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", *common, "--steps", "100000"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         step = 0
@@ -364,7 +429,7 @@ def test_studio_finetune_killed_mid_run_resumes_at_its_checkpoint(bases, picture
             time.sleep(0.2)
             try:
                 step = read_checkpoint_config(ckpt)[1]
-            except Exception:  # not written yet (or being replaced): try again
+            except Exception:  # noqa: BLE001 - not written yet (or being replaced): try again
                 step = 0
         assert step >= 2, "no checkpoint appeared"
     finally:
@@ -373,7 +438,9 @@ def test_studio_finetune_killed_mid_run_resumes_at_its_checkpoint(bases, picture
     killed_at = read_checkpoint_config(ckpt)[1]
     assert killed_at >= 2 and killed_at % 2 == 0
 
-    resumed = _studio("finetune", "--out", "Killed", "--resume", "--steps", str(killed_at + 2), "--threads", "1", env=env)
+    resumed = _studio(
+        "finetune", "--out", "Killed", "--resume", "--steps", str(killed_at + 2), "--threads", "1", env=env
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"from step {killed_at}" in resumed.stderr and f"{killed_at + 2}/{killed_at + 2}" in resumed.stderr
     card = json.loads(library_path("Killed").with_suffix(".json").read_text(encoding="utf-8"))
@@ -399,9 +466,30 @@ def test_studio_finetune_says_what_is_wrong_with_the_folder_and_lists_blocks(bas
 def test_torchrun_with_two_cpu_processes_trains_and_saves_one_checkpoint(bases, pictures, studio_home):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "STUDIO_DEVICE": "cpu", "LATENT_STUDIO_HOME": str(studio_home)}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "studio", "finetune", "--base", str(bases["gan"]), "--data", str(pictures), "--out", "Two processes",
-        "--steps", "2", "--batch", "4", "--checkpoint-every", "2", "--log-every", "1", "--no-kid",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "studio",
+        "finetune",
+        "--base",
+        str(bases["gan"]),
+        "--data",
+        str(pictures),
+        "--out",
+        "Two processes",
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--log-every",
+        "1",
+        "--no-kid",
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -442,8 +530,13 @@ def test_a_slim_checkpoint_ships_the_discriminator_for_freeze_d_but_cannot_be_re
 
     # It is not a run to go on with: resuming says why instead of failing on missing state.
     n = 8
-    dataset = ImageDataset(torch.zeros((n, 3, 64, 64), dtype=torch.uint8), torch.arange(n) % 3, GAN_CLASSES,
-                           [str(i) for i in range(n)], torch.zeros(n, dtype=torch.uint8))  # fmt: skip
+    dataset = ImageDataset(
+        torch.zeros((n, 3, 64, 64), dtype=torch.uint8),
+        torch.arange(n) % 3,
+        GAN_CLASSES,
+        [str(i) for i in range(n)],
+        torch.zeros(n, dtype=torch.uint8),
+    )
     with pytest.raises(TrainingError, match="cannot be resumed"):
         run_to_end(train_job(full.config, dataset, base, resume=True))
 

@@ -93,8 +93,9 @@ def test_a_folder_with_junk_keeps_the_good_images_and_says_why_each_other_file_w
     assert scan.summary() == "19 images, 6 files skipped"
     assert any(line.startswith("cut-short.png: truncated") for line in scan.report())
 
-    dataset, scan_again = load_folder_dataset(folder, image_size=64, resize="pad", heldout=0.2, seed=3, label=2,
-                                              class_names=["a", "b", "mine"])
+    dataset, scan_again = load_folder_dataset(
+        folder, image_size=64, resize="pad", heldout=0.2, seed=3, label=2, class_names=["a", "b", "mine"]
+    )
     assert len(dataset) == 19 and scan_again.skipped_count == 6
     assert dataset.images.shape == (19, 3, 64, 64) and dataset.images.dtype == torch.uint8
     assert set(dataset.labels.tolist()) == {2} and dataset.class_names == ["a", "b", "mine"]
@@ -163,9 +164,9 @@ def test_real_image_augmentations_flip_some_images_and_keep_the_range():
     torch.manual_seed(1)
     images = torch.rand(16, 3, 8, 8) * 2 - 1
     flipped = augment_real(images, flip=True)
-    same = [torch.equal(f, i) for f, i in zip(flipped, images)]
-    mirrored = [torch.equal(f, i.flip(2)) for f, i in zip(flipped, images)]
-    assert all(s or m for s, m in zip(same, mirrored)) and any(mirrored) and any(same)
+    same = [torch.equal(f, i) for f, i in zip(flipped, images, strict=False)]
+    mirrored = [torch.equal(f, i.flip(2)) for f, i in zip(flipped, images, strict=False)]
+    assert all(s or m for s, m in zip(same, mirrored, strict=False)) and any(mirrored) and any(same)
     jittered = augment_real(images, jitter=0.1, random_crop=True)
     assert jittered.shape == images.shape and jittered.min() >= -1 and jittered.max() <= 1
     assert not torch.equal(jittered, images)

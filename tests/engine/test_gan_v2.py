@@ -21,8 +21,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def v2(**overrides) -> GANConfig:
-    return GANConfig(**{"latent_dim": 16, "g_channels": 32, "d_channels": 8, "architecture": "style",
-                        "w_dim": 16, "mapping_layers": 2, **overrides})  # fmt: skip
+    return GANConfig(
+        **{
+            "latent_dim": 16,
+            "g_channels": 32,
+            "d_channels": 8,
+            "architecture": "style",
+            "w_dim": 16,
+            "mapping_layers": 2,
+            **overrides,
+        }
+    )
 
 
 @pytest.mark.parametrize("size", [64, 128])

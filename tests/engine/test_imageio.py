@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import GifImagePlugin, Image, ImageFile, PngImagePlugin, WebPImagePlugin
 
@@ -527,9 +528,7 @@ def animation_frames(count: int) -> list[Image.Image]:
         ("WEBP", ".webp", 300, {"lossless": True}),
     ],
 )
-def test_animation_gives_its_first_frame(
-    tmp_path, frame_walks_forbidden, fmt, suffix, count, options
-):
+def test_animation_gives_its_first_frame(tmp_path, frame_walks_forbidden, fmt, suffix, count, options):
     frames = animation_frames(count)
     path = tmp_path / f"animation{suffix}"
     frames[0].save(path, fmt, save_all=True, append_images=frames[1:], duration=20, **options)
@@ -766,9 +765,7 @@ def test_process_killed_during_a_save_keeps_the_previous_export(tmp_path):
         save_png({str(path)!r}, Image.effect_noise((512, 512), 80), {{"version": 2}})
         """
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", child], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", child], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "written"
     finally:
@@ -789,9 +786,7 @@ def test_engine_module_imports_neither_qt_nor_torch():
         "print(sorted(m for m in sys.modules"
         " if m.split('.')[0] in ('PySide6', 'shiboken6', 'torch')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 

@@ -94,7 +94,9 @@ def _assert_orthonormal(directions: Directions, latent_dim: int) -> None:
 # --- directions --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("which", "method"), [("vae", "vae-kl"), ("vae", "vae-variance"), ("gan", "sefa"), ("gan", "ganspace")])
+@pytest.mark.parametrize(
+    ("which", "method"), [("vae", "vae-kl"), ("vae", "vae-variance"), ("gan", "sefa"), ("gan", "ganspace")]
+)
 def test_every_kind_of_direction_is_orthonormal_and_ranked(request, which, method):
     model = request.getfixturevalue(which)
     directions = model.directions(method)
@@ -105,7 +107,7 @@ def test_every_kind_of_direction_is_orthonormal_and_ranked(request, which, metho
 def test_vae_directions_are_its_own_axes_labelled_by_dimension(vae):
     directions = vae.directions()
     assert directions.method == "vae-kl" and len(directions.labels) == LATENT
-    for vector, label in zip(directions.vectors, directions.labels):
+    for vector, label in zip(directions.vectors, directions.labels, strict=False):
         dim = int(label.removeprefix("dim "))
         assert vector[dim] == 1.0 and np.count_nonzero(vector) == 1
 
@@ -116,7 +118,9 @@ def test_gan_directions_default_to_sefa_on_the_first_layer(gan, gan_module):
     weight = gan_module.sefa_weight().double().numpy()
     # Each SeFa direction is an eigenvector of W^T W, with its eigenvalue as its score.
     gram = weight.T @ weight
-    np.testing.assert_allclose(gram @ directions.vectors[0], directions.scores[0] * directions.vectors[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        gram @ directions.vectors[0], directions.scores[0] * directions.vectors[0], rtol=1e-4, atol=1e-6
+    )
 
 
 def test_an_unknown_direction_method_is_refused_by_name(vae):
@@ -158,7 +162,13 @@ def test_a_damaged_directions_cache_is_recomputed_not_fatal(vae_module, damage):
     elif damage == "truncated":
         cache.write_bytes(cache.read_bytes()[:100])
     else:
-        np.savez(cache, vectors=np.eye(3, dtype=np.float32), scores=np.ones(3), labels=np.array(["a", "b", "c"]), method=np.array("vae-kl"))
+        np.savez(
+            cache,
+            vectors=np.eye(3, dtype=np.float32),
+            scores=np.ones(3),
+            labels=np.array(["a", "b", "c"]),
+            method=np.array("vae-kl"),
+        )
     recomputed = LatentModel(vae_module, "vae", sha256="d" * 64, name="v").directions()
     np.testing.assert_array_equal(recomputed.vectors, fresh.vectors)
     with np.load(cache, allow_pickle=False) as data:  # and the cache is whole again
@@ -198,7 +208,11 @@ def test_interpolate_path_starts_on_the_first_bookmark_and_passes_each():
     zs = [rng.standard_normal(LATENT, dtype=np.float32) for _ in range(3)]
     open_path = interpolate_path(zs, 4, loop=False)
     assert open_path.shape == (9, LATENT)
-    assert np.array_equal(open_path[0], zs[0]) and np.array_equal(open_path[4], zs[1]) and np.array_equal(open_path[-1], zs[2])
+    assert (
+        np.array_equal(open_path[0], zs[0])
+        and np.array_equal(open_path[4], zs[1])
+        and np.array_equal(open_path[-1], zs[2])
+    )
     loop = interpolate_path(zs, 4, loop=True)
     assert loop.shape == (12, LATENT)
     assert np.array_equal(loop[0], zs[0]) and np.array_equal(loop[8], zs[2])
@@ -330,7 +344,7 @@ def test_a_latent_of_the_wrong_size_is_refused_clearly(vae):
 def test_a_batch_renders_what_single_renders_show(gan):
     zs = np.stack([gan.random_z(s) for s in range(3)])
     batch = gan.render_batch(zs, [0, 1, 0])
-    for z, cls, image in zip(zs, [0, 1, 0], batch):
+    for z, cls, image in zip(zs, [0, 1, 0], batch, strict=False):
         difference = np.abs(pil_to_array(image).astype(int) - pil_to_array(gan.render(z, class_index=cls)).astype(int))
         assert difference.max() <= 1  # batched kernels may round differently, never visibly
 
@@ -424,8 +438,21 @@ def test_cli_sample_and_interpolate(library_gan, tmp_path):
     assert np.array_equal(pil_to_array(model.render(state)), np.asarray(Image.open(out).convert("RGB")))
 
     walk, frames = tmp_path / "walk.gif", tmp_path / "frames"
-    result = _studio("interpolate", "--model", str(library_gan), "--seeds", "1,2,3", "--frames", "6",
-                     "--class", "1", "-o", str(walk), "--frames-dir", str(frames))
+    result = _studio(
+        "interpolate",
+        "--model",
+        str(library_gan),
+        "--seeds",
+        "1,2,3",
+        "--frames",
+        "6",
+        "--class",
+        "1",
+        "-o",
+        str(walk),
+        "--frames-dir",
+        str(frames),
+    )
     assert result.returncode == 0, result.stderr
     with Image.open(walk) as gif:
         assert gif.n_frames == 6
@@ -441,7 +468,12 @@ def test_cli_errors_name_the_problem(library_gan, tmp_path, capsys):
     assert "Tiny GAN" in capsys.readouterr().err
     assert main(["sample", "--model", "Tiny GAN", "--seed", "1", "-o", str(tmp_path / "a.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
-    assert main(["interpolate", "--model", "Tiny GAN", "--seeds", "1,2", "--class", "birds", "-o", str(tmp_path / "w.gif")]) == 2
+    assert (
+        main(
+            ["interpolate", "--model", "Tiny GAN", "--seeds", "1,2", "--class", "birds", "-o", str(tmp_path / "w.gif")]
+        )
+        == 2
+    )
     assert "cats, dogs" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.gif")) and not list(tmp_path.glob("a.*"))
 

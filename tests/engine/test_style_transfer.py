@@ -17,7 +17,7 @@ from studio.engine.imageio import load_image, save_png
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.style import transfer
 from studio.engine.style.losses import blended_grams, gram
-from studio.engine.style.settings import PREVIEW, PRESETS, StyleSettings, StyleSettingsError
+from studio.engine.style.settings import PRESETS, PREVIEW, StyleSettings, StyleSettingsError
 from studio.engine.style.transfer import (
     StyleProgress,
     StyleTransferError,
@@ -69,7 +69,9 @@ def test_a_few_steps_lower_the_total_loss():
 
 
 def test_adam_also_lowers_the_loss_and_keeps_pixels_in_range():
-    result = run_to_end(stylize_job(photo(), [(painting(), 1.0)], tiny(optimizer="adam", steps=8, learning_rate=5.0), CPU))
+    result = run_to_end(
+        stylize_job(photo(), [(painting(), 1.0)], tiny(optimizer="adam", steps=8, learning_rate=5.0), CPU)
+    )
     totals = [row["total"] for row in result.loss_history]
     assert min(totals[-3:]) < totals[0]
 
@@ -163,10 +165,14 @@ def test_bad_inputs_are_refused_with_a_clear_message():
 
 
 def test_settings_round_trip_through_png_metadata(tmp_path):
-    settings = PREVIEW.replace(style_weight=7.5, preserve_color="luminance", init="noise", seed=42,
-                               style_layers=("relu1_1", "block3_relu1"))  # fmt: skip
-    result = run_to_end(stylize_job(photo(), [(painting(), 1.0), (painting(seed=3), 0.5)],
-                                    settings.replace(size=32, min_size=32, steps=2), CPU))  # fmt: skip
+    settings = PREVIEW.replace(
+        style_weight=7.5, preserve_color="luminance", init="noise", seed=42, style_layers=("relu1_1", "block3_relu1")
+    )
+    result = run_to_end(
+        stylize_job(
+            photo(), [(painting(), 1.0), (painting(seed=3), 0.5)], settings.replace(size=32, min_size=32, steps=2), CPU
+        )
+    )
     path = save_png(tmp_path / "out.png", result.image, png_settings(result, "photo.jpg", ["a.png", "b.png"]))
     loaded = load_image(path).settings
     assert settings_from_png(loaded) == settings.replace(size=32, min_size=32, steps=2)
@@ -196,7 +202,9 @@ def test_out_of_memory_on_a_gpu_retries_smaller_with_a_message(monkeypatch):
     monkeypatch.setattr(transfer, "load_vgg19", fussy_load)
     fake_gpu = DeviceInfo("cuda", "cpu", "Fake GPU", "CUDA: Fake GPU", 8 << 30)
     seen = []
-    result = run_to_end(stylize_job(photo(), [(painting(24, 24), 1.0)], tiny(size=48, min_size=24, steps=2), fake_gpu), seen.append)  # fmt: skip
+    result = run_to_end(
+        stylize_job(photo(), [(painting(24, 24), 1.0)], tiny(size=48, min_size=24, steps=2), fake_gpu), seen.append
+    )
     notes = [p.message for p in seen if p.phase == "note"]
     assert notes and "Out of memory on CUDA: Fake GPU at 48 px" in notes[0]
     assert result.scales == [(24, 20), (27, 22)] and result.image.size == (27, 22)
@@ -212,8 +220,23 @@ def test_cli_writes_a_png_with_its_settings(tmp_path):
     photo().save(tmp_path / "photo.png")
     painting().save(tmp_path / "a.png")
     painting(seed=2).save(tmp_path / "b.jpg")
-    done = _stylize("photo.png", "a.png", "b.jpg", "-o", "out.png", "--size", "48", "--steps", "3",
-                    "--style-weights", "1,0.5", "--preserve-color", "--seed", "7", cwd=tmp_path)  # fmt: skip
+    done = _stylize(
+        "photo.png",
+        "a.png",
+        "b.jpg",
+        "-o",
+        "out.png",
+        "--size",
+        "48",
+        "--steps",
+        "3",
+        "--style-weights",
+        "1,0.5",
+        "--preserve-color",
+        "--seed",
+        "7",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     loaded = load_image(tmp_path / "out.png")
     assert loaded.image.size == (48, 40)

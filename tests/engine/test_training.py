@@ -72,8 +72,14 @@ def tiny_gan(loss: str = "hinge", num_classes: int = 3, attention_res: int | Non
 def tiny_gan_v2(num_classes: int = 3, **changes):
     """A conditional GAN v2 whose classes ramp in during the run (steps 1 to 4 of 6)."""
     model = GANConfig(
-        latent_dim=16, g_channels=32, d_channels=8, num_classes=num_classes, architecture="style",
-        w_dim=16, mapping_layers=2, g_spectral_norm=False,
+        latent_dim=16,
+        g_channels=32,
+        d_channels=8,
+        num_classes=num_classes,
+        architecture="style",
+        w_dim=16,
+        mapping_layers=2,
+        g_spectral_norm=False,
     )
     settings = dict(steps=6, batch=4, log_every=1, sample_every=1000, checkpoint_every=1000, evaluate=False)
     if num_classes:
@@ -276,7 +282,8 @@ def test_resume_refuses_a_different_model_and_a_fresh_run_keeps_an_old_checkpoin
 
 
 @pytest.mark.parametrize(
-    ("make", "rows"), [(tiny_gan, len(CLASSES)), (lambda **c: tiny_gan(num_classes=0, **c), 8), (tiny_vae, 3)],
+    ("make", "rows"),
+    [(tiny_gan, len(CLASSES)), (lambda **c: tiny_gan(num_classes=0, **c), 8), (tiny_vae, 3)],
     ids=["conditional-gan", "gan", "vae"],
 )
 def test_sample_grid_has_one_row_per_class_or_originals_reconstructions_samples(tmp_path, make, rows):
@@ -304,16 +311,23 @@ def test_final_model_loads_and_its_card_tells_how_it_was_made(tmp_path, monkeypa
         yield Progress(0.5, "measuring")
         m = {"kid": 0.25, "kid_std": 0.01, "precision": 0.5, "recall": 0.4, "density": 0.9, "coverage": 0.6}
         both = {"vgg19": m, "classifier": m}
-        report = {"samples": samples, "train": both, "heldout": both, "real_vs_real": both,
-                  "data": {"train": 20, "heldout": 4},
-                  "features": {"vgg19": "test", "classifier": "test"}}  # fmt: skip
+        report = {
+            "samples": samples,
+            "train": both,
+            "heldout": both,
+            "real_vs_real": both,
+            "data": {"train": 20, "heldout": 4},
+            "features": {"vgg19": "test", "classifier": "test"},
+        }
         return evaluation.EvaluationResult(report, None, None)
 
     monkeypatch.setattr(evaluation, "evaluate_job", fake_evaluate)
     dataset = squares()
     out = tmp_path / "emoji-gan.safetensors"
     result, _ = run(
-        tiny_gan(evaluate=True, name="Squares", eval_samples=100), dataset, out,
+        tiny_gan(evaluate=True, name="Squares", eval_samples=100),
+        dataset,
+        out,
         command="studio train gan --data squares --out emoji-gan.safetensors",
         data_card={"name": "Squares", "licences": {"x": "CC0"}},
     )
@@ -391,9 +405,30 @@ def test_the_command_line_trains_resumes_and_prints_the_files(tmp_path):
     assert len(load_image_dataset(data)) == 24
     out = tmp_path / "models" / "squares-gan"
     base = [
-        sys.executable, "-m", "studio", "train", "gan", "--data", str(data), "--out", str(out),
-        "--batch", "4", "--channels", "32", "--d-channels", "8", "--latent-dim", "16",
-        "--sample-every", "2", "--checkpoint-every", "2", "--log-every", "1", "--no-eval",
+        sys.executable,
+        "-m",
+        "studio",
+        "train",
+        "gan",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--batch",
+        "4",
+        "--channels",
+        "32",
+        "--d-channels",
+        "8",
+        "--latent-dim",
+        "16",
+        "--sample-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--log-every",
+        "1",
+        "--no-eval",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "STUDIO_DEVICE": "cpu"}
     first = subprocess.run([*base, "--steps", "2"], capture_output=True, text=True, timeout=300, env=env)

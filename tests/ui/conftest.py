@@ -1,7 +1,6 @@
 import pytest
 
 from studio.services.settings import Settings
-from studio.services.worker import Worker
 from studio.ui.main_window import MainWindow
 
 
@@ -30,12 +29,8 @@ def no_bundled_models(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, quit_answers, no_bundled_models):
-    worker = Worker(device_preference="cpu")
+def window(qtbot, worker, quit_answers, no_bundled_models):
     win = MainWindow(worker, Settings(), confirm_quit=quit_answers)
     qtbot.addWidget(win)
-    with qtbot.waitSignal(worker.ready, timeout=60_000, raising=True):
-        worker.start()
     win.show()
-    yield win
-    worker.shutdown()
+    return win

@@ -27,9 +27,17 @@ def tiny_gan(qtbot):
     n = 12
     images = torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
     classes = ["circles", "squares"]
-    dataset = ImageDataset(images, torch.arange(n) % 2, classes, [str(i) for i in range(n)], torch.zeros(n, dtype=torch.uint8))
-    config = default_config("gan", GANConfig(latent_dim=16, g_channels=32, d_channels=8, num_classes=2),
-                            steps=2, batch=4, evaluate=False, name="Tiny GAN")  # fmt: skip
+    dataset = ImageDataset(
+        images, torch.arange(n) % 2, classes, [str(i) for i in range(n)], torch.zeros(n, dtype=torch.uint8)
+    )
+    config = default_config(
+        "gan",
+        GANConfig(latent_dim=16, g_channels=32, d_channels=8, num_classes=2),
+        steps=2,
+        batch=4,
+        evaluate=False,
+        name="Tiny GAN",
+    )
     return run_to_end(train_job(config, dataset, models_dir() / "tiny-gan.safetensors")).model_path
 
 
@@ -135,8 +143,10 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
     assert card["finetune"]["base"]["name"] == "Tiny GAN"
     assert card["data"]["count"] == good
     assert not any(finetune_runs_dir().iterdir())  # the unnamed run was moved into the library
-    qtbot.waitUntil(lambda: window.latent_panel.explorer.info is not None
-                    and window.latent_panel.explorer.info.path == saved, timeout=TIMEOUT)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: window.latent_panel.explorer.info is not None and window.latent_panel.explorer.info.path == saved,
+        timeout=TIMEOUT,
+    )
     assert window.tabs.currentWidget() is window.latent_panel
 
 

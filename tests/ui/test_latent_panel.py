@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 
 from studio.engine.imageio import load_image, read_png_settings
 from studio.engine.paths import data_dir, models_dir
-from studio.services.worker import Worker
 from studio.ui.latent.bookmarks import BookmarkStore
 from studio.ui.panels import latent_panel as latent_panel_module
 from studio.ui.panels.latent_panel import LatentPanel
@@ -33,7 +32,11 @@ def tiny_models(studio_home, tmp_path, monkeypatch):
     monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     torch.manual_seed(0)
     folder = models_dir()
-    vae = save_generative_model(folder / "tiny-vae.safetensors", VAE(VAEConfig(image_size=64, latent_dim=20, base_channels=4)), {"name": "Tiny VAE"})
+    vae = save_generative_model(
+        folder / "tiny-vae.safetensors",
+        VAE(VAEConfig(image_size=64, latent_dim=20, base_channels=4)),
+        {"name": "Tiny VAE"},
+    )
     generator = Generator(GANConfig(image_size=64, latent_dim=8, num_classes=3, g_channels=16, d_channels=4))
     with torch.no_grad():  # an untrained conditional norm is the same for every class
         for name, parameter in generator.named_parameters():
@@ -47,15 +50,6 @@ def tiny_models(studio_home, tmp_path, monkeypatch):
     return {"vae": vae, "gan": gan}
 
 
-@pytest.fixture
-def worker(qtbot):
-    w = Worker(device_preference="cpu")
-    with qtbot.waitSignal(w.ready, timeout=TIMEOUT, raising=True):
-        w.start()
-    yield w
-    w.shutdown()
-
-
 def _new_panel(qtbot, worker, undo_stack=None):
     panel = LatentPanel(worker, undo_stack if undo_stack is not None else QUndoStack())
     qtbot.addWidget(panel)
@@ -64,7 +58,9 @@ def _new_panel(qtbot, worker, undo_stack=None):
 
 
 def _wait_idle(qtbot, panel):
-    qtbot.waitUntil(lambda: not panel.explorer.busy and panel.explorer.shown_state == panel.explorer.state, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: not panel.explorer.busy and panel.explorer.shown_state == panel.explorer.state, timeout=TIMEOUT
+    )
 
 
 def _open(qtbot, panel, kind):
@@ -207,7 +203,9 @@ def test_a_mouse_drag_follows_the_pointer_and_is_one_undo_step(panel, qtbot):
     inner = panel.sliders.sliders[0].findChild(QSlider)
     option = QStyleOptionSlider()
     inner.initStyleOption(option)
-    handle = inner.style().subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, inner)
+    handle = inner.style().subControlRect(
+        QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, inner
+    )
     y, start, end = handle.center().y(), handle.center().x(), inner.width() - 2
     qtbot.mousePress(inner, Qt.MouseButton.LeftButton, pos=QPoint(start, y))
     for x in range(start, end, 4):
@@ -452,7 +450,9 @@ def test_a_vae_with_a_prior_picks_a_class_and_its_sliders_follow_it(qtbot, worke
     codes = np.concatenate([c + rng.normal(0, 0.3, (60, 8)) * rng.uniform(0.5, 2, 8) for c in centres])
     prior = fit_mixture_prior(codes, np.repeat([0, 1], 60), per_class=1)
     vae = with_prior(VAE(VAEConfig(latent_dim=8, base_channels=4)), prior)
-    save_generative_model(models_dir() / "prior-vae.safetensors", vae, {"name": "Prior VAE", "class_names": ["cats", "owls"]})
+    save_generative_model(
+        models_dir() / "prior-vae.safetensors", vae, {"name": "Prior VAE", "class_names": ["cats", "owls"]}
+    )
     panel = _new_panel(qtbot, worker)
     panel.show()
     qtbot.waitUntil(lambda: panel.explorer.model is not None and not panel.explorer.loading, timeout=TIMEOUT)

@@ -15,6 +15,7 @@ from studio.engine.jobs import Progress
 from studio.logs import install_excepthook, log_file, setup_logging
 from studio.services.settings import Settings
 from studio.services.worker import Worker
+from studio.ui.job_link import JobLink
 from studio.ui.main_window import MainWindow
 from studio.ui.theme import apply_theme
 
@@ -34,7 +35,11 @@ def _red_square(path, colour=(220, 30, 30)):
 
 
 def test_three_panels_menus_and_device_in_status_bar(window):
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Latent Explorer", "Style Transfer", "Fine-tune"]
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
+        "Latent Explorer",
+        "Style Transfer",
+        "Fine-tune",
+    ]
     assert _menu_titles(window) == ["File", "Edit", "View", "Help"]
     assert _menu_items(window, "File") == ["Open image…", "Save image…", "Quit"]
     assert _menu_items(window, "Edit")[:2] == ["Undo", "Redo"]
@@ -177,7 +182,10 @@ def test_self_test_command_exits_zero_and_saves_a_screenshot(tmp_path, studio_ho
 
     result = subprocess.run(
         [sys.executable, "-m", "studio.app", "--self-test", "--screenshot", str(shot)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "self-test passed" in result.stdout
@@ -202,3 +210,12 @@ def test_self_test_fails_with_the_reason_when_the_device_job_fails(tmp_path, stu
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode != 0
     assert "device exploded" in result.stderr
+
+
+def test_a_failure_the_panel_owns_is_not_shown_again_in_a_dialog(window, qtbot):
+    reported: list[str] = []
+    with qtbot.waitSignal(window.worker.jobFailed, timeout=10_000):
+        JobLink(window.worker, "Owned fragile job", _failing_job, window, failed=reported.append)
+    qtbot.waitUntil(lambda: bool(reported))
+    assert "the brush broke" in reported[0]
+    assert getattr(window, "_last_error_box", None) is None

@@ -14,11 +14,10 @@ from PySide6.QtWidgets import QApplication
 from studio.engine.imageio import read_png_settings
 from studio.engine.style import settings as style_settings
 from studio.engine.style.settings import StyleSettings
-from studio.services.worker import Worker
-from tests.ui.drops import drop_path
 from studio.ui.panels import style_panel as style_panel_module
 from studio.ui.panels.style_panel import MAX_STYLES, PNG_KEY, StylePanel
 from studio.ui.qimage import to_pil
+from tests.ui.drops import drop_path
 
 TIMEOUT = 60_000
 TINY = StyleSettings(size=48, min_size=48, steps=3, preview_interval_s=0.0)
@@ -30,15 +29,6 @@ def tiny_presets(monkeypatch):
     monkeypatch.setitem(style_settings.PRESETS, "preview", TINY)
     monkeypatch.setitem(style_settings.PRESETS, "balanced", TINY.replace(steps=4))
     monkeypatch.setitem(style_settings.PRESETS, "high", TINY.replace(steps=200))
-
-
-@pytest.fixture
-def worker(qtbot):
-    w = Worker(device_preference="cpu")
-    with qtbot.waitSignal(w.ready, timeout=TIMEOUT, raising=True):
-        w.start()
-    yield w
-    w.shutdown()
 
 
 @pytest.fixture
@@ -127,7 +117,9 @@ def test_a_broken_or_foreign_file_shows_a_message_naming_it_and_keeps_the_slot(p
 def test_a_drag_without_files_is_refused(panel):
     mime = QMimeData()
     mime.setText("just text")
-    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(panel.content_slot, enter)
     assert not enter.isAccepted()
 
@@ -212,7 +204,9 @@ def test_settings_changed_during_a_run_apply_to_the_next(qtbot, panel, worker, t
 
     seen = []
     real = transfer.stylize_job
-    monkeypatch.setattr(transfer, "stylize_job", lambda c, s, settings, d: seen.append(settings) or real(c, s, settings, d))
+    monkeypatch.setattr(
+        transfer, "stylize_job", lambda c, s, settings, d: seen.append(settings) or real(c, s, settings, d)
+    )
     with qtbot.waitSignal(worker.jobFinished, timeout=TIMEOUT, raising=True):
         panel.start()
         panel.ensure_form().fields["seed"].setValue(7)
@@ -316,8 +310,18 @@ def test_dropping_several_files_on_the_photo_slot_puts_the_rest_in_painting_slot
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     slot = panel.content_slot
     centre = slot.rect().center()
-    QApplication.sendEvent(slot, QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
-    QApplication.sendEvent(slot, QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(
+        slot,
+        QDragEnterEvent(
+            centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        ),
+    )
+    QApplication.sendEvent(
+        slot,
+        QDropEvent(
+            QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        ),
+    )
     assert slot.name() == "photo.png"
     assert [s.name() for s in panel.style_slots] == ["a.png", "b.png"]
     assert panel.start_button.isEnabled()

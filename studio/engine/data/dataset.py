@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterator, Sequence
 
 TRAIN, HELDOUT = 0, 1
 _REQUIRED = ("images", "labels", "split", "names")
@@ -147,7 +150,9 @@ def save_image_dataset(
     )
     atomic_write_bytes(target / file, buffer.getvalue())
     full_card = {**(card or {}), "file": file, "classes": list(dataset.class_names), "count": len(dataset)}
-    atomic_write_bytes(target / "dataset.json", (json.dumps(full_card, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(
+        target / "dataset.json", (json.dumps(full_card, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    )
     return target / file
 
 

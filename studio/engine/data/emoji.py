@@ -26,9 +26,9 @@ import math
 import re
 import struct
 import time
-from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
@@ -36,6 +36,9 @@ from PIL import Image, ImageDraw, ImageFont, features
 from studio.engine.atomic import atomic_write, atomic_write_bytes
 from studio.engine.imageio import save_png
 from studio.engine.jobs import Progress
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Sequence
 
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 DEFAULT_EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
@@ -202,7 +205,7 @@ def read_font_version(path: str | Path) -> str | None:
 class _EmojiRenderer:
     """Draws one emoji at a time onto white, centred in a square, then shrinks it to ``size``."""
 
-    REFERENCE = "\U0001F600"  # grinning face: in every emoji font
+    REFERENCE = "\U0001f600"  # grinning face: in every emoji font
 
     def __init__(self, font_path: Path, size: int) -> None:
         if not font_path.is_file():
@@ -314,13 +317,17 @@ def build_emoji_dataset(
     if groups is not None:
         unknown = [g for g in groups if g not in classes]
         if unknown:
-            raise ValueError(f"unknown emoji group {', '.join(map(repr, unknown))}; the groups are: {', '.join(classes)}")
+            raise ValueError(
+                f"unknown emoji group {', '.join(map(repr, unknown))}; the groups are: {', '.join(classes)}"
+            )
         classes = [g for g in classes if g in groups]
     if subgroups is not None:
         known = {e.subgroup for e in entries}
         unmatched = [p for p in subgroups if not any(fnmatch.fnmatchcase(name, p) for name in known)]
         if unmatched:
-            raise ValueError(f"no emoji subgroup matches {', '.join(map(repr, unmatched))}; e.g. face-smiling, face-*, person")
+            raise ValueError(
+                f"no emoji subgroup matches {', '.join(map(repr, unmatched))}; e.g. face-smiling, face-*, person"
+            )
         entries = [e for e in entries if any(fnmatch.fnmatchcase(e.subgroup, p) for p in subgroups)]
         classes = [c for c in classes if any(e.group == c for e in entries)]
     candidates = [e for e in entries if e.group in classes and (skin_tones or not e.has_skin_tone)]
@@ -352,7 +359,7 @@ def build_emoji_dataset(
     images = np.stack([rendered[i] for i in kept])
     labels = np.array([classes.index(e.group) for e in chosen], dtype=np.int64)
     split = heldout_split(labels, len(classes), holdout, seed)
-    class_counts = {name: int(n) for name, n in zip(classes, np.bincount(labels, minlength=len(classes)))}
+    class_counts = {name: int(n) for name, n in zip(classes, np.bincount(labels, minlength=len(classes)), strict=False)}
 
     yield Progress(0.96, "Writing the data set…")
     npz_path = out_dir / f"emoji-{size}.npz"
@@ -436,7 +443,19 @@ def _command_line(
 ) -> str:
     import shlex
 
-    parts = ["studio", "data", "emoji", "--out", str(out_dir), "--size", str(size), "--seed", str(seed), "--holdout", str(holdout)]
+    parts = [
+        "studio",
+        "data",
+        "emoji",
+        "--out",
+        str(out_dir),
+        "--size",
+        str(size),
+        "--seed",
+        str(seed),
+        "--holdout",
+        str(holdout),
+    ]
     if limit is not None:
         parts += ["--limit", str(limit)]
     if skin_tones:

@@ -24,10 +24,9 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,6 +35,9 @@ from PIL import Image
 from studio.engine.data.dataset import HELDOUT, TRAIN, ImageDataset
 from studio.engine.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
 from studio.engine.jobs import Progress
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Sequence
 
 MIN_IMAGES = 16
 RESIZE_MODES = ("center-crop", "pad", "random-crop")

@@ -14,20 +14,23 @@ centre or off colour is still judged by its content.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, load_model, save_model
-from studio.engine.data.dataset import ImageDataset
 from studio.engine.jobs import Progress
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Generator
+
+    from studio.engine.data.dataset import ImageDataset
 
 ARCHITECTURE = "emoji-classifier"
 CHANNELS = (32, 64, 128, 256)
@@ -120,7 +123,9 @@ def train_classifier_job(
         optimiser.step()
         schedule.step()
         if step % 50 == 0 or step == steps:
-            yield Progress(step / steps, f"Training the emoji classifier: step {step}/{steps}, loss {float(loss.detach()):.3f}")
+            yield Progress(
+                step / steps, f"Training the emoji classifier: step {step}/{steps}, loss {float(loss.detach()):.3f}"
+            )
     model.eval()
     scores = {"train_accuracy": accuracy(model, images, labels)}
     if len(heldout):

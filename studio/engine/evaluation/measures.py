@@ -28,7 +28,9 @@ def _check(real: torch.Tensor, fake: torch.Tensor, k: int) -> None:
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"features must be N x D with the same D, got {tuple(real.shape)} and {tuple(fake.shape)}")
     if real.shape[0] <= k or fake.shape[0] <= k:
-        raise ValueError(f"need more than {k} images in each set, got {real.shape[0]} real and {fake.shape[0]} generated")
+        raise ValueError(
+            f"need more than {k} images in each set, got {real.shape[0]} real and {fake.shape[0]} generated"
+        )
 
 
 def pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -24,22 +24,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from studio.engine.atomic import atomic_write_bytes
-from studio.engine.data.dataset import ImageDataset
 from studio.engine.evaluation.measures import all_measures, nearest
 from studio.engine.imageio import save_png
 from studio.engine.jobs import Progress
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Generator
+
+    from studio.engine.data.dataset import ImageDataset
 
 DEFAULT_SAMPLES = 2000
 MIN_SAMPLES = 50
@@ -92,13 +95,17 @@ class FeatureSpaces:
         vgg = vgg_embedding(images, device=self.device, layers=VGG_LAYERS, size=VGG_SIZE) * VGG_LAYER_SCALES
         model = self.classifier.model
         with torch.inference_mode():
-            chunks = [model.embed(images[i : i + 256].to(self.device)).float().cpu() for i in range(0, len(images), 256)]
+            chunks = [
+                model.embed(images[i : i + 256].to(self.device)).float().cpu() for i in range(0, len(images), 256)
+            ]
         return {"vgg19": vgg, "classifier": torch.cat(chunks)}
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         model = self.classifier.model
         with torch.inference_mode():
-            return torch.cat([model(images[i : i + 256].to(self.device)).argmax(1).cpu() for i in range(0, len(images), 256)])
+            return torch.cat(
+                [model(images[i : i + 256].to(self.device)).argmax(1).cpu() for i in range(0, len(images), 256)]
+            )
 
     def embed_real(self, images_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
         from studio.engine.paths import data_dir
@@ -136,7 +143,9 @@ def _class_labels(dataset: ImageDataset, count: int, seed: int) -> torch.Tensor:
     return labels[torch.randperm(count, generator=torch.Generator().manual_seed(seed))]
 
 
-def generate_samples(model: Any, count: int, dataset: ImageDataset, seed: int = _SEED) -> tuple[torch.Tensor, torch.Tensor | None]:
+def generate_samples(
+    model: Any, count: int, dataset: ImageDataset, seed: int = _SEED
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``count`` random images from a :class:`~studio.engine.latent.model.LatentModel`, as Randomize draws them."""
     labels = _class_labels(dataset, count, seed) if model.class_names else None
     if labels is not None and len(model.class_names) != dataset.num_classes:
@@ -154,7 +163,9 @@ def generate_samples(model: Any, count: int, dataset: ImageDataset, seed: int = 
 
 
 def _measure(real: dict[str, torch.Tensor], fake: dict[str, torch.Tensor], seed: int) -> dict[str, dict[str, float]]:
-    return {space: all_measures(real[space], fake[space], kid_subsets=KID_SUBSETS, seed=seed) for space in FEATURE_SPACES}
+    return {
+        space: all_measures(real[space], fake[space], kid_subsets=KID_SUBSETS, seed=seed) for space in FEATURE_SPACES
+    }
 
 
 def real_ceiling(train_features: dict[str, torch.Tensor], seed: int = _SEED) -> dict[str, dict[str, float]]:
@@ -162,11 +173,18 @@ def real_ceiling(train_features: dict[str, torch.Tensor], seed: int = _SEED) -> 
     count = next(iter(train_features.values())).shape[0]
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
     half_a, half_b = order[: count // 2], order[count // 2 :]
-    return _measure({s: f[half_a] for s, f in train_features.items()}, {s: f[half_b] for s, f in train_features.items()}, seed)
+    return _measure(
+        {s: f[half_a] for s, f in train_features.items()}, {s: f[half_b] for s, f in train_features.items()}, seed
+    )
 
 
-def nearest_neighbour_sheet(samples: torch.Tensor, sample_features: torch.Tensor, train_images: torch.Tensor,
-                            train_features: torch.Tensor, pairs: int = SHEET_PAIRS) -> Image.Image:  # fmt: skip
+def nearest_neighbour_sheet(
+    samples: torch.Tensor,
+    sample_features: torch.Tensor,
+    train_images: torch.Tensor,
+    train_features: torch.Tensor,
+    pairs: int = SHEET_PAIRS,
+) -> Image.Image:
     """Each of the first ``pairs`` samples beside its nearest training image, on a light grey sheet."""
     pairs = min(pairs, samples.shape[0])
     indices, _ = nearest(sample_features[:pairs], train_features)
@@ -174,7 +192,9 @@ def nearest_neighbour_sheet(samples: torch.Tensor, sample_features: torch.Tensor
     gap = max(2, size // 8)
     cell_w = 2 * size + gap
     rows = -(-pairs // SHEET_COLUMNS)
-    sheet = Image.new("RGB", (SHEET_COLUMNS * cell_w + (SHEET_COLUMNS - 1) * gap * 2, rows * (size + gap) - gap), (200, 200, 200))
+    sheet = Image.new(
+        "RGB", (SHEET_COLUMNS * cell_w + (SHEET_COLUMNS - 1) * gap * 2, rows * (size + gap) - gap), (200, 200, 200)
+    )
 
     def tile(image: torch.Tensor) -> Image.Image:
         array = image.add(1).mul(127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
@@ -209,7 +229,9 @@ def evaluate_job(
     yield Progress(0.0, f"Loading {model_file.name} and the feature networks…")
     model = LatentModel.load(model_file, device)
     if model.image_size != dataset.image_size[0]:
-        raise ValueError(f"{model.name} makes {model.image_size} px images but the data set's are {dataset.image_size[0]} px")
+        raise ValueError(
+            f"{model.name} makes {model.image_size} px images but the data set's are {dataset.image_size[0]} px"
+        )
     spaces = spaces or FeatureSpaces(Path(classifier_path) if classifier_path else default_classifier_path(), device)
     train, heldout = dataset.train(), dataset.heldout()
 
@@ -234,8 +256,11 @@ def evaluate_job(
             "vgg19": f"VGG19 {' + '.join(VGG_LAYERS)} (relu4_1 scaled by 0.1), global average, images at {VGG_SIZE} px",
             "classifier": f"emoji-group classifier, penultimate layer ({spaces.classifier.path.name})",
         },
-        "neighbours": {"precision_recall_k": 3, "density_coverage_k": 5,
-                       "note": "on equal-sized sets: the larger cut at random to the smaller's size, 10 times, averaged"},  # fmt: skip
+        "neighbours": {
+            "precision_recall_k": 3,
+            "density_coverage_k": 5,
+            "note": "on equal-sized sets: the larger cut at random to the smaller's size, 10 times, averaged",
+        },
         "kid_subsets": KID_SUBSETS,
         "train": _measure(real_train, fake, seed),
     }
@@ -258,7 +283,9 @@ def evaluate_job(
         folder = Path(out_dir)
         stem = model_file.name.removesuffix(".safetensors")
         sheet = nearest_neighbour_sheet(fake_images, fake["vgg19"], train_images, real_train["vgg19"])
-        sheet_path = save_png(folder / f"{stem}-neighbours.png", sheet, {"model": model.name, "kind": "nearest-neighbours"})
+        sheet_path = save_png(
+            folder / f"{stem}-neighbours.png", sheet, {"model": model.name, "kind": "nearest-neighbours"}
+        )
         report["neighbour_sheet"] = sheet_path.name
         json_path = folder / f"{stem}-evaluation.json"
         atomic_write_bytes(json_path, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
@@ -271,8 +298,13 @@ def card_kid(report: dict[str, Any]) -> dict[str, Any]:
     when nothing is held out), as the studio's cards have always named it."""
     against = "heldout" if "heldout" in report else "train"
     measured = report[against]["vgg19"]
-    return {"kid": measured["kid"], "kid_std": measured["kid_std"], "n_real": report["data"][against],
-            "n_fake": report["samples"], "feature": report["features"]["vgg19"]}  # fmt: skip
+    return {
+        "kid": measured["kid"],
+        "kid_std": measured["kid_std"],
+        "n_real": report["data"][against],
+        "n_fake": report["samples"],
+        "feature": report["features"]["vgg19"],
+    }
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -286,7 +318,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         for space, m in report[against].items():
             kid = f"{m['kid']:.4f} ± {m['kid_std']:.4f}"
             name = {"train": "training set", "heldout": "held out", "real_vs_real": "real vs real"}[against]
-            lines.append(f"{name:<13}{space:<12}{kid:>16}{m['precision']:>11.3f}{m['recall']:>8.3f}{m['density']:>9.3f}{m['coverage']:>10.3f}")
+            lines.append(
+                f"{name:<13}{space:<12}{kid:>16}{m['precision']:>11.3f}{m['recall']:>8.3f}{m['density']:>9.3f}{m['coverage']:>10.3f}"
+            )
     if "class_agreement" in report:
         lines.append(f"class agreement (classifier): {report['class_agreement']:.3f}")
     return lines

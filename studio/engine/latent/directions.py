@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from studio.engine.atomic import SaveError, atomic_write
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ def read_cached_directions(path: Path, latent_dim: int, method: str) -> Directio
         ):
             raise ValueError("contents do not fit the model")
         return directions
-    except Exception as exc:  # a torn or foreign file fails in many ways; all mean "recompute"
+    except Exception as exc:  # noqa: BLE001 - a torn or foreign file fails in many ways; all mean "recompute"
         log.warning("Ignoring the directions cache %s (%s); computing again", path, exc)
         return None
 
@@ -155,8 +158,6 @@ def axis_directions(scores: np.ndarray, method: str) -> Directions:
     return Directions(vectors, scores[order], [f"dim {i}" for i in order], method)
 
 
-
-
 def w_pca_directions(offsets: np.ndarray) -> Directions:
     """GANSpace in w (Harkonen et al., 2020): the principal axes of sampled w offsets, each
     scaled by the spread of w along it, so a slider's +-3 covers +-3 standard deviations."""
@@ -174,7 +175,9 @@ def scaled_to(directions: Directions, offsets: np.ndarray) -> Directions:
     """The same directions with each slider's unit set to the spread of ``offsets`` along it."""
     spread = (np.asarray(offsets, dtype=np.float64) @ directions.vectors.T.astype(np.float64)).std(axis=0)
     scales = np.maximum(spread, 1e-6).astype(np.float32)
-    return Directions(np.array(directions.vectors), np.array(directions.scores), list(directions.labels), directions.method, scales)
+    return Directions(
+        np.array(directions.vectors), np.array(directions.scores), list(directions.labels), directions.method, scales
+    )
 
 
 def prior_directions(means: np.ndarray, covariances: np.ndarray, weights: np.ndarray) -> Directions:
@@ -183,10 +186,18 @@ def prior_directions(means: np.ndarray, covariances: np.ndarray, weights: np.nda
     w = np.asarray(weights, dtype=np.float64) / np.sum(weights)
     means = np.asarray(means, dtype=np.float64)
     mean = w @ means
-    second = np.einsum("k,kij->ij", w, np.asarray(covariances, dtype=np.float64) + np.einsum("ki,kj->kij", means, means))
+    second = np.einsum(
+        "k,kij->ij", w, np.asarray(covariances, dtype=np.float64) + np.einsum("ki,kj->kij", means, means)
+    )
     variances, vectors = np.linalg.eigh(second - np.outer(mean, mean))
     order = np.argsort(variances)[::-1]
     variances = np.clip(variances[order], 1e-12, None)
     labels = [f"direction {i + 1}" for i in range(len(order))]
-    return Directions(_fix_signs(vectors[:, order].T).astype(np.float32), variances, labels, "vae-prior",
-                      np.sqrt(variances).astype(np.float32), mean.astype(np.float32))  # fmt: skip
+    return Directions(
+        _fix_signs(vectors[:, order].T).astype(np.float32),
+        variances,
+        labels,
+        "vae-prior",
+        np.sqrt(variances).astype(np.float32),
+        mean.astype(np.float32),
+    )

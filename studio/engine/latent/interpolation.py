@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -63,5 +66,3 @@ def interpolate_path(zs: Sequence[np.ndarray], frames_per_segment: int, loop: bo
         raise ValueError("an interpolation needs at least one frame per segment")
     segments = len(zs) if loop else len(zs) - 1
     return interpolate_frames(zs, frames_per_segment * segments + (0 if loop else 1), loop)
-
-

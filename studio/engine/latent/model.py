@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +26,9 @@ from studio.engine.latent.directions import (
 from studio.engine.latent.state import LatentState, is_int
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Generator, Sequence
+
     import torch
 
 DIRECTION_METHODS = {"vae": ("vae-kl", "vae-variance", "vae-prior"), "gan": ("sefa", "ganspace")}
@@ -146,7 +147,9 @@ class LatentModel:
         index = self._class(class_index)
         return self.sample_latents(np.random.default_rng(seed), 1, None if index is None else [index])[0]
 
-    def sample_latents(self, rng: np.random.Generator, count: int, class_indices: Sequence[int] | Any = None) -> np.ndarray:
+    def sample_latents(
+        self, rng: np.random.Generator, count: int, class_indices: Sequence[int] | Any = None
+    ) -> np.ndarray:
         """``count`` latent vectors drawn as Randomize draws them, from ``rng`` (count x latent_dim)."""
         import torch
 
@@ -180,14 +183,18 @@ class LatentModel:
             return "z from N(0, I) through the mapping network, psi = 1"
         return "z from N(0, I)" + (", psi = 1" if self.kind == "gan" else "")
 
-    def generate_tensor(self, zs: np.ndarray, class_indices: Sequence[int] | Any = None, psi: float = 1.0) -> torch.Tensor:
+    def generate_tensor(
+        self, zs: np.ndarray, class_indices: Sequence[int] | Any = None, psi: float = 1.0
+    ) -> torch.Tensor:
         """Images (N x 3 x H x W in [-1, 1], on the CPU) at many points, for measuring."""
         import torch
 
         zs = np.ascontiguousarray(zs, dtype=np.float32).reshape(-1, self.latent_dim)
         labels = None
         if self.class_names:
-            classes = [0] * len(zs) if class_indices is None else [int(c) for c in np.asarray(class_indices).reshape(-1)]
+            classes = (
+                [0] * len(zs) if class_indices is None else [int(c) for c in np.asarray(class_indices).reshape(-1)]
+            )
             labels = torch.tensor(classes, dtype=torch.long)
         chunks = []
         with torch.inference_mode():
@@ -211,7 +218,9 @@ class LatentModel:
             means.append(self.module.mapping(z, labels).mean(dim=0))
         return torch.stack(means)
 
-    def state(self, z: np.ndarray, class_index: int | None = None, psi: float = 1.0, seed: int | None = None) -> LatentState:
+    def state(
+        self, z: np.ndarray, class_index: int | None = None, psi: float = 1.0, seed: int | None = None
+    ) -> LatentState:
         """A :class:`LatentState` of this model (the class defaults to the first of a conditional model)."""
         return LatentState(self.sha256, self.name, tuple(self._check_z(z)), self._class(class_index), float(psi), seed)
 
@@ -227,7 +236,10 @@ class LatentModel:
         folded = [c.casefold() for c in self.class_names]
         if text.casefold() in folded:
             return folded.index(text.casefold())
-        raise ValueError(f"{self.name} has no class {text!r}; its classes: {', '.join(self.class_names)} (or 0..{len(self.class_names) - 1})")
+        raise ValueError(
+            f"{self.name} has no class {text!r}; "
+            f"its classes: {', '.join(self.class_names)} (or 0..{len(self.class_names) - 1})"
+        )
 
     def _class(self, class_index: int | None) -> int | None:
         if not self.class_names:
@@ -257,7 +269,9 @@ class LatentModel:
             z = self._truncate(z, psi)
         return self.module(z, labels=labels)
 
-    def render(self, state_or_z: LatentState | np.ndarray, class_index: int | None = None, psi: float = 1.0) -> Image.Image:
+    def render(
+        self, state_or_z: LatentState | np.ndarray, class_index: int | None = None, psi: float = 1.0
+    ) -> Image.Image:
         """The image at one point: the slider path, so it reuses buffers and skips autograd.
 
         A :class:`LatentState` brings its own class and psi. psi (truncation) applies to a GAN only.
@@ -322,7 +336,9 @@ class LatentModel:
         if method == "vae-prior" and self._prior is None:
             raise ValueError(f"{self.name} has no fitted prior; use vae-kl or vae-variance")
         if method not in DIRECTION_METHODS[self.kind]:
-            raise ValueError(f"a {self.kind} has no {method!r} directions; use one of {', '.join(DIRECTION_METHODS[self.kind])}")
+            raise ValueError(
+                f"a {self.kind} has no {method!r} directions; use one of {', '.join(DIRECTION_METHODS[self.kind])}"
+            )
         per_class = method == "vae-prior" and class_index is not None
         key = (method, self._class(class_index) if per_class else None)
         if key in self._directions:
@@ -411,7 +427,9 @@ class LatentModel:
         for point in base:
             for i in range(0, self.latent_dim, _BATCH // 2):
                 step = eye[i : i + _BATCH // 2]
-                plus, minus = self.module.decode(torch.cat([point + step, point - step]).to(self.device)).float().chunk(2)
+                plus, minus = (
+                    self.module.decode(torch.cat([point + step, point - step]).to(self.device)).float().chunk(2)
+                )
                 scores[i : i + len(step)] += (plus - minus).pow(2).flatten(1).mean(1).double().cpu()
         return axis_directions((scores / len(base)).numpy(), "vae-variance")
 
@@ -420,7 +438,9 @@ class LatentModel:
         directions = directions or self.directions()
         return ((directions.vectors @ (self._check_z(z) - directions.origin)) / directions.scales).astype(np.float32)
 
-    def with_coordinate(self, z: np.ndarray, index: int, value: float, directions: Directions | None = None) -> np.ndarray:
+    def with_coordinate(
+        self, z: np.ndarray, index: int, value: float, directions: Directions | None = None
+    ) -> np.ndarray:
         """``z`` moved along direction ``index`` until that slider reads ``value``; the others keep theirs."""
         directions = directions or self.directions()
         z = self._check_z(z).astype(np.float64)
@@ -478,7 +498,9 @@ class LatentModel:
             if self.kind == "vae":
                 start = self.module.encode(target)[0].float()
             else:
-                candidates = torch.from_numpy(np.stack([self.random_z(seed + i, index) for i in range(16)])).to(self.device)
+                candidates = torch.from_numpy(np.stack([self.random_z(seed + i, index) for i in range(16)])).to(
+                    self.device
+                )
                 losses = [float(_projection_loss(self._generate(c[None], labels, 1.0), target)) for c in candidates]
                 start = candidates[int(np.argmin(losses))][None]
         z = start.clone().detach().requires_grad_(True)
@@ -499,7 +521,9 @@ class LatentModel:
                 preview = None
                 if step % 10 == 0 or step == steps - 1:
                     preview = self.render(best_z[0].cpu().numpy(), index)
-                yield Progress((step + 1) / steps, f"Projecting: step {step + 1} of {steps}, error {best_loss:.4f}", preview)
+                yield Progress(
+                    (step + 1) / steps, f"Projecting: step {step + 1} of {steps}, error {best_loss:.4f}", preview
+                )
         except JobCancelled:
             pass
         return best_z[0].float().cpu().numpy().astype(np.float32)
@@ -539,9 +563,6 @@ def _class_names(card: dict[str, Any]) -> list[str]:
         if isinstance(names, list) and all(isinstance(n, str) for n in names):
             return list(names)
     return []
-
-
-
 
 
 def _prior_directions(prior: Any) -> Directions:

@@ -137,7 +137,9 @@ def find_model(name_or_path: str | os.PathLike[str]) -> Path:
         if key in (model.name.casefold(), model.path.stem.casefold(), model.path.name.casefold()):
             return model.path
     available = ", ".join(sorted({m.name for m in models})) or "none installed"
-    raise ModelNotFoundError(f"No model named {text!r}. Installed models: {available} (or give the path to a .safetensors file)")
+    raise ModelNotFoundError(
+        f"No model named {text!r}. Installed models: {available} (or give the path to a .safetensors file)"
+    )
 
 
 def find_model_for_state(state: LatentState) -> Path:

@@ -18,6 +18,7 @@ Images are N x 3 x H x W in [-1, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -100,10 +101,7 @@ def _resolutions(config: GANConfig) -> list[int]:
 
 def generator_channels(config: GANConfig) -> dict[int, int]:
     """Channels of the generator's feature map at each resolution."""
-    return {
-        size: max(MIN_G_CHANNELS, config.g_channels // 2**step)
-        for step, size in enumerate(_resolutions(config))
-    }
+    return {size: max(MIN_G_CHANNELS, config.g_channels // 2**step) for step, size in enumerate(_resolutions(config))}
 
 
 def discriminator_channels(config: GANConfig) -> dict[int, int]:
@@ -127,9 +125,7 @@ class _UpBlock(nn.Module):
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         # No conv bias: batch norm right after removes it anyway.
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
-        self.norm = (
-            ConditionalBatchNorm2d(out_channels, num_classes) if num_classes else nn.BatchNorm2d(out_channels)
-        )
+        self.norm = ConditionalBatchNorm2d(out_channels, num_classes) if num_classes else nn.BatchNorm2d(out_channels)
         self.activation = nn.ReLU()
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -150,7 +146,7 @@ class Generator(nn.Module):
             ConditionalBatchNorm2d(base, config.num_classes) if config.num_classes else nn.BatchNorm2d(base)
         )
         self.blocks = nn.ModuleList(
-            _UpBlock(channels[low], channels[high], config.num_classes) for low, high in zip(sizes, sizes[1:])
+            _UpBlock(channels[low], channels[high], config.num_classes) for low, high in pairwise(sizes)
         )
         res = config.attention_res
         self.attention = SelfAttention(channels[res]) if res is not None else None

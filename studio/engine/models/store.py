@@ -16,19 +16,21 @@ of that norm starts afresh.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from studio.engine.checkpoints import ModelFileError, load_model, save_model
 from studio.engine.models.gan import GANConfig, Generator, generator_class
-from studio.engine.models.stylegan import StyleGenerator
 from studio.engine.models.layers import fold_spectral_norm, plain_state_dict
+from studio.engine.models.stylegan import StyleGenerator
 from studio.engine.models.vae import VAE, VAEConfig
+
+if TYPE_CHECKING:
+    import os
+
+    import torch
+    from torch import nn
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "vae": (VAE, VAEConfig),

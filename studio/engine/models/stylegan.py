@@ -32,6 +32,7 @@ small data set collapses; starting unconditional and bringing the classes in doe
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import torch
@@ -147,7 +148,9 @@ class StyleGenerator(nn.Module):
         self.config = config
         channels = generator_channels(config)
         sizes = list(channels)
-        self.mapping_network = MappingNetwork(config.latent_dim, config.w_dim, config.num_classes, config.mapping_layers)
+        self.mapping_network = MappingNetwork(
+            config.latent_dim, config.w_dim, config.num_classes, config.mapping_layers
+        )
         self.constant = nn.Parameter(torch.randn(1, channels[BASE_RESOLUTION], BASE_RESOLUTION, BASE_RESOLUTION))
         self.blocks = nn.ModuleList()
         previous = channels[BASE_RESOLUTION]
@@ -158,7 +161,11 @@ class StyleGenerator(nn.Module):
             self.blocks.append(nn.ModuleList(convs))
             previous = channels[size]
         self.excitations = nn.ModuleDict(
-            {str(high): SkipExcitation(channels[low], channels[high]) for high, low in EXCITATION.items() if high in channels}
+            {
+                str(high): SkipExcitation(channels[low], channels[high])
+                for high, low in EXCITATION.items()
+                if high in channels
+            }
         )
         self.to_rgb = nn.Conv2d(previous, RGB, 3, padding=1)
         self.sizes = sizes
@@ -177,7 +184,7 @@ class StyleGenerator(nn.Module):
 
     def layer_sizes(self) -> list[int]:
         """The resolution each w of ``ws`` drives, in order (for style mixing by layer group)."""
-        return [size for size, block in zip(self.sizes, self.blocks) for _ in block]
+        return [size for size, block in zip(self.sizes, self.blocks, strict=False) for _ in block]
 
     def mapping(self, z: torch.Tensor, labels: torch.Tensor | None = None, cond_strength: float = 1.0) -> torch.Tensor:
         """w for each z (N x w_dim)."""
@@ -192,7 +199,7 @@ class StyleGenerator(nn.Module):
         x = self.constant.expand(ws.shape[0], -1, -1, -1)
         features: dict[int, torch.Tensor] = {}
         layer = 0
-        for size, block in zip(self.sizes, self.blocks):
+        for size, block in zip(self.sizes, self.blocks, strict=False):
             for conv in block:
                 x = conv(x, ws[:, layer])
                 layer += 1
@@ -278,7 +285,7 @@ class ResidualDiscriminator(nn.Module):
         channels = discriminator_channels(config)  # image_size/2 ... 4
         sizes = list(channels)
         self.from_rgb = nn.Conv2d(RGB, channels[sizes[0]], 4, stride=2, padding=1)
-        self.blocks = nn.ModuleList(_ResidualDown(channels[high], channels[low]) for high, low in zip(sizes, sizes[1:]))
+        self.blocks = nn.ModuleList(_ResidualDown(channels[high], channels[low]) for high, low in pairwise(sizes))
         self.block_sizes = sizes[1:]  # the size each block outputs
         last = channels[sizes[-1]]
         # StyleGAN's minibatch standard deviation: one more channel saying how much the images of
@@ -302,7 +309,7 @@ class ResidualDiscriminator(nn.Module):
         check_labels(labels, x.shape[0], self.config.num_classes)
         h = self.from_rgb(x)
         redrawn = None
-        for size, block in zip(self.block_sizes, self.blocks):
+        for size, block in zip(self.block_sizes, self.blocks, strict=False):
             h = block(h)
             if size == RECONSTRUCTION_SIZE and reconstruct:
                 redrawn = self.decoder(h[:reconstruct])

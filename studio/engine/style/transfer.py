@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +39,9 @@ from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.settings import StyleSettings, StyleSettingsError
 from studio.engine.style.vgg import load_vgg19, preprocess
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Sequence
 
 PNG_KEY = "style_transfer"
 LBFGS_HISTORY = 10  # 20 image-sized vectors: 0.75 GB at 2048 x 1536 (torch's default 100 would be 7.5 GB)
@@ -193,7 +195,7 @@ class _LBFGS:
             alphas.append(alpha)
         if self.gamma is not None:
             q *= self.gamma
-        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas), strict=False):
             beta = rho * torch.dot(y, q)
             q += (alpha - beta) * s
         if self.previous_grad is None:
@@ -249,7 +251,9 @@ class _Run:
             raise StyleTransferError("settings.init is 'image' but no starting image was given")
         self.content = content.convert("RGB")
         # A style with weight 0 contributes nothing: skipped rather than computed and multiplied by 0.
-        self.styles = [(image.convert("RGB"), weight) for (image, _), weight in zip(styles, weights) if weight > 0]
+        self.styles = [
+            (image.convert("RGB"), weight) for (image, _), weight in zip(styles, weights, strict=True) if weight > 0
+        ]
         self.weights = weights
         self.settings = settings
         self.device = device
@@ -288,13 +292,18 @@ class _Run:
         cancelled = False
         index = 0
         try:
-            yield StyleProgress(0.0, f"Preparing on {device.label}…", phase="prepare",
-                                total_steps=settings.steps * len(plan), scales=len(plan))  # fmt: skip
+            yield StyleProgress(
+                0.0,
+                f"Preparing on {device.label}…",
+                phase="prepare",
+                total_steps=settings.steps * len(plan),
+                scales=len(plan),
+            )
             while index < len(plan):
                 failure = ""
                 try:
                     cancelled = yield from self._run_scale(plan, index, device)
-                except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+                except Exception as exc:
                     if not is_out_of_memory(exc):
                         raise
                     failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -306,9 +315,15 @@ class _Run:
                     release_memory(device)
                     plan, device, message = self._fallback(plan, index, device, failure)
                     self.notes.append(message)
-                    yield StyleProgress(self._fraction(plan, index, 0), message, phase="note",
-                                        step=self.step, total_steps=self.step + settings.steps * (len(plan) - index),
-                                        scale=index + 1, scales=len(plan))  # fmt: skip
+                    yield StyleProgress(
+                        self._fraction(plan, index, 0),
+                        message,
+                        phase="note",
+                        step=self.step,
+                        total_steps=self.step + settings.steps * (len(plan) - index),
+                        scale=index + 1,
+                        scales=len(plan),
+                    )
                     continue
                 if cancelled:
                     break
@@ -327,16 +342,22 @@ class _Run:
         if device.kind != "cpu" and smaller > finished and smaller >= 16:
             # Larger scales would fail as well: this smaller one becomes the last.
             new_plan = plan[:index] + self._plan([smaller])
-            return new_plan, device, (
-                f"Out of memory on {device.label} at {failed} px; continuing at {smaller} px "
-                f"(the result will be {smaller} px on the long side)"
+            return (
+                new_plan,
+                device,
+                (
+                    f"Out of memory on {device.label} at {failed} px; continuing at {smaller} px "
+                    f"(the result will be {smaller} px on the long side)"
+                ),
             )
         if device.kind != "cpu":
             cpu = devices._cpu_info(f"{device.label} ran out of memory")
             # Back to the sizes asked for: the CPU has the memory, only time is short.
             wanted = [size for size in self._plan(self.settings.scale_sizes()) if max(size) > finished]
-            return plan[:index] + wanted, cpu, (
-                f"Out of memory on {device.label} at {failed} px; continuing on the CPU (slower)"
+            return (
+                plan[:index] + wanted,
+                cpu,
+                (f"Out of memory on {device.label} at {failed} px; continuing on the CPU (slower)"),
             )
         raise OutOfMemory(f"Out of memory on the CPU at {failed} px ({failure}); choose a smaller size")
 
@@ -437,7 +458,7 @@ class _Run:
                     # The one place the host waits for the device.
                     self.last_preview = now
                     values = last_row.tolist()
-                    losses = dict(zip(("total", "content", "style", "tv"), values[1:]))
+                    losses = dict(zip(("total", "content", "style", "tv"), values[1:], strict=False))
                     self.last_losses = losses
                     with torch.no_grad():
                         preview = array_to_pil(self._as_rgb(x.detach(), chroma))
@@ -445,10 +466,16 @@ class _Run:
                 if self.last_losses:
                     message += f" · loss {_format_loss(self.last_losses['total'])}"
                 yield StyleProgress(
-                    self._fraction(plan, index, step), message, preview, phase="step", step=self.step,
-                    total_steps=self.step + steps * (len(plan) - index) - step, scale=index + 1,
-                    scales=len(plan), losses=losses,
-                )  # fmt: skip
+                    self._fraction(plan, index, step),
+                    message,
+                    preview,
+                    phase="step",
+                    step=self.step,
+                    total_steps=self.step + steps * (len(plan) - index) - step,
+                    scale=index + 1,
+                    scales=len(plan),
+                    losses=losses,
+                )
         except JobCancelled:
             self._finish_scale(size, best, chroma)
             return True

@@ -19,13 +19,16 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, load_model
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 # Caffe's ImageNet mean in BGR order, on the 0..255 scale the weights were trained on.
@@ -188,9 +191,7 @@ class VGG19Features(nn.Module):
         return result
 
 
-def load_vgg19(
-    layers: Sequence[str], pooling: str = "max", device: str | torch.device = "cpu"
-) -> VGG19Features:
+def load_vgg19(layers: Sequence[str], pooling: str = "max", device: str | torch.device = "cpu") -> VGG19Features:
     """A ready model on ``device``; the weights are read from disk once per process."""
     return VGG19Features(layers, pooling).to(device)
 

@@ -19,15 +19,6 @@ from studio.engine.training.checkpoint import (
     samples_path,
 )
 from studio.engine.training.config import TrainConfig, TrainingError, default_config
-from studio.engine.training.loop import (
-    TrainingDiverged,
-    TrainingOutOfMemory,
-    TrainProgress,
-    TrainResult,
-    train_job,
-)
-from studio.engine.training.state import flatten_state, unflatten_state
-from studio.engine.training.freezing import FREEZE_PRESETS, ModelBlock, model_blocks, presets_for
 from studio.engine.training.finetune import (
     FinetuneResult,
     FinetuneSettings,
@@ -37,7 +28,16 @@ from studio.engine.training.finetune import (
     library_path,
     load_base,
 )
+from studio.engine.training.freezing import FREEZE_PRESETS, ModelBlock, model_blocks, presets_for
 from studio.engine.training.jobfolder import export_job_folder, import_checkpoint
+from studio.engine.training.loop import (
+    TrainingDiverged,
+    TrainingOutOfMemory,
+    TrainProgress,
+    TrainResult,
+    train_job,
+)
+from studio.engine.training.state import flatten_state, unflatten_state
 
 __all__ = [
     "FREEZE_PRESETS",

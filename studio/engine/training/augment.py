@@ -130,7 +130,9 @@ def _random_crop(x: torch.Tensor, smallest: float = CROP_MIN) -> torch.Tensor:
     return out.to(x.dtype)
 
 
-def augment_real(images: torch.Tensor, *, flip: bool = False, jitter: float = 0.0, random_crop: bool = False) -> torch.Tensor:
+def augment_real(
+    images: torch.Tensor, *, flip: bool = False, jitter: float = 0.0, random_crop: bool = False
+) -> torch.Tensor:
     """The real-image augmentations a config asks for; ``images`` itself is not changed."""
     out = images
     if random_crop:

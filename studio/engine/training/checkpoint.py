@@ -11,7 +11,6 @@ they are atomic: a crash or a full disk leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,8 @@ from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.state import StateError, flatten_state, unflatten_state
 
 if TYPE_CHECKING:
+    import os
+
     from torch import nn
 
 CHECKPOINT_ARCHITECTURE = "training-checkpoint"
@@ -157,12 +158,24 @@ def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | 
         if found is None:
             raise TrainingError(f"{source.name} has no {name!r} module to keep")
         kept[name] = found
-    info = {k: v for k, v in checkpoint.card.items()
-            if k not in ("architecture", "checkpoint_format", "step", "elapsed_s", "train_config", "state")}  # fmt: skip
-    info.update(slim=True, slimmed_from=source.name,
-                description="the weights a fine-tune starts from; the optimiser state was left out, so it cannot resume")  # fmt: skip
-    return save_checkpoint(out if out is not None else source, config=checkpoint.config, step=checkpoint.step,
-                           elapsed_s=checkpoint.elapsed_s, state={"trainer": {"modules": kept}}, info=info)  # fmt: skip
+    info = {
+        k: v
+        for k, v in checkpoint.card.items()
+        if k not in ("architecture", "checkpoint_format", "step", "elapsed_s", "train_config", "state")
+    }
+    info.update(
+        slim=True,
+        slimmed_from=source.name,
+        description="the weights a fine-tune starts from; the optimiser state was left out, so it cannot resume",
+    )
+    return save_checkpoint(
+        out if out is not None else source,
+        config=checkpoint.config,
+        step=checkpoint.step,
+        elapsed_s=checkpoint.elapsed_s,
+        state={"trainer": {"modules": kept}},
+        info=info,
+    )
 
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> nn.Module:

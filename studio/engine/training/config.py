@@ -121,16 +121,20 @@ class TrainConfig:
         if self.lecam and self.kind != "gan":
             raise TrainingError("LeCam regularisation is for GANs")
         if (
-            not isinstance(self.feature_loss, (int, float)) or isinstance(self.feature_loss, bool)
+            not isinstance(self.feature_loss, (int, float))
+            or isinstance(self.feature_loss, bool)
             or not 0.0 <= self.feature_loss <= MAX_FEATURE_LOSS
         ):
-            raise TrainingError(f"feature_loss must be a weight between 0 and {MAX_FEATURE_LOSS}, got {self.feature_loss!r}")
+            raise TrainingError(
+                f"feature_loss must be a weight between 0 and {MAX_FEATURE_LOSS}, got {self.feature_loss!r}"
+            )
         if self.feature_loss and self.kind != "vae":
             raise TrainingError("the VGG19 feature loss is for VAEs")
         if self.cond_ramp is not None:
             ramp = self.cond_ramp
             if (
-                not isinstance(ramp, tuple) or len(ramp) != 2
+                not isinstance(ramp, tuple)
+                or len(ramp) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ramp)
                 or ramp[0] > ramp[1]
             ):
@@ -240,6 +244,7 @@ def check_resumable(saved: TrainConfig, wanted: TrainConfig) -> None:
     changed = [f"{k} ({old[k]!r} in the checkpoint, {new.get(k)!r} now)" for k in old if old[k] != new.get(k)]
     if changed:
         raise TrainingError(
-            "the checkpoint holds a different model: " + "; ".join(changed)
+            "the checkpoint holds a different model: "
+            + "; ".join(changed)
             + ". Resume with the checkpoint's settings, or train into a new --out file"
         )

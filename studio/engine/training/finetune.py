@@ -38,7 +38,6 @@ import dataclasses
 import re
 import shlex
 import time
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +53,6 @@ from studio.engine.data.folder import (
     FolderScan,
     folder_dataset_job,
 )
-from studio.engine.jobs import Progress
 from studio.engine.models import LOSSES, GANConfig, VAEConfig
 from studio.engine.models.gan import generator_class
 from studio.engine.models.layers import plain_state_dict
@@ -69,6 +67,9 @@ from studio.engine.training.freezing import FREEZE_PRESETS, model_blocks, preset
 from studio.engine.training.loop import TrainProgress, TrainResult, data_summary, train_job
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from studio.engine.jobs import Progress
     from studio.engine.training.distributed import DistributedContext
 
 AUGMENTATIONS = ("flip", "jitter", "color", "translation", "cutout")
@@ -149,10 +150,20 @@ class FinetuneSettings:
         parts = ["studio", "finetune", "--base", self.base, "--data", self.data, "--out", self.name]
         defaults = FinetuneSettings(base="-", data="-", name="-")
         flags = {
-            "steps": "--steps", "loss": "--loss", "batch": "--batch", "lr": "--lr", "d_lr": "--d-lr",
-            "ema": "--ema", "resize": "--resize", "class_index": "--class", "heldout": "--heldout",
-            "seed": "--seed", "sample_every": "--sample-every", "checkpoint_every": "--checkpoint-every",
-            "log_every": "--log-every", "device": "--device",
+            "steps": "--steps",
+            "loss": "--loss",
+            "batch": "--batch",
+            "lr": "--lr",
+            "d_lr": "--d-lr",
+            "ema": "--ema",
+            "resize": "--resize",
+            "class_index": "--class",
+            "heldout": "--heldout",
+            "seed": "--seed",
+            "sample_every": "--sample-every",
+            "checkpoint_every": "--checkpoint-every",
+            "log_every": "--log-every",
+            "device": "--device",
         }
         parts += ["--steps", str(self.steps)]
         for key, flag in flags.items():
@@ -453,7 +464,9 @@ def _check_new_name(settings: FinetuneSettings, out: Path, out_dir: str | Path |
 
         taken = {m.name.casefold(): m for m in installed_models()}
         if settings.name.casefold() in taken:
-            raise TrainingError(f"the name {settings.name!r} is taken by {taken[settings.name.casefold()].path}; choose another")
+            raise TrainingError(
+                f"the name {settings.name!r} is taken by {taken[settings.name.casefold()].path}; choose another"
+            )
 
 
 def _load_data(
@@ -471,8 +484,14 @@ def _load_data(
         return dataset, None
     label = config.fixed_class or 0
     job = folder_dataset_job(
-        source, image_size=size, resize=settings.resize, heldout=settings.heldout, seed=settings.seed,
-        label=label, class_names=class_names, minimum=MIN_IMAGES,
+        source,
+        image_size=size,
+        resize=settings.resize,
+        heldout=settings.heldout,
+        seed=settings.seed,
+        label=label,
+        class_names=class_names,
+        minimum=MIN_IMAGES,
     )
     try:
         progress = next(job)
@@ -554,7 +573,9 @@ def finetune_job(
     }
     description = f"{base.name} fine-tuned on {data_name} ({len(dataset)} images) with Latent Studio"
     if config.fixed_class is not None:
-        description += f"; the folder trained class {config.fixed_class} ({data_name}), the other classes are the base's"
+        description += (
+            f"; the folder trained class {config.fixed_class} ({data_name}), the other classes are the base's"
+        )
     card_extra = {"description": description, "data": _data_card(dataset, scan, settings), "finetune": lineage}
     result: TrainResult = yield from train_job(
         config,
@@ -644,7 +665,10 @@ def estimate_step(settings: FinetuneSettings, *, measure_steps: int = 3) -> Step
     else:
         weights = sum(p.numel() * p.element_size() for m in trainer.modules.values() for p in m.parameters())
         trained = sum(
-            p.numel() * p.element_size() for opt in trainer.optimizers.values() for g in opt.param_groups for p in g["params"]
+            p.numel() * p.element_size()
+            for opt in trainer.optimizers.values()
+            for g in opt.param_groups
+            for p in g["params"]
         )
         memory = int(weights + 3 * trained + activations + images.numel())  # + grads and Adam's two moments
     return StepEstimate(

@@ -24,8 +24,8 @@ what lets a frozen block serve new images.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -33,6 +33,9 @@ from torch import nn
 from studio.engine.models import VAE, GANConfig, VAEConfig, build_gan
 from studio.engine.models.layers import SelfAttention
 from studio.engine.training.config import TrainingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,11 @@ _NETWORKS = {"g": "generator", "d": "discriminator", "encoder": "encoder", "deco
 
 
 def _block(short: str, part: str, module: str, prefixes: Iterable[str]) -> _Block:
-    shown = part.replace("x", "×") if part[0].isdigit() else {"rgb": "to RGB", "latent": "to latent",
-                                                              "mapping": "mapping network"}.get(part, part)  # fmt: skip
+    shown = (
+        part.replace("x", "×")
+        if part[0].isdigit()
+        else {"rgb": "to RGB", "latent": "to latent", "mapping": "mapping network"}.get(part, part)
+    )
     return _Block(f"{short}.{part}", _NETWORKS[short], f"{_NETWORK_LABELS[short]} {shown}", module, tuple(prefixes))
 
 
@@ -187,9 +193,7 @@ def _kind(config: GANConfig | VAEConfig) -> str:
 
 def _parameters(block: _Block, modules: dict[str, nn.Module]) -> list[tuple[str, nn.Parameter]]:
     return [
-        (name, param)
-        for name, param in modules[block.module].named_parameters()
-        if name.startswith(block.prefixes)
+        (name, param) for name, param in modules[block.module].named_parameters() if name.startswith(block.prefixes)
     ]
 
 
@@ -243,7 +247,8 @@ def _check_names(config: GANConfig | VAEConfig, blocks: list[_Block], frozen: se
     unknown = sorted(frozen - known)
     if unknown:
         raise TrainingError(
-            f"this {_kind(config).upper()} has no block {unknown[0]!r}; its blocks are {', '.join(b.name for b in blocks)}"
+            f"this {_kind(config).upper()} has no block {unknown[0]!r}; "
+            f"its blocks are {', '.join(b.name for b in blocks)}"
         )
     # Each trained module needs something left to train (an optimiser cannot be empty); the
     # VAE's encoder may freeze whole, as long as some of the decoder trains.

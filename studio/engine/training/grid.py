@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from PIL import Image
 
 from studio.engine.imageio import array_to_pil
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 PADDING = 2
 COLUMNS = 8

@@ -26,10 +26,9 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.engine.atomic import atomic_write, atomic_write_bytes
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, save_model
@@ -52,6 +51,9 @@ from studio.engine.training.finetune import (
     load_base,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
 JOB_FORMAT = 1
 JOB_FILE = "job.json"
 OUT_DIR = "out"
@@ -69,7 +71,12 @@ def torchrun_command(nproc_per_node: int | str = "auto", nnodes: int = 1) -> str
     """The command that runs a job folder (from inside it) on one machine, or on ``nnodes``."""
     parts = ["torchrun"]
     if nnodes > 1:
-        parts += [f"--nnodes={nnodes}", "--node_rank=$NODE_RANK", "--rdzv_backend=c10d", "--rdzv_endpoint=$MASTER:29500"]
+        parts += [
+            f"--nnodes={nnodes}",
+            "--node_rank=$NODE_RANK",
+            "--rdzv_backend=c10d",
+            "--rdzv_endpoint=$MASTER:29500",
+        ]
     else:
         parts.append("--standalone")
     parts += [f"--nproc_per_node={nproc_per_node}", "-m", "studio", "finetune", "--job", "."]
@@ -124,7 +131,7 @@ def export_job(
             _copy(source, target / "base" / source.name)
     manifest = [
         {"file": scan.relative(path), "bytes": path.stat().st_size, "sha256": _sha256(path), "heldout": bool(split)}
-        for path, split in zip(scan.images, dataset.split.tolist())
+        for path, split in zip(scan.images, dataset.split.tolist(), strict=False)
     ]
     data_card = {
         "name": data_name,
@@ -152,7 +159,7 @@ def export_job(
         "# Fine-tune job exported by Latent Studio. Runs from this folder; run it again to resume.\n"
         "# NPROC=4 ./run.sh starts 4 processes (default: one per GPU, else per CPU core).\n"
         'cd "$(dirname "$0")" || exit 1\n'
-        f"exec {torchrun_command('${NPROC:-' + str(nproc_per_node) + '}', nnodes)} \"$@\"\n"
+        f'exec {torchrun_command("${NPROC:-" + str(nproc_per_node) + "}", nnodes)} "$@"\n'
     )
     atomic_write_bytes(target / "run.sh", script.encode("utf-8"))
     os.chmod(target / "run.sh", 0o755)
@@ -170,7 +177,7 @@ from this folder:
 (or ./run.sh). One process per GPU (NCCL); without GPUs, gloo on the CPUs. Several machines
 sharing this folder (e.g. over NFS): on each, with MASTER the first machine's address,
 
-    {torchrun_command(nproc_per_node, 2).replace('--nnodes=2', '--nnodes=N')}
+    {torchrun_command(nproc_per_node, 2).replace("--nnodes=2", "--nnodes=N")}
 
 The result lands in {OUT_DIR}/: the model (.safetensors + .json card), its checkpoint
 (.ckpt.safetensors, written every {settings.checkpoint_every} steps) and sample grids. If the run
@@ -238,10 +245,14 @@ def _checked_target(name: str, overwrite: bool) -> Path:
     target = library_path(name)
     if not overwrite:
         if target.exists():
-            raise TrainingError(f"a model called {name!r} is already in the library ({target}); import under another name")
+            raise TrainingError(
+                f"a model called {name!r} is already in the library ({target}); import under another name"
+            )
         taken = {m.name.casefold(): m for m in installed_models()}
         if name.casefold() in taken:
-            raise TrainingError(f"the name {name!r} is taken by {taken[name.casefold()].path}; import under another name")
+            raise TrainingError(
+                f"the name {name!r} is taken by {taken[name.casefold()].path}; import under another name"
+            )
     return target
 
 

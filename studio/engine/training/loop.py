@@ -23,19 +23,15 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import platform
 import time
-from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from PIL import Image
 
 from studio.engine.atomic import SaveError
-from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, select_device
 from studio.engine.imageio import save_png
 from studio.engine.jobs import JobCancelled, Progress
@@ -54,6 +50,12 @@ from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import _RANK_SEED, Trainer, build_trainer
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Generator
+
+    from PIL import Image
+
+    from studio.engine.data.dataset import ImageDataset
     from studio.engine.training.distributed import DistributedContext
 
 log = logging.getLogger(__name__)
@@ -371,7 +373,7 @@ def train_job(
         failed_oom = False
         try:
             losses = trainer.step(sampler, step)
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+        except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
             failed_oom = True
@@ -392,7 +394,7 @@ def train_job(
             means = torch.stack(list(sums.values())).div(count)
             if distributed is not None:
                 means = distributed.mean(means)
-            logged = dict(zip(sums, means.tolist()))
+            logged = dict(zip(sums, means.tolist(), strict=False))
             sums = {}
             clock.lap()
             rate = count / max(clock.window, 1e-9)
@@ -411,9 +413,18 @@ def train_job(
                 if config.keep_best and step_kid is not None and _is_best(kid_history):
                     # The run's best weights so far by KID, as a model file: a long run that later
                     # drifts (a GAN's samples can get worse) still leaves its best moment behind.
-                    save_generative_model(best, trainer.final_model(), {
-                        **info, "description": f"best of the run by held-out KID, at step {step}",
-                        "steps": step, "kid": step_kid, "command": command, "licence": MODEL_LICENCE})  # fmt: skip
+                    save_generative_model(
+                        best,
+                        trainer.final_model(),
+                        {
+                            **info,
+                            "description": f"best of the run by held-out KID, at step {step}",
+                            "steps": step,
+                            "kid": step_kid,
+                            "command": command,
+                            "licence": MODEL_LICENCE,
+                        },
+                    )
             clock.lap()  # the checkpoint records the time up to its own step
             if main:
                 saved = write_checkpoint()
@@ -448,18 +459,37 @@ def train_job(
             cancelled = True
             break
 
-    def result(*, cancelled: bool = False, checkpoint: Path | None = None, model: Path | None = None,
-               samples: Path | None = None, **rest: Any) -> TrainResult:  # fmt: skip
-        return TrainResult(step=step, total_steps=config.steps, cancelled=cancelled, checkpoint_path=checkpoint,
-                           model_path=model, samples_path=samples, losses=last_losses, elapsed_s=clock.total,
-                           notes=tuple(notes), kid_history=tuple(kid_history), **rest)  # fmt: skip
+    def result(
+        *,
+        cancelled: bool = False,
+        checkpoint: Path | None = None,
+        model: Path | None = None,
+        samples: Path | None = None,
+        **rest: Any,
+    ) -> TrainResult:
+        return TrainResult(
+            step=step,
+            total_steps=config.steps,
+            cancelled=cancelled,
+            checkpoint_path=checkpoint,
+            model_path=model,
+            samples_path=samples,
+            losses=last_losses,
+            elapsed_s=clock.total,
+            notes=tuple(notes),
+            kid_history=tuple(kid_history),
+            **rest,
+        )
 
     if cancelled:
         if last_saved_step != step and main:
             write_checkpoint()
             last_saved_step = step
-        return result(cancelled=True, checkpoint=ckpt_path if main else None,
-                      samples=grid_path if main and grid_path.exists() else None)  # fmt: skip
+        return result(
+            cancelled=True,
+            checkpoint=ckpt_path if main else None,
+            samples=grid_path if main and grid_path.exists() else None,
+        )
     if not main:  # process 0 evaluates and saves the model
         return result()
     if last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current

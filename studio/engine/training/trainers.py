@@ -47,9 +47,9 @@ from studio.engine.models import (
 )
 from studio.engine.models.gan import generator_class
 from studio.engine.models.losses import lecam_regulariser
+from studio.engine.models.stylegan import reconstruction_target
 from studio.engine.style.losses import content_loss
 from studio.engine.style.vgg import load_vgg19, preprocess
-from studio.engine.models.stylegan import reconstruction_target
 from studio.engine.training.augment import diffaugmenter, real_augmenter
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.freezing import freeze_blocks

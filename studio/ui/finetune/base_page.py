@@ -57,7 +57,7 @@ class BasePage(QWizardPage):
         self._thumbnails: JobLink | None = None
         self._filled = False
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         if self._filled:
             return
         self._filled = True
@@ -80,8 +80,13 @@ class BasePage(QWizardPage):
             gans = [i for i, m in enumerate(models) if m.architecture == "gan-generator"]
             self.models.setCurrentRow(gans[0] if gans else 0)
         if models:
-            self._thumbnails = JobLink(self.owner.worker, "Drawing model samples", _thumbnails_job([m.path for m in models]),
-                                       self, progress=self._on_thumbnail)  # fmt: skip
+            self._thumbnails = JobLink(
+                self.owner.worker,
+                "Drawing model samples",
+                _thumbnails_job([m.path for m in models]),
+                self,
+                progress=self._on_thumbnail,
+            )
 
     def _on_thumbnail(self, progress: Progress) -> None:
         if not isinstance(progress.preview, tuple):
@@ -92,13 +97,13 @@ class BasePage(QWizardPage):
             if item.data(Qt.ItemDataRole.UserRole) == str(path):
                 item.setIcon(QIcon(thumbnail_pixmap(grid)))
 
-    def cleanupPage(self) -> None:  # noqa: N802 - Qt's name
+    def cleanupPage(self) -> None:
         pass
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return self.models.currentItem() is not None
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+    def validatePage(self) -> bool:
         from studio.engine.training.config import TrainingError
         from studio.engine.training.finetune import load_base
 

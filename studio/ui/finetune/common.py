@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
 from PySide6.QtGui import QPixmap
 
 from studio.ui.qimage import to_qimage
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from PIL import Image
 
 THUMBNAIL = 96
 FOLDER_THUMBNAILS = 48  # images shown from the folder: enough to recognise it
@@ -55,5 +57,10 @@ class Draft:
     def settings(self):
         from studio.engine.training.finetune import FinetuneSettings
 
-        return FinetuneSettings(base=str(self.base_path), data=str(self.folder), name=self.run_name or "run",
-                                freeze=self.freeze, **self.options)  # fmt: skip
+        return FinetuneSettings(
+            base=str(self.base_path),
+            data=str(self.folder),
+            name=self.run_name or "run",
+            freeze=self.freeze,
+            **self.options,
+        )

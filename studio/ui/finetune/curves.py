@@ -8,16 +8,25 @@ slow the window down.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QWidget
 
 from studio.ui.style.loss_plot import quiet_plot
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
 MAX_DRAWN_POINTS = 2000
-_LABELS = {"d": "Discriminator", "g": "Generator", "gp": "Gradient penalty", "loss": "Total",
-           "recon": "Reconstruction", "kl": "KL"}  # fmt: skip
+_LABELS = {
+    "d": "Discriminator",
+    "g": "Generator",
+    "gp": "Gradient penalty",
+    "loss": "Total",
+    "recon": "Reconstruction",
+    "kl": "KL",
+}
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 

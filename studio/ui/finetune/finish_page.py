@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
@@ -20,6 +19,8 @@ from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from studio.ui.finetune.wizard import FinetuneWizard
 
 
@@ -28,7 +29,9 @@ class FinishPage(QWizardPage):
         super().__init__()
         self.owner = wizard
         self.setTitle("Name and save")
-        self.setSubTitle("The model goes into your library, with a card recording the base model, your images and the settings.")
+        self.setSubTitle(
+            "The model goes into your library, with a card recording the base model, your images and the settings."
+        )
         self.name = QLineEdit()
         self.name.textChanged.connect(lambda *_: self.completeChanged.emit())
         self.summary = QLabel()
@@ -45,7 +48,7 @@ class FinishPage(QWizardPage):
         layout.addWidget(self.open_explorer)
         self.saved: Path | None = None
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         train = self.owner.train_page
         self.name.setText(self.owner.suggested_name())
         source = train.saveable()
@@ -56,7 +59,10 @@ class FinishPage(QWizardPage):
         elif source is not None:
             lines.append("Training was stopped: the model from the last checkpoint will be saved.")
         if getattr(result, "kid_before", None) and getattr(result, "kid_after", None):
-            lines.append(f"KID on your held-out images: {result.kid_before['kid']:.3f} before, {result.kid_after['kid']:.3f} after.")
+            lines.append(
+                f"KID on your held-out images: {result.kid_before['kid']:.3f} before, "
+                f"{result.kid_after['kid']:.3f} after."
+            )
         scan = self.owner.draft.scan
         if scan is not None and scan.skipped:
             lines.append(f"{scan.skipped_count} file(s) in the folder were skipped; the card lists them.")
@@ -64,10 +70,10 @@ class FinishPage(QWizardPage):
         if train.samples_image is not None:
             self.preview.set_image(to_qimage(train.samples_image))
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return bool(self.name.text().strip())
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+    def validatePage(self) -> bool:
         from studio.engine.training.config import TrainingError
         from studio.engine.training.jobfolder import import_checkpoint
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -20,6 +19,8 @@ from studio.ui.controls import section_label
 from studio.ui.finetune.common import CUSTOM, format_count
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from studio.ui.finetune.wizard import FinetuneWizard
 
 
@@ -28,8 +29,10 @@ class FreezePage(QWizardPage):
         super().__init__()
         self.owner = wizard
         self.setTitle("What to train")
-        self.setSubTitle("Frozen blocks keep what the base model learnt. Freezing more is faster and "
-                         "safer with few images; training more adapts further.")  # fmt: skip
+        self.setSubTitle(
+            "Frozen blocks keep what the base model learnt. Freezing more is faster and "
+            "safer with few images; training more adapts further."
+        )
         self.presets = QButtonGroup(self)
         self.preset_box = QVBoxLayout()
         self.blocks = QTreeWidget()
@@ -45,7 +48,7 @@ class FreezePage(QWizardPage):
         self._built_for: Path | None = None
         self._updating = False
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         draft = self.owner.draft
         if self._built_for == draft.base_path:
             return
@@ -130,8 +133,11 @@ class FreezePage(QWizardPage):
         return items
 
     def frozen(self) -> tuple[str, ...]:
-        return tuple(item.data(0, Qt.ItemDataRole.UserRole) for item in self.block_items()
-                     if item.checkState(0) != Qt.CheckState.Checked)  # fmt: skip
+        return tuple(
+            item.data(0, Qt.ItemDataRole.UserRole)
+            for item in self.block_items()
+            if item.checkState(0) != Qt.CheckState.Checked
+        )
 
     def _set_frozen(self, frozen: tuple[str, ...]) -> None:
         self._updating = True
@@ -153,10 +159,14 @@ class FreezePage(QWizardPage):
     def _update_count(self) -> None:
         items = self.block_items()
         total = sum(int(i.data(1, Qt.ItemDataRole.UserRole)) for i in items)
-        training = sum(int(i.data(1, Qt.ItemDataRole.UserRole)) for i in items if i.checkState(0) == Qt.CheckState.Checked)
-        self.count.setText(f"Training {format_count(training)} of {format_count(total)} parameters "
-                           f"({100 * training / max(total, 1):.0f} %).")  # fmt: skip
+        training = sum(
+            int(i.data(1, Qt.ItemDataRole.UserRole)) for i in items if i.checkState(0) == Qt.CheckState.Checked
+        )
+        self.count.setText(
+            f"Training {format_count(training)} of {format_count(total)} parameters "
+            f"({100 * training / max(total, 1):.0f} %)."
+        )
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return any(i.checkState(0) == Qt.CheckState.Checked for i in self.block_items())

@@ -53,8 +53,9 @@ class ImagesPage(QWizardPage):
         super().__init__()
         self.owner = wizard
         self.setTitle("Your images")
-        self.setSubTitle("Choose or drop a folder of your images (subfolders count too). "
-                         "At least 16; a few hundred is better.")  # fmt: skip
+        self.setSubTitle(
+            "Choose or drop a folder of your images (subfolders count too). At least 16; a few hundred is better."
+        )
         self.setAcceptDrops(True)
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("A folder of PNG, JPEG or WebP images")
@@ -90,11 +91,11 @@ class ImagesPage(QWizardPage):
         self._thumb_link: JobLink | None = None
 
     # drops: a folder (or a file inside the folder wanted) from the file manager
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event) -> None:
         urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if urls:
             path = Path(urls[0])
@@ -131,9 +132,15 @@ class ImagesPage(QWizardPage):
         self.progress.show()
         from studio.engine.data.folder import scan_job
 
-        self._scan_link = JobLink(self.owner.worker, "Checking your images", lambda _device: scan_job(folder), self,
-                                  progress=self._on_scan_progress, finished=self._on_scanned,
-                                  failed=self._on_scan_failed)  # fmt: skip
+        self._scan_link = JobLink(
+            self.owner.worker,
+            "Checking your images",
+            lambda _device: scan_job(folder),
+            self,
+            progress=self._on_scan_progress,
+            finished=self._on_scanned,
+            failed=self._on_scan_failed,
+        )
         self.completeChanged.emit()
 
     @property
@@ -158,8 +165,10 @@ class ImagesPage(QWizardPage):
         self.owner.draft.scan = scan
         text = f"{scan.summary()} in {scan.folder}."
         if not scan.enough():
-            text = (f"<b>Only {scan.count} usable image{'s' if scan.count != 1 else ''}: at least {MIN_IMAGES} "
-                    f"are needed.</b> Add more images to the folder, or choose another.")  # fmt: skip
+            text = (
+                f"<b>Only {scan.count} usable image{'s' if scan.count != 1 else ''}: at least {MIN_IMAGES} "
+                f"are needed.</b> Add more images to the folder, or choose another."
+            )
             if scan.skipped:
                 text += f" ({scan.skipped_count} skipped, see below.)"
         self.summary.setText(text)
@@ -176,8 +185,13 @@ class ImagesPage(QWizardPage):
             item.setToolTip(scan.relative(path))
             self.thumbnails.addItem(item)
         if shown:
-            self._thumb_link = JobLink(self.owner.worker, "Drawing thumbnails", _folder_thumbnails_job(shown), self,
-                                       progress=self._on_thumbnail)  # fmt: skip
+            self._thumb_link = JobLink(
+                self.owner.worker,
+                "Drawing thumbnails",
+                _folder_thumbnails_job(shown),
+                self,
+                progress=self._on_thumbnail,
+            )
         self.completeChanged.emit()
 
     def _on_thumbnail(self, progress: Progress) -> None:
@@ -190,6 +204,6 @@ class ImagesPage(QWizardPage):
                 item.setIcon(QIcon(thumbnail_pixmap(image, 72)))
                 break
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         scan = self.owner.draft.scan
         return scan is not None and scan.enough()

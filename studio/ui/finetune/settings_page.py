@@ -62,8 +62,13 @@ class SettingsPage(QWizardPage):
             self.loss.addItem(name, name)
         self.augment: dict[str, QCheckBox] = {}
         augment_row = QHBoxLayout()
-        labels = {"flip": "Flips", "jitter": "Colour jitter", "color": "DiffAugment colour",
-                  "translation": "DiffAugment shift", "cutout": "DiffAugment cutout"}  # fmt: skip
+        labels = {
+            "flip": "Flips",
+            "jitter": "Colour jitter",
+            "color": "DiffAugment colour",
+            "translation": "DiffAugment shift",
+            "cutout": "DiffAugment cutout",
+        }
         for name in AUGMENTATIONS:
             box = QCheckBox(labels.get(name, name))
             self.augment[name] = box
@@ -99,7 +104,7 @@ class SettingsPage(QWizardPage):
         self._estimated: Any = None
         self._kind = ""
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         from studio.engine.training.finetune import DEFAULT_AUGMENT
 
         draft = self.owner.draft
@@ -146,9 +151,14 @@ class SettingsPage(QWizardPage):
         draft.options = self.options()
         self._estimated = None
         self.estimate.setText("Measuring a few training steps…")
-        self._estimate_link = JobLink(self.owner.worker, "Estimating training time", _estimate_job(draft.settings()),
-                                      self, finished=self._on_estimate,
-                                      failed=lambda m: self.estimate.setText(f"No estimate: {m}"))  # fmt: skip
+        self._estimate_link = JobLink(
+            self.owner.worker,
+            "Estimating training time",
+            _estimate_job(draft.settings()),
+            self,
+            finished=self._on_estimate,
+            failed=lambda m: self.estimate.setText(f"No estimate: {m}"),
+        )
 
     def _on_estimate(self, estimate) -> None:
         self._estimated = estimate
@@ -166,7 +176,7 @@ class SettingsPage(QWizardPage):
             f"plus a little for sample grids and checkpoints. Memory: about {estimate.memory_bytes / 2**20:.0f} MB."
         )
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+    def validatePage(self) -> bool:
         from studio.engine.training.config import TrainingError
 
         draft = self.owner.draft
@@ -198,15 +208,24 @@ class SettingsPage(QWizardPage):
 
         def done(exported) -> None:
             self.export_button.setEnabled(True)
-            QMessageBox.information(self, "Job folder written",
-                                    f"Copy {exported.folder} to the bigger machine and run, inside it:\n\n"
-                                    f"{exported.command}\n\nThen bring the folder back and import it from the "
-                                    "Fine-tune panel (Import result…).")  # fmt: skip
+            QMessageBox.information(
+                self,
+                "Job folder written",
+                f"Copy {exported.folder} to the bigger machine and run, inside it:\n\n"
+                f"{exported.command}\n\nThen bring the folder back and import it from the "
+                "Fine-tune panel (Import result…).",
+            )
 
         def failed(message: str) -> None:
             self.export_button.setEnabled(True)
             QMessageBox.warning(self, "Could not write the job folder", message)
 
         folder = Path(chosen)
-        JobLink(self.owner.worker, "Writing the job folder", lambda _d: export_job(settings, folder), self,
-                finished=done, failed=failed)  # fmt: skip
+        JobLink(
+            self.owner.worker,
+            "Writing the job folder",
+            lambda _d: export_job(settings, folder),
+            self,
+            finished=done,
+            failed=failed,
+        )

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
 from studio.engine.paths import finetune_runs_dir
@@ -17,6 +16,8 @@ from studio.ui.job_link import JobLink
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from studio.ui.finetune.wizard import FinetuneWizard
 
 
@@ -25,8 +26,10 @@ class TrainPage(QWizardPage):
         super().__init__()
         self.owner = wizard
         self.setTitle("Training")
-        self.setSubTitle("The samples below are drawn from the same seeds every time: watch them take on "
-                         "your images' look. You can keep using the studio meanwhile.")  # fmt: skip
+        self.setSubTitle(
+            "The samples below are drawn from the same seeds every time: watch them take on "
+            "your images' look. You can keep using the studio meanwhile."
+        )
         self.samples = ImageView("The first samples appear after a few steps.")
         self.curves = TrainingCurves()
         self.bar = QProgressBar()
@@ -56,7 +59,7 @@ class TrainPage(QWizardPage):
         self.sample_updates = 0
         self.run_dir: Path | None = None
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         from studio.engine.training.finetune import finetune_job
 
         draft = self.owner.draft
@@ -72,10 +75,16 @@ class TrainPage(QWizardPage):
         self.pause_button.setText("Pause")
         self.cancel_button.setEnabled(True)
         run_dir = self.run_dir
-        self.link = JobLink(self.owner.worker, f"Fine-tuning {draft.base.name}",
-                            lambda _device: finetune_job(settings, out_dir=run_dir), self,
-                            progress=self._on_progress, finished=self._on_finished,
-                            cancelled=self._on_cancelled, failed=self._on_failed)  # fmt: skip
+        self.link = JobLink(
+            self.owner.worker,
+            f"Fine-tuning {draft.base.name}",
+            lambda _device: finetune_job(settings, out_dir=run_dir),
+            self,
+            progress=self._on_progress,
+            finished=self._on_finished,
+            cancelled=self._on_cancelled,
+            failed=self._on_failed,
+        )
         self.owner.trainingChanged.emit(True)
         self.completeChanged.emit()
 
@@ -131,16 +140,24 @@ class TrainPage(QWizardPage):
         self.bar.setValue(1000)
         text = f"Done: {result.train.step} steps in {format_duration(result.train.elapsed_s)}."
         if result.kid_before and result.kid_after:
-            text += (f" KID on your held-out images went from {result.kid_before['kid']:.3f} to "
-                     f"{result.kid_after['kid']:.3f} (lower is closer to your images).")  # fmt: skip
+            text += (
+                f" KID on your held-out images went from {result.kid_before['kid']:.3f} to "
+                f"{result.kid_after['kid']:.3f} (lower is closer to your images)."
+            )
         self.status.setText(text)
         self._ended()
 
     def _on_cancelled(self, partial) -> None:
         self.result = partial  # a FinetuneResult with the checkpoint, when the job returned one
         saved = self._checkpoint() is not None
-        self.status.setText("Stopped. " + ("The model as it was at the last checkpoint can still be saved."
-                                           if saved else "No checkpoint was written yet: nothing to save."))  # fmt: skip
+        self.status.setText(
+            "Stopped. "
+            + (
+                "The model as it was at the last checkpoint can still be saved."
+                if saved
+                else "No checkpoint was written yet: nothing to save."
+            )
+        )
         self._ended()
 
     def _on_failed(self, message: str) -> None:
@@ -164,8 +181,8 @@ class TrainPage(QWizardPage):
             return Path(model)
         return self._checkpoint()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return not self.running and self.saveable() is not None
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+    def validatePage(self) -> bool:
         return not self.running

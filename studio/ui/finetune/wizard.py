@@ -17,10 +17,11 @@ unnamed result survives a crash; Finish imports it into the library under the ch
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
-from studio.services.worker import Worker
 from studio.ui.finetune.base_page import BasePage
 from studio.ui.finetune.common import Draft
 from studio.ui.finetune.finish_page import FinishPage
@@ -28,6 +29,9 @@ from studio.ui.finetune.freeze_page import FreezePage
 from studio.ui.finetune.images_page import ImagesPage
 from studio.ui.finetune.settings_page import SettingsPage
 from studio.ui.finetune.train_page import TrainPage
+
+if TYPE_CHECKING:
+    from studio.services.worker import Worker
 
 
 class FinetuneWizard(QWizard):
@@ -50,8 +54,14 @@ class FinetuneWizard(QWizard):
         self.settings_page = SettingsPage(self)
         self.train_page = TrainPage(self)
         self.finish_page = FinishPage(self)
-        for page in (self.base_page, self.images_page, self.freeze_page, self.settings_page, self.train_page,
-                     self.finish_page):  # fmt: skip
+        for page in (
+            self.base_page,
+            self.images_page,
+            self.freeze_page,
+            self.settings_page,
+            self.train_page,
+            self.finish_page,
+        ):
             self.addPage(page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Save to library")
         self.trainingChanged.connect(self._on_training_changed)
@@ -66,17 +76,24 @@ class FinetuneWizard(QWizard):
         # Going back while the run trains would leave it running behind pages that change its
         # settings: the Back button leaves the layout until it ends (QWizard re-enables a
         # merely disabled one whenever a page changes state).
-        buttons = [QWizard.WizardButton.Stretch, QWizard.WizardButton.NextButton,
-                   QWizard.WizardButton.FinishButton, QWizard.WizardButton.CancelButton]  # fmt: skip
+        buttons = [
+            QWizard.WizardButton.Stretch,
+            QWizard.WizardButton.NextButton,
+            QWizard.WizardButton.FinishButton,
+            QWizard.WizardButton.CancelButton,
+        ]
         if not training:
             buttons.insert(1, QWizard.WizardButton.BackButton)
         self.setButtonLayout(buttons)
 
     def reject(self) -> None:
         if self.train_page.running:
-            answer = QMessageBox.question(self, "Stop training?",
-                                          "Training is still running. Stop it and close the wizard? "
-                                          "The last checkpoint stays in the studio's data folder.")  # fmt: skip
+            answer = QMessageBox.question(
+                self,
+                "Stop training?",
+                "Training is still running. Stop it and close the wizard? "
+                "The last checkpoint stays in the studio's data folder.",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
             self.train_page.stop()

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from PySide6.QtCore import QSize, Qt, Signal
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 
 from studio.engine.atomic import atomic_write_bytes
 from studio.engine.paths import data_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +154,11 @@ def bookmark_icon(bookmark: Bookmark) -> QIcon:
     if image.isNull():
         return QIcon()
     # Small model outputs stay crisp when the strip draws them larger.
-    pixmap = QPixmap.fromImage(image.scaled(THUMBNAIL_SIZE, THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+    pixmap = QPixmap.fromImage(
+        image.scaled(
+            THUMBNAIL_SIZE, THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+        )
+    )
     return QIcon(pixmap)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable
 
 # One id for every mergeable explorer command; merge_key decides which ones really merge.
 MERGE_ID = 0x1A7E
@@ -27,7 +30,7 @@ class SetLatentState(QUndoCommand):
     def id(self) -> int:
         return MERGE_ID if self.merge_key is not None else -1
 
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+    def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, SetLatentState) or other.merge_key != self.merge_key:
             return False
         self.new = other.new

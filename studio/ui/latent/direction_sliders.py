@@ -6,11 +6,14 @@ model would otherwise build 128 slider widgets the artist rarely needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 TOP = 16
 SIGMA_RANGE = 3.0
@@ -30,7 +33,7 @@ class _PressWatcher(QObject):
         self._callback = callback
         target.installEventFilter(self)
 
-    def eventFilter(self, _watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, _watched, event) -> bool:
         if event.type() == QEvent.Type.MouseButtonPress:
             self._callback()
         return False
@@ -130,7 +133,7 @@ class DirectionSliders(QWidget):
     def set_values(self, values: Sequence[float]) -> None:
         """Move the sliders to ``values`` without announcing it (the state already knows)."""
         self._values = [max(-SIGMA_RANGE, min(SIGMA_RANGE, float(v))) for v in values]
-        for slider, value in zip(self.sliders, self._values):
+        for slider, value in zip(self.sliders, self._values, strict=False):
             slider.blockSignals(True)
             slider.setValue(value)
             slider.blockSignals(False)

@@ -16,18 +16,22 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtGui import QImage
 
 from studio.engine.environment import InstalledModel, installed_models
-from studio.services.worker import Worker
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from PIL import Image
+    from PySide6.QtGui import QImage
+
+    from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +343,10 @@ def _initial_state(model):
         shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")
         if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed < 2**31:
             seed = shown_seed
-        if isinstance(shown_class, int) and not isinstance(shown_class, bool) and 0 <= shown_class < len(model.class_names):
+        if (
+            isinstance(shown_class, int)
+            and not isinstance(shown_class, bool)
+            and 0 <= shown_class < len(model.class_names)
+        ):
             class_index = shown_class
     return model.state(model.random_z(seed, class_index), class_index, seed=seed)

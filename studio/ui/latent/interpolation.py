@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
@@ -34,8 +35,10 @@ from PySide6.QtWidgets import (
 from studio.engine.jobs import Progress
 from studio.ui.image_view import ImageView
 from studio.ui.latent.bookmarks import Bookmark, bookmark_icon
-from studio.ui.latent.explorer_state import ExplorerState
 from studio.ui.qimage import to_qimage
+
+if TYPE_CHECKING:
+    from studio.ui.latent.explorer_state import ExplorerState
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +318,7 @@ class InterpolationDialog(QDialog):
             return
         self.view.setToolTip(done)
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt's name
+    def done(self, result: int) -> None:
         self._player.stop()
         self._debounce.stop()
         if self._job_id is not None:

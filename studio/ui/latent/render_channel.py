@@ -16,9 +16,12 @@ that just finished; dropping such results would leave the picture frozen for the
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal, Slot
 
-from studio.services.worker import RenderFn, Worker
+if TYPE_CHECKING:
+    from studio.services.worker import RenderFn, Worker
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +100,3 @@ class RenderChannel(QObject):
             self.failed.emit(message)
         elif self._displaced(stamp) and self._worker.latest_stamp == stamp:
             self._retry()
-

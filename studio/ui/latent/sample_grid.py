@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-
-import numpy as np
 from dataclasses import replace
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -32,10 +31,12 @@ MAX_SEED = 2**31 - 1
 def render_samples(model, template, base_seed: int, count: int) -> list[Rendered]:
     """Worker side: ``count`` samples with seeds ``base_seed``, ``base_seed + 1``... in one batch."""
     seeds = [(base_seed + i) % (MAX_SEED + 1) for i in range(count)]
-    states = [replace(template, z=tuple(float(v) for v in model.random_z(seed, template.class_index)), seed=seed)
-              for seed in seeds]
+    states = [
+        replace(template, z=tuple(float(v) for v in model.random_z(seed, template.class_index)), seed=seed)
+        for seed in seeds
+    ]
     images = model.render_batch(np.stack([s.z_array() for s in states]), template.class_index, psi=template.psi)
-    return [Rendered(state, image, to_qimage(image)) for state, image in zip(states, images)]
+    return [Rendered(state, image, to_qimage(image)) for state, image in zip(states, images, strict=False)]
 
 
 class SampleGridDialog(QDialog):
@@ -89,8 +90,12 @@ class SampleGridDialog(QDialog):
     @Slot(object)
     def _on_rendered(self, samples: list[Rendered]) -> None:
         self.samples = samples
-        for cell, sample in zip(self.cells, samples):
-            pixmap = QPixmap.fromImage(sample.qimage.scaled(CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        for cell, sample in zip(self.cells, samples, strict=False):
+            pixmap = QPixmap.fromImage(
+                sample.qimage.scaled(
+                    CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+                )
+            )
             cell.setIcon(QIcon(pixmap))
             cell.setToolTip(f"Seed {sample.state.seed}")
             cell.setEnabled(True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,9 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.paths import finetune_runs_dir
-from studio.services.worker import Worker
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
+
+if TYPE_CHECKING:
+    from studio.services.worker import Worker
 
 
 def unsaved_runs() -> list[Path]:
@@ -53,8 +56,10 @@ class FinetunePanel(Panel):
         column = QWidget()
         controls = QVBoxLayout(column)
         controls.setContentsMargins(8, 0, 0, 0)
-        intro = QLabel("Pick a model, point it at a folder of your images, choose what to keep, and watch it "
-                       "learn. The result joins your library and opens in the Latent Explorer.")  # fmt: skip
+        intro = QLabel(
+            "Pick a model, point it at a folder of your images, choose what to keep, and watch it "
+            "learn. The result joins your library and opens in the Latent Explorer."
+        )
         intro.setWordWrap(True)
         self.new_button = QPushButton("New fine-tune…")
         self.new_button.setDefault(True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, Slot
@@ -34,14 +35,16 @@ from studio.engine.atomic import SaveError
 from studio.engine.environment import installed_models
 from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
 from studio.engine.paths import config_dir, models_dir
-from studio.services.worker import Worker
+from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, BookmarkStrip, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_state import ExplorerState, Rendered, render_state, state_problem
 from studio.ui.latent.render_channel import RenderChannel
-from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
+
+if TYPE_CHECKING:
+    from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,6 @@ MAX_SEED = 2**31 - 1
 PROJECTION_STEPS = 200
 PSI_RANGE = (0.0, 1.5)
 _LAST_MODEL_KEY = "latent/model"
-
 
 
 class LatentPanel(Panel):
@@ -121,7 +123,12 @@ class LatentPanel(Panel):
         layout.addWidget(self._build_bookmark_bar())
 
         QShortcut(QKeySequence("R"), self, self.randomize, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("B"), self, lambda: self.add_bookmark_dialog(), context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(
+            QKeySequence("B"),
+            self,
+            lambda: self.add_bookmark_dialog(),
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
 
     def _build_controls(self) -> QWidget:
         column = QWidget()
@@ -169,7 +176,9 @@ class LatentPanel(Panel):
         self.encode_button = QPushButton("Encode image…")
         self.encode_button.setToolTip("Find your own image in the latent space (or drop it on the window)")
         self.export_button = QPushButton("Export PNG…")
-        self.export_button.setToolTip("The picture, with the exact point in its metadata: opening it brings this state back")
+        self.export_button.setToolTip(
+            "The picture, with the exact point in its metadata: opening it brings this state back"
+        )
         self.bookmark_button = QPushButton("Bookmark")
         self.bookmark_button.setToolTip("Keep this point, with a thumbnail and a name (B)")
         actions.addWidget(self.grid_button, 0, 0)
@@ -205,7 +214,9 @@ class LatentPanel(Panel):
         header.addStretch(1)
         self.interpolate_button = QToolButton()
         self.interpolate_button.setText("Interpolate…")
-        self.interpolate_button.setToolTip("Frames between two or more bookmarks: play them as a loop, export GIF, WebP, APNG or PNG frames")
+        self.interpolate_button.setToolTip(
+            "Frames between two or more bookmarks: play them as a loop, export GIF, WebP, APNG or PNG frames"
+        )
         header.addWidget(self.interpolate_button)
         self.strip = BookmarkStrip()
         self.strip_hint = QLabel("No bookmarks for this model yet: press Bookmark (B) to keep the current point.")
@@ -252,7 +263,7 @@ class LatentPanel(Panel):
         self.worker.jobFailed.connect(self._on_job_failed)
 
     # ----- starting and models ------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.start()
 
@@ -347,7 +358,9 @@ class LatentPanel(Panel):
     @Slot()
     def _on_directions_changed(self) -> None:
         directions = self.explorer.directions
-        self.sliders.set_directions(directions.labels, [f"importance {s:.3g} ({directions.method})" for s in directions.scores])
+        self.sliders.set_directions(
+            directions.labels, [f"importance {s:.3g} ({directions.method})" for s in directions.scores]
+        )
         self.directions_label.setText(f"DIRECTIONS · {directions.method.upper()}")
 
     def _update_enabled(self) -> None:
@@ -355,9 +368,18 @@ class LatentPanel(Panel):
         ready = self.explorer.model is not None and not self.explorer.loading
         self.model_combo.setEnabled(has_models and not self.explorer.loading)
         for widget in (
-            self.class_combo, self.seed_spin, self.randomize_button, self.reset_button, self.grid_button,
-            self.encode_button, self.export_button, self.bookmark_button, self.psi_slider, self.sliders,
-            self.strip, self.interpolate_button,
+            self.class_combo,
+            self.seed_spin,
+            self.randomize_button,
+            self.reset_button,
+            self.grid_button,
+            self.encode_button,
+            self.export_button,
+            self.bookmark_button,
+            self.psi_slider,
+            self.sliders,
+            self.strip,
+            self.interpolate_button,
         ):
             widget.setEnabled(ready)
         if not has_models:
@@ -454,7 +476,9 @@ class LatentPanel(Panel):
         if self.explorer.state is None:
             return
         label = self.explorer.directions.labels[index]
-        self._push(self.explorer.with_coordinate(index, value), f"Move {label}", ("direction", index, self._drag_serial))
+        self._push(
+            self.explorer.with_coordinate(index, value), f"Move {label}", ("direction", index, self._drag_serial)
+        )
 
     @Slot(float)
     def _on_psi_moved(self, value: float) -> None:
@@ -646,7 +670,9 @@ class LatentPanel(Panel):
             return None
 
     def encode_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Encode an image", str(self._prefs.value("files/last_folder", "")), IMAGE_FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Encode an image", str(self._prefs.value("files/last_folder", "")), IMAGE_FILE_FILTER
+        )
         if not path:
             return
         try:

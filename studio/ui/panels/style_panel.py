@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -34,9 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.imageio import LoadedImage
 from studio.engine.paths import config_dir
-from studio.services.worker import Worker
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
@@ -44,12 +43,15 @@ from studio.ui.style.compare_view import CompareView
 from studio.ui.style.image_slot import ERROR_COLOUR, ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
 
+if TYPE_CHECKING:
+    from studio.engine.imageio import LoadedImage
+    from studio.services.worker import Worker
+
 log = logging.getLogger(__name__)
 
 MAX_STYLES = 4
 PREVIEW_MIN_INTERVAL_S = 0.3  # the view is refreshed at most this often during a run
 PNG_KEY = "style_transfer"  # studio.engine.style.transfer.PNG_KEY, without importing torch here
-
 
 
 def _duration(seconds: float) -> str:
@@ -62,7 +64,10 @@ class StylePanel(Panel):
     title = "Style Transfer"
     subtitle = "Paint a photo in the style of one or more paintings, with a live preview."
     icon_name = "style-transfer"
-    empty_hint = "Drop a photo on the Photo slot and a painting on a Painting slot, then press Start.\n\nFile > Open image… fills the photo first, then the paintings."
+    empty_hint = (
+        "Drop a photo on the Photo slot and a painting on a Painting slot, then press Start.\n\n"
+        "File > Open image… fills the photo first, then the paintings."
+    )
 
     def __init__(self, worker: Worker | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -228,13 +233,15 @@ class StylePanel(Panel):
             self.form_holder.addWidget(self.form)
             if self._prefs.value("style/advanced_open", False, type=bool):
                 self.form.advanced.expand(animate=False)
-            self.form.advanced.toggled.connect(lambda: self._prefs.setValue("style/advanced_open", self.form.advanced.isExpanded()))
+            self.form.advanced.toggled.connect(
+                lambda: self._prefs.setValue("style/advanced_open", self.form.advanced.isExpanded())
+            )
         return self.form
 
     def _saved_settings(self):
-        from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
-
         import json
+
+        from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
 
         raw = self._prefs.value("style/settings", "")
         if raw:
@@ -244,7 +251,7 @@ class StylePanel(Panel):
                 log.warning("Ignoring unusable saved style settings")
         return PRESETS["preview"]
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.ensure_form()
 
@@ -504,7 +511,7 @@ class StylePanel(Panel):
         run = settings[PNG_KEY]
         names = [str(name) for name in run.get("styles") or []]
         weights = run.get("style_weights") or []
-        by_name = {name: float(w) for name, w in zip(names, weights) if isinstance(w, (int, float))}
+        by_name = {name: float(w) for name, w in zip(names, weights, strict=False) if isinstance(w, (int, float))}
         for slot in self.style_slots:
             if slot.name() in by_name:
                 slot.set_weight(by_name[slot.name()])

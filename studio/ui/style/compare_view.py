@@ -66,7 +66,7 @@ class CompareView(QWidget):
     def comparing(self) -> bool:
         return self._before is not None and self._after is not None
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(560, 480)
 
     def image_rect(self) -> QRect:
@@ -84,7 +84,7 @@ class CompareView(QWidget):
         return rect.left() + round(self._split * rect.width())
 
     # ----- painting -----------------------------------------------------------------------
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         palette = self.palette()
         painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
@@ -159,14 +159,16 @@ class CompareView(QWidget):
         painter.setPen(pen)
         frame = self.rect().adjusted(12, 12, -12, -12)
         painter.drawRoundedRect(frame, 12, 12)
-        painter.drawText(frame.adjusted(24, 24, -24, -24), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._hint)
+        painter.drawText(
+            frame.adjusted(24, 24, -24, -24), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._hint
+        )
 
     # ----- the divider follows the mouse while a button is down ---------------------------
     def _split_at(self, x: float) -> float:
         rect = self.image_rect()
         return 0.5 if rect.width() <= 0 else (x - rect.left()) / rect.width()
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mousePressEvent(self, event) -> None:
         if self.comparing() and event.button() == Qt.MouseButton.LeftButton:
             self._dragging = True
             self.set_split(self._split_at(event.position().x()))
@@ -174,7 +176,7 @@ class CompareView(QWidget):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mouseMoveEvent(self, event) -> None:
         if self._dragging:
             self.set_split(self._split_at(event.position().x()))
         elif self.comparing() and abs(event.position().x() - self.divider_x()) < 14:
@@ -183,11 +185,11 @@ class CompareView(QWidget):
             self.unsetCursor()
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mouseReleaseEvent(self, event) -> None:
         self._dragging = False
         super().mouseReleaseEvent(event)
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mouseDoubleClickEvent(self, event) -> None:
         if self.comparing():
             self.set_split(0.5)
         super().mouseDoubleClickEvent(event)

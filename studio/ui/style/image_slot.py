@@ -77,7 +77,7 @@ class _Thumb(QLabel):
     def has_thumb(self) -> bool:
         return self._pixmap is not None
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._pixmap is not None:
@@ -232,17 +232,17 @@ class ImageSlot(QFrame):
             f"QFrame#imageSlot {{ background: {base.name()}; border: 1.5px {style} {border}; border-radius: 10px; }}"
         )
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         hint = super().sizeHint()
         return QSize(max(hint.width(), 240), hint.height())
 
     # ----- mouse and drops ------------------------------------------------------------------
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mouseReleaseEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
             self.choose_file()
         super().mouseReleaseEvent(event)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event) -> None:
         if dropped_paths(event.mimeData()):
             event.acceptProposedAction()
             self._hover = True
@@ -250,12 +250,12 @@ class ImageSlot(QFrame):
         else:
             event.ignore()
 
-    def dragLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragLeaveEvent(self, event) -> None:
         self._hover = False
         self._update_look()
         super().dragLeaveEvent(event)
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event) -> None:
         self._hover = False
         self._update_look()
         paths = dropped_paths(event.mimeData())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
 
 pg.setConfigOptions(antialias=True)
 
@@ -14,8 +17,8 @@ pg.setConfigOptions(antialias=True)
 class _LogAxis(pg.AxisItem):
     """Ticks of a log10 axis written as the values they stand for (1e4, 300, 0.5)."""
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        return [f"{10 ** v:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-") for v in values]
+    def tickStrings(self, values, scale, spacing):
+        return [f"{10**v:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-") for v in values]
 
 
 def quiet_plot(plot: pg.PlotWidget, bottom_label: str) -> pg.PlotItem:

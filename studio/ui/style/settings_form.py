@@ -44,7 +44,11 @@ PRESET_TIPS = {
 }
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS (sharp, fewer steps)", "adam": "Adam (smooth, steady)"}
 POOLING_LABELS = {"max": "Max (crisper)", "avg": "Average (softer)"}
-COLOUR_LABELS = {"none": "Off: take the painting's colours", "luminance": "Keep the photo's colours", "match": "Recolour the painting first"}
+COLOUR_LABELS = {
+    "none": "Off: take the painting's colours",
+    "luminance": "Keep the photo's colours",
+    "match": "Recolour the painting first",
+}
 INIT_LABELS = {"content": "The photo", "noise": "Noise", "image": "A given image"}
 RELU_LAYERS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
 MAX_SEED = 2**31 - 1
@@ -64,10 +68,10 @@ class ScientificSpinBox(QDoubleSpinBox):
         self.setRange(0.0, 1e9)
         self.setKeyboardTracking(False)
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+    def textFromValue(self, value: float) -> str:
         return f"{value:g}"
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+    def valueFromText(self, text: str) -> float:
         try:
             return float(text.strip())
         except ValueError:
@@ -82,7 +86,7 @@ class ScientificSpinBox(QDoubleSpinBox):
             return (QValidator.State.Intermediate if partial else QValidator.State.Invalid, text, pos)
         return (QValidator.State.Acceptable, text, pos)
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+    def stepBy(self, steps: int) -> None:
         # One step multiplies or divides by about √10: weights are tuned by orders of magnitude.
         value = self.value() or 1e-3
         self.setValue(value * (10 ** (0.5 * steps)))
@@ -154,11 +158,15 @@ class PresetBar(QWidget):
             button.setToolTip(PRESET_TIPS.get(name, ""))
             button.setObjectName("segment")
             first, last = index == 0, index == len(names) - 1
-            radius = f"border-top-left-radius: {6 if first else 0}px; border-bottom-left-radius: {6 if first else 0}px;" \
-                     f"border-top-right-radius: {6 if last else 0}px; border-bottom-right-radius: {6 if last else 0}px;"  # fmt: skip
+            radius = (
+                f"border-top-left-radius: {6 if first else 0}px; border-bottom-left-radius: {6 if first else 0}px;"
+                f"border-top-right-radius: {6 if last else 0}px; border-bottom-right-radius: {6 if last else 0}px;"
+            )
             button.setStyleSheet(
-                "QPushButton#segment { padding: 5px 10px; border: 1px solid palette(mid); " + radius +
-                (" border-left: none;" if not first else "") + " background: palette(button); }"
+                "QPushButton#segment { padding: 5px 10px; border: 1px solid palette(mid); "
+                + radius
+                + (" border-left: none;" if not first else "")
+                + " background: palette(button); }"
                 "QPushButton#segment:checked { background: palette(highlight); color: palette(highlighted-text);"
                 " border-color: palette(highlight); }"
             )
@@ -253,19 +261,33 @@ class SettingsForm(QWidget):
             form.addRow(label, widget)
 
         row("Size", spin("size", 64, 4096, 64, " px"), "Long side of the result")
-        row("First scale", spin("min_size", 16, 4096, 16, " px"), "The run starts this small and doubles up to Size: big shapes first, then detail")
+        row(
+            "First scale",
+            spin("min_size", 16, 4096, 16, " px"),
+            "The run starts this small and doubles up to Size: big shapes first, then detail",
+        )
         row("Steps", spin("steps", 1, 5000, 10, " per scale"), "Optimiser steps at each scale")
         row("Style weight", weight("style_weight"), "How strongly the painting's textures count")
         row("Content weight", weight("content_weight"), "How strongly the photo's shapes count")
         row("Smoothness", weight("tv_weight"), "Total-variation weight: higher removes speckle, too high blurs")
-        row("Style layers", layers("style_layers"), "VGG19 layers whose textures are matched (lower: fine brushwork, higher: large motifs)")
+        row(
+            "Style layers",
+            layers("style_layers"),
+            "VGG19 layers whose textures are matched (lower: fine brushwork, higher: large motifs)",
+        )
         row("Content layers", layers("content_layers"), "VGG19 layers whose shapes are kept")
-        row("Style scale", real("style_scale", 0.05, 8.0, 0.1), "Size of the painting's brushwork relative to the photo")
+        row(
+            "Style scale", real("style_scale", 0.05, 8.0, 0.1), "Size of the painting's brushwork relative to the photo"
+        )
         row("Optimiser", choice("optimizer", OPTIMIZER_LABELS), "L-BFGS converges in fewer steps; Adam is steadier")
         row("Learning rate", real("learning_rate", 0.001, 10.0, 0.05, 3), "Step size of the optimiser")
         row("Pooling", choice("pooling", POOLING_LABELS), "How VGG19 shrinks its feature maps")
         row("Colour", choice("preserve_color", COLOUR_LABELS), "Keep the photo's colours instead of the painting's")
-        row("Start from", choice("init", {k: v for k, v in INIT_LABELS.items() if k != "image"}), "The picture the optimisation starts from")
+        row(
+            "Start from",
+            choice("init", {k: v for k, v in INIT_LABELS.items() if k != "image"}),
+            "The picture the optimisation starts from",
+        )
         seed_row = QWidget()
         seed_layout = QHBoxLayout(seed_row)
         seed_layout.setContentsMargins(0, 0, 0, 0)
