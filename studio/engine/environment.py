@@ -65,11 +65,12 @@ def _sample_precision(card: dict) -> float | None:
 
 def installed_models() -> list[InstalledModel]:
     """Bundled models first, then the user's library, each sorted by file name."""
-    found = []
+    found: list[InstalledModel] = []
     for folder, origin in ((bundled_models_dir(), "bundled"), (models_dir(), "library")):
         found.extend(_describe(path, origin) for path in list_models([folder]))
-    scored = [m for m in found if m.origin == "bundled" and m.score is not None]
-    if scored:
-        best = max(scored, key=lambda m: m.score)
+    scores = {m.path: m.score for m in found if m.origin == "bundled" and m.score is not None}
+    if scores:
+        best_path = max(scores, key=scores.__getitem__)
+        best = next(m for m in found if m.path == best_path)
         found = [dataclasses.replace(m, featured=True) if m is best else m for m in found]
     return found

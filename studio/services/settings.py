@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QByteArray, QSettings
 
 from studio.engine.paths import config_dir
@@ -36,8 +38,9 @@ class Settings:
 
     @property
     def current_panel(self) -> int:
+        stored: Any = self._store.value("window/panel", 0)  # whatever the settings file holds
         try:
-            return int(self._store.value("window/panel", 0))
+            return int(stored)
         except (TypeError, ValueError):
             return 0
 

@@ -22,6 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
@@ -213,9 +214,11 @@ class Worker(QObject):
         """Serve the lanes until shutdown: render first, then one job step, then the queue."""
         while True:
             with self._cond:
-                while not self._stopping and (action := self._next_action()) is None:
+                action = None if self._stopping else self._next_action()
+                while not self._stopping and action is None:
                     self._cond.wait()
-                if self._stopping:
+                    action = None if self._stopping else self._next_action()
+                if action is None:
                     return
             action()
 
@@ -228,14 +231,14 @@ class Worker(QObject):
         job = self._running
         if job is not None:
             if job.cancel_requested:
-                return lambda: self._cancel_running(job)
+                return partial(self._cancel_running, job)
             if job.paused != job.announced_paused:
                 job.announced_paused = job.paused
                 signal = self.jobPaused if job.paused else self.jobResumed
-                return lambda: signal.emit(job.id)
+                return partial(signal.emit, job.id)
             if job.paused:
                 return None  # Paused: sleep until resume, cancel, a render or shutdown.
-            return lambda: self._step(job)
+            return partial(self._step, job)
         if self._queue:
             job = self._queue.popleft()
             self._running = job

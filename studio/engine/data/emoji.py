@@ -28,7 +28,7 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
@@ -363,7 +363,7 @@ def build_emoji_dataset(
 
     yield Progress(0.96, "Writing the data set…")
     npz_path = out_dir / f"emoji-{size}.npz"
-    arrays = {
+    arrays: dict[str, Any] = {
         "images": images,
         "labels": labels,
         "split": split,
@@ -492,10 +492,10 @@ def _preview_grid(images: np.ndarray, labels: np.ndarray, classes: Sequence[str]
     pitch = size + gap
     grid = Image.new("RGB", (label_width + PREVIEW_COLUMNS * pitch + gap, len(rows) * pitch + gap), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
-    for r, (name, picks) in enumerate(rows):
+    for r, (label, row_picks) in enumerate(rows):
         top = gap + r * pitch
-        if name is not None:
-            draw.text((gap, top + size // 2), name, fill=(60, 60, 60), font=font, anchor="lm")
-        for col, index in enumerate(picks):
+        if label is not None:
+            draw.text((gap, top + size // 2), label, fill=(60, 60, 60), font=font, anchor="lm")
+        for col, index in enumerate(row_picks):
             grid.paste(Image.fromarray(images[index]), (label_width + col * pitch, top))
     return grid

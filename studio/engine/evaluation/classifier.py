@@ -154,7 +154,7 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
     if card.get("architecture") != ARCHITECTURE:
         raise ModelFileError(f"{file.name}: not an emoji classifier (its card says {card.get('architecture')!r})")
     try:
-        model = EmojiClassifier(card.get("num_classes"))
+        model = EmojiClassifier(int(card.get("num_classes", "missing")))  # a bad card is caught below
         model.load_state_dict(tensors, strict=True)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ModelFileError(f"{file.name}: its weights do not match an emoji classifier ({exc})") from exc

@@ -125,7 +125,8 @@ class FeatureSpaces:
             import io
 
             buffer = io.BytesIO()
-            np.savez(buffer, **{space: f.numpy() for space, f in features.items()})
+            arrays: dict[str, Any] = {space: f.numpy() for space, f in features.items()}
+            np.savez(buffer, **arrays)
             atomic_write_bytes(cache, buffer.getvalue())
         except OSError:
             pass  # no cache on a read-only disk: slower next time, nothing more
