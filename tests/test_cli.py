@@ -1,4 +1,5 @@
-"""The command line: `studio info` and `studio model inspect`, run as a user would."""
+"""The command line: `studio info`, `studio model inspect` and the job driver every long command runs its job
+through (progress bar, Ctrl+C, exit codes), used as a user would."""
 
 import os
 import pickle
@@ -6,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 
 import numpy as np
@@ -108,7 +109,7 @@ class StepProgress(Progress):
     phase: str = "train"
     step: int = 0
     total_steps: int = 0
-    losses: dict = None
+    losses: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
