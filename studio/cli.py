@@ -13,10 +13,7 @@ import sys
 
 from studio import APP_NAME, __version__
 from studio.commands import COMMAND_MODULES
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, print_error
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
@@ -84,10 +81,10 @@ def _cmd_model_inspect(args: argparse.Namespace) -> int:
     try:
         info = inspect_model(args.path)
     except ModelFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     except OSError as exc:
-        print(f"error: cannot read {args.path}: {exc.strerror or exc}", file=sys.stderr)
+        print_error(f"cannot read {args.path}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
     print(json.dumps(info, indent=2, default=str) if args.json else format_inspection(info))
     return EXIT_OK
@@ -102,9 +99,9 @@ def _cmd_model_slim(args: argparse.Namespace) -> int:
         written = slim_checkpoint(args.checkpoint, args.out)
     except (ModelFileError, TrainingError, OSError) as exc:
         print(f"studio: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     print(f"wrote {written} ({written.stat().st_size / 2**20:.1f} MB)")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_model_fit_prior(args: argparse.Namespace) -> int:
@@ -127,7 +124,7 @@ def _cmd_model_showcase(args: argparse.Namespace) -> int:
         card["showcase"] = {"seed": args.seed, "class_index": class_index}
         save_model(path, tensors, card)
     except (ModelNotFoundError, ModelFileError, ValueError, SaveError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     print(f"{path.name} opens at seed {args.seed}" + (f", class {class_index}" if class_index is not None else ""))
     return EXIT_OK

@@ -1,14 +1,24 @@
-"""The command line: `studio info` and `studio model inspect`, run as a user would."""
+"""The command line: `studio info`, `studio model inspect` and the job driver every long command runs its job
+through (progress bar, Ctrl+C, exit codes), used as a user would."""
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from importlib import metadata
 
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 
+from studio.commands.job_driver import JobEnd, drive_job
+from studio.commands.terminal import EXIT_INTERRUPTED, EXIT_OK
 from studio.engine.checkpoints import save_model
+from studio.engine.jobs import JobCancelled, Progress
 
 
 def run_studio(*args, home):
@@ -59,18 +69,27 @@ def test_model_inspect_prints_the_card(tmp_path, studio_home):
 def test_a_failed_training_run_says_why_and_exits_with_the_right_code(capsys):
     import errno
 
-    from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, ProgressBar, training_failure
+    from studio.commands.job_driver import JobEnd, drive_job
+    from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, training_failure
     from studio.engine.atomic import SaveError
     from studio.engine.training import TrainingDiverged, TrainingError
 
-    bar = ProgressBar(None)
-    assert training_failure(bar, TrainingError("the folder has 3 images; at least 16 are needed")) == EXIT_BAD_INPUT
-    assert "error: the folder has 3 images" in capsys.readouterr().err
-    assert training_failure(bar, TrainingDiverged("the loss became NaN at step 40")) == EXIT_FAILURE
+    def fails_with(exc):
+        yield StepProgress(0.5, step=1, total_steps=2, losses={"loss": 1.0})
+        raise exc
+
+    def run(exc):
+        return drive_job(fails_with(exc), stopping="saving a checkpoint", failed=training_failure)
+
+    assert run(TrainingError("the folder has 3 images; at least 16 are needed")) == JobEnd(EXIT_BAD_INPUT)
+    assert "\nerror: the folder has 3 images" in capsys.readouterr().err  # below the bar's line
+    assert run(TrainingDiverged("the loss became NaN at step 40")) == JobEnd(EXIT_FAILURE)
     assert "NaN at step 40" in capsys.readouterr().err
     full = SaveError(errno.ENOSPC, "disk full while saving model.ckpt.safetensors")
-    assert training_failure(bar, full) == EXIT_FAILURE
+    assert run(full) == JobEnd(EXIT_FAILURE)
     assert "error: disk full while saving" in capsys.readouterr().err
+    with pytest.raises(KeyError):  # a bug is not a failure to explain: it is raised as it is
+        run(KeyError("losses"))
 
 
 def test_the_commands_offer_exactly_the_engines_gan_losses():
@@ -78,3 +97,119 @@ def test_the_commands_offer_exactly_the_engines_gan_losses():
     from studio.engine.models import LOSSES
 
     assert sorted(LOSS_NAMES) == sorted(LOSSES)
+
+
+# --- the job driver: every long command's progress bar, Ctrl+C and exit code ----------------------------------------
+
+
+@dataclass(frozen=True)
+class StepProgress(Progress):
+    """A counted step, as training and style transfer report them."""
+
+    phase: str = "train"
+    step: int = 0
+    total_steps: int = 0
+    losses: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Partial:
+    steps: int
+    cancelled: bool
+
+
+def press_ctrl_c():
+    signal.raise_signal(signal.SIGINT)
+
+
+def counting_job(steps, *, ctrl_c_at=(), ctrl_c_while_saving=False):
+    """Counts steps; the user presses Ctrl+C during the steps in ``ctrl_c_at``; a cancel keeps the count."""
+    done = 0
+    try:
+        for step in range(1, steps + 1):
+            if step in ctrl_c_at:
+                press_ctrl_c()
+            done = step
+            yield StepProgress(step / steps, step=step, total_steps=steps, losses={"loss": 1 / step})
+    except JobCancelled:
+        if ctrl_c_while_saving:
+            press_ctrl_c()  # impatient: a second Ctrl+C while the partial result is being saved
+        return Partial(done, cancelled=True)
+    return Partial(done, cancelled=False)
+
+
+def test_a_job_run_to_its_end_exits_0_and_draws_its_steps(capsys):
+    assert drive_job(counting_job(3), stopping="saving a checkpoint") == JobEnd(EXIT_OK, Partial(3, False))
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss 0.3333" in err
+
+
+def test_the_first_ctrl_c_stops_the_job_gently_and_keeps_its_partial_result(capsys):
+    before = signal.getsignal(signal.SIGINT)
+    end = drive_job(counting_job(10, ctrl_c_at={3}), stopping="saving a checkpoint")
+    assert end == JobEnd(EXIT_INTERRUPTED, Partial(3, cancelled=True))
+    err = capsys.readouterr().err
+    assert "Stopping after this step and saving a checkpoint (Ctrl+C again to abort)" in err
+    assert "4/10" not in err and "aborted" not in err
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl+C is the shell's again
+
+
+def test_a_second_ctrl_c_aborts_without_a_result(tmp_path, capsys):
+    checkpoint = tmp_path / "run.ckpt.safetensors"
+    checkpoint.write_bytes(b"saved at step 2")
+    from studio.commands.terminal import checkpoint_untouched
+
+    end = drive_job(
+        counting_job(10, ctrl_c_at={3}, ctrl_c_while_saving=True),
+        stopping="saving a checkpoint",
+        aborted=lambda: checkpoint_untouched(checkpoint),
+    )
+    assert end == JobEnd(EXIT_INTERRUPTED)
+    assert f"error: aborted; the last checkpoint ({checkpoint}) is as it was" in capsys.readouterr().err
+
+
+def test_ctrl_c_aborts_a_job_with_nothing_to_keep_at_once(capsys):
+    def evaluating():
+        yield Progress(0.0, "Embedding the real images…")
+        raise KeyboardInterrupt  # Ctrl+C mid-way: nothing asked the job to stop gently
+
+    assert drive_job(evaluating()) == JobEnd(EXIT_INTERRUPTED)
+    err = capsys.readouterr().err
+    assert "Embedding the real images" in err and err.endswith("error: aborted\n")
+
+
+def test_off_a_terminal_the_bar_writes_a_line_per_tenth_of_the_way(capsys):
+    def rendering():
+        for fraction in (0.0, 0.02, 0.04, 0.5, 0.55, 1.0):
+            yield Progress(fraction, f"Rendered {fraction:.0%}")
+        return "data set"
+
+    assert drive_job(rendering()) == JobEnd(EXIT_OK, "data set")
+    assert capsys.readouterr().err.splitlines() == ["  0% Rendered 0%", " 50% Rendered 50%", "100% Rendered 100%"]
+
+
+def test_ctrl_c_in_studio_stylize_writes_the_best_image_so_far(tmp_path, studio_home):
+    rng = np.random.default_rng(0)
+    for name in ("photo.png", "style.png"):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / name)
+    env = dict(os.environ, LATENT_STUDIO_HOME=str(studio_home), STUDIO_DEVICE="cpu", OMP_NUM_THREADS="1")
+    command = ["stylize", "photo.png", "style.png", "-o", "out.png", "--size", "48", "--steps", "100000"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", *command, "--threads", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first_line = process.stderr.readline()  # the job's first progress: the driver is running it
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == EXIT_INTERRUPTED, first_line + err
+    assert "Stopping after this step and saving the best image so far" in err
+    assert "stopped early, best so far" in out
+    assert Image.open(tmp_path / "out.png").size == (48, 40)

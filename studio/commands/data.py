@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK
+from studio.commands.job_driver import drive_job, exit_with
+from studio.commands.terminal import EXIT_BAD_INPUT
 
 if TYPE_CHECKING:
     import argparse
-
-_BAR_WIDTH = 30
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +57,6 @@ def _cmd_emoji(args: argparse.Namespace) -> int:
         EmojiSourceMissing,
         build_emoji_dataset,
     )
-    from studio.engine.jobs import run_to_end
 
     job = build_emoji_dataset(
         args.out,
@@ -73,15 +70,11 @@ def _cmd_emoji(args: argparse.Namespace) -> int:
         groups=args.groups,
         subgroups=args.subgroups,
     )
-    bar = _ProgressBar(sys.stderr)
-    try:
-        info = run_to_end(job, bar.update)
-    except (EmojiSourceMissing, SaveError, OSError, ValueError) as exc:
-        # A missing source carries its install hint; the rest name the file and the cause.
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    bar.close()
+    # A missing source carries its install hint; the rest name the file and the cause.
+    end = drive_job(job, failed=exit_with(EXIT_BAD_INPUT, EmojiSourceMissing, SaveError, OSError, ValueError))
+    info = end.result
+    if info is None:
+        return end.code
 
     width = max(len(name) for name in info.classes)
     print(f"{info.count} emoji in {len(info.classes)} classes, {info.heldout_count} held out ({info.seconds:.1f} s)")
@@ -92,34 +85,4 @@ def _cmd_emoji(args: argparse.Namespace) -> int:
     print(f"Data set: {info.npz_path}")
     print(f"Card:     {info.card_path}")
     print(f"Preview:  {info.preview_path}")
-    return EXIT_OK
-
-
-class _ProgressBar:
-    """A one-line bar on a terminal; on a pipe or a log, a plain line per tenth of the way."""
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream  # None in a windowed build without a console
-        self.live = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.last_tenth = -1
-        self.drawn = False
-
-    def update(self, progress) -> None:
-        if self.stream is None:
-            return
-        fraction = progress.fraction or 0.0
-        if self.live:
-            filled = round(fraction * _BAR_WIDTH)
-            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {fraction:4.0%} {progress.message}\033[K")
-            self.drawn = True
-        elif int(fraction * 10) > self.last_tenth:
-            self.last_tenth = int(fraction * 10)
-            self.stream.write(f"{fraction:4.0%} {progress.message}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.stream is not None and self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
+    return end.code

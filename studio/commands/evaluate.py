@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, ProgressBar, apply_threads, print_error
+from studio.commands.job_driver import drive_job, exit_with
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, apply_threads, print_error
 
 if TYPE_CHECKING:
     import argparse
@@ -76,7 +77,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.evaluation.report import FeatureSpaces, default_classifier_path, evaluate_job, summary_lines
-    from studio.engine.jobs import run_to_end
     from studio.engine.latent import ModelNotFoundError
     from studio.engine.training.config import TrainingError
 
@@ -96,12 +96,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
             try:
                 model_file = _model_file(name, Path(scratch))
                 out = Path(args.out) if args.out else (Path(name).parent if Path(name).exists() else Path.cwd())
-                bar = ProgressBar(sys.stderr)
                 job = evaluate_job(
                     model_file, dataset, samples=args.samples, out_dir=out, device=args.device, spaces=spaces
                 )
-                result = run_to_end(job, bar.update)
-                bar.end()
+                end = drive_job(job)  # a failure is raised to the except below
+                if end.result is None:
+                    return end.code
+                result = end.result
                 if args.card:
                     if model_file.parent == Path(scratch):
                         raise ValueError("a training checkpoint has no model card to store the report in")
@@ -133,7 +134,6 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     from studio.engine.atomic import SaveError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.evaluation.classifier import train_classifier_job
-    from studio.engine.jobs import run_to_end
 
     problem = apply_threads(args.threads)
     if problem:
@@ -145,14 +145,16 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     command = shlex.join(["studio", *sys.argv[1:]]) if sys.argv[1:2] == ["train-classifier"] else None
     try:
         dataset = load_image_dataset(args.data)
-        bar = ProgressBar(sys.stderr)
-        path = run_to_end(
-            train_classifier_job(dataset, args.out, steps=args.steps, seed=args.seed, command=command), bar.update
-        )
-        bar.end()
-    except (DatasetError, ValueError, SaveError) as exc:
+    except (DatasetError, ValueError) as exc:
         print_error(str(exc))
         return EXIT_BAD_INPUT
+    end = drive_job(
+        train_classifier_job(dataset, args.out, steps=args.steps, seed=args.seed, command=command),
+        failed=exit_with(EXIT_BAD_INPUT, DatasetError, ValueError, SaveError),
+    )
+    path = end.result
+    if path is None:
+        return end.code
     from studio.engine.checkpoints import load_model
 
     _, card = load_model(path)

@@ -13,20 +13,24 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from studio.commands.job_driver import drive_job
 from studio.commands.terminal import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     LOSS_NAMES,
-    ProgressBar,
-    StopOnInterrupt,
     apply_threads,
+    checkpoint_untouched,
     print_error,
     training_failure,
 )
+
+if TYPE_CHECKING:
+    from studio.engine.jobs import Progress
+    from studio.engine.training.distributed import DistributedContext
 
 FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
 
@@ -258,10 +262,13 @@ def run_finetune(args: argparse.Namespace) -> int:
             )
             return EXIT_OK
         if args.export_job:
-            from studio.engine.training.jobfolder import export_job_folder
+            from studio.engine.training.jobfolder import export_job
 
             nproc: int | str = int(args.nproc) if str(args.nproc).isdigit() else args.nproc
-            exported = export_job_folder(settings, args.export_job, nproc_per_node=nproc)
+            end = drive_job(export_job(settings, args.export_job, nproc_per_node=nproc))  # failures: below
+            exported = end.result
+            if exported is None:
+                return end.code
             print(f"Job folder: {exported.folder} ({exported.images} images, {exported.skipped} skipped)")
             print(f"Run it there with: cd {shlex.quote(str(exported.folder))} && {exported.command}")
             print(f"Then bring it back: studio finetune --import {shlex.quote(str(exported.folder))}")
@@ -276,10 +283,8 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError
-    from studio.engine.jobs import JobCancelled
-    from studio.engine.training import TrainingError, TrainProgress, checkpoint_path, read_checkpoint_config
+    from studio.engine.training import checkpoint_path, read_checkpoint_config
     from studio.engine.training.distributed import distributed_from_env
     from studio.engine.training.finetune import finetune_job, library_path
 
@@ -289,7 +294,6 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
         print_error(str(exc))
         return EXIT_FAILURE
     main = context is None or context.is_main
-    bar = ProgressBar(sys.stderr if main else None)
     command = _command_line(args, settings)
     out = library_path(settings.name, out_dir)
     ckpt = checkpoint_path(out)
@@ -304,31 +308,20 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
         )
     job = finetune_job(settings, resume=resume, out_dir=out_dir, command=command, distributed=context)
     try:
-        with StopOnInterrupt("saving a checkpoint") as stop:
-            try:
-                progress = next(job)
-                while True:
-                    bar.update(progress)
-                    stop_now = stop.requested
-                    if context is not None and isinstance(progress, TrainProgress) and progress.phase == "train":
-                        stop_now = context.any(stop_now)  # every process stops at the same step
-                    elif context is not None:
-                        stop_now = False  # only agreed at step boundaries
-                    progress = job.throw(JobCancelled()) if stop_now else next(job)
-            except StopIteration as finished:
-                result = finished.value
-    except (KeyboardInterrupt, JobCancelled):
-        bar.end()
-        print_error(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
-        return EXIT_INTERRUPTED
-    except (TrainingError, ModelFileError, SaveError) as exc:
-        return training_failure(bar, exc)
+        end = drive_job(
+            job,
+            stopping="saving a checkpoint",
+            aborted=lambda: checkpoint_untouched(ckpt),
+            failed=training_failure,
+            show_progress=main,
+            agree=None if context is None else partial(_stop_together, context),
+        )
     finally:
         if context is not None:
             context.close()
-    bar.end()
-    if not main:
-        return EXIT_INTERRUPTED if result.cancelled else EXIT_OK
+    result = end.result
+    if result is None or not main:
+        return end.code
 
     for note in result.notes:
         _say(f"note: {note}")
@@ -338,7 +331,7 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
         print(f"Checkpoint: {result.checkpoint_path}")
         resume_cmd = command if "--resume" in shlex.split(command) or "--job" in command else command + " --resume"
         print(f"Resume with: {resume_cmd}")
-        return EXIT_INTERRUPTED
+        return end.code
     print(f"Model:      {result.model_path}")
     print(f"Checkpoint: {result.checkpoint_path}")
     print(f"Samples:    {result.samples_path}")
@@ -354,4 +347,14 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
             f"Open it in the Latent Explorer ({settings.name}), or: "
             f"studio sample --model {shlex.quote(out.stem)} --seed 1 --grid -o grid.png"
         )
-    return EXIT_OK
+    return end.code
+
+
+def _stop_together(context: DistributedContext, progress: Progress, wanted: bool) -> bool:
+    """Whether every process of a distributed run stops at this progress: any one asking stops all.
+
+    They agree at training steps only, where each process is at the same step.
+    """
+    from studio.engine.training import TrainProgress
+
+    return isinstance(progress, TrainProgress) and progress.phase == "train" and context.any(wanted)

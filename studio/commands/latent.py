@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
+from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
 
 MAX_GRID_SIDE = 64
 _ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.engine.animation's, without importing Pillow
@@ -93,11 +92,6 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
-def _fail(message: object, code: int = EXIT_BAD_INPUT) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
-
-
 def _load(args: argparse.Namespace):
     """The model and the class index the arguments name; raises the engine's readable errors."""
     from studio.engine.devices import select_device
@@ -122,14 +116,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":
-        return _fail(f"{output.name}: samples are saved as .png (the PNG carries the latent state)")
+        return fail(f"{output.name}: samples are saved as .png (the PNG carries the latent state)")
     try:
         model, class_index = _load(args)
         if args.grid:
             rows, cols = args.rows, args.cols
             if args.class_per_row:
                 if not model.class_names:
-                    return _fail(f"{model.name} has no classes: drop --class-per-row")
+                    return fail(f"{model.name} has no classes: drop --class-per-row")
                 rows = len(model.class_names)
                 image = _class_rows(model, args.seed, rows, cols, args.psi)
             else:
@@ -148,9 +142,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             image, settings = model.render(state), state_png_settings(model, state)
         save_png(output, image, settings)
     except SaveError as exc:
-        return _fail(exc, EXIT_FAILURE)
+        return fail(exc, EXIT_FAILURE)
     except _input_errors() as exc:
-        return _fail(exc)
+        return fail(exc)
     shape = f", {rows}x{cols} grid" if args.grid else ""
     print(f"Wrote {output} ({model.name}, seed {args.seed}{shape})")
     return EXIT_OK
@@ -174,9 +168,9 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     if output.suffix.lower() not in _ANIMATION_SUFFIXES:
-        return _fail(f"{output.name}: animations are saved as {', '.join(_ANIMATION_SUFFIXES)}")
+        return fail(f"{output.name}: animations are saved as {', '.join(_ANIMATION_SUFFIXES)}")
     if not args.fps > 0:
-        return _fail(f"--fps must be above 0, got {args.fps}")
+        return fail(f"--fps must be above 0, got {args.fps}")
     try:
         model, class_index = _load(args)
         path = interpolate_frames(
@@ -188,9 +182,9 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
             settings = [state_png_settings(model, model.state(z, class_index, args.psi)) for z in path]
             export_frames(frames, args.frames_dir, settings=settings)
     except SaveError as exc:
-        return _fail(exc, EXIT_FAILURE)
+        return fail(exc, EXIT_FAILURE)
     except _input_errors() as exc:
-        return _fail(exc)
+        return fail(exc)
     extra = f", frames in {args.frames_dir}" if args.frames_dir else ""
     print(f"Wrote {output} ({len(frames)} frames at {args.fps:g} fps{extra})")
     return EXIT_OK

@@ -8,18 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from studio.commands.terminal import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    ProgressBar,
-    StopOnInterrupt,
-    apply_threads,
-)
+from studio.commands.job_driver import drive_job
+from studio.commands.terminal import EXIT_FAILURE, apply_threads, fail
 
 PRESET_NAMES = ("preview", "balanced", "high")
 
@@ -86,12 +78,6 @@ def _weight_list(text: str) -> list[float]:
     return weights
 
 
-def _fail(message: object, code: int = EXIT_BAD_INPUT) -> int:
-    if sys.stderr is not None:
-        print(f"error: {message}", file=sys.stderr)
-    return code
-
-
 def build_settings(args: argparse.Namespace, init_is_image: bool):
     """The preset, then each option given on top of it."""
     from studio.engine.style.settings import PRESETS
@@ -128,19 +114,18 @@ def run_stylize(args: argparse.Namespace) -> int:
     from studio.engine.atomic import SaveError
     from studio.engine.devices import select_device
     from studio.engine.imageio import load_image, save_png
-    from studio.engine.jobs import JobCancelled
     from studio.engine.style.settings import StyleSettingsError
     from studio.engine.style.transfer import StyleTransferError, png_settings, stylize_job
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":
-        return _fail(f"{output.name}: the result is saved as .png (the PNG carries the settings)")
+        return fail(f"{output.name}: the result is saved as .png (the PNG carries the settings)")
     problem = apply_threads(args.threads)
     if problem:
-        return _fail(problem)
+        return fail(problem)
     weights = args.style_weights or [1.0] * len(args.styles)
     if len(weights) != len(args.styles):
-        return _fail(f"--style-weights has {len(weights)} weights for {len(args.styles)} style images")
+        return fail(f"--style-weights has {len(weights)} weights for {len(args.styles)} style images")
     init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise")
     try:
         content = load_image(args.content).image
@@ -150,39 +135,19 @@ def run_stylize(args: argparse.Namespace) -> int:
         device = select_device(args.device)
         job = stylize_job(content, styles, settings, device, init_image=init_image)
     except (StyleSettingsError, StyleTransferError, ValueError) as exc:  # ImageLoadError is a ValueError
-        return _fail(exc)
+        return fail(exc)
     if device.note:
         print(f"note: {device.note}", file=sys.stderr)
 
-    bar = ProgressBar(sys.stderr)
-    try:
-        with StopOnInterrupt("saving the best image so far") as stop:
-            try:
-                progress = next(job)
-                while True:
-                    # The training bar's shape: "train" steps draw the bar, anything else prints a line.
-                    bar.update(
-                        SimpleNamespace(
-                            phase="train" if progress.phase == "step" else progress.phase,
-                            message=progress.message,
-                            step=progress.step,
-                            total_steps=progress.total_steps,
-                            losses=progress.losses,
-                        )
-                    )
-                    progress = job.throw(JobCancelled()) if stop.requested else next(job)
-            except StopIteration as finished:
-                result = finished.value
-    except KeyboardInterrupt:
-        bar.end()
-        return _fail("aborted; nothing was written", EXIT_INTERRUPTED)
-    except MemoryError:
-        bar.end()
-        return _fail("out of memory; try a smaller --size", EXIT_FAILURE)
-    except RuntimeError as exc:  # OutOfMemory on every device, or a torch failure
-        bar.end()
-        return _fail(exc, EXIT_FAILURE)
-    bar.end()
+    end = drive_job(
+        job,
+        stopping="saving the best image so far",
+        aborted=lambda: "aborted; nothing was written",
+        failed=_stylize_failure,
+    )
+    result = end.result
+    if result is None:
+        return end.code
 
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -190,8 +155,16 @@ def run_stylize(args: argparse.Namespace) -> int:
     try:
         save_png(output, result.image, metadata)
     except SaveError as exc:
-        return _fail(exc.strerror or exc, EXIT_FAILURE)
+        return fail(exc.strerror or exc, EXIT_FAILURE)
     w, h = result.image.size
     state = "stopped early, best so far" if result.cancelled else f"{len(result.scales)} scales"
     print(f"Wrote {output} ({w}x{h}, {state}, {result.seconds:.1f} s on {result.device})")
-    return EXIT_INTERRUPTED if result.cancelled else EXIT_OK
+    return end.code
+
+
+def _stylize_failure(exc: Exception) -> int | None:
+    if isinstance(exc, MemoryError):
+        return fail("out of memory; try a smaller --size", EXIT_FAILURE)
+    if isinstance(exc, RuntimeError):  # OutOfMemory on every device, or a torch failure
+        return fail(exc, EXIT_FAILURE)
+    return None

@@ -15,14 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from studio.commands.job_driver import drive_job
 from studio.commands.terminal import (
     EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
     LOSS_NAMES,
-    ProgressBar,
-    StopOnInterrupt,
     apply_threads,
+    checkpoint_untouched,
     print_error,
     training_failure,
 )
@@ -267,10 +265,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
-    from studio.engine.jobs import JobCancelled
     from studio.engine.training import (
         TrainingError,
         checkpoint_path,
@@ -308,23 +304,12 @@ def run_train(args: argparse.Namespace) -> int:
         data_card=_data_card(Path(args.data)),
         data_source=str(args.data),
     )
-    bar = ProgressBar(sys.stderr)
-    try:
-        with StopOnInterrupt("saving a checkpoint") as stop:
-            try:
-                progress = next(job)
-                while True:
-                    bar.update(progress)
-                    progress = job.throw(JobCancelled()) if stop.requested else next(job)
-            except StopIteration as finished:
-                result = finished.value
-    except KeyboardInterrupt:
-        bar.end()
-        print_error(f"aborted; the last checkpoint ({ckpt}) is as it was" if ckpt.exists() else "aborted")
-        return EXIT_INTERRUPTED
-    except (TrainingError, ModelFileError, SaveError) as exc:
-        return training_failure(bar, exc)
-    bar.end()
+    end = drive_job(
+        job, stopping="saving a checkpoint", aborted=lambda: checkpoint_untouched(ckpt), failed=training_failure
+    )
+    if end.result is None:
+        return end.code
+    result = end.result
 
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -335,7 +320,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"Samples:    {result.samples_path}")
         resume = command if "--resume" in shlex.split(command) else command + " --resume"
         print(f"Resume with: {resume}")
-        return EXIT_INTERRUPTED
+        return end.code
     print(f"Model:      {result.model_path}")
     print(f"Checkpoint: {result.checkpoint_path}")
     print(f"Samples:    {result.samples_path}")
@@ -345,4 +330,4 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"KID (held out): {result.kid['kid']:.4g} ± {result.kid['kid_std']:.2g}")
     elif result.card.get("kid_note"):
         print(f"KID: {result.card['kid_note']}")
-    return EXIT_OK
+    return end.code

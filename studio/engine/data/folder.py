@@ -34,7 +34,7 @@ from PIL import Image
 
 from studio.engine.data.dataset import HELDOUT, TRAIN, ImageDataset
 from studio.engine.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
-from studio.engine.jobs import Progress
+from studio.engine.jobs import Progress, run_to_end
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
@@ -190,12 +190,7 @@ def scan_job(folder: str | os.PathLike[str]) -> Generator[Progress, None, Folder
 
 def scan_image_folder(folder: str | os.PathLike[str]) -> FolderScan:
     """:func:`scan_job` run to its end on the calling thread."""
-    job = scan_job(folder)
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
+    return run_to_end(scan_job(folder))
 
 
 def check_enough(scan: FolderScan, minimum: int = MIN_IMAGES) -> None:
@@ -305,9 +300,4 @@ def folder_dataset_job(
 
 def load_folder_dataset(folder: str | os.PathLike[str], **options: Any) -> tuple[ImageDataset, FolderScan]:
     """:func:`folder_dataset_job` run to its end on the calling thread."""
-    job = folder_dataset_job(folder, **options)
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
+    return run_to_end(folder_dataset_job(folder, **options))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from studio.engine.atomic import atomic_write, atomic_write_bytes
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, save_model
 from studio.engine.data.dataset import save_image_dataset
-from studio.engine.jobs import Progress
+from studio.engine.jobs import Progress, run_to_end
 from studio.engine.training.checkpoint import (
     CHECKPOINT_SUFFIX,
     checkpoint_path,
@@ -193,12 +193,7 @@ def export_job_folder(
     settings: FinetuneSettings, folder: str | os.PathLike[str], *, nproc_per_node: int | str = "auto", nnodes: int = 1
 ) -> ExportedJob:
     """:func:`export_job` run to its end on the calling thread."""
-    job = export_job(settings, folder, nproc_per_node=nproc_per_node, nnodes=nnodes)
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
+    return run_to_end(export_job(settings, folder, nproc_per_node=nproc_per_node, nnodes=nnodes))
 
 
 def job_settings(folder: str | os.PathLike[str]) -> tuple[FinetuneSettings, Path]:
