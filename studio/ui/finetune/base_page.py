@@ -99,3 +99,6 @@ class BasePage(QWizardPage):
     def isComplete(self) -> bool:
         draft = self.session.draft
         return self.chosen() is not None and draft.base is not None and draft.base_path == self.chosen()
+
+    def validatePage(self) -> bool:
+        return self.isComplete()  # the chosen model has been read, and it can be fine-tuned

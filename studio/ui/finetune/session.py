@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -19,9 +18,9 @@ from PySide6.QtCore import QObject, Signal
 from studio.engine.environment import installed_models
 from studio.engine.paths import finetune_runs_dir
 from studio.engine.training.config import TrainingError
-from studio.engine.training.finetune import FinetuneSettings
 from studio.engine.training.loop import TrainProgress
 from studio.ui.finetune import jobs
+from studio.ui.finetune.draft import FinetuneDraft
 from studio.ui.job_link import JobLink
 
 if TYPE_CHECKING:
@@ -35,56 +34,10 @@ if TYPE_CHECKING:
     from studio.engine.jobs import Progress
     from studio.engine.training.finetune import FinetuneResult, StepEstimate
     from studio.services.worker import Worker
+    from studio.ui.finetune.draft import TrainingOptions
     from studio.ui.finetune.jobs import LoadedBase
 
 FINETUNABLE = ("gan-generator", "vae")
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """What the settings page chooses (the rest of :class:`FinetuneSettings` keeps its defaults)."""
-
-    steps: int = 1000
-    batch: int = 16
-    lr: float | None = None  # None: the recipe's default
-    loss: str | None = None  # None: the base model's
-    augment: tuple[str, ...] | None = None  # None: the default for the model kind
-    device: str = "auto"  # "auto" (the studio's device) or a device kind such as "cpu"
-    kid: bool = True
-
-
-@dataclass
-class FinetuneDraft:
-    """What has been chosen so far; :meth:`settings` turns it into the engine's settings."""
-
-    base_path: Path | None = None
-    base: LoadedBase | None = None  # read on the worker, for base_path
-    folder: Path | None = None
-    scan: FolderScan | None = None  # of folder, when its check has finished
-    freeze: str | tuple[str, ...] = "auto"  # a preset key or the frozen blocks' names
-    options: TrainingOptions = field(default_factory=TrainingOptions)
-    run_name: str = ""
-
-    def settings(self, name: str | None = None) -> FinetuneSettings:
-        """Raises :class:`TrainingError` naming what is wrong."""
-        steps = self.options.steps
-        return FinetuneSettings(
-            base=str(self.base_path),
-            data=str(self.folder),
-            name=name or self.run_name or "run",
-            freeze=self.freeze,
-            steps=steps,
-            batch=self.options.batch,
-            lr=self.options.lr,
-            loss=self.options.loss,
-            augment=self.options.augment,
-            device=self.options.device,
-            kid=self.options.kid,
-            # About 100 points on the curves, 20 sample grids and 4 checkpoints per run, whatever its length.
-            log_every=max(1, min(10, steps // 100)),
-            sample_every=max(10, min(100, steps // 20)),
-            checkpoint_every=max(50, min(500, steps // 4)),
-        )
 
 
 class FinetuneSession(QObject):
@@ -129,7 +82,6 @@ class FinetuneSession(QObject):
         self.draft = FinetuneDraft()
         self.run_dir: Path | None = None
         self.result: FinetuneResult | None = None
-        self.failure = ""
         self.samples: Image.Image | None = None
         self.estimate: StepEstimate | None = None
         self.saved: Path | None = None
@@ -312,7 +264,7 @@ class FinetuneSession(QObject):
         """Train the draft into a run folder of its own (kept across a crash until it is saved)."""
         self.draft.run_name = time.strftime("run-%Y%m%d-%H%M%S")
         self.run_dir = finetune_runs_dir() / self.draft.run_name
-        self.result, self.failure, self.samples, self.saved = None, "", None, None
+        self.result, self.samples, self.saved = None, None, None
         base = self.draft.base
         self._training = JobLink(
             self.worker,
@@ -379,7 +331,6 @@ class FinetuneSession(QObject):
         self.trainingCancelled.emit(partial)
 
     def _on_training_failed(self, message: str) -> None:
-        self.failure = message
         self.trainingChanged.emit(False)
         self.trainingFailed.emit(message)
 

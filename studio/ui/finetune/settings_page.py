@@ -25,7 +25,7 @@ from studio.engine.models import LOSSES
 from studio.engine.training.finetune import AUGMENTATIONS
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
-from studio.ui.finetune.session import TrainingOptions
+from studio.ui.finetune.draft import TrainingOptions
 
 if TYPE_CHECKING:
     from studio.engine.training.jobfolder import ExportedJob
