@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 
 class FinetuneWizard(QWizard):
-    modelSaved = Signal(object)  # Path of the new model in the library
     openInExplorer = Signal(object)  # Path
 
     def __init__(self, session: FinetuneSession, parent: QWidget | None = None) -> None:
@@ -83,7 +82,6 @@ class FinetuneWizard(QWizard):
         self.setButtonLayout(buttons)
 
     def _on_model_saved(self, path: Path) -> None:
-        self.modelSaved.emit(path)
         if self.finish_page.open_explorer.isChecked():
             self.openInExplorer.emit(path)
         self.accept()  # the finish page lets it close now that the model is in the library
