@@ -6,7 +6,8 @@ of the object that started it and disconnects itself when its job ends.
 
 A link with a ``failed`` callback owns its job's failure: the worker marks the job owned, so
 the main window does not show the same failure again in a dialog. Without one, the failure is
-the main window's to show.
+the main window's to show. ``paused`` and ``resumed`` are called when the worker really holds
+or resumes the job (after the step it was on), whoever asked: the link or the status bar.
 """
 
 from __future__ import annotations
@@ -35,16 +36,17 @@ class JobLink(QObject):
         finished: Callback | None = None,
         failed: Callable[[str], None] | None = None,
         cancelled: Callback | None = None,
+        paused: Callable[[], None] | None = None,
+        resumed: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.worker = worker
         self._progress, self._finished, self._failed, self._cancelled = progress, finished, failed, cancelled
+        self._paused, self._resumed = paused, resumed
         self.running = True
         self.paused = False
-        worker.jobProgress.connect(self._on_progress)
-        worker.jobFinished.connect(self._on_finished)
-        worker.jobFailed.connect(self._on_failed)
-        worker.jobCancelled.connect(self._on_cancelled)
+        for signal, slot in self._connections():
+            signal.connect(slot)
         self.job_id = worker.submit(title, factory, owned=failed is not None)
 
     def cancel(self) -> None:
@@ -66,19 +68,38 @@ class JobLink(QObject):
         if not self.running:
             return
         self.running = False
-        for signal, slot in (
+        for signal, slot in self._connections():
+            signal.disconnect(slot)
+        self.deleteLater()
+
+    def _connections(self) -> list[tuple[Any, Callable[..., None]]]:
+        return [
             (self.worker.jobProgress, self._on_progress),
             (self.worker.jobFinished, self._on_finished),
             (self.worker.jobFailed, self._on_failed),
             (self.worker.jobCancelled, self._on_cancelled),
-        ):
-            signal.disconnect(slot)
-        self.deleteLater()
+            (self.worker.jobPaused, self._on_paused),
+            (self.worker.jobResumed, self._on_resumed),
+        ]
 
     @Slot(int, object)
     def _on_progress(self, job_id: int, progress) -> None:
         if job_id == self.job_id and self.running and self._progress is not None:
             self._progress(progress)
+
+    @Slot(int)
+    def _on_paused(self, job_id: int) -> None:
+        if job_id == self.job_id and self.running:
+            self.paused = True
+            if self._paused is not None:
+                self._paused()
+
+    @Slot(int)
+    def _on_resumed(self, job_id: int) -> None:
+        if job_id == self.job_id and self.running:
+            self.paused = False
+            if self._resumed is not None:
+                self._resumed()
 
     def _end(self, job_id: int, callback, value) -> None:
         if job_id != self.job_id or not self.running:

@@ -71,7 +71,8 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
     small = tmp_path / "three"
     write_pictures(small, 3)
     images.set_folder(str(small))
-    qtbot.waitUntil(lambda: wizard.draft.scan is not None, timeout=TIMEOUT)
+    draft = wizard.session.draft
+    qtbot.waitUntil(lambda: draft.scan is not None, timeout=TIMEOUT)
     assert "at least 16" in images.summary.text()
     assert not images.isComplete()
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
@@ -79,8 +80,8 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
     # The folder dragged from the file manager onto the page.
     assert drop_path(images, folder) == (True, True)
     assert images.path_edit.text() == str(folder)
-    qtbot.waitUntil(lambda: wizard.draft.scan is not None, timeout=TIMEOUT)
-    scan = wizard.draft.scan
+    qtbot.waitUntil(lambda: draft.scan is not None, timeout=TIMEOUT)
+    scan = draft.scan
     good = scan.count
     assert good >= 16 and f"{good} images" in images.summary.text()
     skipped = [images.skipped.item(i).text() for i in range(images.skipped.count())]
@@ -103,9 +104,9 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
     trainable[0].setCheckState(0, Qt.CheckState.Unchecked)  # keep one more block as it is
     assert freeze.preset_button("custom").isChecked()
     assert freeze.count.text() != before
-    assert len(wizard.draft.freeze) == len(frozen) + 1
+    assert len(draft.freeze) == len(frozen) + 1
     freeze.select_preset("freeze-d")
-    assert wizard.draft.freeze == "freeze-d"
+    assert draft.freeze == "freeze-d"
     _next(qtbot, wizard, wizard.settings_page)
 
     # 4. Settings, with a measured estimate of time and memory.
@@ -120,10 +121,11 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
     # 5. Training: curves fill, the sample grid changes while it trains, Back is off meanwhile.
     train = wizard.train_page
     grids = []
-    wizard.samplesChanged.connect(lambda image: grids.append(np.asarray(image, dtype=np.int16)))
+    wizard.session.samplesChanged.connect(lambda image: grids.append(np.asarray(image, dtype=np.int16)))
     assert not wizard.button(QWizard.WizardButton.BackButton).isVisible()
     qtbot.waitUntil(lambda: train.isComplete(), timeout=TIMEOUT)
-    assert train.result is not None and train.result.train.step == 20, train.status.text()
+    result = wizard.session.result
+    assert result is not None and result.train.step == 20, train.status.text()
     assert "Done: 20 steps" in train.status.text()
     assert len(grids) >= 2 and np.abs(grids[-1] - grids[0]).mean() > 1.0  # the samples moved
     assert set(train.curves.names()) >= {"d", "g"} and len(train.curves.values("g")) >= 5
@@ -133,9 +135,10 @@ def test_the_wizard_fine_tunes_a_model_on_a_folder_saves_it_and_opens_it_in_the_
     # 6. Finish: named, saved to the library with its lineage, opened in the Latent Explorer.
     finish = wizard.finish_page
     finish.name.setText("My drawings")
-    wizard.accept()
-    saved = finish.saved
-    assert saved is not None and saved.parent == models_dir()
+    with qtbot.waitSignal(wizard.session.modelSaved, timeout=TIMEOUT) as saving:  # saved on the worker
+        wizard.accept()
+    saved = saving.args[0]
+    assert saved.parent == models_dir() and not wizard.isVisible()
     model = LatentModel.load(saved)
     assert model.render(model.random_z(0)).size == (64, 64)
     card = model.card
@@ -165,21 +168,25 @@ def test_training_can_be_paused_and_stopped_and_the_stopped_model_saved_later_fr
     wizard.settings_page.steps.setValue(2000)  # far more than the test waits for
     _next(qtbot, wizard, wizard.train_page)
     train = wizard.train_page
+    session = wizard.session
 
     # Pause holds the run; Resume carries on.
     qtbot.waitUntil(lambda: train.bar.value() > 0, timeout=TIMEOUT)
-    train.toggle_pause()
-    assert train.pause_button.text() == "Resume"
-    qtbot.wait(300)
+    with qtbot.waitSignal(session.trainingPaused, timeout=TIMEOUT):  # the worker holds it after this step
+        train.toggle_pause()
+    assert train.pause_button.text() == "Resume" and train.status.text().startswith("Paused")
     held = train.bar.value()
-    qtbot.wait(1500)
+    with qtbot.assertNotEmitted(session.trainingProgress, wait=1000):
+        pass  # held: not one step while paused
     assert train.bar.value() == held
-    train.toggle_pause()
+    with qtbot.waitSignal(session.trainingResumed, timeout=TIMEOUT):
+        train.toggle_pause()
+    assert train.pause_button.text() == "Pause"
     qtbot.waitUntil(lambda: train.bar.value() > held, timeout=TIMEOUT)
     # Stop long before the first scheduled checkpoint: stopping writes one.
-    train.stop()
-    qtbot.waitUntil(lambda: not train.running, timeout=TIMEOUT)
-    assert "Stopped" in train.status.text() and train._checkpoint() is not None
+    with qtbot.waitSignal(session.trainingCancelled, timeout=TIMEOUT):
+        train.stop()
+    assert "Stopped" in train.status.text() and "can still be saved" in train.status.text()
     assert train.isComplete()  # the checkpoint's model can be saved
 
     # Closing the wizard leaves the run unsaved; the panel offers it back and saves it.
@@ -187,8 +194,10 @@ def test_training_can_be_paused_and_stopped_and_the_stopped_model_saved_later_fr
     panel = window.finetune_panel
     panel.refresh_runs()
     assert panel.runs.count() == 1
-    run = panel._chosen_run()
-    saved = panel.save_run(run, "Stopped early")
+    run = panel.chosen_run()
+    with qtbot.waitSignal(session.modelImported, timeout=TIMEOUT) as saving:  # saved on the worker
+        panel.save_run(run, "Stopped early")
+    saved = saving.args[0]
     assert saved.parent == models_dir() and not run.exists() and panel.runs.count() == 0
     model = LatentModel.load(saved)
     assert model.card["name"] == "Stopped early"

@@ -49,3 +49,16 @@ def test_cancelling_through_the_link_reaches_the_job(fake_worker):
     fake_worker.step()
     link.cancel()
     assert cancelled == [None] and not link.running
+
+
+def test_a_link_hears_when_its_job_is_really_held_and_resumed_whoever_asked(fake_worker):
+    owner = QObject()
+    heard: list[str] = []
+    link = JobLink(
+        fake_worker, "Long", _two_steps, owner, paused=lambda: heard.append("held"), resumed=lambda: heard.append("on")
+    )
+    fake_worker.step()
+    fake_worker.pause(link.job_id)  # as the status bar's Pause button does, past the link
+    assert heard == ["held"] and link.paused
+    link.resume()
+    assert heard == ["held", "on"] and not link.paused

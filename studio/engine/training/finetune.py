@@ -69,6 +69,7 @@ from studio.engine.training.loop import TrainProgress, TrainResult, data_summary
 if TYPE_CHECKING:
     from collections.abc import Generator
 
+    from studio.engine.devices import DeviceInfo
     from studio.engine.jobs import Progress
     from studio.engine.training.distributed import DistributedContext
 
@@ -509,6 +510,7 @@ def finetune_job(
     out_dir: str | Path | None = None,
     command: str | None = None,
     distributed: DistributedContext | None = None,
+    device: DeviceInfo | None = None,
 ) -> Generator[Progress, None, FinetuneResult]:
     """Fine-tune ``settings.base`` on ``settings.data`` into the library as ``settings.name``.
 
@@ -516,7 +518,8 @@ def finetune_job(
     optimiser, schedule and random states), or starts afresh when there is none; without it
     an existing model or checkpoint of that name is refused. ``out_dir`` saves somewhere else
     than the library (job folders). ``command`` goes into the card (default: the equivalent
-    ``studio finetune`` command). Raises :class:`TrainingError` (and its subclasses) and
+    ``studio finetune`` command). ``device``: where to train (the GUI worker hands its own);
+    None picks ``settings.device``. Raises :class:`TrainingError` (and its subclasses) and
     :class:`~studio.engine.data.folder.FolderDataError` with messages for the user.
     """
     out = library_path(settings.name, out_dir)
@@ -588,6 +591,7 @@ def finetune_job(
         card_extra=card_extra,
         checkpoint_info={"finetune_settings": settings.to_dict(), "finetune": lineage},
         distributed=distributed,
+        device_info=device,
     )
     notes = list(result.notes)
     if scan is not None and scan.skipped:

@@ -210,6 +210,7 @@ def train_job(
     card_extra: dict[str, Any] | None = None,
     checkpoint_info: dict[str, Any] | None = None,
     distributed: DistributedContext | None = None,
+    device_info: DeviceInfo | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train ``config`` on ``dataset``'s train split, writing ``out_path`` and its checkpoint.
 
@@ -224,7 +225,8 @@ def train_job(
     dicts (ignored when resuming: the checkpoint has the weights); ``card_extra`` is merged
     into the finished model's card and ``checkpoint_info`` into every checkpoint's card.
     ``distributed``: this process is one of several under torchrun; ``config.batch`` is the
-    batch of all of them together, and only process 0 writes files.
+    batch of all of them together, and only process 0 writes files. ``device_info``: where to
+    train (the GUI worker's device); None picks ``config.device``.
 
     Raises :class:`TrainingError` for unusable settings or data, :class:`TrainingOutOfMemory`
     (with the batch to resume at) and :class:`TrainingDiverged`, leaving the last checkpoint
@@ -256,7 +258,7 @@ def train_job(
         )
     if distributed is not None:
         device_info = distributed.device_info
-    else:
+    elif device_info is None:
         device_info = select_device(None if config.device == "auto" else config.device)
     device = device_info.torch()
     notes: list[str] = []

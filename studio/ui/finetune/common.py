@@ -1,17 +1,14 @@
-"""What the wizard's pages share: the draft of the run, thumbnails and number formats."""
+"""What the wizard's pages share: thumbnails and number formats."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QPixmap
 
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from PIL import Image
 
 THUMBNAIL = 96
@@ -40,27 +37,3 @@ def thumbnail_pixmap(image: Image.Image, size: int = THUMBNAIL) -> QPixmap:
     image = image.copy()
     image.thumbnail((size, size))
     return QPixmap.fromImage(to_qimage(image))
-
-
-@dataclass
-class Draft:
-    """What the pages have chosen so far; :meth:`settings` turns it into the engine's settings."""
-
-    base_path: Path | None = None
-    base: Any = None  # the engine's BaseModel for base_path
-    folder: Path | None = None
-    scan: Any = None  # FolderScan
-    freeze: str | tuple[str, ...] = "auto"
-    options: dict[str, Any] = field(default_factory=dict)  # FinetuneSettings fields from page 4
-    run_name: str = ""
-
-    def settings(self):
-        from studio.engine.training.finetune import FinetuneSettings
-
-        return FinetuneSettings(
-            base=str(self.base_path),
-            data=str(self.folder),
-            name=self.run_name or "run",
-            freeze=self.freeze,
-            **self.options,
-        )

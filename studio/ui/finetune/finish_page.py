@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QMessageBox,
-    QVBoxLayout,
-    QWizardPage,
-)
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QVBoxLayout, QWizardPage
 
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from studio.ui.finetune.wizard import FinetuneWizard
+    from studio.ui.finetune.session import FinetuneSession
 
 
 class FinishPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    """Saving runs on the worker: "Save to library" starts it, and the wizard closes once the
+    session reports the model saved (:attr:`FinetuneSession.modelSaved`)."""
+
+    def __init__(self, session: FinetuneSession) -> None:
         super().__init__()
-        self.owner = wizard
+        self.session = session
         self.setTitle("Name and save")
         self.setSubTitle(
             "The model goes into your library, with a card recording the base model, your images and the settings."
@@ -46,51 +38,43 @@ class FinishPage(QWizardPage):
         layout.addWidget(self.summary)
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.open_explorer)
-        self.saved: Path | None = None
+        session.saveFailed.connect(self._on_save_failed)
 
     def initializePage(self) -> None:
-        train = self.owner.train_page
-        self.name.setText(self.owner.suggested_name())
-        source = train.saveable()
-        result = train.result
+        session = self.session
+        self.name.setText(session.suggested_name())
+        result = session.result
         lines = []
-        if getattr(result, "model_path", None) is not None:
+        if result is not None and result.model_path is not None:
             lines.append(f"Trained {result.train.step} steps.")
-        elif source is not None:
+        elif session.can_save():
             lines.append("Training was stopped: the model from the last checkpoint will be saved.")
-        if getattr(result, "kid_before", None) and getattr(result, "kid_after", None):
+        if result is not None and result.kid_before and result.kid_after:
             lines.append(
                 f"KID on your held-out images: {result.kid_before['kid']:.3f} before, "
                 f"{result.kid_after['kid']:.3f} after."
             )
-        scan = self.owner.draft.scan
+        scan = session.draft.scan
         if scan is not None and scan.skipped:
             lines.append(f"{scan.skipped_count} file(s) in the folder were skipped; the card lists them.")
         self.summary.setText(" ".join(lines))
-        if train.samples_image is not None:
-            self.preview.set_image(to_qimage(train.samples_image))
+        if session.samples is not None:
+            self.preview.set_image(to_qimage(session.samples))
 
     def isComplete(self) -> bool:
-        return bool(self.name.text().strip())
+        return bool(self.name.text().strip()) and not self.session.saving
 
     def validatePage(self) -> bool:
-        from studio.engine.training.config import TrainingError
-        from studio.engine.training.jobfolder import import_checkpoint
-
-        source = self.owner.train_page.saveable()
-        if source is None:
+        if self.session.saved is not None:
+            return True
+        if not self.session.can_save():
             QMessageBox.warning(self, "Nothing to save", "The run has no model or checkpoint to save.")
             return False
-        try:
-            self.saved = import_checkpoint(source, name=self.name.text().strip())
-        except (TrainingError, OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Could not save the model", str(exc))
-            return False
-        run_dir = self.owner.train_page.run_dir
-        if run_dir is not None:
-            # The library now holds the model and its checkpoint: the unnamed run is no longer needed.
-            shutil.rmtree(run_dir, ignore_errors=True)
-        self.owner.modelSaved.emit(self.saved)
-        if self.open_explorer.isChecked():
-            self.owner.openInExplorer.emit(self.saved)
-        return True
+        if not self.session.saving:
+            self.session.save_run(self.name.text().strip())
+            self.completeChanged.emit()
+        return False
+
+    def _on_save_failed(self, message: str) -> None:
+        self.completeChanged.emit()
+        QMessageBox.warning(self, "Could not save the model", message)

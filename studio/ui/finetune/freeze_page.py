@@ -19,15 +19,14 @@ from studio.ui.controls import section_label
 from studio.ui.finetune.common import CUSTOM, format_count
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from studio.ui.finetune.wizard import FinetuneWizard
+    from studio.ui.finetune.jobs import LoadedBase
+    from studio.ui.finetune.session import FinetuneSession
 
 
 class FreezePage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, session: FinetuneSession) -> None:
         super().__init__()
-        self.owner = wizard
+        self.session = session
         self.setTitle("What to train")
         self.setSubTitle(
             "Frozen blocks keep what the base model learnt. Freezing more is faster and "
@@ -45,26 +44,22 @@ class FreezePage(QWizardPage):
         layout.addWidget(section_label("Blocks (ticked blocks train)"))
         layout.addWidget(self.blocks, 1)
         layout.addWidget(self.count)
-        self._built_for: Path | None = None
+        self._built_for: LoadedBase | None = None
         self._updating = False
 
     def initializePage(self) -> None:
-        draft = self.owner.draft
-        if self._built_for == draft.base_path:
+        base, freeze = self.session.draft.base, self.session.draft.freeze
+        if base is None or self._built_for is base:
             return
-        self._built_for = draft.base_path
-        from studio.engine.training.finetune import DEFAULT_FREEZE
-        from studio.engine.training.freezing import presets_for
-
+        self._built_for = base
         for button in self.presets.buttons():
             self.presets.removeButton(button)
             button.deleteLater()
-        base = draft.base
-        for preset in presets_for(base.kind):
+        for preset in base.presets:
             button = QRadioButton(preset.label)
             button.setToolTip(preset.description)
             button.setProperty("preset", preset.key)
-            if preset.key == "freeze-d" and base.checkpoint is None:
+            if preset.key == "freeze-d" and not base.has_discriminator:
                 button.setEnabled(False)
                 button.setToolTip(f"{base.name} has no trained discriminator beside it, so there is nothing to freeze")
             self.presets.addButton(button)
@@ -74,10 +69,10 @@ class FreezePage(QWizardPage):
         custom.setProperty("preset", CUSTOM)
         self.presets.addButton(custom)
         self.preset_box.addWidget(custom)
-        wanted = draft.freeze if draft.freeze != "auto" else DEFAULT_FREEZE[base.kind]
-        if wanted == "freeze-d" and base.checkpoint is None:
+        wanted = freeze if freeze != "auto" else base.default_freeze
+        if wanted == "freeze-d" and not base.has_discriminator:
             wanted = "all"
-        self._fill_blocks(())
+        self._fill_blocks(base)
         if isinstance(wanted, tuple):
             self._set_frozen(wanted)
             custom.setChecked(True)
@@ -94,20 +89,17 @@ class FreezePage(QWizardPage):
             self.apply_preset(key)
 
     def apply_preset(self, key: str) -> None:
-        from studio.engine.training.freezing import preset_blocks
-
-        if key == CUSTOM:
+        base = self.session.draft.base
+        if key == CUSTOM or base is None:
             return
-        self._set_frozen(preset_blocks(key, self.owner.draft.base.config))
-        self.owner.draft.freeze = key
+        self._set_frozen(base.preset_blocks[key])
+        self.session.set_freeze(key)
 
-    def _fill_blocks(self, frozen: tuple[str, ...]) -> None:
-        from studio.engine.training.freezing import model_blocks
-
+    def _fill_blocks(self, base: LoadedBase) -> None:
         self._updating = True
         self.blocks.clear()
         parents: dict[str, QTreeWidgetItem] = {}
-        for block in model_blocks(self.owner.draft.base.config, frozen):
+        for block in base.blocks:
             parent = parents.get(block.network)
             if parent is None:
                 parent = QTreeWidgetItem([block.network.capitalize(), ""])
@@ -153,7 +145,7 @@ class FreezePage(QWizardPage):
         custom = self.preset_button(CUSTOM)
         if custom is not None and not custom.isChecked():
             custom.setChecked(True)
-        self.owner.draft.freeze = self.frozen()
+        self.session.set_freeze(self.frozen())
         self._update_count()
 
     def _update_count(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,37 +20,24 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from studio.engine.jobs import Progress
+from studio.engine.data.folder import MIN_IMAGES
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import FOLDER_THUMBNAILS, THUMBNAIL, thumbnail_pixmap
-from studio.ui.job_link import JobLink
 
 if TYPE_CHECKING:
-    from studio.ui.finetune.wizard import FinetuneWizard
+    from PIL import Image
 
-log = logging.getLogger(__name__)
+    from studio.engine.data.folder import FolderScan
+    from studio.engine.jobs import Progress
+    from studio.ui.finetune.session import FinetuneSession
 
-
-def _folder_thumbnails_job(paths: list[Path]):
-    def job(_device):
-        from studio.engine.imageio import ImageLoadError, load_image
-
-        for index, path in enumerate(paths):
-            try:
-                image = load_image(path).image
-            except ImageLoadError:
-                continue  # the scan judged it readable; it changed since: no thumbnail
-            image.thumbnail((THUMBNAIL, THUMBNAIL))
-            yield Progress((index + 1) / len(paths), "Drawing thumbnails", preview=(path, image))
-        return None
-
-    return job
+THUMBNAIL_SIZE = 72  # a folder's pictures are shown smaller than the base page's models
 
 
 class ImagesPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, session: FinetuneSession) -> None:
         super().__init__()
-        self.owner = wizard
+        self.session = session
         self.setTitle("Your images")
         self.setSubTitle(
             "Choose or drop a folder of your images (subfolders count too). At least 16; a few hundred is better."
@@ -71,7 +57,7 @@ class ImagesPage(QWizardPage):
         self.summary.setWordWrap(True)
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListWidget.ViewMode.IconMode)
-        self.thumbnails.setIconSize(QSize(72, 72))
+        self.thumbnails.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.thumbnails.setGridSize(QSize(84, 84))  # pictures only; names are in the tooltips
         self.thumbnails.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.thumbnails.setMovement(QListWidget.Movement.Static)
@@ -87,8 +73,11 @@ class ImagesPage(QWizardPage):
         layout.addWidget(self.skipped)
         self.skipped_label.hide()
         self.skipped.hide()
-        self._scan_link: JobLink | None = None
-        self._thumb_link: JobLink | None = None
+        session.folderChosen.connect(self._on_folder_chosen)
+        session.scanProgress.connect(self._on_scan_progress)
+        session.folderScanned.connect(self._on_scanned)
+        session.scanFailed.connect(self._on_scan_failed)
+        session.folderThumbnail.connect(self._on_thumbnail)
 
     # drops: a folder (or a file inside the folder wanted) from the file manager
     def dragEnterEvent(self, event) -> None:
@@ -103,26 +92,18 @@ class ImagesPage(QWizardPage):
             event.acceptProposedAction()
 
     def _browse(self) -> None:
-        start = str(self.owner.draft.folder or Path.home())
+        start = str(self.session.draft.folder or Path.home())
         chosen = QFileDialog.getExistingDirectory(self, "Folder of your images", start)
         if chosen:
             self.set_folder(chosen)
 
     def set_folder(self, text: str) -> None:
         text = text.strip()
-        if not text:
-            return
-        folder = Path(text).expanduser()
-        draft = self.owner.draft
-        if draft.folder == folder and (draft.scan is not None or self.scanning):
-            return
+        if text:
+            self.session.choose_folder(Path(text).expanduser())
+
+    def _on_folder_chosen(self, folder: Path) -> None:
         self.path_edit.setText(str(folder))
-        draft.folder, draft.scan = folder, None
-        for link in (self._scan_link, self._thumb_link):
-            if link is not None:
-                link.cancel()
-                link.detach()
-        self._thumb_link = None
         self.thumbnails.clear()
         self.skipped.clear()
         self.skipped.hide()
@@ -130,22 +111,7 @@ class ImagesPage(QWizardPage):
         self.summary.setText(f"Checking every image in {folder}…")
         self.progress.setRange(0, 0)
         self.progress.show()
-        from studio.engine.data.folder import scan_job
-
-        self._scan_link = JobLink(
-            self.owner.worker,
-            "Checking your images",
-            lambda _device: scan_job(folder),
-            self,
-            progress=self._on_scan_progress,
-            finished=self._on_scanned,
-            failed=self._on_scan_failed,
-        )
         self.completeChanged.emit()
-
-    @property
-    def scanning(self) -> bool:
-        return self._scan_link is not None and self._scan_link.running
 
     def _on_scan_progress(self, progress: Progress) -> None:
         if progress.fraction is not None:
@@ -158,11 +124,8 @@ class ImagesPage(QWizardPage):
         self.summary.setText(f"<b>Cannot use this folder:</b> {message}")
         self.completeChanged.emit()
 
-    def _on_scanned(self, scan) -> None:
-        from studio.engine.data.folder import MIN_IMAGES
-
+    def _on_scanned(self, scan: FolderScan) -> None:
         self.progress.hide()
-        self.owner.draft.scan = scan
         text = f"{scan.summary()} in {scan.folder}."
         if not scan.enough():
             text = (
@@ -184,26 +147,16 @@ class ImagesPage(QWizardPage):
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             item.setToolTip(scan.relative(path))
             self.thumbnails.addItem(item)
-        if shown:
-            self._thumb_link = JobLink(
-                self.owner.worker,
-                "Drawing thumbnails",
-                _folder_thumbnails_job(shown),
-                self,
-                progress=self._on_thumbnail,
-            )
+        self.session.draw_folder_thumbnails(shown, THUMBNAIL)
         self.completeChanged.emit()
 
-    def _on_thumbnail(self, progress: Progress) -> None:
-        if not isinstance(progress.preview, tuple):
-            return
-        path, image = progress.preview
+    def _on_thumbnail(self, path: Path, image: Image.Image) -> None:
         for row in range(self.thumbnails.count()):
             item = self.thumbnails.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == str(path):
-                item.setIcon(QIcon(thumbnail_pixmap(image, 72)))
+                item.setIcon(QIcon(thumbnail_pixmap(image, THUMBNAIL_SIZE)))
                 break
 
     def isComplete(self) -> bool:
-        scan = self.owner.draft.scan
+        scan = self.session.draft.scan
         return scan is not None and scan.enough()

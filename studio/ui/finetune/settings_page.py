@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,36 +21,31 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from studio.engine.jobs import Progress
+from studio.engine.models import LOSSES
+from studio.engine.training.finetune import AUGMENTATIONS
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
-from studio.ui.job_link import JobLink
+from studio.ui.finetune.draft import TrainingOptions
 
 if TYPE_CHECKING:
-    from studio.ui.finetune.wizard import FinetuneWizard
+    from studio.engine.training.jobfolder import ExportedJob
+    from studio.ui.finetune.session import FinetuneSession
 
-log = logging.getLogger(__name__)
-
-
-def _estimate_job(settings):
-    def job(_device):
-        from studio.engine.training.finetune import estimate_step
-
-        yield Progress(None, "Measuring a few training steps…")
-        return estimate_step(settings)
-
-    return job
+AUGMENTATION_LABELS = {
+    "flip": "Flips",
+    "jitter": "Colour jitter",
+    "color": "DiffAugment colour",
+    "translation": "DiffAugment shift",
+    "cutout": "DiffAugment cutout",
+}
 
 
 class SettingsPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, session: FinetuneSession) -> None:
         super().__init__()
-        self.owner = wizard
+        self.session = session
         self.setTitle("Settings")
         self.setSubTitle("The defaults suit a few hundred images. More steps adapt further; watch the samples.")
-        from studio.engine.models import LOSSES
-        from studio.engine.training.finetune import AUGMENTATIONS
-
         self.steps = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100, value=1000)
         self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
         self.lr = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.1, singleStep=0.0001, value=0.0)
@@ -62,15 +56,8 @@ class SettingsPage(QWizardPage):
             self.loss.addItem(name, name)
         self.augment: dict[str, QCheckBox] = {}
         augment_row = QHBoxLayout()
-        labels = {
-            "flip": "Flips",
-            "jitter": "Colour jitter",
-            "color": "DiffAugment colour",
-            "translation": "DiffAugment shift",
-            "cutout": "DiffAugment cutout",
-        }
         for name in AUGMENTATIONS:
-            box = QCheckBox(labels.get(name, name))
+            box = QCheckBox(AUGMENTATION_LABELS.get(name, name))
             self.augment[name] = box
             augment_row.addWidget(box)
         augment_row.addStretch(1)
@@ -98,74 +85,54 @@ class SettingsPage(QWizardPage):
         layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignLeft)
         # Time per step depends on the batch and the device, not on the number of steps.
         self.steps.valueChanged.connect(self._show_estimate)
-        self.batch.valueChanged.connect(self._schedule_estimate)
-        self.device.activated.connect(self._schedule_estimate)
-        self._estimate_link: JobLink | None = None
-        self._estimated: Any = None
+        self.batch.valueChanged.connect(self._measure_estimate)
+        self.device.activated.connect(self._measure_estimate)
         self._kind = ""
+        session.estimateStarted.connect(self._on_estimate_started)
+        session.estimateReady.connect(self._show_estimate)
+        session.estimateFailed.connect(self._on_estimate_failed)
+        session.jobFolderExported.connect(self._on_exported)
+        session.exportFailed.connect(self._on_export_failed)
 
     def initializePage(self) -> None:
-        from studio.engine.training.finetune import DEFAULT_AUGMENT
-
-        draft = self.owner.draft
-        kind = draft.base.kind
-        if kind != self._kind:
+        base = self.session.draft.base
+        kind = base.kind if base is not None else ""
+        if base is not None and kind != self._kind:
             self._kind = kind
             for name, box in self.augment.items():
-                box.setChecked(name in DEFAULT_AUGMENT[kind])
+                box.setChecked(name in base.default_augment)
             self.loss.setVisible(kind == "gan")
             self.batch.setValue(16)
         self.device.clear()
-        worker_device = self.owner.worker.device
-        label = worker_device.label if worker_device is not None else "the studio's device"
+        device = self.session.device
+        label = device.label if device is not None else "the studio's device"
         self.device.addItem(f"The studio's device ({label})", "auto")
         self.device.addItem("CPU", "cpu")
-        self._schedule_estimate()
+        self._measure_estimate()
 
-    def options(self) -> dict[str, Any]:
-        worker_device = self.owner.worker.device
-        device = self.device.currentData() or "auto"
-        if device == "auto" and worker_device is not None:
-            device = worker_device.kind
-        return {
-            "steps": self.steps.value(),
-            "batch": self.batch.value(),
-            "lr": self.lr.value() or None,
-            "loss": self.loss.currentData() if self._kind == "gan" else None,
-            "augment": tuple(name for name, box in self.augment.items() if box.isChecked()),
-            "device": device,
-            "kid": self.kid.isChecked(),
-            # About 100 points on the curves, 20 sample grids and 4 checkpoints per run, whatever its length.
-            "log_every": max(1, min(10, self.steps.value() // 100)),
-            "sample_every": max(10, min(100, self.steps.value() // 20)),
-            "checkpoint_every": max(50, min(500, self.steps.value() // 4)),
-        }
-
-    def _schedule_estimate(self, *_args) -> None:
-        draft = self.owner.draft
-        if draft.base is None or draft.scan is None:
-            return
-        if self._estimate_link is not None:
-            self._estimate_link.cancel()
-            self._estimate_link.detach()
-        draft.options = self.options()
-        self._estimated = None
-        self.estimate.setText("Measuring a few training steps…")
-        self._estimate_link = JobLink(
-            self.owner.worker,
-            "Estimating training time",
-            _estimate_job(draft.settings()),
-            self,
-            finished=self._on_estimate,
-            failed=lambda m: self.estimate.setText(f"No estimate: {m}"),
+    def options(self) -> TrainingOptions:
+        return TrainingOptions(
+            steps=self.steps.value(),
+            batch=self.batch.value(),
+            lr=self.lr.value() or None,
+            loss=self.loss.currentData() if self._kind == "gan" else None,
+            augment=tuple(name for name, box in self.augment.items() if box.isChecked()),
+            device=self.device.currentData() or "auto",
+            kid=self.kid.isChecked(),
         )
 
-    def _on_estimate(self, estimate) -> None:
-        self._estimated = estimate
-        self._show_estimate()
+    def _measure_estimate(self, *_args) -> None:
+        self.session.set_options(self.options())
+        self.session.measure_estimate()
+
+    def _on_estimate_started(self) -> None:
+        self.estimate.setText("Measuring a few training steps…")
+
+    def _on_estimate_failed(self, message: str) -> None:
+        self.estimate.setText(f"No estimate: {message}")
 
     def _show_estimate(self, *_args) -> None:
-        estimate = self._estimated
+        estimate = self.session.estimate
         if estimate is None:
             return
         steps = self.steps.value()
@@ -177,55 +144,36 @@ class SettingsPage(QWizardPage):
         )
 
     def validatePage(self) -> bool:
-        from studio.engine.training.config import TrainingError
-
-        draft = self.owner.draft
-        draft.options = self.options()
-        try:
-            draft.settings()
-        except TrainingError as exc:
-            QMessageBox.warning(self, "Check the settings", str(exc))
+        self.session.set_options(self.options())
+        problem = self.session.settings_problem()
+        if problem is not None:
+            QMessageBox.warning(self, "Check the settings", problem)
             return False
-        if self._estimate_link is not None and self._estimate_link.running:
-            self._estimate_link.cancel()
+        self.session.cancel_estimate()
         return True
 
     def export_job_folder(self) -> None:
-        from studio.engine.training.config import TrainingError
-        from studio.engine.training.jobfolder import export_job
-
-        draft = self.owner.draft
-        draft.options = self.options()
+        self.session.set_options(self.options())
+        problem = self.session.settings_problem()
+        if problem is not None:
+            QMessageBox.warning(self, "Check the settings", problem)
+            return
         chosen = QFileDialog.getExistingDirectory(self, "Empty folder for the job", str(Path.home()))
         if not chosen:
             return
-        try:
-            settings = draft.settings().replace(name=self.owner.suggested_name())
-        except TrainingError as exc:
-            QMessageBox.warning(self, "Check the settings", str(exc))
-            return
         self.export_button.setEnabled(False)
+        self.session.export_job_folder(Path(chosen))
 
-        def done(exported) -> None:
-            self.export_button.setEnabled(True)
-            QMessageBox.information(
-                self,
-                "Job folder written",
-                f"Copy {exported.folder} to the bigger machine and run, inside it:\n\n"
-                f"{exported.command}\n\nThen bring the folder back and import it from the "
-                "Fine-tune panel (Import result…).",
-            )
-
-        def failed(message: str) -> None:
-            self.export_button.setEnabled(True)
-            QMessageBox.warning(self, "Could not write the job folder", message)
-
-        folder = Path(chosen)
-        JobLink(
-            self.owner.worker,
-            "Writing the job folder",
-            lambda _d: export_job(settings, folder),
+    def _on_exported(self, exported: ExportedJob) -> None:
+        self.export_button.setEnabled(True)
+        QMessageBox.information(
             self,
-            finished=done,
-            failed=failed,
+            "Job folder written",
+            f"Copy {exported.folder} to the bigger machine and run, inside it:\n\n"
+            f"{exported.command}\n\nThen bring the folder back and import it from the "
+            "Fine-tune panel (Import result…).",
         )
+
+    def _on_export_failed(self, message: str) -> None:
+        self.export_button.setEnabled(True)
+        QMessageBox.warning(self, "Could not write the job folder", message)

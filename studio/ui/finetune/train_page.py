@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
-from studio.engine.paths import finetune_runs_dir
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.curves import TrainingCurves
 from studio.ui.image_view import ImageView
-from studio.ui.job_link import JobLink
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from studio.ui.finetune.wizard import FinetuneWizard
+    from studio.engine.jobs import Progress
+    from studio.engine.training.finetune import FinetuneResult
+    from studio.ui.finetune.session import FinetuneSession
+
+PAUSED = "Paused · "
 
 
 class TrainPage(QWizardPage):
-    def __init__(self, wizard: FinetuneWizard) -> None:
+    def __init__(self, session: FinetuneSession) -> None:
         super().__init__()
-        self.owner = wizard
+        self.session = session
         self.setTitle("Training")
         self.setSubTitle(
             "The samples below are drawn from the same seeds every time: watch them take on "
@@ -52,91 +52,70 @@ class TrainPage(QWizardPage):
         layout.addLayout(pictures, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        self.link: JobLink | None = None
-        self.result: Any = None
-        self.failure = ""
-        self.samples_image: Image.Image | None = None
-        self.sample_updates = 0
-        self.run_dir: Path | None = None
+        session.trainingProgress.connect(self._on_progress)
+        session.lossesLogged.connect(self.curves.add_losses)
+        session.samplesChanged.connect(self._on_samples)
+        session.trainingPaused.connect(self._on_paused)
+        session.trainingResumed.connect(self._on_resumed)
+        session.trainingFinished.connect(self._on_finished)
+        session.trainingCancelled.connect(self._on_cancelled)
+        session.trainingFailed.connect(self._on_failed)
 
     def initializePage(self) -> None:
-        from studio.engine.training.finetune import finetune_job
-
-        draft = self.owner.draft
-        draft.run_name = time.strftime("run-%Y%m%d-%H%M%S")
-        self.run_dir = finetune_runs_dir() / draft.run_name
-        settings = draft.settings()
-        self.result, self.failure = None, ""
-        self.samples_image, self.sample_updates = None, 0
         self.curves.clear_values()
         self.bar.setValue(0)
         self.status.setText("Reading your images…")
         self.pause_button.setEnabled(True)
         self.pause_button.setText("Pause")
         self.cancel_button.setEnabled(True)
-        run_dir = self.run_dir
-        self.link = JobLink(
-            self.owner.worker,
-            f"Fine-tuning {draft.base.name}",
-            lambda _device: finetune_job(settings, out_dir=run_dir),
-            self,
-            progress=self._on_progress,
-            finished=self._on_finished,
-            cancelled=self._on_cancelled,
-            failed=self._on_failed,
-        )
-        self.owner.trainingChanged.emit(True)
+        self.session.start_training()
         self.completeChanged.emit()
 
-    @property
-    def running(self) -> bool:
-        return self.link is not None and self.link.running
-
-    def _on_progress(self, progress) -> None:
+    def _on_progress(self, progress: Progress) -> None:
         if progress.fraction is not None:
             self.bar.setValue(int(progress.fraction * 1000))
-        losses = getattr(progress, "losses", None)
-        if losses:
-            self.curves.add_losses(progress.step, losses)
-        samples = getattr(progress, "samples", None)
-        if samples is not None:
-            self.samples_image = samples
-            self.sample_updates += 1
-            self.samples.set_image(to_qimage(samples))
-            self.owner.samplesChanged.emit(samples)
         text = progress.message
-        eta = getattr(progress, "eta_seconds", None)
+        eta = getattr(progress, "eta_seconds", None)  # a TrainProgress's
         if eta is not None:
             text += f" · about {format_duration(eta)} left"
-        if self.link is not None and self.link.paused:
-            text = "Paused · " + text
-        self.status.setText(text)
+        self._show_status(text)
+
+    def _on_samples(self, samples: Image.Image) -> None:
+        self.samples.set_image(to_qimage(samples))
+
+    def _show_status(self, text: str) -> None:
+        self.status.setText(PAUSED + text if self.session.paused else text)
 
     def toggle_pause(self) -> None:
-        if self.link is None or not self.link.running:
+        if not self.session.training:
             return
-        if self.link.paused:
-            self.link.resume()
-            self.pause_button.setText("Pause")
+        if self.session.paused:
+            self.session.resume()
         else:
-            self.link.pause()
-            self.pause_button.setText("Resume")
-            self.status.setText("Paused · " + self.status.text())
+            self.session.pause()
+        self.pause_button.setText("Resume" if self.session.paused else "Pause")
+        self._show_status(self.status.text().removeprefix(PAUSED))
+
+    def _on_paused(self) -> None:
+        # Paused here or from the status bar: either way the button resumes it.
+        self.pause_button.setText("Resume")
+        self._show_status(self.status.text().removeprefix(PAUSED))
+
+    def _on_resumed(self) -> None:
+        self.pause_button.setText("Pause")
+        self._show_status(self.status.text().removeprefix(PAUSED))
 
     def stop(self) -> None:
-        if self.link is not None and self.link.running:
+        if self.session.training:
             self.status.setText("Stopping at the next step…")
-            self.link.resume()  # a paused job must run on to see the cancel
-            self.link.cancel()
+            self.session.stop()
 
     def _ended(self) -> None:
         self.pause_button.setEnabled(False)
         self.cancel_button.setEnabled(False)
-        self.owner.trainingChanged.emit(False)
         self.completeChanged.emit()
 
-    def _on_finished(self, result) -> None:
-        self.result = result
+    def _on_finished(self, result: FinetuneResult) -> None:
         self.bar.setValue(1000)
         text = f"Done: {result.train.step} steps in {format_duration(result.train.elapsed_s)}."
         if result.kid_before and result.kid_after:
@@ -147,42 +126,23 @@ class TrainPage(QWizardPage):
         self.status.setText(text)
         self._ended()
 
-    def _on_cancelled(self, partial) -> None:
-        self.result = partial  # a FinetuneResult with the checkpoint, when the job returned one
-        saved = self._checkpoint() is not None
+    def _on_cancelled(self, _partial: FinetuneResult | None) -> None:
         self.status.setText(
             "Stopped. "
             + (
                 "The model as it was at the last checkpoint can still be saved."
-                if saved
+                if self.session.can_save()
                 else "No checkpoint was written yet: nothing to save."
             )
         )
         self._ended()
 
     def _on_failed(self, message: str) -> None:
-        self.failure = message
         self.status.setText(f"<b>Training stopped:</b> {message}")
         self._ended()
 
-    def _checkpoint(self) -> Path | None:
-        from studio.engine.training.checkpoint import checkpoint_path
-        from studio.engine.training.finetune import library_path
-
-        if self.run_dir is None:
-            return None
-        ckpt = checkpoint_path(library_path(self.owner.draft.run_name, self.run_dir))
-        return ckpt if ckpt.is_file() else None
-
-    def saveable(self) -> Path | None:
-        """What Finish would save: the finished model, else the last checkpoint."""
-        model = getattr(self.result, "model_path", None)
-        if model is not None and Path(model).is_file():
-            return Path(model)
-        return self._checkpoint()
-
     def isComplete(self) -> bool:
-        return not self.running and self.saveable() is not None
+        return self.session.can_save()
 
     def validatePage(self) -> bool:
-        return not self.running
+        return not self.session.training

@@ -13,6 +13,8 @@
 
 The run trains into a folder of its own under the user data folder (``finetune-runs``), so an
 unnamed result survives a crash; Finish imports it into the library under the chosen name.
+The pages know only the :class:`~studio.ui.finetune.session.FinetuneSession` they are given:
+its draft, its intents and its signals; the engine's work runs on the worker.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
 from studio.ui.finetune.base_page import BasePage
-from studio.ui.finetune.common import Draft
 from studio.ui.finetune.finish_page import FinishPage
 from studio.ui.finetune.freeze_page import FreezePage
 from studio.ui.finetune.images_page import ImagesPage
@@ -31,29 +32,27 @@ from studio.ui.finetune.settings_page import SettingsPage
 from studio.ui.finetune.train_page import TrainPage
 
 if TYPE_CHECKING:
-    from studio.services.worker import Worker
+    from pathlib import Path
+
+    from studio.ui.finetune.session import FinetuneSession
 
 
 class FinetuneWizard(QWizard):
-    modelSaved = Signal(object)  # Path of the new model in the library
     openInExplorer = Signal(object)  # Path
-    samplesChanged = Signal(object)  # the latest sample grid (PIL image)
-    trainingChanged = Signal(bool)
 
-    def __init__(self, worker: Worker, parent: QWidget | None = None) -> None:
+    def __init__(self, session: FinetuneSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.worker = worker
-        self.draft = Draft()
+        self.session = session
         self.setWindowTitle("Fine-tune a model")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, False)
-        self.base_page = BasePage(self)
-        self.images_page = ImagesPage(self)
-        self.freeze_page = FreezePage(self)
-        self.settings_page = SettingsPage(self)
-        self.train_page = TrainPage(self)
-        self.finish_page = FinishPage(self)
+        self.base_page = BasePage(session)
+        self.images_page = ImagesPage(session)
+        self.freeze_page = FreezePage(session)
+        self.settings_page = SettingsPage(session)
+        self.train_page = TrainPage(session)
+        self.finish_page = FinishPage(session)
         for page in (
             self.base_page,
             self.images_page,
@@ -64,13 +63,9 @@ class FinetuneWizard(QWizard):
         ):
             self.addPage(page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Save to library")
-        self.trainingChanged.connect(self._on_training_changed)
+        session.trainingChanged.connect(self._on_training_changed)
+        session.modelSaved.connect(self._on_model_saved)
         self.resize(900, 680)
-
-    def suggested_name(self) -> str:
-        base = self.draft.base.name if self.draft.base is not None else "model"
-        folder = self.draft.folder.name if self.draft.folder is not None else "images"
-        return f"{base} · {folder}"
 
     def _on_training_changed(self, training: bool) -> None:
         # Going back while the run trains would leave it running behind pages that change its
@@ -86,8 +81,13 @@ class FinetuneWizard(QWizard):
             buttons.insert(1, QWizard.WizardButton.BackButton)
         self.setButtonLayout(buttons)
 
+    def _on_model_saved(self, path: Path) -> None:
+        if self.finish_page.open_explorer.isChecked():
+            self.openInExplorer.emit(path)
+        self.accept()  # the finish page lets it close now that the model is in the library
+
     def reject(self) -> None:
-        if self.train_page.running:
+        if self.session.training:
             answer = QMessageBox.question(
                 self,
                 "Stop training?",
@@ -96,5 +96,5 @@ class FinetuneWizard(QWizard):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-            self.train_page.stop()
+            self.session.stop()
         super().reject()

@@ -2,7 +2,9 @@
 
 Besides "New fine-tune…" it lists runs that trained but were never named (the wizard closed,
 the studio crashed): each can still be saved into the library or discarded. "Import result…"
-brings back a job folder (or a checkpoint) trained on another machine.
+brings back a job folder (or a checkpoint) trained on another machine. All of it goes through a
+:class:`~studio.ui.finetune.session.FinetuneSession`, made on first use (it brings torch, which
+the window does not wait for); the panel listens to its signals.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from studio.ui.controls import picture_beside_controls, scrolling_column, sectio
 from studio.ui.panels.base import Panel, PanelImage
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from studio.services.worker import Worker
+    from studio.ui.finetune.session import FinetuneSession
+    from studio.ui.finetune.wizard import FinetuneWizard
 
 
 def unsaved_runs() -> list[Path]:
@@ -50,7 +56,9 @@ class FinetunePanel(Panel):
     def __init__(self, worker: Worker | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
-        self.wizard = None
+        self.wizard: FinetuneWizard | None = None
+        self._session: FinetuneSession | None = None
+        self._import_failure_title = ""
         layout = self.layout()
         layout.removeWidget(self.view)
         column = QWidget()
@@ -85,12 +93,28 @@ class FinetunePanel(Panel):
         controls.addLayout(run_buttons)
         controls.addStretch(1)
         self.new_button.setEnabled(worker is not None)
+        self.import_button.setEnabled(worker is not None)
         layout.addWidget(picture_beside_controls(self.view, scrolling_column(column, 260), (700, 300)), 1)
         self.runs.currentItemChanged.connect(lambda *_: self._update_enabled())
         self.refresh_runs()
 
+    # ----- the session -------------------------------------------------------------------
+    @property
+    def session(self) -> FinetuneSession:
+        """The fine-tune session the wizard and the panel's imports go through (needs a worker)."""
+        if self._session is None:
+            assert self.worker is not None, "the Fine-tune panel needs the worker"
+            from studio.ui.finetune.session import FinetuneSession  # brings torch: never before the window
+
+            self._session = FinetuneSession(self.worker, self)
+            self._session.samplesChanged.connect(self._on_samples)
+            self._session.trainingChanged.connect(self._on_training_changed)
+            self._session.modelImported.connect(self._on_imported)
+            self._session.importFailed.connect(self._on_import_failed)
+        return self._session
+
     # ----- the wizard -----------------------------------------------------------------------
-    def open_wizard(self):
+    def open_wizard(self) -> FinetuneWizard:
         """Open the wizard (modeless: the rest of the studio stays usable while it trains)."""
         from studio.ui.finetune.wizard import FinetuneWizard
 
@@ -98,23 +122,30 @@ class FinetunePanel(Panel):
             self.wizard.raise_()
             self.wizard.activateWindow()
             return self.wizard
-        self.wizard = FinetuneWizard(self.worker, self)
+        if self.wizard is not None:
+            self.wizard.deleteLater()  # its pages stop listening to the session
+        session = self.session
+        session.new_draft()
+        self.wizard = FinetuneWizard(session, self)
         self.wizard.setWindowFlag(Qt.WindowType.Window, True)
-        self.wizard.samplesChanged.connect(self._on_samples)
         self.wizard.openInExplorer.connect(self.openInExplorer)
-        self.wizard.finished.connect(lambda _result: self.refresh_runs())
+        self.wizard.finished.connect(self._on_wizard_finished)
         self.wizard.show()
         return self.wizard
 
-    def _on_samples(self, image) -> None:
+    def _on_wizard_finished(self, _result: int) -> None:
+        self.refresh_runs()
+
+    def _on_training_changed(self, _training: bool) -> None:
+        self.refresh_runs()  # a run that trains is not offered; one that ended may be
+
+    def _on_samples(self, image: Image.Image) -> None:
         self.show_image(PanelImage(image, {"finetune_samples": True}, "fine-tune samples"))
 
     # ----- unsaved runs ---------------------------------------------------------------------
     def refresh_runs(self) -> None:
         self.runs.clear()
-        training = None
-        if self.wizard is not None and self.wizard.train_page.running:
-            training = self.wizard.train_page.run_dir  # still being written: not offered
+        training = self._session.training_run if self._session is not None else None  # still being written
         for run in unsaved_runs():
             if run == training:
                 continue
@@ -127,42 +158,31 @@ class FinetunePanel(Panel):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        chosen = self.runs.currentItem() is not None
+        chosen = self.runs.currentItem() is not None and self.worker is not None
         self.save_run_button.setEnabled(chosen)
         self.discard_run_button.setEnabled(chosen)
 
-    def _chosen_run(self) -> Path | None:
+    def chosen_run(self) -> Path | None:
         item = self.runs.currentItem()
         return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
 
-    def save_run(self, run: Path, name: str) -> Path:
-        """Import an unsaved run into the library as ``name`` and remove the run folder."""
-        from studio.engine.training.jobfolder import import_checkpoint
-
-        models = [p for p in run.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")]
-        saved = import_checkpoint(models[0] if models else run, name=name)
-        shutil.rmtree(run, ignore_errors=True)
-        self.refresh_runs()
-        return saved
+    def save_run(self, run: Path, name: str) -> None:
+        """Import an unsaved run into the library as ``name`` and remove the run folder, on the
+        worker; the saved model then opens in the Latent Explorer."""
+        self._import_failure_title = "Could not save the model"
+        self.session.import_to_library(run, name, remove=run)
 
     def save_run_dialog(self) -> None:
-        from studio.engine.training.config import TrainingError
-
-        run = self._chosen_run()
+        run = self.chosen_run()
         if run is None:
             return
         name, ok = QInputDialog.getText(self, "Save to library", "Name of the new model:")
         if not ok or not name.strip():
             return
-        try:
-            saved = self.save_run(run, name.strip())
-        except (TrainingError, OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Could not save the model", str(exc))
-            return
-        self.openInExplorer.emit(saved)
+        self.save_run(run, name.strip())
 
     def discard_run(self) -> None:
-        run = self._chosen_run()
+        run = self.chosen_run()
         if run is None:
             return
         answer = QMessageBox.question(self, "Discard run?", f"Delete the unsaved run {run.name} for good?")
@@ -171,20 +191,19 @@ class FinetunePanel(Panel):
             self.refresh_runs()
 
     # ----- importing from another machine ---------------------------------------------------
-    def import_result(self, path: str | Path) -> Path:
-        from studio.engine.training.jobfolder import import_checkpoint
-
-        return import_checkpoint(path)
+    def import_result(self, path: str | Path) -> None:
+        """Import a job folder (or a checkpoint) on the worker; it then opens in the Latent Explorer."""
+        self._import_failure_title = "Could not import"
+        self.session.import_to_library(Path(path))
 
     def import_dialog(self) -> None:
-        from studio.engine.training.config import TrainingError
-
         chosen = QFileDialog.getExistingDirectory(self, "Job folder that has run", str(Path.home()))
-        if not chosen:
-            return
-        try:
-            saved = self.import_result(chosen)
-        except (TrainingError, OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Could not import", str(exc))
-            return
+        if chosen:
+            self.import_result(chosen)
+
+    def _on_imported(self, saved: Path) -> None:
+        self.refresh_runs()
         self.openInExplorer.emit(saved)
+
+    def _on_import_failed(self, message: str) -> None:
+        QMessageBox.warning(self, self._import_failure_title, message)
