@@ -13,17 +13,21 @@ weights.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
+from studio.engine.imageio import LoadedImage
 from studio.engine.selftest import device_check_job
+from studio.ui.job_link import JobLink
 from studio.ui.panels.base import PanelImage
 from studio.ui.panels.style_panel import StylePanel
+from studio.ui.style.style_run import StyleOutcome, StyleRun
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from PIL import Image
 
     from studio.engine.devices import DeviceInfo
     from studio.services.worker import Worker
@@ -35,7 +39,7 @@ STYLE_CHECK_SIZE = 64
 STYLE_CHECK_STEPS = 3  # the first L-BFGS step is deliberately small; the third shows a real change
 
 
-def style_check_images(size: int = STYLE_CHECK_SIZE):
+def style_check_images(size: int = STYLE_CHECK_SIZE) -> tuple[Image.Image, Image.Image]:
     """A photo-like content image (soft shapes) and a painting-like style (hard diagonal stripes),
     made in memory so the self-test needs no sample files."""
     import numpy as np
@@ -62,10 +66,8 @@ class SelfTest(QObject):
         self.steps: list[str] = []
         self.failure = ""
         self._started = time.perf_counter()
-        self._job_id: int | None = None
-        self._style_job_id: int | None = None
         self._style_check_started = False
-        self._style_content = None  # the style check's photo, to measure how much it changed
+        self._style_content: Image.Image | None = None  # the style check's photo, to measure how much it changed
         self._timer = QTimer(self, singleShot=True, interval=int(timeout_s * 1000))
         self._timer.timeout.connect(lambda: self._fail(f"timed out after {timeout_s:.0f} s"))
 
@@ -76,13 +78,6 @@ class SelfTest(QObject):
         self._note("window shown" if self.window.isVisible() else "window not visible")
         self.worker.ready.connect(self._on_ready)
         self.worker.startupFailed.connect(lambda message: self._fail(f"compute engine failed to start: {message}"))
-        self.worker.jobFinished.connect(self._on_job_finished)
-        self.worker.jobCancelled.connect(
-            lambda job_id, _partial: (
-                job_id in (self._job_id, self._style_job_id) and self._fail("a self-test job was cancelled")
-            )
-        )
-        self.worker.jobFailed.connect(lambda _id, message: self._fail(f"job failed: {message}"))
         self._timer.start()
         # Checked once the event loop runs, so that a failure can quit it.
         QTimer.singleShot(0, self._check_icons)
@@ -90,7 +85,21 @@ class SelfTest(QObject):
     @Slot(object)
     def _on_ready(self, device: DeviceInfo) -> None:
         self._note(f"torch ready on {device.label}")
-        self._job_id = self.worker.submit("Device check", device_check_job)
+        JobLink(
+            self.worker,
+            "Device check",
+            device_check_job,
+            self,
+            finished=self._on_device_checked,
+            failed=self._on_job_failed,
+            cancelled=self._on_job_cancelled,
+        )
+
+    def _on_job_failed(self, message: str) -> None:
+        self._fail(f"job failed: {message}")
+
+    def _on_job_cancelled(self, _partial: object) -> None:
+        self._fail("a self-test job was cancelled")
 
     def _check_icons(self) -> None:
         """The window and panel icons are SVGs: a bundle without Qt's SVG plugins shows none."""
@@ -102,13 +111,7 @@ class SelfTest(QObject):
             return
         self._note(f"{len(icons)} icons drawn")
 
-    @Slot(int, object)
-    def _on_job_finished(self, job_id: int, result) -> None:
-        if job_id == self._style_job_id:
-            self._on_style_finished(result)
-            return
-        if job_id != self._job_id:
-            return
+    def _on_device_checked(self, result: dict) -> None:
         self._note(f"device check ran in {result['seconds'] * 1000:.0f} ms on {result['device']}")
         explorer = self.window.latent_panel
         self.window.tabs.setCurrentIndex(self.window.panels.index(explorer))
@@ -145,31 +148,41 @@ class SelfTest(QObject):
             self._finish_with_screenshot()
             return
         from studio.engine.style.settings import StyleSettings
-        from studio.engine.style.transfer import stylize_job
 
         content, style = style_check_images()
         self._style_content = content
-        settings = StyleSettings(size=STYLE_CHECK_SIZE, min_size=STYLE_CHECK_SIZE, steps=STYLE_CHECK_STEPS, seed=0)
-        self._style_job_id = self.worker.submit(
-            "Self-test: style transfer", lambda device: stylize_job(content, [(style, 1.0)], settings, device)
+        # The panel's own controller, without its saved preferences: the check runs the path a
+        # user's Start takes, and leaves the user's settings alone.
+        run = StyleRun(self.worker, parent=self)
+        run.set_settings(
+            StyleSettings(size=STYLE_CHECK_SIZE, min_size=STYLE_CHECK_SIZE, steps=STYLE_CHECK_STEPS, seed=0)
         )
+        run.set_photo(LoadedImage(content, None, Path("self-test photo.png"), "PNG", None))
+        run.add_painting(LoadedImage(style, None, Path("self-test painting.png"), "PNG", None))
+        run.finished.connect(self._on_style_finished)
+        run.cancelled.connect(self._on_job_cancelled)
+        run.failed.connect(self._on_job_failed)
+        run.refused.connect(lambda message: self._fail(f"style transfer did not start: {message}"))
+        if run.start() is None and not self.failure:
+            self._fail("style transfer did not start")
 
-    def _on_style_finished(self, result) -> None:
+    def _on_style_finished(self, outcome: StyleOutcome) -> None:
         import numpy as np
 
-        totals = [row["total"] for row in result.loss_history if "total" in row]
-        painted = np.asarray(result.image.convert("RGB"), dtype=np.float32)
-        original = np.asarray(self._style_content.resize(result.image.size), dtype=np.float32)
+        totals = outcome.losses
+        painted = np.asarray(outcome.image.convert("RGB"), dtype=np.float32)
+        original = np.asarray(self._style_content.resize(outcome.image.size), dtype=np.float32)
         change = float(np.abs(painted - original).mean())
-        if result.cancelled or len(totals) != STYLE_CHECK_STEPS or not all(np.isfinite(totals)):
+        if len(totals) != STYLE_CHECK_STEPS or not all(np.isfinite(totals)):
             self._fail(f"style transfer ran {len(totals)} of {STYLE_CHECK_STEPS} steps with losses {totals}")
             return
         if not min(totals[1:]) < totals[0]:
             self._fail(f"style transfer did not lower its loss in {STYLE_CHECK_STEPS} steps: {totals}")
             return
+        size = f"{outcome.image.width}x{outcome.image.height}"
         self._note(
-            f"style transfer ran {len(totals)} steps at {result.image.width}x{result.image.height} on {result.device} "
-            f"in {result.seconds:.1f} s (loss {totals[0]:.3g} -> {totals[-1]:.3g}, mean pixel change {change:.1f}/255)"
+            f"style transfer ran {len(totals)} steps at {size} on {outcome.device} "
+            f"in {outcome.seconds:.1f} s (loss {totals[0]:.3g} -> {totals[-1]:.3g}, mean pixel change {change:.1f}/255)"
         )
         self._finish_with_screenshot()
 

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QApplication
 from studio.engine.imageio import read_png_settings
 from studio.engine.style import settings as style_settings
 from studio.engine.style.settings import StyleSettings
-from studio.ui.panels import style_panel as style_panel_module
 from studio.ui.panels.style_panel import MAX_STYLES, PNG_KEY, StylePanel
 from studio.ui.qimage import to_pil
 from tests.ui.drops import drop_path
@@ -162,11 +161,12 @@ def test_presets_and_advanced_edit_one_settings_value(panel):
 
 def test_start_runs_to_a_stylised_picture_with_live_previews(qtbot, panel, worker, tmp_path):
     _fill(panel, tmp_path)
-    previews = []
+    previews, shown = [], []
     worker.jobProgress.connect(lambda _id, p: previews.append(p.preview) if p.preview is not None else None)
+    panel.run.previewReady.connect(shown.append)
     item = _run(qtbot, panel, worker)
     assert item is not None
-    assert len(previews) >= 2 and panel._previews_shown >= 1
+    assert len(previews) >= 2 and len(shown) >= 1
     result = np.asarray(item.image, dtype=float)
     photo = np.asarray(panel.content_slot.image().resize(item.image.size), dtype=float)
     assert np.abs(result - photo).mean() > 1.0  # it changed
@@ -185,9 +185,9 @@ def test_stop_keeps_the_best_picture_so_far(qtbot, panel, worker, tmp_path):
     panel.ensure_form().apply_preset("high")  # 200 steps: far longer than the test waits
     cancelled = []
     worker.jobCancelled.connect(lambda _id, partial: cancelled.append(partial))
-    panel.start()
-    assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
-    qtbot.waitUntil(lambda: panel._previews_shown >= 1, timeout=TIMEOUT)
+    with qtbot.waitSignal(panel.run.previewReady, timeout=TIMEOUT, raising=True):
+        panel.start()
+        assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
     with qtbot.waitSignal(worker.jobCancelled, timeout=TIMEOUT, raising=True):
         panel.stop()
     assert cancelled and cancelled[0].cancelled
@@ -284,24 +284,6 @@ def test_a_png_with_damaged_style_settings_is_taken_as_a_plain_image(panel, tmp_
     path = save_png(tmp_path / "odd.png", Image.new("RGB", (32, 32), "white"), {PNG_KEY: {"size": -5}})
     assert panel.accept_image(load_image(path))
     assert panel.content_slot.name() == "odd.png"
-
-
-def test_preview_updates_are_rate_limited(panel, monkeypatch):
-    from studio.engine.jobs import Progress
-
-    clock = [100.0]
-    monkeypatch.setattr(style_panel_module.time, "monotonic", lambda: clock[0])
-    panel._job_id = 99
-    panel._job_started = clock[0]
-    image = Image.new("RGB", (8, 8), "red")
-    for _ in range(10):
-        panel._on_job_progress(99, Progress(0.1, "step", image))
-    assert panel._previews_shown == 1  # the first at once, then at most every 0.3 s
-    assert panel._preview_timer.isActive()
-    clock[0] += 0.5
-    panel._on_job_progress(99, Progress(0.2, "step", image))
-    assert panel._previews_shown == 2
-    panel._job_id = None
 
 
 def test_dropping_several_files_on_the_photo_slot_puts_the_rest_in_painting_slots(panel, tmp_path):

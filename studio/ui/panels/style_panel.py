@@ -12,18 +12,19 @@ Where an opened or dropped image goes (:meth:`StylePanel.accept_image`):
 3. otherwise a painting: the first empty painting slot, else a new slot (up to
    :data:`MAX_STYLES`), else it replaces the last painting.
 
-A run works on a snapshot of the images and settings taken at Start, so edits made while it
-runs apply to the next run. Stop keeps the best picture so far.
+The photo, the paintings, the settings and the run live in a
+:class:`~studio.ui.style.style_run.StyleRun`; this panel shows them and sends it what the
+artist does. A run works on a snapshot of the images and settings taken at Start, so edits made
+while it runs apply to the next run. Stop keeps the best picture so far.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -42,16 +43,20 @@ from studio.ui.qimage import to_qimage
 from studio.ui.style.compare_view import CompareView
 from studio.ui.style.image_slot import ERROR_COLOUR, ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
+from studio.ui.style.style_run import MAX_STYLES, PNG_KEY, RunProgress, StyleOutcome, StyleRun
 
 if TYPE_CHECKING:
+    from PIL import Image
+    from PySide6.QtGui import QShowEvent
+
     from studio.engine.imageio import LoadedImage
+    from studio.engine.style.settings import StyleSettings
     from studio.services.worker import Worker
+    from studio.ui.style.settings_form import SettingsForm
 
 log = logging.getLogger(__name__)
 
-MAX_STYLES = 4
-PREVIEW_MIN_INTERVAL_S = 0.3  # the view is refreshed at most this often during a run
-PNG_KEY = "style_transfer"  # studio.engine.style.transfer.PNG_KEY, without importing torch here
+__all__ = ["MAX_STYLES", "PNG_KEY", "StylePanel"]
 
 
 def _duration(seconds: float) -> str:
@@ -71,28 +76,25 @@ class StylePanel(Panel):
 
     def __init__(self, worker: Worker | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.worker = worker
         self._prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
-        self.form = None  # SettingsForm, built on first use (it imports torch)
-        self._job_id: int | None = None
-        self._job_meta: dict | None = None
-        self._job_started = 0.0
-        self._first_preview_s: float | None = None
-        self._previews_shown = 0
-        self._last_shown = 0.0
-        self._pending_preview = None
-        self._changed_while_running = False
+        self.run = StyleRun(worker, self._prefs, self)
+        self.form: SettingsForm | None = None  # built on first use (it imports torch)
         self.style_slots: list[StyleSlot] = []
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.timeout.connect(self._show_pending_preview)
+        self._shown_photo: LoadedImage | None = None
         self._build()
-        if worker is not None:
-            worker.jobProgress.connect(self._on_job_progress)
-            worker.jobFinished.connect(self._on_job_finished)
-            worker.jobCancelled.connect(self._on_job_cancelled)
-            worker.jobFailed.connect(self._on_job_failed)
-        self._update_enabled()
+        run = self.run
+        run.inputsChanged.connect(self._show_inputs)
+        run.settingsChanged.connect(self._on_settings_changed)
+        run.started.connect(self._on_started)
+        run.progressed.connect(self._on_progress)
+        run.lossAdded.connect(self.loss_plot.add_value)
+        run.previewReady.connect(self._on_preview)
+        run.finished.connect(self._on_outcome)
+        run.cancelled.connect(self._on_outcome)
+        run.failed.connect(self._on_failed)
+        run.refused.connect(self._show_error)
+        run.changedDuringRun.connect(lambda: self.run_hint.setText("Changes apply to the next run."))
+        run.add_painting()  # one empty painting slot to drop on
 
     # ----- construction -------------------------------------------------------------------
     def _build(self) -> None:
@@ -163,8 +165,8 @@ class StylePanel(Panel):
 
         box.addWidget(section_label("Photo"))
         self.content_slot = ImageSlot("photo", "A photo", removable=True)
-        self.content_slot.imageChanged.connect(self._on_content_changed)
-        self.content_slot.removeRequested.connect(lambda: self.content_slot.set_loaded(None))
+        self.content_slot.imageChanged.connect(self.run.set_photo)
+        self.content_slot.removeRequested.connect(lambda: self.run.set_photo(None))
         self.content_slot.extraDropped.connect(self._add_style_paths)
         box.addWidget(self.content_slot)
 
@@ -174,7 +176,7 @@ class StylePanel(Panel):
         box.addLayout(self.styles_box)
         self.add_style_button = QPushButton("+ Add painting")
         self.add_style_button.setToolTip(f"Mix up to {MAX_STYLES} paintings, each with its own weight")
-        self.add_style_button.clicked.connect(lambda: self.add_style_slot())
+        self.add_style_button.clicked.connect(lambda: self.run.add_painting())
         box.addWidget(self.add_style_button)
 
         box.addWidget(section_label("Quality"))
@@ -220,16 +222,15 @@ class StylePanel(Panel):
 
         outer_layout.addWidget(scroll, 1)
         outer_layout.addWidget(actions)
-        self.add_style_slot()  # one empty painting slot to drop on
         return outer
 
-    def ensure_form(self):
+    def ensure_form(self) -> SettingsForm:
         """The presets and Advanced box, built on first use: they import the engine (torch)."""
         if self.form is None:
             from studio.ui.style.settings_form import SettingsForm
 
-            self.form = SettingsForm(self._saved_settings())
-            self.form.settingsChanged.connect(self._on_settings_changed)
+            self.form = SettingsForm(self.run.settings())
+            self.form.settingsChanged.connect(self.run.set_settings)
             self.form_holder.addWidget(self.form)
             if self._prefs.value("style/advanced_open", False, type=bool):
                 self.form.advanced.expand(animate=False)
@@ -238,97 +239,79 @@ class StylePanel(Panel):
             )
         return self.form
 
-    def _saved_settings(self):
-        import json
-
-        from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
-
-        raw = self._prefs.value("style/settings", "")
-        if raw:
-            try:
-                return StyleSettings.from_dict(json.loads(str(raw)))
-            except (StyleSettingsError, ValueError, TypeError):
-                log.warning("Ignoring unusable saved style settings")
-        return PRESETS["preview"]
-
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.ensure_form()
 
-    # ----- slots ----------------------------------------------------------------------------
-    def add_style_slot(self, loaded: LoadedImage | None = None) -> StyleSlot | None:
-        if len(self.style_slots) >= MAX_STYLES:
-            return None
-        slot = StyleSlot()
-        slot.imageChanged.connect(lambda _loaded: self._update_enabled())
-        slot.removeRequested.connect(lambda s=slot: self.remove_style_slot(s))
-        slot.extraDropped.connect(self._add_style_paths)
-        slot.weightChanged.connect(lambda _w: self._note_change())
-        self.style_slots.append(slot)
-        self.styles_box.addWidget(slot)
-        if loaded is not None:
-            slot.set_loaded(loaded)
-        self._update_enabled()
-        return slot
-
-    def remove_style_slot(self, slot: StyleSlot) -> None:
-        if len(self.style_slots) <= 1:
-            slot.set_loaded(None)  # the last slot stays, empty
-            slot.set_weight(1.0)
-        else:
-            self.style_slots.remove(slot)
+    # ----- the inputs, as the run holds them ----------------------------------------------------
+    def _show_inputs(self) -> None:
+        run = self.run
+        if self.content_slot.loaded is not run.photo:
+            self.content_slot.set_loaded(run.photo)
+        if self._shown_photo is not run.photo:
+            self._shown_photo = run.photo
+            self.view.set_before(None if run.photo is None else to_qimage(run.photo.image))
+        while len(self.style_slots) > len(run.paintings):
+            slot = self.style_slots.pop()
             self.styles_box.removeWidget(slot)
             slot.deleteLater()
+        while len(self.style_slots) < len(run.paintings):
+            self._add_slot_widget()
+        for slot, painting in zip(self.style_slots, run.paintings, strict=True):
+            if slot.loaded is not painting.image:
+                slot.set_loaded(painting.image)
+            if slot.weight() != painting.weight:
+                slot.set_weight(painting.weight)
         self._update_enabled()
+
+    def _add_slot_widget(self) -> None:
+        slot = StyleSlot()
+        slot.imageChanged.connect(lambda loaded, s=slot: self.run.set_painting(self.style_slots.index(s), loaded))
+        slot.removeRequested.connect(lambda s=slot: self.remove_style_slot(s))
+        slot.extraDropped.connect(self._add_style_paths)
+        slot.weightChanged.connect(lambda weight, s=slot: self.run.set_weight(self.style_slots.index(s), weight))
+        self.style_slots.append(slot)
+        self.styles_box.addWidget(slot)
+
+    def add_style_slot(self, loaded: LoadedImage | None = None) -> StyleSlot | None:
+        """A new painting slot (holding ``loaded``); None when there are already MAX_STYLES."""
+        index = self.run.add_painting(loaded)
+        return None if index is None else self.style_slots[index]
+
+    def remove_style_slot(self, slot: StyleSlot) -> None:
+        self.run.remove_painting(self.style_slots.index(slot))
 
     def _add_style_paths(self, paths: list[Path]) -> None:
         for path in paths:
-            slot = next((s for s in self.style_slots if s.is_empty()), None) or self.add_style_slot()
-            if slot is None:
+            index = self.run.free_painting()
+            if index is None:
                 self._show_error(f"At most {MAX_STYLES} paintings; {Path(path).name} was not added.")
                 return
-            slot.load_path(path)
-
-    def styles(self) -> list[tuple[object, float, str]]:
-        """(image, weight, file name) of every filled painting slot."""
-        return [(s.image(), s.weight(), s.name()) for s in self.style_slots if not s.is_empty()]
-
-    @Slot(object)
-    def _on_content_changed(self, loaded: LoadedImage | None) -> None:
-        self.view.set_before(None if loaded is None else to_qimage(loaded.image))
-        self._update_enabled()
+            self.style_slots[index].load_path(path)
 
     # ----- settings ---------------------------------------------------------------------------
-    def settings(self):
-        return self.ensure_form().settings()
+    def settings(self) -> StyleSettings:
+        return self.run.settings()
 
-    def set_settings(self, settings) -> None:
-        self.ensure_form().set_settings(settings)
+    def set_settings(self, settings: StyleSettings) -> None:
+        self.run.set_settings(settings)
 
-    def _on_settings_changed(self, settings) -> None:
-        import json
-
-        self._prefs.setValue("style/settings", json.dumps(settings.to_dict()))
-        self._note_change()
-
-    def _note_change(self) -> None:
-        if self._job_id is not None:
-            self._changed_while_running = True
-            self.run_hint.setText("Changes apply to the next run.")
+    def _on_settings_changed(self, settings: StyleSettings) -> None:
+        if self.form is not None:
+            self.form.set_settings(settings)
 
     # ----- running ------------------------------------------------------------------------------
     def running(self) -> bool:
-        return self._job_id is not None
+        return self.run.running
 
     def _update_enabled(self) -> None:
-        has_content = not self.content_slot.is_empty()
-        has_style = any(not s.is_empty() for s in self.style_slots)
+        has_content = self.run.photo is not None
+        has_style = bool(self.run.styles())
         running = self.running()
-        ready = has_content and has_style and self.worker is not None
-        self.start_button.setEnabled(ready and not running)
+        self.start_button.setEnabled(self.run.ready() and not running)
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(self._current is not None)
-        self.add_style_button.setEnabled(len(self.style_slots) < MAX_STYLES)
+        self.add_style_button.setEnabled(len(self.run.paintings) < MAX_STYLES)
         if not running:
             if not has_content:
                 self.run_hint.setText("Drop a photo to start.")
@@ -338,98 +321,39 @@ class StylePanel(Panel):
                 self.run_hint.setText("Ctrl+Enter starts; while it runs, the picture updates live.")
 
     def start(self) -> int | None:
-        """Submit a run with the current images and settings; returns the job id."""
-        if self.worker is None or self.running() or not self.start_button.isEnabled():
-            return None
-        from studio.engine.style.transfer import stylize_job
-
-        settings = self.settings()
-        content = self.content_slot.image().copy()
-        styles = [(image.copy(), weight, name) for image, weight, name in self.styles()]
-        if not any(weight > 0 for _, weight, _ in styles):
-            self._show_error("Give at least one painting a weight above 0.")
-            return None
-        pairs = [(image, weight) for image, weight, _ in styles]
-        # What the saved PNG names besides the engine's own record (see _finish).
-        self._job_meta = {"content": self.content_slot.name(), "styles": [name for _, _, name in styles]}
-        self._clear_error()
-        self.loss_plot.clear_values()
-        self._previews_shown = 0
-        self._first_preview_s = None
-        self._pending_preview = None
-        self._changed_while_running = False
-        self._job_started = time.monotonic()
-        self.progress.setRange(0, 0)  # busy until the first fraction arrives
-        self.progress.setFormat("Starting…")
-        self.status.setText("Loading VGG19 and the images…")
-        title = f"Style transfer: {self.content_slot.name()}"
-        self._job_id = self.worker.submit(title, lambda device: stylize_job(content, pairs, settings, device))
-        self.run_hint.setText("Running: Stop keeps the best picture so far.")
-        self._update_enabled()
-        return self._job_id
+        """Start a run with the current images and settings; returns the job id."""
+        return self.run.start()
 
     def stop(self) -> None:
-        if self._job_id is not None and self.worker is not None:
-            self.worker.cancel(self._job_id)
+        if self.run.stop():
             self.stop_button.setEnabled(False)
             self.status.setText("Stopping after this step…")
 
-    @Slot(int, object)
-    def _on_job_progress(self, job_id: int, progress) -> None:
-        if job_id != self._job_id:
-            return
-        fraction = progress.fraction
-        if fraction is None:
+    def _on_started(self, _job_id: int) -> None:
+        self._clear_error()
+        self.loss_plot.clear_values()
+        self.progress.setRange(0, 0)  # busy until the first fraction arrives
+        self.progress.setFormat("Starting…")
+        self.status.setText("Loading VGG19 and the images…")
+        self.run_hint.setText("Running: Stop keeps the best picture so far.")
+        self._update_enabled()
+
+    def _on_progress(self, progress: RunProgress) -> None:
+        if progress.fraction is None:
             self.progress.setRange(0, 0)
         else:
-            fraction = min(max(float(fraction), 0.0), 1.0)
+            eta = "" if progress.eta_s is None else f" · about {_duration(progress.eta_s)} left"
             self.progress.setRange(0, 1000)
-            self.progress.setValue(round(1000 * fraction))
-            self.progress.setFormat(f"%p%{self._eta(fraction)}")
+            self.progress.setValue(round(1000 * progress.fraction))
+            self.progress.setFormat(f"%p%{eta}")
         if progress.message:
             self.status.setText(progress.message)
-        losses = getattr(progress, "losses", None) or {}
-        if "total" in losses:
-            self.loss_plot.add_value(getattr(progress, "step", len(self.loss_plot.values())), float(losses["total"]))
-        if progress.preview is not None:
-            self._pending_preview = progress.preview
-            wait = PREVIEW_MIN_INTERVAL_S - (time.monotonic() - self._last_shown)
-            if wait <= 0 or self._previews_shown == 0:
-                self._show_pending_preview()
-            elif not self._preview_timer.isActive():
-                self._preview_timer.start(int(wait * 1000))
 
-    def _show_pending_preview(self) -> None:
-        preview, self._pending_preview = self._pending_preview, None
-        if preview is None or self._job_id is None:
-            return
+    def _on_preview(self, preview: Image.Image) -> None:
         self.view.set_after(to_qimage(preview))
-        self._last_shown = time.monotonic()
-        if self._first_preview_s is None:
-            self._first_preview_s = self._last_shown - self._job_started
-        self._previews_shown += 1
 
-    def _eta(self, fraction: float) -> str:
-        elapsed = time.monotonic() - self._job_started
-        if fraction <= 0.02 or elapsed < 1.0:
-            return ""
-        return f" · about {_duration(elapsed * (1.0 - fraction) / fraction)} left"
-
-    @Slot(int, object)
-    def _on_job_finished(self, job_id: int, result) -> None:
-        if job_id == self._job_id:
-            self._finish(result, stopped=False)
-
-    @Slot(int, object)
-    def _on_job_cancelled(self, job_id: int, partial) -> None:
-        if job_id == self._job_id:
-            self._finish(partial, stopped=True)
-
-    @Slot(int, str)
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        if job_id != self._job_id:
-            return
-        self._end_run()
+    def _on_failed(self, message: str) -> None:
+        self._update_enabled()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("Failed")
@@ -437,42 +361,28 @@ class StylePanel(Panel):
         self._show_error(message)
         self._restore_view()
 
-    def _finish(self, result, *, stopped: bool) -> None:
-        from studio.engine.style.transfer import png_settings
-
-        names = dict(self._job_meta or {})
-        elapsed = time.monotonic() - self._job_started
-        self._end_run()
+    def _on_outcome(self, outcome: StyleOutcome | None) -> None:
+        self._update_enabled()
         self.progress.setRange(0, 1000)
-        if result is None or getattr(result, "image", None) is None:
+        if outcome is None:
             self.progress.setValue(0)
             self.progress.setFormat("Stopped")
             self.status.setText("Stopped before the first picture.")
             self._restore_view()
             return
-        self.loss_plot.set_values([row["total"] for row in result.loss_history if "total" in row])
-        stopped = stopped or result.cancelled
-        # The engine's record of the run (every setting, the weights, what ran where) plus the
-        # file names: the same PNG metadata `studio stylize` writes, so either restores here.
-        meta = png_settings(result, names.get("content"), names.get("styles") or ())
-        if not stopped:
+        self.loss_plot.set_values(outcome.losses)
+        if not outcome.stopped:
             self.progress.setValue(1000)
-        self.progress.setFormat("Stopped · best picture kept" if stopped else f"Done in {_duration(elapsed)}")
-        content = Path(names.get("content") or "photo").stem or "photo"
-        first_style = Path((names.get("styles") or ["style"])[0]).stem
-        self.show_image(PanelImage(result.image, meta, f"{content} in the style of {first_style}.png"))
-        notes = " ".join(result.notes)
-        self.status.setText(
-            ("Stopped early: the best picture so far is kept." if stopped else f"Done on {result.device}.")
-            + (f" {notes}" if notes else "")
-            + (" Settings changed during the run apply to the next one." if self._changed_while_running else "")
+        self.progress.setFormat(
+            "Stopped · best picture kept" if outcome.stopped else f"Done in {_duration(outcome.seconds)}"
         )
-
-    def _end_run(self) -> None:
-        self._job_id = None
-        self._preview_timer.stop()
-        self._pending_preview = None
-        self._update_enabled()
+        self.show_image(PanelImage(outcome.image, outcome.png, outcome.name))
+        notes = " ".join(outcome.notes)
+        self.status.setText(
+            ("Stopped early: the best picture so far is kept." if outcome.stopped else f"Done on {outcome.device}.")
+            + (f" {notes}" if notes else "")
+            + (" Settings changed during the run apply to the next one." if outcome.changed_during_run else "")
+        )
 
     def _restore_view(self) -> None:
         self.view.set_after(None if self._current is None else to_qimage(self._current.image))
@@ -483,43 +393,14 @@ class StylePanel(Panel):
         self._update_enabled()
 
     def accept_image(self, loaded: LoadedImage) -> bool:
-        settings = loaded.settings or {}
-        # PNGs from this panel and from `studio stylize` carry the run under one key.
-        if isinstance(settings.get(PNG_KEY), dict) and self._restore(loaded, settings):
-            return True
-        if self.content_slot.is_empty():
-            self.content_slot.set_loaded(loaded)
-            return True
-        slot = next((s for s in self.style_slots if s.is_empty()), None) or self.add_style_slot()
-        if slot is None:
-            slot = self.style_slots[-1]
-        slot.set_loaded(loaded)
-        return True
-
-    def _restore(self, loaded: LoadedImage, settings: dict) -> bool:
-        from studio.engine.style.settings import StyleSettingsError
-        from studio.engine.style.transfer import settings_from_png
-
-        try:
-            restored = settings_from_png(settings)
-        except (StyleSettingsError, ValueError, TypeError) as exc:
-            log.warning("%s: unusable style settings (%s); treating it as a plain image", loaded.path.name, exc)
-            return False
+        # PNGs from this panel and from `studio stylize` carry their run: it comes back.
+        restored = self.run.restore(loaded)
         if restored is None:
-            return False
-        self.set_settings(restored)
-        run = settings[PNG_KEY]
-        names = [str(name) for name in run.get("styles") or []]
-        weights = run.get("style_weights") or []
-        by_name = {name: float(w) for name, w in zip(names, weights, strict=False) if isinstance(w, (int, float))}
-        for slot in self.style_slots:
-            if slot.name() in by_name:
-                slot.set_weight(by_name[slot.name()])
-        meta = {key: value for key, value in settings.items() if key != "panel"}
-        self.show_image(PanelImage(loaded.image, meta, loaded.path.name))
+            self.run.take_image(loaded)
+            return True
+        self.show_image(PanelImage(restored.image, restored.png, restored.name))
         self._clear_error()
-        missing = [name for name in names if name not in {s.name() for s in self.style_slots}]
-        note = f" It was painted from {', '.join(missing)}." if missing else ""
+        note = f" It was painted from {', '.join(restored.missing)}." if restored.missing else ""
         self.status.setText(f"Settings restored from {loaded.path.name}.{note}")
         return True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QPixmap
@@ -30,20 +31,24 @@ from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage
 from studio.ui.latent.direction_sliders import make_slider
 from studio.ui.qimage import to_qimage
 
+if TYPE_CHECKING:
+    from PIL import Image
+    from PySide6.QtCore import QMimeData
+
 log = logging.getLogger(__name__)
 
 THUMB = 64
 ERROR_COLOUR = "#e0796b"
 
 
-def dropped_paths(mime) -> list[Path]:
+def dropped_paths(mime: QMimeData | None) -> list[Path]:
     """Local files in a drag's data (file-manager drops are file:// URLs)."""
     if mime is None or not mime.hasUrls():
         return []
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
-def thumbnail(image, size: int = THUMB) -> QPixmap:
+def thumbnail(image: Image.Image, size: int = THUMB) -> QPixmap:
     """A square, centre-cropped, rounded thumbnail of a PIL image."""
     pil = image.copy()
     side = min(pil.size)
@@ -163,7 +168,7 @@ class ImageSlot(QFrame):
     def loaded(self) -> LoadedImage | None:
         return self._loaded
 
-    def image(self):
+    def image(self) -> Image.Image | None:
         return None if self._loaded is None else self._loaded.image
 
     def name(self) -> str:

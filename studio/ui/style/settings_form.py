@@ -335,7 +335,7 @@ class SettingsForm(QWidget):
         # The seed is the artist's, not the preset's: switching quality keeps the same picture.
         self.set_settings(preset.replace(seed=self._settings.seed) if self._settings.seed != preset.seed else preset)
 
-    def _edit(self, name: str, value) -> None:
+    def _edit(self, name: str, value: object) -> None:
         if self._updating or getattr(self._settings, name) == value:
             return
         try:

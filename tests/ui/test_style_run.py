@@ -1,0 +1,221 @@
+"""StyleRun, the Style Transfer panel's controller, driven against the scriptable fake worker.
+
+The engine's stylize job is replaced by a scripted one: each step yields a preview (a flat
+colour, so each is recognisable) and a loss, and stopping returns the best picture so far, as
+the real job does. The test decides when each step, failure or stop happens.
+"""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from studio.engine.imageio import LoadedImage
+from studio.engine.jobs import JobCancelled
+from studio.engine.style import transfer
+from studio.engine.style.transfer import StyleProgress, StyleResult
+from studio.ui.panels.style_panel import StylePanel
+from studio.ui.qimage import to_pil
+from studio.ui.style.style_run import MAX_STYLES, PNG_KEY, StyleRun
+
+STEPS = 5
+
+
+def _loaded(name: str, colour=(120, 120, 120), settings: dict | None = None) -> LoadedImage:
+    return LoadedImage(Image.new("RGB", (24, 16), colour), None, Path(name), "PNG", settings)
+
+
+def _step_colour(step: int) -> tuple[int, int, int]:
+    return (40 * step, 10, 200 - 30 * step)
+
+
+@pytest.fixture
+def jobs(monkeypatch):
+    """Replace the engine's stylize job with a scripted one; records what each run was given."""
+    given: list[dict] = []
+
+    def scripted(content, styles, settings, device):
+        given.append({"styles": styles, "settings": settings})
+        best, history = None, []
+        try:
+            for step in range(1, STEPS + 1):
+                best = Image.new("RGB", content.size, _step_colour(step))
+                history.append({"total": 100.0 / step})
+                yield StyleProgress(
+                    step / STEPS, f"step {step}", best, step=step, total_steps=STEPS, losses={"total": 100.0 / step}
+                )
+        except JobCancelled:
+            return StyleResult(best, settings.to_dict(), history, [content.size], 0.5, True, device.label)
+        return StyleResult(best, settings.to_dict(), history, [content.size], 1.0, False, device.label)
+
+    monkeypatch.setattr(transfer, "stylize_job", scripted)
+    return given
+
+
+@pytest.fixture
+def run(fake_worker, jobs):
+    style_run = StyleRun(fake_worker)
+    style_run.add_painting()
+    style_run.set_photo(_loaded("beach.png"))
+    style_run.set_painting(0, _loaded("starry night.png", (200, 60, 30)))
+    return style_run
+
+
+class Recorder:
+    def __init__(self, run: StyleRun) -> None:
+        self.previews, self.losses, self.finished, self.cancelled, self.failed, self.changed = [], [], [], [], [], []
+        run.previewReady.connect(self.previews.append)
+        run.lossAdded.connect(lambda step, value: self.losses.append((step, value)))
+        run.finished.connect(self.finished.append)
+        run.cancelled.connect(self.cancelled.append)
+        run.failed.connect(self.failed.append)
+        run.changedDuringRun.connect(lambda: self.changed.append(True))
+
+
+def test_previews_arrive_throttled_and_the_last_is_never_dropped(qtbot, run, fake_worker):
+    seen = Recorder(run)
+    assert run.start() is not None and run.running
+    for _ in range(STEPS):
+        fake_worker.step()
+    # Five steps in a burst: the first preview at once, the rest held back...
+    assert [image.getpixel((0, 0)) for image in seen.previews] == [_step_colour(1)]
+    assert [step for step, _ in seen.losses] == [1, 2, 3, 4, 5]  # every loss value is reported
+    # ... and the newest of them still arrives.
+    qtbot.waitUntil(lambda: len(seen.previews) == 2)
+    assert seen.previews[-1].getpixel((0, 0)) == _step_colour(STEPS)
+
+    fake_worker.run()
+    assert len(seen.finished) == 1 and not run.running
+    outcome = seen.finished[0]
+    assert outcome.image.getpixel((0, 0)) == _step_colour(STEPS) and not outcome.stopped
+    assert outcome.losses == [100.0 / step for step in range(1, STEPS + 1)]
+    assert outcome.png[PNG_KEY]["content"] == "beach.png"
+    assert outcome.png[PNG_KEY]["styles"] == ["starry night.png"]
+    assert outcome.name == "beach in the style of starry night.png"
+    assert run.result is outcome
+
+
+def test_a_failure_is_reported_once_and_the_previous_picture_stays(run, fake_worker):
+    seen = Recorder(run)
+    run.start()
+    fake_worker.run()
+    first = run.result
+    assert first is not None
+
+    run.start()
+    fake_worker.step()
+    job = fake_worker.job("Style transfer")
+    fake_worker.fail(job, "Style transfer failed: out of paint")
+    assert seen.failed == ["Style transfer failed: out of paint"]
+    assert job.owned  # the main window leaves this failure to the panel
+    assert run.result is first and not run.running
+    assert len(seen.finished) == 1  # only the first run's
+
+
+def test_the_panel_shows_a_failure_once_and_keeps_the_previous_picture(qtbot, fake_worker, jobs, tmp_path):
+    panel = StylePanel(fake_worker)
+    qtbot.addWidget(panel)
+    panel.accept_image(_loaded("beach.png"))
+    panel.accept_image(_loaded("starry night.png", (200, 60, 30)))
+    panel.start()
+    fake_worker.run()
+    before = to_pil(panel.view.image())
+    unowned = []
+    fake_worker.unownedJobFailed.connect(lambda _id, message: unowned.append(message))
+
+    panel.start()
+    fake_worker.step()
+    fake_worker.fail(fake_worker.job(), "Style transfer failed: out of paint")
+    assert panel.message.text() == "Style transfer failed: out of paint"
+    assert panel.progress.format() == "Failed"
+    assert unowned == []  # no second report in a dialog
+    assert to_pil(panel.view.image()).tobytes() == before.tobytes()
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_stop_keeps_the_best_picture_so_far(run, fake_worker):
+    seen = Recorder(run)
+    run.start()
+    for _ in range(3):
+        fake_worker.step()
+    assert run.stop()
+    assert not run.running and seen.finished == []
+    (outcome,) = seen.cancelled
+    assert outcome.stopped and outcome.image.getpixel((0, 0)) == _step_colour(3)
+    assert run.result is outcome and outcome.png[PNG_KEY]["content"] == "beach.png"
+    assert not run.stop()  # nothing left to stop
+
+
+def test_stopping_before_the_first_picture_keeps_the_previous_result(run, fake_worker):
+    run.start()
+    fake_worker.run()
+    first = run.result
+    seen = Recorder(run)
+    run.start()
+    run.stop()
+    assert seen.cancelled == [None]
+    assert run.result is first
+
+
+def test_settings_and_weights_changed_during_a_run_apply_to_the_next(run, fake_worker, jobs):
+    seen = Recorder(run)
+    run.start()
+    fake_worker.step()
+    run.set_settings(run.settings().replace(seed=7))
+    run.set_weight(0, 0.4)
+    assert seen.changed == [True]  # said once
+    fake_worker.run()
+    assert jobs[0]["settings"].seed == 0 and [w for _, w in jobs[0]["styles"]] == [1.0]
+    assert seen.finished[0].changed_during_run and seen.finished[0].png[PNG_KEY]["seed"] == 0
+
+    run.start()
+    fake_worker.run()
+    assert jobs[1]["settings"].seed == 7 and [w for _, w in jobs[1]["styles"]] == [0.4]
+    assert not seen.finished[1].changed_during_run
+
+
+def test_start_needs_a_photo_a_painting_and_a_weight(fake_worker, jobs):
+    run = StyleRun(fake_worker)
+    refused = []
+    run.refused.connect(refused.append)
+    run.add_painting()
+    assert not run.ready() and run.start() is None
+    run.set_photo(_loaded("beach.png"))
+    assert not run.ready()
+    run.set_painting(0, _loaded("starry.png"))
+    run.set_weight(0, 0.0)
+    assert run.ready() and run.start() is None
+    assert "weight above 0" in refused[0]
+    assert fake_worker.jobs == []
+
+
+def test_opened_images_fill_the_photo_then_the_paintings(fake_worker):
+    run = StyleRun(fake_worker)
+    run.add_painting()
+    run.take_image(_loaded("photo.png"))
+    for i in range(MAX_STYLES + 1):
+        run.take_image(_loaded(f"p{i}.png"))
+    assert run.photo.path.name == "photo.png"
+    assert [p.name for p in run.paintings] == ["p0.png", "p1.png", "p2.png", "p4.png"]  # the last is replaced
+    assert run.add_painting() is None
+    run.remove_painting(1)
+    assert [p.name for p in run.paintings] == ["p0.png", "p2.png", "p4.png"]
+
+
+def test_a_saved_png_brings_back_its_settings_and_weights_by_painting_name(run):
+    run.add_painting(_loaded("waves.png"))
+    made = run.settings().replace(seed=1234, steps=9)
+    png = {
+        "panel": "Style Transfer",
+        PNG_KEY: {**made.to_dict(), "styles": ["waves.png", "lost.png"], "style_weights": [0.25, 0.75]},
+    }
+    restored = run.restore(_loaded("result.png", settings=png))
+    assert restored is not None and run.result is restored
+    assert run.settings() == made
+    assert [p.weight for p in run.paintings] == [1.0, 0.25]
+    assert restored.missing == ["lost.png"] and restored.name == "result.png"
+    assert "panel" not in restored.png and restored.png[PNG_KEY]["seed"] == 1234
+
+    assert run.restore(_loaded("plain.png")) is None
+    assert run.restore(_loaded("odd.png", settings={PNG_KEY: {"size": -5}})) is None
+    assert run.result is restored
