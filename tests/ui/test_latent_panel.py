@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from studio.engine.imageio import load_image, read_png_settings
 from studio.engine.paths import data_dir, models_dir
 from studio.ui.latent.bookmarks import BookmarkStore
-from studio.ui.panels import latent_panel as latent_panel_module
+from studio.ui.latent import explorer_controller
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.qimage import to_pil
 
@@ -373,7 +373,7 @@ def test_a_vae_encodes_an_opened_image_and_the_sliders_edit_it(panel, qtbot, tmp
 
 
 def test_a_gan_projects_an_image_as_a_job_with_progress(panel, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(latent_panel_module, "PROJECTION_STEPS", 6)
+    monkeypatch.setattr(explorer_controller, "PROJECTION_STEPS", 6)
     _open(qtbot, panel, "gan")
     path = tmp_path / "target.png"
     Image.new("RGB", (64, 64), (10, 120, 200)).save(path)
