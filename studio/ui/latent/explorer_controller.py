@@ -33,7 +33,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
 from studio.engine.atomic import SaveError
 from studio.engine.environment import InstalledModel, installed_models
 from studio.engine.imageio import ImageLoadError, load_image
-from studio.engine.paths import config_dir
+from studio.engine.paths import config_dir, models_dir
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
@@ -157,7 +157,7 @@ class ExplorerController(QObject):
         worker: Worker,
         undo_stack: QUndoStack,
         *,
-        list_models: Callable[[], list[InstalledModel]] = installed_models,
+        list_models: Callable[[], list[InstalledModel]] | None = None,
         bookmarks: BookmarkStore | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -166,7 +166,7 @@ class ExplorerController(QObject):
         self.undo_stack = undo_stack
         self.bookmarks = bookmarks if bookmarks is not None else BookmarkStore()
         self.prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
-        self._list_models = list_models
+        self._list_models = list_models or installed_models
         self.models: list[InstalledModel] = []
         self.info: InstalledModel | None = None
         self.model: LatentModel | None = None  # used only inside worker functions and for its facts
@@ -216,8 +216,15 @@ class ExplorerController(QObject):
 
     @property
     def busy(self) -> bool:
-        """True while a render, a load or a file hash is on its way."""
-        return self.loading or self._render_timer.isActive() or self.preview.pending or self._hasher.pending
+        """True while a render, a load, an encoding, a file hash or a projection is on its way."""
+        return (
+            self.loading
+            or self.loader.pending
+            or self._render_timer.isActive()
+            or self.preview.pending
+            or self._hasher.pending
+            or self._projection is not None
+        )
 
     @property
     def projecting(self) -> bool:
@@ -565,6 +572,11 @@ class ExplorerController(QObject):
 
     # ----- images in: PNG states, encoding, projection ------------------------------------
     @property
+    def library_folder(self) -> Path:
+        """Where the artist's own models go."""
+        return models_dir()
+
+    @property
     def last_folder(self) -> str:
         return str(self.prefs.value(_LAST_FOLDER_KEY, ""))
 
@@ -600,7 +612,6 @@ class ExplorerController(QObject):
         except ImageLoadError as exc:
             self.errorOccurred.emit(str(exc))
             return
-        self.prefs.setValue(_LAST_FOLDER_KEY, str(loaded.path.parent))
         self.encode_image(loaded.image, loaded.path.name)
 
     def encode_image(self, image: Image.Image, name: str = "image") -> None:

@@ -30,9 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.environment import installed_models
 from studio.engine.imageio import IMAGE_FILE_FILTER
-from studio.engine.paths import models_dir
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.latent.bookmarks import BookmarkStore, BookmarkStrip
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
@@ -66,7 +64,7 @@ class LatentPanel(Panel):
         worker: Worker,
         undo_stack: QUndoStack | None = None,
         *,
-        list_models: Callable[[], list[InstalledModel]] = installed_models,
+        list_models: Callable[[], list[InstalledModel]] | None = None,
         bookmarks: BookmarkStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -132,7 +130,7 @@ class LatentPanel(Panel):
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(16)
-        self.model_combo.setToolTip(f"Bundled models and your library ({models_dir()})")
+        self.model_combo.setToolTip(f"Bundled models and your library ({self.explorer.library_folder})")
         box.addWidget(self.model_combo)
         self.model_info = QLabel("")
         self.model_info.setEnabled(False)
@@ -362,7 +360,7 @@ class LatentPanel(Panel):
             widget.setEnabled(ready)
         if not has_models:
             self.view.set_hint(self.empty_hint)
-            self.model_info.setText(f"Put a VAE or GAN (.safetensors with its card) in\n{models_dir()}")
+            self.model_info.setText(f"Put a VAE or GAN (.safetensors with its card) in\n{self.explorer.library_folder}")
 
     # ----- the state, shown ---------------------------------------------------------------
     @Slot(object)
