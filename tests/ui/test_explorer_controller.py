@@ -10,7 +10,7 @@ from PySide6.QtGui import QUndoStack
 from studio.engine.imageio import load_image, save_png
 from studio.engine.jobs import Progress
 from studio.engine.paths import models_dir
-from studio.ui.latent import explorer_controller
+from studio.ui.latent import explorer_controller, explorer_work
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.qimage import to_pil
 
@@ -164,10 +164,8 @@ def test_model_files_are_hashed_on_the_worker(qtbot, fake_worker, tiny_models, m
     path = tmp_path / "made.png"
     save_png(path, gan.render(state), {"panel": "Latent Explorer", **state_png_settings(gan, state)})
     hashed = []
-    original = explorer_controller.file_sha256
-    monkeypatch.setattr(
-        explorer_controller, "file_sha256", lambda info: hashed.append(info.path.stem) or original(info)
-    )
+    original = explorer_work.file_sha256
+    monkeypatch.setattr(explorer_work, "file_sha256", lambda info: hashed.append(info.path.stem) or original(info))
 
     controller = ExplorerController(fake_worker, QUndoStack())
     assert controller.open_image(load_image(path))

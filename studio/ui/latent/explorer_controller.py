@@ -5,7 +5,8 @@ signals and properties and send it intents ("seed set", "slider moved", "encode 
 "project", "cancel projection", "bookmark"); it turns them into undo steps on the shared undo
 stack, asks the worker for renders and jobs, owns their results and failures, and announces
 what changed. It never touches torch itself: loading a model, hashing model files, computing
-directions, rendering, encoding and projecting all run inside functions handed to the worker.
+directions, rendering, encoding and projecting all run inside functions handed to the worker
+(:mod:`studio.ui.latent.explorer_work` holds those that are not the engine's own jobs).
 
 **Only the controller sets the picture** (:attr:`ExplorerController.qimage`): renders of the
 current point, and a projection's previews while it runs. When the projection ends without a
@@ -20,11 +21,9 @@ the newest. No backlog can build up, and the last state asked for is always the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +36,17 @@ from studio.engine.paths import config_dir, models_dir
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
+from studio.ui.latent.explorer_work import (
+    Encoded,
+    Loaded,
+    Rendered,
+    device_name,
+    directions_for,
+    hash_files,
+    initial_state,
+    render_state,
+    state_problem,
+)
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
 
@@ -57,85 +67,12 @@ log = logging.getLogger(__name__)
 
 # Rendered pictures kept for recent states: undo, redo and bookmark restores are instant.
 IMAGE_CACHE_SIZE = 48
-DEFAULT_SEED = 0
 MAX_SEED = 2**31 - 1
 PROJECTION_STEPS = 200
 # Loaded models kept for switching back at once (each holds its weights on the device).
 KEPT_MODELS = 2
 _LAST_MODEL_KEY = "latent/model"
 _LAST_FOLDER_KEY = "files/last_folder"
-
-
-@dataclass(frozen=True)
-class Rendered:
-    state: LatentState
-    image: Image.Image
-    qimage: QImage  # converted on the worker: showing it costs the GUI thread nothing
-
-
-@dataclass(frozen=True)
-class Loaded:
-    info: InstalledModel
-    model: LatentModel
-    directions: Directions
-    first: Rendered
-    problem: str | None = None  # why the state asked for could not be shown
-
-
-@dataclass(frozen=True)
-class Encoded:
-    name: str  # the file's name, for the undo step
-    rendered: Rendered
-
-
-def render_state(model: LatentModel, state: LatentState) -> Rendered:
-    """Worker side: one picture of ``state``."""
-    image = model.render(state)
-    return Rendered(state, image, to_qimage(image))
-
-
-def directions_for(model: LatentModel, state: LatentState) -> Directions:
-    """The slider axes for ``state``: the class's own for a model whose classes have their own."""
-    return model.directions(class_index=state.class_index if model.directions_depend_on_class else None)
-
-
-def state_problem(model: LatentModel, state: LatentState) -> str | None:
-    """Why ``state`` cannot be shown with ``model`` (a hand-edited PNG, say), or None."""
-    if len(state.z) != model.latent_dim:
-        return f"This point has {len(state.z)} latent values; {model.name} takes {model.latent_dim}."
-    classes = len(model.class_names)
-    if classes and state.class_index is not None and not 0 <= state.class_index < classes:
-        return f"This point asks for class {state.class_index}; {model.name} has classes 0 to {classes - 1}."
-    return None
-
-
-def card_sha256(info: InstalledModel) -> str | None:
-    """The sha256 a model's card records, without hashing the file (None if the card has none)."""
-    try:
-        card = json.loads(info.path.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = card.get("sha256") if isinstance(card, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def file_sha256(info: InstalledModel) -> str | None:
-    """Worker side: a model file's sha256, from its card if it records one, else by hashing it
-    (None for a file that cannot be read)."""
-    sha = card_sha256(info)
-    if sha is not None:
-        return sha
-    from studio.engine.checkpoints import model_sha256
-
-    try:
-        return model_sha256(info.path)
-    except (OSError, ValueError):
-        return None
-
-
-def hash_files(infos: list[InstalledModel]) -> dict[Path, str | None]:
-    """Worker side: the sha256 of each model file (None where unreadable)."""
-    return {info.path: file_sha256(info) for info in infos}
 
 
 class ExplorerController(QObject):
@@ -348,7 +285,7 @@ class ExplorerController(QObject):
         def load_on_worker(device: DeviceInfo) -> Loaded:
             from studio.engine.latent import LatentModel
 
-            model = kept if kept is not None else LatentModel.load(info.path, _device_name(device))
+            model = kept if kept is not None else LatentModel.load(info.path, device_name(device))
             first, problem = state, None
             if state is not None and state.model_sha256 == model.sha256:
                 problem = state_problem(model, state)
@@ -725,26 +662,5 @@ def _file_key(path: Path) -> tuple:
     return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def _device_name(device: DeviceInfo) -> str:
-    return getattr(device, "torch_device", None) or str(device)
-
-
 def _as_tuple(z: np.ndarray) -> tuple:
     return tuple(float(v) for v in np.asarray(z, dtype=np.float64).reshape(-1))
-
-
-def initial_state(model: LatentModel) -> LatentState:
-    """The model's first picture: the seed (and class) its card shows it with, else seed 0."""
-    seed, class_index = DEFAULT_SEED, None
-    showcase = model.card.get("showcase") if isinstance(model.card, dict) else None
-    if isinstance(showcase, dict):
-        shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")
-        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed < 2**31:
-            seed = shown_seed
-        if (
-            isinstance(shown_class, int)
-            and not isinstance(shown_class, bool)
-            and 0 <= shown_class < len(model.class_names)
-        ):
-            class_index = shown_class
-    return model.state(model.random_z(seed, class_index), class_index, seed=seed)
