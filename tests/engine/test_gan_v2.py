@@ -189,7 +189,7 @@ def test_the_studio_opens_on_the_best_scoring_bundled_model_at_its_showcase_seed
     from studio.cli import main
     from studio.engine.environment import installed_models
     from studio.engine.latent import LatentModel
-    from studio.ui.latent.explorer_state import _initial_state
+    from studio.ui.latent.explorer_work import initial_state as _initial_state
 
     bundled = tmp_path / "bundled"
     monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: bundled)

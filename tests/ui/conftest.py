@@ -1,5 +1,6 @@
 import pytest
 
+from studio.engine.paths import models_dir
 from studio.services.settings import Settings
 from studio.ui.main_window import MainWindow
 
@@ -34,3 +35,33 @@ def window(qtbot, worker, quit_answers, no_bundled_models):
     qtbot.addWidget(win)
     win.show()
     return win
+
+
+@pytest.fixture
+def tiny_models(studio_home, tmp_path, monkeypatch):
+    """A 20-dimensional VAE and a 3-class GAN in the library; no bundled models in the way."""
+    import torch
+
+    from studio.engine.models.gan import GANConfig, Generator
+    from studio.engine.models.store import save_generative_model
+    from studio.engine.models.vae import VAE, VAEConfig
+
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    torch.manual_seed(0)
+    folder = models_dir()
+    vae = save_generative_model(
+        folder / "tiny-vae.safetensors",
+        VAE(VAEConfig(image_size=64, latent_dim=20, base_channels=4)),
+        {"name": "Tiny VAE"},
+    )
+    generator = Generator(GANConfig(image_size=64, latent_dim=8, num_classes=3, g_channels=16, d_channels=4))
+    with torch.no_grad():  # an untrained conditional norm is the same for every class
+        for name, parameter in generator.named_parameters():
+            if "norm" in name:
+                parameter.add_(torch.randn_like(parameter) * 0.5)
+    gan = save_generative_model(
+        folder / "tiny-gan.safetensors",
+        generator,
+        {"name": "Tiny GAN", "class_names": ["cat", "dog", "owl"]},
+    )
+    return {"vae": vae, "gan": gan}

@@ -12,42 +12,12 @@ from PySide6.QtWidgets import QApplication
 
 from studio.engine.imageio import load_image, read_png_settings
 from studio.engine.paths import data_dir, models_dir
+from studio.ui.latent import explorer_controller
 from studio.ui.latent.bookmarks import BookmarkStore
-from studio.ui.panels import latent_panel as latent_panel_module
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.qimage import to_pil
 
 TIMEOUT = 60_000
-
-
-@pytest.fixture
-def tiny_models(studio_home, tmp_path, monkeypatch):
-    """A 20-dimensional VAE and a 3-class GAN in the library; no bundled models in the way."""
-    import torch
-
-    from studio.engine.models.gan import GANConfig, Generator
-    from studio.engine.models.store import save_generative_model
-    from studio.engine.models.vae import VAE, VAEConfig
-
-    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
-    torch.manual_seed(0)
-    folder = models_dir()
-    vae = save_generative_model(
-        folder / "tiny-vae.safetensors",
-        VAE(VAEConfig(image_size=64, latent_dim=20, base_channels=4)),
-        {"name": "Tiny VAE"},
-    )
-    generator = Generator(GANConfig(image_size=64, latent_dim=8, num_classes=3, g_channels=16, d_channels=4))
-    with torch.no_grad():  # an untrained conditional norm is the same for every class
-        for name, parameter in generator.named_parameters():
-            if "norm" in name:
-                parameter.add_(torch.randn_like(parameter) * 0.5)
-    gan = save_generative_model(
-        folder / "tiny-gan.safetensors",
-        generator,
-        {"name": "Tiny GAN", "class_names": ["cat", "dog", "owl"]},
-    )
-    return {"vae": vae, "gan": gan}
 
 
 def _new_panel(qtbot, worker, undo_stack=None):
@@ -373,7 +343,7 @@ def test_a_vae_encodes_an_opened_image_and_the_sliders_edit_it(panel, qtbot, tmp
 
 
 def test_a_gan_projects_an_image_as_a_job_with_progress(panel, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(latent_panel_module, "PROJECTION_STEPS", 6)
+    monkeypatch.setattr(explorer_controller, "PROJECTION_STEPS", 6)
     _open(qtbot, panel, "gan")
     path = tmp_path / "target.png"
     Image.new("RGB", (64, 64), (10, 120, 200)).save(path)

@@ -28,6 +28,8 @@ from studio.engine.paths import data_dir
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from studio.engine.latent import LatentState
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "bookmarks.json"
@@ -48,7 +50,7 @@ class Bookmark:
         latent = self.settings.get("latent")
         return str(latent.get("model_sha256", "")) if isinstance(latent, dict) else ""
 
-    def state(self):
+    def state(self) -> LatentState:
         from studio.engine.latent import LatentState
 
         return LatentState.from_settings(self.settings)

@@ -9,6 +9,9 @@ from PySide6.QtGui import QUndoCommand
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
+    from studio.engine.latent import LatentState
+    from studio.ui.latent.explorer_controller import ExplorerController
+
 # One id for every mergeable explorer command; merge_key decides which ones really merge.
 MERGE_ID = 0x1A7E
 
@@ -20,7 +23,14 @@ class SetLatentState(QUndoCommand):
     a whole slider drag (every ``valueChanged`` of it) undoes in one go.
     """
 
-    def __init__(self, explorer, old, new, text: str, merge_key: Hashable | None = None) -> None:
+    def __init__(
+        self,
+        explorer: ExplorerController,
+        old: LatentState,
+        new: LatentState,
+        text: str,
+        merge_key: Hashable | None = None,
+    ) -> None:
         super().__init__(text)
         self._explorer = explorer
         self.old = old

@@ -2,7 +2,8 @@
 
 The path comes from the engine (:func:`studio.engine.latent.interpolate_path`: slerp for
 Gaussian latents); its frames are rendered on the worker as a job, in small batches, so the
-status bar shows progress and Stop works, and the sliders stay live meanwhile.
+status bar shows progress and Stop works, and the sliders stay live meanwhile. The job goes
+through a :class:`JobLink` that owns its failure: the dialog shows it, the main window does not.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,11 +35,17 @@ from PySide6.QtWidgets import (
 
 from studio.engine.jobs import Progress
 from studio.ui.image_view import ImageView
+from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import Bookmark, bookmark_icon
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
-    from studio.ui.latent.explorer_state import ExplorerState
+    from collections.abc import Generator, Sequence
+
+    from PIL import Image
+
+    from studio.engine.latent import LatentModel, LatentState
+    from studio.ui.latent.explorer_controller import ExplorerController
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +54,14 @@ ANIMATION_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;Animated PNG 
 _FILTER_SUFFIX = {"gif": ".gif", "webp": ".webp", "png": ".png"}
 
 
-def frame_classes(states, frame_count: int, frames_per_segment: int) -> list[int | None]:
+def frame_classes(states: Sequence[LatentState], frame_count: int, frames_per_segment: int) -> list[int | None]:
     """Each frame keeps the class of the bookmark its segment starts from (classes do not blend)."""
     return [states[min(i // frames_per_segment, len(states) - 1)].class_index for i in range(frame_count)]
 
 
-def interpolation_job(model, states, frames_per_segment: int, loop: bool):
+def interpolation_job(
+    model: LatentModel, states: Sequence[LatentState], frames_per_segment: int, loop: bool
+) -> Generator[Progress, None, list[Image.Image]]:
     """Worker side: a job rendering the path through ``states``; returns the frames (PIL)."""
     from studio.engine.latent import interpolate_path
 
@@ -73,7 +82,7 @@ def interpolation_job(model, states, frames_per_segment: int, loop: bool):
 class InterpolationDialog(QDialog):
     framesReady = Signal(int)  # frame count
 
-    def __init__(self, explorer: ExplorerState, bookmarks: list[Bookmark], parent: QWidget | None = None) -> None:
+    def __init__(self, explorer: ExplorerController, bookmarks: list[Bookmark], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Interpolate between bookmarks")
         self.resize(860, 560)
@@ -82,7 +91,7 @@ class InterpolationDialog(QDialog):
         self._bookmarks = {b.id: b for b in bookmarks}
         self.frames: list = []
         self._qframes: list = []
-        self._job_id: int | None = None
+        self._link: JobLink | None = None
         self._frame = 0
 
         self.list = QListWidget()
@@ -171,10 +180,6 @@ class InterpolationDialog(QDialog):
         self._player = QTimer(self)
         self._player.timeout.connect(self._next_frame)
         self._on_fps(self.fps_spin.value())
-        self.worker.jobProgress.connect(self._on_progress)
-        self.worker.jobFinished.connect(self._on_finished)
-        self.worker.jobFailed.connect(self._on_ended)
-        self.worker.jobCancelled.connect(self._on_ended)
         self._update_buttons()
 
     # ----- choosing ------------------------------------------------------------------------
@@ -201,34 +206,41 @@ class InterpolationDialog(QDialog):
         self._debounce.start()
 
     # ----- rendering -----------------------------------------------------------------------
-    def render_frames(self) -> int | None:
-        """Start the job for the ticked bookmarks (cancelling one in flight); its id, or None."""
+    def render_frames(self) -> bool:
+        """Start the job for the ticked bookmarks (cancelling one in flight); False without two."""
         self._debounce.stop()
-        if self._job_id is not None:
-            self.worker.cancel(self._job_id)
-            self._job_id = None
+        self._stop_job()
         states = [self._bookmarks[i].state() for i in self.checked_ids()]
         model = self.explorer.model
         if len(states) < 2 or model is None:
             self.view.set_hint("Tick two or more bookmarks to see the frames between them.")
-            return None
+            return False
         frames_per_segment, loop = self.frames_spin.value(), self.loop_check.isChecked()
         self.view.set_hint("Rendering the frames…")
-        self._job_id = self.worker.submit(
-            "Interpolating", lambda _device: interpolation_job(model, states, frames_per_segment, loop)
+        self._link = JobLink(
+            self.worker,
+            "Interpolating",
+            lambda _device: interpolation_job(model, states, frames_per_segment, loop),
+            self,
+            progress=self._on_progress,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            cancelled=self._on_ended,
         )
-        return self._job_id
+        return True
 
-    @Slot(int, object)
-    def _on_progress(self, job_id: int, progress: Progress) -> None:
-        if job_id == self._job_id and progress.preview is not None and not self.frames:
+    def _stop_job(self) -> None:
+        if self._link is not None:
+            self._link.cancel()
+            self._link.detach()
+            self._link = None
+
+    def _on_progress(self, progress: Progress) -> None:
+        if progress.preview is not None and not self.frames:
             self.view.set_image(to_qimage(progress.preview))
 
-    @Slot(int, object)
-    def _on_finished(self, job_id: int, frames) -> None:
-        if job_id != self._job_id:
-            return
-        self._job_id = None
+    def _on_finished(self, frames: list[Image.Image]) -> None:
+        self._link = None
         self.frames = list(frames)
         self._qframes = [to_qimage(frame) for frame in self.frames]
         self.scrub.blockSignals(True)
@@ -239,10 +251,16 @@ class InterpolationDialog(QDialog):
         self._update_buttons()
         self.framesReady.emit(len(self.frames))
 
-    @Slot(int)
-    def _on_ended(self, job_id: int, _payload=None) -> None:
-        if job_id == self._job_id:
-            self._job_id = None
+    def _on_ended(self, _partial: object = None) -> None:
+        self._link = None
+
+    def _on_failed(self, message: str) -> None:
+        self._link = None
+        log.error("interpolation failed: %s", message)
+        if self.frames:  # the frames of the previous choice stay on screen
+            QMessageBox.warning(self, "Interpolation failed", message)
+        else:
+            self.view.set_hint(f"The frames could not be rendered: {message}")
 
     # ----- playing -------------------------------------------------------------------------
     def _on_fps(self, fps: int) -> None:
@@ -321,7 +339,5 @@ class InterpolationDialog(QDialog):
     def done(self, result: int) -> None:
         self._player.stop()
         self._debounce.stop()
-        if self._job_id is not None:
-            self.worker.cancel(self._job_id)
-            self._job_id = None
+        self._stop_job()
         super().done(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -19,16 +20,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.latent.explorer_state import ExplorerState, Rendered
+from studio.ui.latent.explorer_work import Rendered
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
+
+if TYPE_CHECKING:
+    from studio.engine.latent import LatentModel, LatentState
+    from studio.ui.latent.explorer_controller import ExplorerController
 
 ROWS = COLS = 4
 CELL = 112
 MAX_SEED = 2**31 - 1
 
 
-def render_samples(model, template, base_seed: int, count: int) -> list[Rendered]:
+def render_samples(model: LatentModel, template: LatentState, base_seed: int, count: int) -> list[Rendered]:
     """Worker side: ``count`` samples with seeds ``base_seed``, ``base_seed + 1``... in one batch."""
     seeds = [(base_seed + i) % (MAX_SEED + 1) for i in range(count)]
     states = [
@@ -42,7 +47,7 @@ def render_samples(model, template, base_seed: int, count: int) -> list[Rendered
 class SampleGridDialog(QDialog):
     adopted = Signal(object)  # LatentState
 
-    def __init__(self, explorer: ExplorerState, parent: QWidget | None = None) -> None:
+    def __init__(self, explorer: ExplorerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Random samples")
         self.explorer = explorer

@@ -2,19 +2,18 @@
 
 The picture is large on the left; on the right a scrollable column holds the model, class and
 seed, the actions, truncation (GAN) and one slider per direction; bookmarks run along the
-bottom. Every change goes through :class:`ExplorerState` (renders on the worker) and, where an
-artist would want it back, through the main window's undo stack.
+bottom. The panel is a view of its :class:`ExplorerController`: it shows the controller's
+picture, state and messages, and sends it what the artist does (the controller turns those
+into undo steps, renders and jobs).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,27 +30,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.atomic import SaveError
-from studio.engine.environment import installed_models
-from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
-from studio.engine.paths import config_dir, models_dir
+from studio.engine.imageio import IMAGE_FILE_FILTER
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
-from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, BookmarkStrip, thumbnail_png
-from studio.ui.latent.commands import SetLatentState
+from studio.ui.latent.bookmarks import BookmarkStore, BookmarkStrip
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
-from studio.ui.latent.explorer_state import ExplorerState, Rendered, render_state, state_problem
-from studio.ui.latent.render_channel import RenderChannel
+from studio.ui.latent.explorer_controller import MAX_SEED, ExplorerController
 from studio.ui.panels.base import Panel, PanelImage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from studio.engine.environment import InstalledModel
+    from studio.engine.imageio import LoadedImage
+    from studio.engine.latent import LatentState
     from studio.services.worker import Worker
+    from studio.ui.latent.bookmarks import Bookmark
+    from studio.ui.latent.interpolation import InterpolationDialog
+    from studio.ui.latent.sample_grid import SampleGridDialog
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**31 - 1
-PROJECTION_STEPS = 200
 PSI_RANGE = (0.0, 1.5)
-_LAST_MODEL_KEY = "latent/model"
 
 
 class LatentPanel(Panel):
@@ -65,29 +64,19 @@ class LatentPanel(Panel):
         worker: Worker,
         undo_stack: QUndoStack | None = None,
         *,
-        list_models=installed_models,
+        list_models: Callable[[], list[InstalledModel]] | None = None,
         bookmarks: BookmarkStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.worker = worker
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
-        self.explorer = ExplorerState(worker, list_models=list_models, parent=self)
-        self.bookmarks = bookmarks if bookmarks is not None else BookmarkStore()
-        self._prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
-        self._started = False
-        self._drag_serial = 0
-        self._origin = None  # where the slider edits started: Reset goes back here
-        self._queued_image: LoadedImage | None = None
-        self._projection_job: int | None = None
-        self._projection_name = ""
-        self._projection_template = None
-        self._pending_bookmark: str | None = None
-        self._sample_dialog = None
-        self._interpolation_dialog = None
-        self._encoder = RenderChannel(worker, self)
-        self._encoder.done.connect(self._on_encoded)
-        self._encoder.failed.connect(self._show_error)
+        self.explorer = ExplorerController(
+            worker, self.undo_stack, list_models=list_models, bookmarks=bookmarks, parent=self
+        )
+        self.bookmarks = self.explorer.bookmarks
+        self._sample_dialog: SampleGridDialog | None = None
+        self._interpolation_dialog: InterpolationDialog | None = None
 
         self._build()
         self._connect()
@@ -141,7 +130,7 @@ class LatentPanel(Panel):
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(16)
-        self.model_combo.setToolTip(f"Bundled models and your library ({models_dir()})")
+        self.model_combo.setToolTip(f"Bundled models and your library ({self.explorer.library_folder})")
         box.addWidget(self.model_combo)
         self.model_info = QLabel("")
         self.model_info.setEnabled(False)
@@ -236,11 +225,15 @@ class LatentPanel(Panel):
         e.modelLoaded.connect(self._on_model_loaded)
         e.directionsChanged.connect(self._on_directions_changed)
         e.stateChanged.connect(self._on_state_changed)
-        e.imageReady.connect(self._on_image_ready)
+        e.pictureChanged.connect(lambda: self.view.set_image(self.explorer.qimage))
+        e.imageReady.connect(self.imageChanged)
+        e.noticeChanged.connect(self._on_notice)
         e.errorOccurred.connect(self._show_error)
+        e.errorCleared.connect(self._clear_error)
+        e.bookmarksChanged.connect(self._refresh_strip)
         self.model_combo.activated.connect(self._on_model_chosen)
         self.class_combo.activated.connect(self._on_class_chosen)
-        self.seed_spin.valueChanged.connect(self._on_seed_changed)
+        self.seed_spin.valueChanged.connect(e.set_seed)
         self.randomize_button.clicked.connect(self.randomize)
         self.reset_button.clicked.connect(self.reset)
         self.grid_button.clicked.connect(self.open_sample_grid)
@@ -249,18 +242,18 @@ class LatentPanel(Panel):
         self.bookmark_button.clicked.connect(lambda: self.add_bookmark_dialog())
         self.interpolate_button.clicked.connect(self.open_interpolation)
         self.psi_slider.valueChanged.connect(self._on_psi_moved)
-        on_press(self.psi_slider, self._new_drag)
-        self.psi_slider.sliderReleased.connect(self._new_drag)
-        self.sliders.valueMoved.connect(self._on_direction_moved)
-        self.sliders.dragStarted.connect(self._new_drag)
-        self.sliders.dragFinished.connect(self._new_drag)
+        on_press(self.psi_slider, e.new_drag)
+        self.psi_slider.sliderReleased.connect(e.new_drag)
+        self.sliders.valueMoved.connect(e.move_direction)
+        self.sliders.dragStarted.connect(e.new_drag)
+        self.sliders.dragFinished.connect(e.new_drag)
         self.strip.restoreRequested.connect(self.restore_bookmark)
         self.strip.renameRequested.connect(self.rename_bookmark_dialog)
         self.strip.deleteRequested.connect(self.delete_bookmark_dialog)
-        self.worker.jobProgress.connect(self._on_job_progress)
-        self.worker.jobFinished.connect(self._on_job_finished)
-        self.worker.jobCancelled.connect(self._on_job_finished)
-        self.worker.jobFailed.connect(self._on_job_failed)
+
+    @property
+    def _drag_serial(self) -> int:  # the latency benchmark tells drags apart by it
+        return self.explorer.drag_serial
 
     # ----- starting and models ------------------------------------------------------------
     def showEvent(self, event) -> None:
@@ -269,22 +262,18 @@ class LatentPanel(Panel):
 
     def start(self) -> None:
         """List the models and load the last one used (first call only; later calls refresh)."""
-        self.explorer.refresh_models()
-        if self._started:
-            return
-        self._started = True
+        self.explorer.start()
         self._fill_models()
-        if not self.explorer.models or self.explorer.model is not None or self.explorer.loading:
-            return  # nothing to load, or an opened PNG already chose the model
-        last = str(self._prefs.value(_LAST_MODEL_KEY, ""))
-        featured = next((i for i, m in enumerate(self.explorer.models) if m.featured), 0)
-        index = next((i for i, m in enumerate(self.explorer.models) if str(m.path) == last), featured)
-        self.load_model(index)
 
     def load_model(self, index: int) -> None:
-        info = self.explorer.models[index]
         self.model_combo.setCurrentIndex(index)
-        self.explorer.load(info)
+        self.explorer.load_model(index)
+
+    @Slot(int)
+    def _on_model_chosen(self, index: int) -> None:
+        e = self.explorer
+        if 0 <= index < len(e.models) and (e.info is None or e.models[index].path != e.info.path or e.loading):
+            self.load_model(index)
 
     @Slot()
     def _fill_models(self) -> None:
@@ -305,18 +294,11 @@ class LatentPanel(Panel):
         combo.blockSignals(False)
         self._update_enabled()
 
-    @Slot(int)
-    def _on_model_chosen(self, index: int) -> None:
-        if 0 <= index < len(self.explorer.models):
-            info = self.explorer.models[index]
-            if self.explorer.info is None or info.path != self.explorer.info.path or self.explorer.loading:
-                self.load_model(index)
-
     @Slot(bool)
     def _on_loading(self, loading: bool) -> None:
         if loading:
             self.caption.setText("Loading the model…")
-            if self.explorer.image is None:
+            if self.explorer.qimage is None:
                 self.view.set_hint("Loading the model…")
         else:
             self._fill_models()  # after a failed load the picker shows the model still in use
@@ -327,13 +309,11 @@ class LatentPanel(Panel):
     def _on_model_loaded(self) -> None:
         e = self.explorer
         model = e.model
-        self._clear_error()
         kind = "VAE" if model.kind == "vae" else "GAN"
         self.model_info.setText(
             f"{kind} · {model.latent_dim} latent dimensions · {model.image_size}×{model.image_size}"
             + (f" · {len(model.class_names)} classes" if model.class_names else "")
         )
-        self._prefs.setValue(_LAST_MODEL_KEY, str(e.info.path))  # only a model that loads is reopened
         index = next((i for i, m in enumerate(e.models) if m.path == e.info.path), -1)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
@@ -347,13 +327,9 @@ class LatentPanel(Panel):
         self.psi_slider.setVisible(gan)
         self.encode_button.setText("Project image…" if gan else "Encode image…")
         self._on_directions_changed()
-        self._refresh_strip()
         self._update_enabled()
         if self._sample_dialog is not None and self._sample_dialog.isVisible():
             self._sample_dialog.shuffle()  # samples of the model now loaded
-        if self._queued_image is not None:
-            queued, self._queued_image = self._queued_image, None
-            self.accept_image(queued)
 
     @Slot()
     def _on_directions_changed(self) -> None:
@@ -384,20 +360,20 @@ class LatentPanel(Panel):
             widget.setEnabled(ready)
         if not has_models:
             self.view.set_hint(self.empty_hint)
-            self.model_info.setText(f"Put a VAE or GAN (.safetensors with its card) in\n{models_dir()}")
+            self.model_info.setText(f"Put a VAE or GAN (.safetensors with its card) in\n{self.explorer.library_folder}")
 
     # ----- the state, shown ---------------------------------------------------------------
     @Slot(object)
-    def _on_state_changed(self, state) -> None:
+    def _on_state_changed(self, state: LatentState) -> None:
         e = self.explorer
-        for widget, value in ((self.seed_spin, state.seed), (self.class_combo, state.class_index)):
-            if value is not None:
-                widget.blockSignals(True)
-                if widget is self.seed_spin:
-                    widget.setValue(value)
-                else:
-                    widget.setCurrentIndex(value)
-                widget.blockSignals(False)
+        if state.seed is not None:
+            self.seed_spin.blockSignals(True)
+            self.seed_spin.setValue(state.seed)
+            self.seed_spin.blockSignals(False)
+        if state.class_index is not None:
+            self.class_combo.blockSignals(True)
+            self.class_combo.setCurrentIndex(state.class_index)
+            self.class_combo.blockSignals(False)
         if not self.psi_slider.isSliderDown():
             self.psi_slider.blockSignals(True)
             self.psi_slider.setValue(state.psi)
@@ -424,151 +400,76 @@ class LatentPanel(Panel):
             parts.append(f"ψ {state.psi:.2f}")
         self.caption.setText("  ·  ".join(parts))
 
-    @Slot()
-    def _on_image_ready(self) -> None:
-        e = self.explorer
-        self.view.set_image(e.qimage)
-        self.imageChanged.emit()
-        if self._pending_bookmark is not None and e.shown_state == e.state:
-            name, self._pending_bookmark = self._pending_bookmark, None
-            self.add_bookmark(name)
+    @Slot(str)
+    def _on_notice(self, notice: str) -> None:
+        if notice:
+            self.caption.setText(notice)
+        else:
+            self._update_caption()
 
     def current(self) -> PanelImage | None:
         e = self.explorer
-        if e.image is None or e.model is None or e.shown_state is None:
+        settings = e.png_settings()
+        if e.image is None or settings is None:
             return super().current()
-        from studio.engine.latent import state_png_settings
-
-        state = e.shown_state
-        seed = f"seed{state.seed}" if state.seed is not None else "point"
-        return PanelImage(e.image, state_png_settings(e.model, state), f"{e.model.name}-{seed}.png")
+        return PanelImage(e.image, settings, e.picture_name())
 
     def _show_error(self, message: str) -> None:
         log.error("%s", message)
         self.message.setText(message)
         self.message.show()
-        if self.explorer.image is None:
+        if self.explorer.qimage is None:
             self.view.set_hint(message)
 
+    @Slot()
     def _clear_error(self) -> None:
         self.message.hide()
         self.message.setText("")
 
-    # ----- changing the state (undoable) --------------------------------------------------
-    def _push(self, new, text: str, merge_key=None) -> None:
-        old, model = self.explorer.state, self.explorer.model
-        if old is None or new == old:
-            return
-        if model is not None and new.model_sha256 == model.sha256 and (problem := state_problem(model, new)):
-            self._show_error(problem)  # refused before it becomes an undo step that does nothing
-            return
-        self._clear_error()
-        self.undo_stack.push(SetLatentState(self.explorer, old, new, text, merge_key))
-
-    def _new_drag(self, *_args) -> None:
-        self._drag_serial += 1
-
-    def _set_origin(self, state) -> None:
-        self._origin = state
-
-    @Slot(int, float)
-    def _on_direction_moved(self, index: int, value: float) -> None:
-        if self.explorer.state is None:
-            return
-        label = self.explorer.directions.labels[index]
-        self._push(
-            self.explorer.with_coordinate(index, value), f"Move {label}", ("direction", index, self._drag_serial)
-        )
-
+    # ----- what the artist does -----------------------------------------------------------
     @Slot(float)
     def _on_psi_moved(self, value: float) -> None:
         state = self.explorer.state
         # A press snaps the handle to the slider's grid: not a move of the artist's.
         if state is not None and abs(value - state.psi) >= RESOLUTION / 2:
-            self._push(replace(state, psi=round(float(value), 4)), "Truncation ψ", ("psi", self._drag_serial))
+            self.explorer.set_psi(value)
 
     @Slot(int)
     def _on_class_chosen(self, index: int) -> None:
-        state = self.explorer.state
-        if state is not None and index >= 0 and index != state.class_index:
-            self._push(self.explorer.with_class(index), f"Class {self.class_combo.itemText(index)}")
-
-    @Slot(int)
-    def _on_seed_changed(self, seed: int) -> None:
-        if self.explorer.state is not None:
-            new = self.explorer.with_seed(seed)
-            self._set_origin(new)
-            self._push(new, f"Seed {seed}", ("seed",))
+        self.explorer.set_class(index)
 
     def randomize(self) -> None:
-        if self.explorer.state is None or self.explorer.loading:
-            return
-        seed = random.randint(0, MAX_SEED)
-        new = self.explorer.with_seed(seed)
-        self._set_origin(new)
-        self._push(new, "Randomize")
+        self.explorer.randomize()
 
     def reset(self) -> None:
-        state = self.explorer.state
-        if state is None:
-            return
-        origin = self._origin
-        if origin is None or origin.model_sha256 != state.model_sha256:
-            origin = self.explorer.with_seed(state.seed) if state.seed is not None else None
-        if origin is not None:
-            self._push(replace(origin, class_index=state.class_index, psi=state.psi), "Reset")
+        self.explorer.reset()
 
-    def adopt(self, state, text: str = "Adopt sample") -> None:
-        self._set_origin(state)
-        self._push(state, text)
+    def adopt(self, state: LatentState, text: str = "Adopt sample") -> None:
+        self.explorer.adopt(state, text)
 
     # ----- bookmarks ----------------------------------------------------------------------
+    @Slot()
     def _refresh_strip(self) -> None:
-        model = self.explorer.model
-        marks = self.bookmarks.for_model(model.sha256) if model is not None else []
+        marks = self.explorer.model_bookmarks()
         self.strip.set_bookmarks(marks)
         self.strip.setVisible(bool(marks))
         self.strip_hint.setVisible(not marks)
-        self.interpolate_button.setEnabled(len(marks) >= 2 and model is not None)
+        self.interpolate_button.setEnabled(len(marks) >= 2 and self.explorer.model is not None)
 
     def add_bookmark(self, name: str | None = None) -> Bookmark | None:
         """Bookmark the current point; its thumbnail is the picture of exactly that point."""
-        e = self.explorer
-        if e.state is None:
-            return None
-        if name is None or not name.strip():
-            name = f"Bookmark {len(self.bookmarks.for_model(e.model.sha256)) + 1}"
-        if e.shown_state != e.state or e.image is None:
-            self._pending_bookmark = name  # its picture is on the way
-            return None
-        try:
-            bookmark = self.bookmarks.add(Bookmark(name.strip(), e.state.to_settings(), thumbnail_png(e.image)))
-        except (OSError, SaveError) as exc:
-            self._show_error(str(exc))
-            return None
-        self._refresh_strip()
-        self.caption.setText(f"Bookmarked “{bookmark.name}”")
-        return bookmark
+        return self.explorer.add_bookmark(name)
 
     def add_bookmark_dialog(self) -> None:
         if self.explorer.state is None:
             return
-        default = f"Bookmark {len(self.bookmarks.for_model(self.explorer.model.sha256)) + 1}"
+        default = self.explorer.default_bookmark_name()
         name, ok = QInputDialog.getText(self, "Bookmark", "Name:", text=default)
         if ok:
             self.add_bookmark(name or default)
 
     def restore_bookmark(self, bookmark_id: str) -> None:
-        bookmark = self.bookmarks.get(bookmark_id)
-        if bookmark is None:
-            return
-        try:
-            state = bookmark.state()
-        except ValueError as exc:
-            self._show_error(f"The bookmark “{bookmark.name}” cannot be restored: {exc}")
-            return
-        self._set_origin(state)
-        self._push(state, f"Go to bookmark “{bookmark.name}”")
+        self.explorer.restore_bookmark(bookmark_id)
 
     def rename_bookmark_dialog(self, bookmark_id: str) -> None:
         bookmark = self.bookmarks.get(bookmark_id)
@@ -576,11 +477,7 @@ class LatentPanel(Panel):
             return
         name, ok = QInputDialog.getText(self, "Rename bookmark", "Name:", text=bookmark.name)
         if ok and name.strip():
-            try:
-                self.bookmarks.rename(bookmark_id, name.strip())
-            except OSError as exc:
-                self._show_error(str(exc))
-            self._refresh_strip()
+            self.explorer.rename_bookmark(bookmark_id, name.strip())
 
     def delete_bookmark_dialog(self, bookmark_id: str) -> None:
         bookmark = self.bookmarks.get(bookmark_id)
@@ -588,14 +485,10 @@ class LatentPanel(Panel):
             return
         answer = QMessageBox.question(self, "Delete bookmark", f"Delete the bookmark “{bookmark.name}”?")
         if answer == QMessageBox.StandardButton.Yes:
-            try:
-                self.bookmarks.remove(bookmark_id)
-            except OSError as exc:
-                self._show_error(str(exc))
-            self._refresh_strip()
+            self.explorer.delete_bookmark(bookmark_id)
 
     # ----- dialogs ------------------------------------------------------------------------
-    def open_sample_grid(self):
+    def open_sample_grid(self) -> SampleGridDialog | None:
         from studio.ui.latent.sample_grid import SampleGridDialog
 
         if self.explorer.model is None:
@@ -608,13 +501,12 @@ class LatentPanel(Panel):
         self._sample_dialog.raise_()
         return self._sample_dialog
 
-    def open_interpolation(self):
+    def open_interpolation(self) -> InterpolationDialog | None:
         from studio.ui.latent.interpolation import InterpolationDialog
 
-        model = self.explorer.model
-        if model is None:
+        if self.explorer.model is None:
             return None
-        marks = self.bookmarks.for_model(model.sha256)
+        marks = self.explorer.model_bookmarks()
         old = self._interpolation_dialog
         if old is not None and shiboken6.isValid(old):
             old.close()  # it deletes itself; the new one lists the bookmarks as they are now
@@ -627,127 +519,17 @@ class LatentPanel(Panel):
         dialog.show()
         return dialog
 
-    # ----- images in: PNG states, encoding, projection ------------------------------------
+    # ----- images in and out --------------------------------------------------------------
     def accept_image(self, loaded: LoadedImage) -> bool:
         """File > Open and drops: a PNG of the explorer restores its state; another image is
         encoded (VAE) or projected (GAN). False, so the window shows it plainly, without models."""
-        e = self.explorer
-        if not e.refresh_models():
-            return False
-        state = self._state_in(loaded)
-        if state is not None:
-            if e.model_for_sha(state.model_sha256) is None:
-                self._show_error(
-                    f"{loaded.path.name} was made with the model “{state.model_name}”, which is not installed."
-                )
-                return True
-            self._set_origin(state)
-            self._started = True  # the PNG decides which model loads first
-            if e.state is None:
-                e.apply(state)  # nothing to undo back to yet
-            else:
-                self._push(state, f"Open {loaded.path.name}")
-            return True
-        if e.model is None or e.loading:
-            self._queued_image = loaded  # encoded once the model is ready
-            if not self._started:
-                self.start()
-            return True
-        self.encode_image(loaded.image, loaded.path.name)
-        return True
-
-    @staticmethod
-    def _state_in(loaded: LoadedImage):
-        settings = loaded.settings or {}
-        if "latent" not in settings:
-            return None
-        from studio.engine.latent import LatentState, LatentStateError
-
-        try:
-            return LatentState.from_settings(settings)
-        except (LatentStateError, ValueError) as exc:
-            log.warning("%s: unusable latent state (%s); treating it as a plain image", loaded.path.name, exc)
-            return None
+        return self.explorer.open_image(loaded)
 
     def encode_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Encode an image", str(self._prefs.value("files/last_folder", "")), IMAGE_FILE_FILTER
-        )
-        if not path:
-            return
-        try:
-            loaded = load_image(path)
-        except ImageLoadError as exc:
-            self._show_error(str(exc))
-            return
-        self.encode_image(loaded.image, loaded.path.name)
+        path, _ = QFileDialog.getOpenFileName(self, "Encode an image", self.explorer.last_folder, IMAGE_FILE_FILTER)
+        if path:
+            self.explorer.encode_file(path)
 
-    def encode_image(self, image, name: str = "image") -> None:
-        """VAE: encode on the worker (a render). GAN: projection, a job with progress and Stop."""
-        e = self.explorer
-        model, state = e.model, e.state
-        if model is None or state is None:
-            return
-        self._clear_error()
-        if model.kind == "vae":
-            self.caption.setText(f"Encoding {name}…")
-
-            def encode(_device) -> tuple[str, Rendered]:
-                new = model.state(model.encode(image), state.class_index, state.psi)
-                return name, render_state(model, new)
-
-            self._encoder.request(encode)
-            return
-        if self._projection_job is not None:
-            self.worker.cancel(self._projection_job)
-        self._projection_name = name
-        class_index = state.class_index
-        self._projection_job = self.worker.submit(
-            f"Projecting {name}", lambda _device: model.project_job(image, PROJECTION_STEPS, class_index=class_index)
-        )
-        self._projection_template = state
-
-    @Slot(object)
-    def _on_encoded(self, result) -> None:
-        name, rendered = result
-        if self.explorer.model is None or rendered.state.model_sha256 != self.explorer.model.sha256:
-            return
-        self.explorer.remember(rendered)
-        self.adopt(rendered.state, f"Encode {name}")
-
-    @Slot(int, object)
-    def _on_job_progress(self, job_id: int, progress) -> None:
-        if job_id == self._projection_job and progress.preview is not None:
-            from studio.ui.qimage import to_qimage
-
-            self.view.set_image(to_qimage(progress.preview))
-            self.caption.setText(progress.message)
-
-    @Slot(int, object)
-    def _on_job_finished(self, job_id: int, z) -> None:
-        if job_id != self._projection_job:
-            return
-        self._projection_job = None
-        model, template = self.explorer.model, self._projection_template
-        if z is None or model is None or template.model_sha256 != model.sha256:
-            if self.explorer.qimage is not None:
-                self.view.set_image(self.explorer.qimage)
-            self._update_caption()
-            return
-        new = model.state(z, template.class_index, template.psi)
-        self.adopt(new, f"Project {self._projection_name}")
-        if new == self.explorer.state and self.explorer.qimage is not None:
-            self.view.set_image(self.explorer.qimage)
-
-    @Slot(int, str)
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._projection_job:
-            self._projection_job = None
-            self._show_error(message)
-            if self.explorer.qimage is not None:
-                self.view.set_image(self.explorer.qimage)
-
-    # ----- images out ---------------------------------------------------------------------
     def export_png_dialog(self) -> None:
         path = self.save_png_dialog("Export PNG")
         if path is not None:

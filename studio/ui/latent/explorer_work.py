@@ -1,0 +1,117 @@
+"""What the Latent Explorer's controller hands the worker: load a model, render a point, hash
+model files. Plain functions and frozen results; they run on the worker thread, where torch
+lives, and never touch a widget.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from studio.ui.qimage import to_qimage
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from PIL import Image
+    from PySide6.QtGui import QImage
+
+    from studio.engine.devices import DeviceInfo
+    from studio.engine.environment import InstalledModel
+    from studio.engine.latent import Directions, LatentModel, LatentState
+
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    state: LatentState
+    image: Image.Image
+    qimage: QImage  # converted on the worker: showing it costs the GUI thread nothing
+
+
+@dataclass(frozen=True)
+class Loaded:
+    info: InstalledModel
+    model: LatentModel
+    directions: Directions
+    first: Rendered
+    problem: str | None = None  # why the state asked for could not be shown
+
+
+@dataclass(frozen=True)
+class Encoded:
+    name: str  # the file's name, for the undo step
+    rendered: Rendered
+
+
+def render_state(model: LatentModel, state: LatentState) -> Rendered:
+    """Worker side: one picture of ``state``."""
+    image = model.render(state)
+    return Rendered(state, image, to_qimage(image))
+
+
+def directions_for(model: LatentModel, state: LatentState) -> Directions:
+    """The slider axes for ``state``: the class's own for a model whose classes have their own."""
+    return model.directions(class_index=state.class_index if model.directions_depend_on_class else None)
+
+
+def state_problem(model: LatentModel, state: LatentState) -> str | None:
+    """Why ``state`` cannot be shown with ``model`` (a hand-edited PNG, say), or None."""
+    if len(state.z) != model.latent_dim:
+        return f"This point has {len(state.z)} latent values; {model.name} takes {model.latent_dim}."
+    classes = len(model.class_names)
+    if classes and state.class_index is not None and not 0 <= state.class_index < classes:
+        return f"This point asks for class {state.class_index}; {model.name} has classes 0 to {classes - 1}."
+    return None
+
+
+def card_sha256(info: InstalledModel) -> str | None:
+    """The sha256 a model's card records, without hashing the file (None if the card has none)."""
+    try:
+        card = json.loads(info.path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = card.get("sha256") if isinstance(card, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def file_sha256(info: InstalledModel) -> str | None:
+    """Worker side: a model file's sha256, from its card if it records one, else by hashing it
+    (None for a file that cannot be read)."""
+    sha = card_sha256(info)
+    if sha is not None:
+        return sha
+    from studio.engine.checkpoints import model_sha256
+
+    try:
+        return model_sha256(info.path)
+    except (OSError, ValueError):
+        return None
+
+
+def hash_files(infos: list[InstalledModel]) -> dict[Path, str | None]:
+    """Worker side: the sha256 of each model file (None where unreadable)."""
+    return {info.path: file_sha256(info) for info in infos}
+
+
+def device_name(device: DeviceInfo) -> str:
+    return getattr(device, "torch_device", None) or str(device)
+
+
+def initial_state(model: LatentModel) -> LatentState:
+    """The model's first picture: the seed (and class) its card shows it with, else seed 0."""
+    seed, class_index = DEFAULT_SEED, None
+    showcase = model.card.get("showcase") if isinstance(model.card, dict) else None
+    if isinstance(showcase, dict):
+        shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")
+        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed < 2**31:
+            seed = shown_seed
+        if (
+            isinstance(shown_class, int)
+            and not isinstance(shown_class, bool)
+            and 0 <= shown_class < len(model.class_names)
+        ):
+            class_index = shown_class
+    return model.state(model.random_z(seed, class_index), class_index, seed=seed)

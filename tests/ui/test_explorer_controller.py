@@ -1,0 +1,177 @@
+"""The Latent Explorer's controller against the scriptable fake worker: the test decides when
+each render is drawn and when each job reports, finishes or fails."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtGui import QUndoStack
+
+from studio.engine.imageio import load_image, save_png
+from studio.engine.jobs import Progress
+from studio.engine.paths import models_dir
+from studio.ui.latent import explorer_controller, explorer_work
+from studio.ui.latent.explorer_controller import ExplorerController
+from studio.ui.qimage import to_pil
+
+
+def _settle(fake) -> None:
+    """Draw every render the controller asks for until it asks for none."""
+    while fake.pending_render is not None:
+        fake.draw()
+
+
+def _pixels(qimage) -> np.ndarray:
+    return np.asarray(to_pil(qimage))
+
+
+class Spy:
+    def __init__(self, signal):
+        self.calls = []
+        signal.connect(lambda *args: self.calls.append(args))
+
+
+@pytest.fixture
+def controller(qtbot, fake_worker, tiny_models):
+    made = ExplorerController(fake_worker, QUndoStack())
+    made.start()
+    _settle(fake_worker)
+    assert made.model is not None and made.shown_state == made.state
+    yield made
+    # Job links delete themselves later: let them go while their worker and controller live.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def _switch_to(controller, fake, kind):
+    if controller.model.kind != kind:
+        controller.load_model(next(i for i, m in enumerate(controller.models) if m.path.stem == f"tiny-{kind}"))
+        _settle(fake)
+    assert controller.model.kind == kind and controller.shown_state == controller.state
+    return controller.model
+
+
+def _next_render(qtbot, fake):
+    """The render the controller asks for after a change (it asks on its next event-loop turn)."""
+    qtbot.waitUntil(lambda: fake.pending_render is not None, timeout=5_000)
+    return fake.pending_render
+
+
+def test_a_failed_projection_is_reported_once_and_the_picture_stays(controller, fake_worker):
+    _switch_to(controller, fake_worker, "gan")
+    picture, state = controller.qimage, controller.state
+    errors, unowned = Spy(controller.errorOccurred), Spy(fake_worker.unownedJobFailed)
+    controller.encode_image(Image.new("RGB", (64, 64), (10, 120, 200)), "target.png")
+    job = fake_worker.job("Projecting target.png")
+    assert controller.projecting and job.owned
+    fake_worker.report(job, Progress(0.5, "Projecting: step 3 of 6", preview=Image.new("RGB", (64, 64), "red")))
+    assert controller.qimage is not picture
+    fake_worker.fail(job, "Projecting target.png failed: RuntimeError: out of ideas")
+    assert errors.calls == [("Projecting target.png failed: RuntimeError: out of ideas",)]
+    assert unowned.calls == []  # the main window shows no second dialog
+    assert controller.qimage is picture and controller.state == state
+    assert not controller.projecting and controller.undo_stack.count() == 0
+
+
+def test_projection_previews_update_the_picture_and_the_result_becomes_the_state(controller, fake_worker, qtbot):
+    model = _switch_to(controller, fake_worker, "gan")
+    template = controller.state
+    pictures, notices = Spy(controller.pictureChanged), Spy(controller.noticeChanged)
+    controller.encode_image(Image.new("RGB", (64, 64), (10, 120, 200)), "target.png")
+    job = fake_worker.job("Projecting")
+    preview = Image.new("RGB", (64, 64), (250, 200, 0))
+    fake_worker.report(job, Progress(0.5, "Projecting: step 3 of 6", preview=preview))
+    assert len(pictures.calls) == 1 and np.array_equal(_pixels(controller.qimage), np.asarray(preview))
+    assert notices.calls[-1] == ("Projecting: step 3 of 6",)
+    assert controller.shown_state == template  # a preview is no point: exports still show the state's
+
+    z = model.random_z(99, template.class_index)
+    fake_worker.finish(job, z)
+    expected = model.state(z, template.class_index, template.psi)
+    assert controller.state == expected and controller.undo_stack.undoText() == "Project target.png"
+    _next_render(qtbot, fake_worker)
+    _settle(fake_worker)
+    assert controller.shown_state == expected
+    assert np.array_equal(_pixels(controller.qimage), np.asarray(model.render(expected)))
+
+
+def test_stopping_a_projection_keeps_the_best_point_so_far(controller, fake_worker, monkeypatch):
+    monkeypatch.setattr(explorer_controller, "PROJECTION_STEPS", 4)
+    _switch_to(controller, fake_worker, "gan")
+    before = controller.state
+    controller.encode_image(Image.new("RGB", (64, 64), (10, 120, 200)), "target.png")
+    job = fake_worker.job("Projecting")
+    fake_worker.step(job)
+    controller.cancel_projection()
+    assert job.state == "cancelled" and not controller.projecting
+    assert controller.state != before and controller.state.seed is None
+    assert controller.undo_stack.undoText() == "Project target.png"
+
+
+def test_a_stale_render_result_is_not_shown(controller, fake_worker, qtbot):
+    model = controller.model
+    controller.set_seed(1)
+    old_stamp, old_render = _next_render(qtbot, fake_worker)
+    controller.set_seed(2)
+    qtbot.waitUntil(lambda: fake_worker.pending_render[0] != old_stamp, timeout=5_000)
+    fake_worker.draw()
+    newest = controller.qimage
+    assert controller.shown_state == controller.state and controller.state.seed == 2
+    # The render of seed 1 arriving after seed 2's (it cannot, from the real worker): ignored.
+    fake_worker.renderDone.emit(old_stamp, old_render(fake_worker.device))
+    assert controller.qimage is newest and controller.shown_state.seed == 2
+
+    # A render asked for before a model switch, delivered after it: the new model's picture stays.
+    controller.set_seed(3)
+    stamp, render = _next_render(qtbot, fake_worker)
+    _switch_to(controller, fake_worker, "gan" if model.kind == "vae" else "vae")
+    shown = controller.qimage
+    fake_worker.renderDone.emit(stamp, render(fake_worker.device))
+    assert controller.qimage is shown and controller.shown_state == controller.state
+
+
+def test_a_bookmark_asked_for_before_its_picture_is_made_when_the_picture_arrives(controller, fake_worker, qtbot):
+    changed = Spy(controller.bookmarksChanged)
+    controller.set_seed(21)
+    assert controller.add_bookmark("later") is None
+    assert controller.bookmarks.bookmarks == []
+    _next_render(qtbot, fake_worker)
+    _settle(fake_worker)
+    [bookmark] = controller.model_bookmarks()
+    assert bookmark.name == "later" and bookmark.state() == controller.state
+    assert changed.calls
+
+
+def test_a_vae_encodes_an_image_into_an_undoable_state(controller, fake_worker):
+    model = _switch_to(controller, fake_worker, "vae")
+    before = controller.state
+    picture = Image.new("RGB", (64, 64), (200, 40, 40))
+    controller.encode_image(picture, "mine.png")
+    assert controller.state == before  # the encoding is on the worker
+    _settle(fake_worker)
+    assert controller.state.seed is None
+    np.testing.assert_allclose(controller.state.z_array(), model.encode(picture), atol=1e-5)
+    assert controller.shown_state == controller.state  # its picture came with it
+    assert controller.undo_stack.undoText() == "Encode mine.png"
+    controller.undo_stack.undo()
+    assert controller.state == before
+
+
+def test_model_files_are_hashed_on_the_worker(qtbot, fake_worker, tiny_models, monkeypatch, tmp_path):
+    from studio.engine.latent import LatentModel, state_png_settings
+
+    gan = LatentModel.load(models_dir() / "tiny-gan.safetensors")
+    state = gan.state(gan.random_z(5, 2), 2, 0.8, seed=5)
+    path = tmp_path / "made.png"
+    save_png(path, gan.render(state), {"panel": "Latent Explorer", **state_png_settings(gan, state)})
+    hashed = []
+    original = explorer_work.file_sha256
+    monkeypatch.setattr(explorer_work, "file_sha256", lambda info: hashed.append(info.path.stem) or original(info))
+
+    controller = ExplorerController(fake_worker, QUndoStack())
+    assert controller.open_image(load_image(path))
+    assert hashed == [] and controller.busy  # asked of the worker, not done on this thread
+    fake_worker.draw()
+    assert sorted(hashed) == ["tiny-gan", "tiny-vae"]
+    _settle(fake_worker)  # then the PNG's model loads, at the PNG's point
+    assert controller.model.sha256 == gan.sha256 and controller.state == state
+    assert controller.shown_state == state and controller.undo_stack.count() == 0
