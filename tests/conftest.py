@@ -25,6 +25,7 @@ def worker(qtbot):
         started.start()
     yield started
     started.shutdown()
+    _delete_finished_links()
 
 
 @pytest.fixture
@@ -35,3 +36,13 @@ def fake_worker(qtbot):
     fake = FakeWorker()
     yield fake
     fake.shutdown()
+    _delete_finished_links()
+
+
+def _delete_finished_links():
+    """A JobLink deletes itself later (deleteLater) when its job ends: let that happen now,
+    while this test's objects live, not inside the next test's event loop, where it would
+    reach objects Python has already freed."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
