@@ -413,6 +413,7 @@ def _stand_in_app(folder: Path, body: str) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_smoke_passes_an_app_whose_self_test_runs_every_panel(build_dirs, tmp_path):
     app = _stand_in_app(tmp_path / "app", "import sys; from studio.app import main; sys.exit(main(sys.argv[1:]))")
     assert build.main(["smoke", str(app), "--runs", "1", "--timeout", "240"]) == 0

@@ -169,6 +169,7 @@ def test_the_classifier_learns_the_groups_and_its_card_reports_accuracy(classifi
     assert loaded.model.embed(torch.zeros(2, 3, 64, 64)).shape == (2, EmojiClassifier(2).head.in_features)
 
 
+@pytest.mark.slow
 def test_evaluate_reports_every_measure_and_writes_the_neighbour_sheet(tmp_path, classifier_file):
     dataset = blobs_dataset()
     torch.manual_seed(0)
@@ -238,6 +239,7 @@ def test_a_vae_with_a_prior_draws_and_slides_within_the_class_picked(tmp_path):
     assert model.directions(class_index=0) is not model.directions(class_index=1)
 
 
+@pytest.mark.slow
 def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tmp_path, classifier_file, capsys):
     from studio.cli import main
     from studio.engine.data.dataset import save_image_dataset

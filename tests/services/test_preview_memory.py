@@ -11,6 +11,7 @@ import gc
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from studio.services.worker import Worker
@@ -26,6 +27,7 @@ def resident_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+@pytest.mark.slow
 def test_a_thousand_streamed_previews_leave_memory_flat(qtbot):
     worker = Worker("cpu")
     with qtbot.waitSignal(worker.ready, raising=True, timeout=60_000):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -175,6 +176,7 @@ def test_dark_and_light_themes_use_fusion(qapp):
     assert qapp.palette().window().color().lightness() > 180
 
 
+@pytest.mark.slow
 def test_self_test_command_exits_zero_and_saves_a_screenshot(tmp_path, studio_home):
     shot = tmp_path / "shot.png"
     env = {"LATENT_STUDIO_HOME": str(studio_home), "QT_QPA_PLATFORM": "offscreen", "STUDIO_DEVICE": "cpu"}
