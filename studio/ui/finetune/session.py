@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
     from studio.engine.environment import InstalledModel
     from studio.engine.jobs import Progress
-    from studio.engine.training.finetune import FinetuneResult, StepEstimate
+    from studio.engine.training.finetune.estimate import StepEstimate
+    from studio.engine.training.finetune.job import FinetuneResult
     from studio.services.worker import Worker
     from studio.ui.finetune.draft import TrainingOptions
     from studio.ui.finetune.jobs import LoadedBase
