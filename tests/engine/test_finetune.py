@@ -401,6 +401,55 @@ def test_a_job_folder_runs_elsewhere_and_its_result_imports_into_the_library(bas
 # --- the command line ------------------------------------------------------------------------------------------------
 
 
+def test_every_setting_survives_its_reproducible_command_line():
+    import dataclasses
+    import shlex
+
+    from studio.cli import build_parser
+
+    changed = FinetuneSettings(
+        base="Emoji GAN",
+        data="my drawings",
+        name="Ink and wash",
+        steps=300,
+        freeze=("g.4x4", "d.rgb"),
+        loss="lsgan",
+        batch=8,
+        lr=1e-4,
+        d_lr=4e-4,
+        betas=(0.0, 0.99),
+        ema=None,
+        augment=("flip", "jitter"),
+        resize="pad",
+        class_index=None,  # given by name or number: the base model resolves it (the lineage test covers it)
+        heldout=0.2,
+        seed=3,
+        sample_every=7,
+        checkpoint_every=70,
+        log_every=2,
+        device="cpu",
+        amp=False,
+        kid=False,
+    )
+    unchanged = [f.name for f in dataclasses.fields(FinetuneSettings) if getattr(changed, f.name) == f.default]
+    assert unchanged == ["class_index"]  # every other option is on the command line below
+    for settings in (changed, FinetuneSettings(base="b", data="d", name="n")):
+        args = build_parser().parse_args(shlex.split(settings.command_line())[1:])
+        given = {name: getattr(args, name) for name, _ in FinetuneSettings.options()}
+        assert FinetuneSettings.from_options(given) == settings
+
+
+def test_a_run_logs_samples_and_checkpoints_in_proportion_to_its_length_unless_told_otherwise():
+    def cadence(**changes):
+        chosen = FinetuneSettings(base="b", data="d", name="n", **changes).cadence()
+        return chosen.log_every, chosen.sample_every, chosen.checkpoint_every
+
+    assert cadence(steps=20) == (1, 10, 50)
+    assert cadence(steps=1000) == (10, 50, 250)
+    assert cadence(steps=100_000) == (10, 100, 500)
+    assert cadence(steps=20, checkpoint_every=2, log_every=5) == (5, 10, 2)
+
+
 def _studio(*args, env, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=timeout, env=env

@@ -369,6 +369,16 @@ def _no_evaluation(*args, **kwargs):
     yield  # a generator, as the real one
 
 
+def test_kid_results_read_back_what_cards_and_older_checkpoints_hold():
+    from studio.engine.training import KidResult
+
+    entry = {"step": 4, "kid": 0.5, "kid_std": 0.01}  # a checkpoint's kid_history, as it has always been written
+    assert KidResult.from_dict(entry).history_entry() == entry
+    card = {"kid": 0.25, "kid_std": 0.02, "n_real": 10, "n_fake": 10, "feature": "vgg19"}
+    kid = KidResult.from_dict(card, step=6)
+    assert kid.step == 6 and kid.card_entry() == card
+
+
 def test_training_state_round_trips_without_pickle():
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.Adam(model.parameters(), betas=(0.0, 0.99))
