@@ -65,7 +65,7 @@ class FinetuneSession(QObject):
     trainingProgress = Signal(object)  # TrainProgress
     lossesLogged = Signal(int, object)  # step, {loss name: value}
     samplesChanged = Signal(object)  # the latest sample grid (PIL image)
-    kidMeasured = Signal(object)  # {"step", "kid", "kid_std"}
+    kidMeasured = Signal(object)  # a KidResult (studio.engine.training.kid)
     trainingPaused = Signal()
     trainingResumed = Signal()
     trainingFinished = Signal(object)  # FinetuneResult
