@@ -58,7 +58,7 @@ SIZE = 64
 
 
 def _bundled_gan_config():
-    from studio.engine.training.finetune import load_base
+    from studio.engine.training.finetune.base import load_base
 
     return load_base("emoji-gan").config
 
@@ -75,11 +75,12 @@ def _synthetic(count: int, classes: int):
 
 def studio_images_per_second(config, dataset, steps: int, warmup: int, out_dir: Path) -> float:
     """Images per second of the studio's loop, between the yield after ``warmup`` and after the last step."""
+    from studio.engine.devices import select_device
     from studio.engine.training import TrainProgress, train_job
 
     out = out_dir / f"throughput-{time.monotonic_ns()}.safetensors"
     run = config.replace(steps=warmup + steps, log_every=50, sample_every=10**9, checkpoint_every=10**9, evaluate=False)
-    job = train_job(run, dataset, out)
+    job = train_job(run, dataset, out, device=select_device())
     started = None
     for progress in job:
         if isinstance(progress, TrainProgress) and progress.phase == "train":
@@ -243,10 +244,13 @@ def _grid_of(generator_fn, z: torch.Tensor, labels: torch.Tensor) -> Image.Image
 
 def adapt(folder: Path, steps: int, docs: Path) -> dict:
     from studio.engine.data.folder import load_folder_dataset
+    from studio.engine.devices import select_device
     from studio.engine.imageio import save_png
     from studio.engine.jobs import run_to_end
     from studio.engine.models import load_generative_model
-    from studio.engine.training.finetune import FinetuneSettings, finetune_job, load_base
+    from studio.engine.training.finetune.base import load_base
+    from studio.engine.training.finetune.job import finetune_job
+    from studio.engine.training.finetune.settings import FinetuneSettings
     from studio.engine.training.grid import image_grid
 
     base = load_base("emoji-gan")
@@ -271,7 +275,7 @@ def adapt(folder: Path, steps: int, docs: Path) -> dict:
     before = _grid_of(before_model, z, labels)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as out_dir:
-        result = run_to_end(finetune_job(settings, out_dir=out_dir))
+        result = run_to_end(finetune_job(settings, device=select_device(), out_dir=out_dir))
         wall = time.monotonic() - started
         after_model = load_generative_model(result.model_path).model
         after = _grid_of(after_model, z, labels)
@@ -289,8 +293,8 @@ def adapt(folder: Path, steps: int, docs: Path) -> dict:
         "batch": 32,
         "freeze": card["finetune"]["freeze"],
         "augment": ["flip", "color", "translation", "cutout"],
-        "kid_before": result.kid_before,
-        "kid_after": {k: result.kid_after[k] for k in ("kid", "kid_std", "n_real", "n_fake")},
+        "kid_before": result.kid_before.history_entry() if result.kid_before else None,
+        "kid_after": {k: result.kid_after.card_entry()[k] for k in ("kid", "kid_std", "n_real", "n_fake")},
         "kid_history": card.get("kid_history"),
         "training_time_s": card["wall_time_s"],
         "wall_time_s": round(wall, 1),

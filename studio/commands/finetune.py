@@ -1,6 +1,6 @@
 """``studio finetune``: adapt a model to a folder of images, headless, with a progress bar.
 
-The same engine job as the Fine-tune wizard (:func:`studio.engine.training.finetune.finetune_job`):
+The same engine job as the Fine-tune wizard (:func:`studio.engine.training.finetune.job.finetune_job`):
 the result goes into the model library, where the Latent Explorer lists it. Ctrl+C stops
 after the current step and saves a checkpoint (exit code 130); ``--resume`` carries on from
 it at the same step. Under ``torchrun`` the same command trains on every process
@@ -21,7 +21,6 @@ from studio.commands.terminal import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
     EXIT_OK,
-    LOSS_NAMES,
     apply_threads,
     checkpoint_untouched,
     print_error,
@@ -31,8 +30,6 @@ from studio.commands.terminal import (
 if TYPE_CHECKING:
     from studio.engine.jobs import Progress
     from studio.engine.training.distributed import DistributedContext
-
-FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
 
 
 def add_commands(subparsers: Any) -> None:
@@ -47,38 +44,9 @@ def add_commands(subparsers: Any) -> None:
         ),
     )
     what = parser.add_argument_group("what")
-    what.add_argument("--base", help="the model to start from: a name from `studio info` or a .safetensors path")
-    what.add_argument("--data", help="the folder of images (searched recursively)")
-    what.add_argument("--out", help="the new model's name in the library")
     run = parser.add_argument_group("run")
-    run.add_argument("--steps", type=int, help="training steps (generator steps for a GAN); default 1000")
-    run.add_argument("--freeze", help=f"what stays frozen: {FREEZE_CHOICES}; default freeze-d (GAN), last-blocks (VAE)")
-    run.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default: the base model's)")
-    run.add_argument("--batch", type=int, help="images per step; default 16")
-    run.add_argument("--lr", type=float, help="learning rate (the generator's for a GAN)")
-    run.add_argument("--d-lr", type=float, help="the discriminator's learning rate (GAN)")
-    run.add_argument("--betas", help="Adam betas, e.g. 0,0.999 (default: the loss's recipe)")
-    run.add_argument("--ema", type=float, help="generator weight average decay (0.999; 0 switches it off)")
-    run.add_argument(
-        "--augment",
-        help="comma-separated: flip, jitter, color, translation, cutout, diffaugment (= the last three), none; "
-        "default flip,diffaugment (GAN), flip (VAE)",
-    )
-    run.add_argument("--resize", choices=("center-crop", "pad", "random-crop"), help="how pictures become squares")
-    run.add_argument(
-        "--class", dest="class_name", help="conditional base: the class your folder becomes (default: the first)"
-    )
-    run.add_argument("--heldout", type=float, help="part of the folder kept for KID (default 0.1)")
-    run.add_argument("--seed", type=int, help="seed for noise, batches and the held-out split (default 0)")
-    run.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    run.add_argument(
-        "--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision on CUDA (default on)"
-    )
+    _add_settings_options({"what": what, "run": run})
     run.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
-    run.add_argument("--sample-every", type=int, help="write a sample grid every N steps (default 100)")
-    run.add_argument("--checkpoint-every", type=int, help="checkpoint (and KID) every N steps (default 500)")
-    run.add_argument("--log-every", type=int, help="read losses back every N steps (default 10)")
-    run.add_argument("--no-kid", action="store_true", help="skip the held-out KID measurements")
     run.add_argument("--resume", action="store_true", help="continue NAME's run from its checkpoint")
     other = parser.add_argument_group("other actions")
     other.add_argument(
@@ -101,80 +69,39 @@ def _say(message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _add_settings_options(groups: dict[str, Any]) -> None:
+    """One argument per fine-tune setting, as the settings' option table describes it."""
+    from studio.engine.training.finetune.settings import FinetuneSettings
+
+    for name, option in FinetuneSettings.options():
+        group = groups[option.group]
+        if option.switch and option.flag.startswith("--no-"):
+            group.add_argument(option.flag, dest=name, action="store_const", const=False, help=option.help)
+        elif option.switch:
+            group.add_argument(
+                option.flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=option.help
+            )
+        else:
+            metavar = None if option.choices else option.flag[2:].upper().replace("-", "_")
+            group.add_argument(
+                option.flag, dest=name, type=option.type, choices=option.choices, metavar=metavar, help=option.help
+            )
+
+
 def _settings(args: argparse.Namespace) -> Any:
     """FinetuneSettings from the options (on --resume, the saved run's, with options given winning)."""
-    from studio.engine.training import TrainingError
-    from studio.engine.training.finetune import FinetuneSettings, load_base, saved_settings
+    from studio.engine.training.finetune.base import load_base
+    from studio.engine.training.finetune.settings import FinetuneSettings, saved_settings
 
-    saved = saved_settings(args.out) if args.resume and args.out else None
-    if saved is None:
-        missing = [
-            flag for flag, value in (("--base", args.base), ("--data", args.data), ("--out", args.out)) if not value
-        ]
-        if missing:
-            raise TrainingError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} needed")
-        values: dict[str, Any] = {"base": args.base, "data": args.data, "name": args.out}
-    else:
+    saved = saved_settings(args.name) if args.resume and args.name else None
+    if saved is not None:
         _say(f"The saved run's settings: {saved.base} on {saved.data}")
-        values = saved.to_dict()
-        for flag, key in (("base", "base"), ("data", "data")):
-            if getattr(args, flag):
-                values[key] = getattr(args, flag)
-    simple = (
-        "steps",
-        "loss",
-        "batch",
-        "lr",
-        "d_lr",
-        "resize",
-        "heldout",
-        "seed",
-        "device",
-        "amp",
-        "sample_every",
-        "checkpoint_every",
-        "log_every",
-    )
-    for key in simple:
-        value = getattr(args, key)
-        if value is not None:
-            values[key] = value
-    if args.ema is not None:
-        values["ema"] = args.ema if args.ema > 0 else None
-    if args.freeze:
-        values["freeze"] = _freeze_value(args.freeze)
-    if args.augment is not None:
-        values["augment"] = tuple(a.strip() for a in args.augment.split(","))
-    if args.betas:
-        try:
-            first, second = (float(b) for b in args.betas.split(","))
-        except ValueError as exc:
-            raise TrainingError(f"--betas takes two numbers, e.g. 0,0.999; got {args.betas!r}") from exc
-        values["betas"] = (first, second)
-    if args.no_kid:
-        values["kid"] = False
-    if args.class_name is not None:
-        base = load_base(values["base"])
-        names = base.class_names
-        text = args.class_name.strip()
-        if not names:
-            raise TrainingError(f"{base.name} has no classes; drop --class")
-        folded = [n.casefold() for n in names]
-        if text.isdigit() and int(text) < len(names):
-            values["class_index"] = int(text)
-        elif text.casefold() in folded:
-            values["class_index"] = folded.index(text.casefold())
-        else:
-            choices = ", ".join(f"{i} {n}" for i, n in enumerate(names))
-            raise TrainingError(f"{base.name} has no class {text!r}; its classes: {choices}")
-    if "betas" in values and isinstance(values["betas"], list):
-        values["betas"] = tuple(values["betas"])
-    return FinetuneSettings.from_dict(values)
-
-
-def _freeze_value(text: str) -> str | tuple[str, ...]:
-    presets = ("auto", "freeze-d", "last-blocks", "all")
-    return text if text in presets else tuple(b.strip() for b in text.split(",") if b.strip())
+    given = {name: getattr(args, name) for name, _ in FinetuneSettings.options()}
+    class_text = given.pop("class_index")  # a name or a number: which number a name is, the base says
+    settings = FinetuneSettings.from_options(given, saved)
+    if class_text is not None:
+        settings = settings.replace(class_index=load_base(settings.base).class_index(class_text))
+    return settings
 
 
 def _command_line(args: argparse.Namespace, settings: Any) -> str:
@@ -185,11 +112,13 @@ def _command_line(args: argparse.Namespace, settings: Any) -> str:
 
 
 def _list_blocks(args: argparse.Namespace) -> int:
-    from studio.engine.training.finetune import FinetuneSettings, frozen_blocks, load_base
+    from studio.engine.training.finetune.base import load_base
+    from studio.engine.training.finetune.config import frozen_blocks
+    from studio.engine.training.finetune.settings import FinetuneSettings
     from studio.engine.training.freezing import FREEZE_PRESETS, model_blocks, presets_for
 
     base = load_base(args.base)
-    settings = FinetuneSettings(base=args.base, data=".", name="-", freeze=_freeze_value(args.freeze or "auto"))
+    settings = FinetuneSettings.from_options({"base": args.base, "data": ".", "name": "-", "freeze": args.freeze})
     preset, blocks = frozen_blocks(settings, base)
     rows = model_blocks(base.config, blocks)
     print(
@@ -207,7 +136,7 @@ def _list_blocks(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from studio.engine.training.jobfolder import import_checkpoint
 
-    path = import_checkpoint(args.import_path, name=args.out)
+    path = import_checkpoint(args.import_path, name=args.name)
     print(f"Imported: {path}")
     print(
         "Open it in the Latent Explorer, or: "
@@ -251,9 +180,10 @@ def run_finetune(args: argparse.Namespace) -> int:
         else:
             settings = _settings(args)
         if args.estimate:
-            from studio.engine.training.finetune import estimate_step
+            from studio.engine.devices import select_device
+            from studio.engine.training.finetune.estimate import estimate_step
 
-            estimate = estimate_step(settings)
+            estimate = estimate_step(settings, select_device(settings.device))
             minutes = estimate.total_seconds / 60
             print(
                 f"{estimate.seconds_per_step * 1000:.0f} ms per step ({estimate.images_per_second:.0f} images/s) on "
@@ -284,9 +214,11 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) -> int:
     from studio.engine.checkpoints import ModelFileError
+    from studio.engine.devices import select_device
     from studio.engine.training import checkpoint_path, read_checkpoint_config
     from studio.engine.training.distributed import distributed_from_env
-    from studio.engine.training.finetune import finetune_job, library_path
+    from studio.engine.training.finetune.job import finetune_job
+    from studio.engine.training.finetune.settings import library_path
 
     try:
         context = distributed_from_env(settings.device)
@@ -306,7 +238,8 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
         _say(
             f"Resuming {ckpt} from step {step}" if step is not None else f"No checkpoint at {ckpt}: starting a new run"
         )
-    job = finetune_job(settings, resume=resume, out_dir=out_dir, command=command, distributed=context)
+    device = context.device_info if context is not None else select_device(settings.device)
+    job = finetune_job(settings, device=device, resume=resume, out_dir=out_dir, command=command, distributed=context)
     try:
         end = drive_job(
             job,
@@ -339,9 +272,9 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
     print(f"Fine-tuned {result.train.step} steps in {minutes}:{seconds:02d}")
     before, after = result.kid_before, result.kid_after
     if before is not None and after is not None:
-        print(f"KID (held out): {before['kid']:.4g} before, {after['kid']:.4g} after (lower is better)")
+        print(f"KID (held out): {before.kid:.4g} before, {after.kid:.4g} after (lower is better)")
     elif after is not None:
-        print(f"KID (held out): {after['kid']:.4g}")
+        print(f"KID (held out): {after.kid:.4g}")
     if out_dir is None:
         print(
             f"Open it in the Latent Explorer ({settings.name}), or: "

@@ -240,7 +240,7 @@ def _cond_ramp(text: str) -> tuple[int, int] | None:
 
 def _augmentation(text: str) -> dict[str, Any]:
     from studio.engine.training.config import DIFFAUGMENT_POLICIES
-    from studio.engine.training.finetune import JITTER, normalise_augment
+    from studio.engine.training.finetune.settings import JITTER, normalise_augment
 
     chosen = normalise_augment(tuple(text.split(",")))
     return {
@@ -267,6 +267,7 @@ def _command_line(args: argparse.Namespace) -> str:
 def run_train(args: argparse.Namespace) -> int:
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
+    from studio.engine.devices import select_device
     from studio.engine.training import (
         TrainingError,
         checkpoint_path,
@@ -299,6 +300,7 @@ def run_train(args: argparse.Namespace) -> int:
         config,
         dataset,
         out,
+        device=select_device(config.device),
         resume=args.resume,
         command=command,
         data_card=_data_card(Path(args.data)),
@@ -327,7 +329,7 @@ def run_train(args: argparse.Namespace) -> int:
     minutes, seconds = divmod(int(result.elapsed_s), 60)
     print(f"Trained {result.step} steps in {minutes}:{seconds:02d}")
     if result.kid is not None:
-        print(f"KID (held out): {result.kid['kid']:.4g} ± {result.kid['kid_std']:.2g}")
+        print(f"KID (held out): {result.kid.kid:.4g} ± {result.kid.std:.2g}")
     elif result.card.get("kid_note"):
         print(f"KID: {result.card['kid_note']}")
     return end.code

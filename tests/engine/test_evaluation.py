@@ -243,6 +243,7 @@ def test_a_vae_with_a_prior_draws_and_slides_within_the_class_picked(tmp_path):
 def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tmp_path, classifier_file, capsys):
     from studio.cli import main
     from studio.engine.data.dataset import save_image_dataset
+    from studio.engine.devices import select_device
     from studio.engine.models import GANConfig
     from studio.engine.training import default_config, train_job
 
@@ -250,7 +251,7 @@ def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tm
     data = save_image_dataset(dataset, tmp_path / "blobs")
     model = GANConfig(latent_dim=16, g_channels=32, d_channels=8, num_classes=2, architecture="style", w_dim=16)
     config = default_config("gan", model, steps=2, batch=4, log_every=1, evaluate=False)
-    run_to_end(train_job(config, dataset, tmp_path / "run" / "blobs.safetensors"))
+    run_to_end(train_job(config, dataset, tmp_path / "run" / "blobs.safetensors", device=select_device()))
     checkpoint = tmp_path / "run" / "blobs.ckpt.safetensors"
     code = main(
         [

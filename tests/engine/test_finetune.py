@@ -16,6 +16,7 @@ import torch
 
 from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset
+from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.latent import LatentModel, find_model
 from studio.engine.models import GANConfig, VAEConfig
@@ -29,15 +30,11 @@ from studio.engine.training import (
     read_checkpoint_config,
     train_job,
 )
-from studio.engine.training.finetune import (
-    FinetuneSettings,
-    base_init,
-    estimate_step,
-    finetune_config,
-    finetune_job,
-    library_path,
-    load_base,
-)
+from studio.engine.training.finetune.base import base_init, load_base
+from studio.engine.training.finetune.config import finetune_config
+from studio.engine.training.finetune.estimate import estimate_step
+from studio.engine.training.finetune.job import finetune_job
+from studio.engine.training.finetune.settings import FinetuneSettings, library_path
 from studio.engine.training.jobfolder import export_job_folder, import_checkpoint, job_settings
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import build_trainer
@@ -67,7 +64,7 @@ def _train_base(folder, kind: str, name: str, with_checkpoint: bool = True):
         model = VAEConfig(latent_dim=8, base_channels=8)
     config = default_config(kind, model, steps=2, batch=4, evaluate=False, name=name)
     out = folder / f"{name.lower().replace(' ', '-')}.safetensors"
-    result = run_to_end(train_job(config, dataset, out))
+    result = run_to_end(train_job(config, dataset, out, device=select_device()))
     if not with_checkpoint:
         checkpoint_path(out).unlink()
         checkpoint_path(out).with_suffix(".json").unlink()
@@ -213,8 +210,8 @@ def test_frozen_parameters_stay_bit_identical_and_are_not_in_the_optimiser(
 
 def test_freeze_d_needs_a_trained_discriminator_and_auto_then_trains_everything(bases, pictures):
     with pytest.raises(TrainingError, match="no training checkpoint.*FreezeD"):
-        run_to_end(finetune_job(settings(bases, pictures, kind="bare-gan", freeze="freeze-d")))
-    result = run_to_end(finetune_job(settings(bases, pictures, kind="bare-gan", steps=2)))
+        run_to_end(finetune_job(settings(bases, pictures, kind="bare-gan", freeze="freeze-d"), device=select_device()))
+    result = run_to_end(finetune_job(settings(bases, pictures, kind="bare-gan", steps=2), device=select_device()))
     card = json.loads(result.model_path.with_suffix(".json").read_text(encoding="utf-8"))
     assert card["finetune"]["freeze"]["preset"] == "all" and card["finetune"]["discriminator"].startswith("new")
 
@@ -225,14 +222,22 @@ def test_freeze_d_needs_a_trained_discriminator_and_auto_then_trains_everything(
 def test_a_killed_run_resumes_from_its_last_checkpoint_and_matches_the_uninterrupted_run(bases, pictures):
     # Every random path on: flips, random crops, DiffAugment, a frozen discriminator.
     recipe = dict(resize="random-crop", augment=("flip", "jitter", "diffaugment"), freeze="freeze-d")
-    straight, straight_losses = drive(finetune_job(settings(bases, pictures, name="Straight", **recipe)))
+    straight, straight_losses = drive(
+        finetune_job(settings(bases, pictures, name="Straight", **recipe), device=select_device())
+    )
     assert straight.model_path is not None and sorted(straight_losses) == [1, 2, 3, 4, 5, 6]
 
-    _, first = drive(finetune_job(settings(bases, pictures, name="Killed", **recipe)), stop_after=5, abandon=True)
+    _, first = drive(
+        finetune_job(settings(bases, pictures, name="Killed", **recipe), device=select_device()),
+        stop_after=5,
+        abandon=True,
+    )
     ckpt = checkpoint_path(library_path("Killed"))
     assert read_checkpoint_config(ckpt)[1] == 4  # step 5 was never saved
     torch.manual_seed(99)  # whatever ran in between must not matter
-    resumed, second = drive(finetune_job(settings(bases, pictures, name="Killed", **recipe), resume=True))
+    resumed, second = drive(
+        finetune_job(settings(bases, pictures, name="Killed", **recipe), resume=True, device=select_device())
+    )
     assert sorted(second) == [5, 6] and resumed.train.step == 6
     assert_same_losses(straight_losses, {**{s: first[s] for s in range(1, 5)}, **second})
     a = load_checkpoint(checkpoint_path(straight.model_path)).state["trainer"]["modules"]["g_ema"]
@@ -265,13 +270,13 @@ def test_a_checkpoint_write_that_fails_part_way_leaves_the_previous_one_loadable
 
     monkeypatch.setattr(checkpoints, "atomic_write_bytes", half_then_disk_full)
     with pytest.raises(SaveError) as failure:
-        run_to_end(finetune_job(settings(bases, pictures)))
+        run_to_end(finetune_job(settings(bases, pictures), device=select_device()))
     assert "disk full" in str(failure.value) and "step 4" in str(failure.value) and "step 2" in str(failure.value)
     monkeypatch.setattr(checkpoints, "atomic_write_bytes", real)
 
     assert load_checkpoint(ckpt).step == 2
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
-    resumed, logged = drive(finetune_job(settings(bases, pictures), resume=True))
+    resumed, logged = drive(finetune_job(settings(bases, pictures), resume=True, device=select_device()))
     assert resumed.train.step == 6 and sorted(logged) == [3, 4, 5, 6]
 
 
@@ -281,7 +286,7 @@ def test_a_checkpoint_write_that_fails_part_way_leaves_the_previous_one_loadable
 def test_a_folder_with_junk_trains_on_the_good_images_and_the_model_card_lists_the_rest(bases, tmp_path):
     folder = tmp_path / "junk"
     expected = junk_folder(folder)
-    result = run_to_end(finetune_job(settings(bases, folder, steps=2, name="From junk")))
+    result = run_to_end(finetune_job(settings(bases, folder, steps=2, name="From junk"), device=select_device()))
     assert result.scan.count == 19 and result.scan.skipped_count == len(expected)
     card = json.loads(result.model_path.with_suffix(".json").read_text(encoding="utf-8"))
     assert card["data"]["count"] == 19 and card["data"]["skipped_count"] == len(expected)
@@ -292,11 +297,11 @@ def test_too_few_images_stop_before_training_with_a_clear_message(bases, tmp_pat
     small = tmp_path / "small"
     write_pictures(small, 4)
     with pytest.raises(TrainingError, match="Only 4 usable images.*at least 16"):
-        run_to_end(finetune_job(settings(bases, small)))
+        run_to_end(finetune_job(settings(bases, small), device=select_device()))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(TrainingError, match="No usable images"):
-        run_to_end(finetune_job(settings(bases, empty)))
+        run_to_end(finetune_job(settings(bases, empty), device=select_device()))
     assert not list(models_dir().iterdir())  # nothing half-made in the library
 
 
@@ -318,10 +323,13 @@ def test_the_result_opens_in_the_latent_explorer_with_its_lineage(bases, picture
     monkeypatch.setattr(metrics, "kid_score", fake_kid)
     seen = []
     result = run_to_end(
-        finetune_job(settings(bases, pictures, steps=4, kid=True, sample_every=2, class_index=1)), seen.append
+        finetune_job(
+            settings(bases, pictures, steps=4, kid=True, sample_every=2, class_index=1), device=select_device()
+        ),
+        seen.append,
     )
     assert kid_calls == [2, 2, 2]  # before training and at the checkpoints of steps 2 and 4, on the held-out images
-    assert result.kid_before["kid"] == 1.0 and result.kid_after["kid"] == pytest.approx(1 / 3)
+    assert result.kid_before.kid == 1.0 and result.kid_after.kid == pytest.approx(1 / 3)
     grids = [p.samples for p in seen if isinstance(p, TrainProgress) and p.samples is not None]
     assert len(grids) == 2 and grids[0].size == grids[1].size  # the fixed-seed grid, one class, 8 x 8
 
@@ -345,17 +353,19 @@ def test_the_result_opens_in_the_latent_explorer_with_its_lineage(bases, picture
 
 
 def test_a_name_already_in_the_library_is_refused_and_left_alone(bases, pictures):
-    first = run_to_end(finetune_job(settings(bases, pictures, steps=2)))
+    first = run_to_end(finetune_job(settings(bases, pictures, steps=2), device=select_device()))
     before = first.model_path.read_bytes()
     with pytest.raises(TrainingError, match="already in the library"):
-        run_to_end(finetune_job(settings(bases, pictures, steps=2)))
+        run_to_end(finetune_job(settings(bases, pictures, steps=2), device=select_device()))
     with pytest.raises(TrainingError, match="taken by"):
-        run_to_end(finetune_job(settings(bases, pictures, steps=2, name="EMOJI GAN")))  # a bundled model's name
+        run_to_end(
+            finetune_job(settings(bases, pictures, steps=2, name="EMOJI GAN"), device=select_device())
+        )  # a bundled model's name
     assert first.model_path.read_bytes() == before
 
 
 def test_an_estimate_measures_time_and_memory_per_step(bases, pictures):
-    estimate = estimate_step(settings(bases, pictures, steps=100), measure_steps=1)
+    estimate = estimate_step(settings(bases, pictures, steps=100), select_device(), measure_steps=1)
     assert estimate.seconds_per_step > 0 and estimate.memory_bytes > 100_000
     assert estimate.total_seconds == pytest.approx(100 * estimate.seconds_per_step)
     assert estimate.device.startswith("CPU")
@@ -371,7 +381,7 @@ def test_a_job_folder_runs_elsewhere_and_its_result_imports_into_the_library(bas
     assert "--nproc_per_node=${NPROC:-2}" in (folder / "run.sh").read_text(encoding="utf-8")
 
     job, out_dir = job_settings(folder)
-    result = run_to_end(finetune_job(job, out_dir=out_dir, resume=True))
+    result = run_to_end(finetune_job(job, device=select_device(), out_dir=out_dir, resume=True))
     assert result.model_path.parent == folder / "out" and not library_path("Big run").exists()
 
     imported = import_checkpoint(folder)
@@ -389,6 +399,55 @@ def test_a_job_folder_runs_elsewhere_and_its_result_imports_into_the_library(bas
 
 
 # --- the command line ------------------------------------------------------------------------------------------------
+
+
+def test_every_setting_survives_its_reproducible_command_line():
+    import dataclasses
+    import shlex
+
+    from studio.cli import build_parser
+
+    changed = FinetuneSettings(
+        base="Emoji GAN",
+        data="my drawings",
+        name="Ink and wash",
+        steps=300,
+        freeze=("g.4x4", "d.rgb"),
+        loss="lsgan",
+        batch=8,
+        lr=1e-4,
+        d_lr=4e-4,
+        betas=(0.0, 0.99),
+        ema=None,
+        augment=("flip", "jitter"),
+        resize="pad",
+        class_index=None,  # given by name or number: the base model resolves it (the lineage test covers it)
+        heldout=0.2,
+        seed=3,
+        sample_every=7,
+        checkpoint_every=70,
+        log_every=2,
+        device="cpu",
+        amp=False,
+        kid=False,
+    )
+    unchanged = [f.name for f in dataclasses.fields(FinetuneSettings) if getattr(changed, f.name) == f.default]
+    assert unchanged == ["class_index"]  # every other option is on the command line below
+    for settings in (changed, FinetuneSettings(base="b", data="d", name="n")):
+        args = build_parser().parse_args(shlex.split(settings.command_line())[1:])
+        given = {name: getattr(args, name) for name, _ in FinetuneSettings.options()}
+        assert FinetuneSettings.from_options(given) == settings
+
+
+def test_a_run_logs_samples_and_checkpoints_in_proportion_to_its_length_unless_told_otherwise():
+    def cadence(**changes):
+        chosen = FinetuneSettings(base="b", data="d", name="n", **changes).cadence()
+        return chosen.log_every, chosen.sample_every, chosen.checkpoint_every
+
+    assert cadence(steps=20) == (1, 10, 50)
+    assert cadence(steps=1000) == (10, 50, 250)
+    assert cadence(steps=100_000) == (10, 100, 500)
+    assert cadence(steps=20, checkpoint_every=2, log_every=5) == (5, 10, 2)
 
 
 def _studio(*args, env, timeout=300):
@@ -525,7 +584,9 @@ def test_a_slim_checkpoint_ships_the_discriminator_for_freeze_d_but_cannot_be_re
     init, d_source = base_init(loaded, finetune_config(settings(bases, pictures, base=str(base)), loaded))
     assert "training checkpoint" in d_source
     assert init["d"].keys() == full_d.keys() and all(torch.equal(init["d"][k], full_d[k]) for k in full_d)
-    result = run_to_end(finetune_job(settings(bases, pictures, base=str(base), freeze="freeze-d", steps=2)))
+    result = run_to_end(
+        finetune_job(settings(bases, pictures, base=str(base), freeze="freeze-d", steps=2), device=select_device())
+    )
     assert load_generative_model(result.model_path).card["finetune"]["freeze"]["preset"] == "freeze-d"
 
     # It is not a run to go on with: resuming says why instead of failing on missing state.
@@ -538,7 +599,7 @@ def test_a_slim_checkpoint_ships_the_discriminator_for_freeze_d_but_cannot_be_re
         torch.zeros(n, dtype=torch.uint8),
     )
     with pytest.raises(TrainingError, match="cannot be resumed"):
-        run_to_end(train_job(full.config, dataset, base, resume=True))
+        run_to_end(train_job(full.config, dataset, base, device=select_device(), resume=True))
 
 
 def test_studio_model_slim_writes_a_slim_checkpoint_and_refuses_to_slim_twice(bases, tmp_path, capsys):

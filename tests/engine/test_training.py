@@ -14,6 +14,7 @@ import torch
 
 from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset, load_image_dataset
+from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, Progress, run_to_end
 from studio.engine.models import LOSSES, GANConfig, VAEConfig, load_generative_model
 from studio.engine.training import (
@@ -102,13 +103,13 @@ def run(config, dataset, out, **kwargs):
         if isinstance(progress, TrainProgress) and progress.losses:
             logged[progress.step] = progress.losses
 
-    result = run_to_end(train_job(config, dataset, out, **kwargs), collect)
+    result = run_to_end(train_job(config, dataset, out, device=select_device(), **kwargs), collect)
     return result, logged
 
 
 def run_until(config, dataset, out, stop_after: int, **kwargs):
     """Run a job and cancel it at the yield after step ``stop_after``, as the worker does."""
-    job = train_job(config, dataset, out, **kwargs)
+    job = train_job(config, dataset, out, device=select_device(), **kwargs)
     logged: dict[int, dict[str, float]] = {}
     progress = next(job)
     while True:
@@ -292,7 +293,7 @@ def test_sample_grid_has_one_row_per_class_or_originals_reconstructions_samples(
     out = tmp_path / "m.safetensors"
     grids = []
     run_to_end(
-        train_job(make(steps=2, sample_every=1), squares(), out),
+        train_job(make(steps=2, sample_every=1), squares(), out, device=select_device()),
         lambda p: grids.append(p.samples) if getattr(p, "samples", None) is not None else None,
     )
     expected = grid_size(rows, 8, (SIZE, SIZE))
@@ -342,7 +343,7 @@ def test_final_model_loads_and_its_card_tells_how_it_was_made(tmp_path, monkeypa
     # The card carries studio evaluate's measures of the saved model, its KID the held-out one.
     assert calls == [("emoji-gan.safetensors", 24, 100)]
     assert card["evaluation"]["train"]["vgg19"]["precision"] == 0.5
-    assert card["kid"]["kid"] == 0.25 and result.kid["kid"] == 0.25 and card["kid"]["n_fake"] == 100
+    assert card["kid"]["kid"] == 0.25 and result.kid.kid == 0.25 and card["kid"]["n_fake"] == 100
     # The finished file holds the averaged generator only, much smaller than the checkpoint.
     assert out.stat().st_size < checkpoint_path(out).stat().st_size / 3
 
@@ -366,6 +367,16 @@ def test_keep_best_saves_the_weights_of_the_lowest_kid_so_far(tmp_path, monkeypa
 def _no_evaluation(*args, **kwargs):
     return None, "not measured (test)"
     yield  # a generator, as the real one
+
+
+def test_kid_results_read_back_what_cards_and_older_checkpoints_hold():
+    from studio.engine.training import KidResult
+
+    entry = {"step": 4, "kid": 0.5, "kid_std": 0.01}  # a checkpoint's kid_history, as it has always been written
+    assert KidResult.from_dict(entry).history_entry() == entry
+    card = {"kid": 0.25, "kid_std": 0.02, "n_real": 10, "n_fake": 10, "feature": "vgg19"}
+    kid = KidResult.from_dict(card, step=6)
+    assert kid.step == 6 and kid.card_entry() == card
 
 
 def test_training_state_round_trips_without_pickle():

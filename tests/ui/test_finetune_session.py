@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWizard
 
 from studio.engine.devices import DeviceInfo
 from studio.engine.paths import models_dir
+from studio.engine.training.kid import KidResult
 from studio.engine.training.loop import TrainProgress
 from studio.ui.finetune import jobs
 from studio.ui.finetune.draft import TrainingOptions
@@ -128,7 +129,7 @@ def test_training_progress_samples_kid_and_pause_arrive_as_session_signals(fake_
     assert session.training and session.training_run == run and run.parent.name == "finetune-runs"
     job = fake_worker.job("Fine-tuning")
     grid = Image.new("RGB", (8, 8), "red")
-    kid = {"step": 10, "kid": 0.2, "kid_std": 0.01}
+    kid = KidResult(0.2, 0.01, step=10)
     fake_worker.report(job, TrainProgress(0.1, "Step 10", step=10, total_steps=100, losses={"d": 1.0, "g": 2.0}))
     fake_worker.report(job, TrainProgress(0.1, "Step 10", step=10, total_steps=100, samples=grid, kid=kid))
     assert losses == [(10, {"d": 1.0, "g": 2.0})]
@@ -164,7 +165,7 @@ def test_training_is_handed_the_device_the_worker_trains_on(qtbot, tmp_path, mon
     session.set_options(TrainingOptions(steps=100, batch=4, device="cpu"))  # the CPU beside the GPU
     session.start_training()
     worker.step(worker.job("Fine-tuning"))
-    assert handed == [gpu, None]  # None: the engine picks the CPU the settings ask for
+    assert handed[0] == gpu and handed[1].kind == "cpu"  # the CPU the settings ask for
 
 
 def test_a_failed_import_is_shown_once_by_the_panel(qtbot, fake_worker, unowned, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
 from studio.engine.data.dataset import ImageDataset
+from studio.engine.devices import select_device
 from studio.engine.jobs import run_to_end
 from studio.engine.latent import LatentModel
 from studio.engine.models import GANConfig
@@ -38,7 +39,9 @@ def tiny_gan(qtbot):
         evaluate=False,
         name="Tiny GAN",
     )
-    return run_to_end(train_job(config, dataset, models_dir() / "tiny-gan.safetensors")).model_path
+    return run_to_end(
+        train_job(config, dataset, models_dir() / "tiny-gan.safetensors", device=select_device())
+    ).model_path
 
 
 def _page(wizard):

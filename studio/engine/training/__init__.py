@@ -2,11 +2,14 @@
 
 - :mod:`.config`: :class:`TrainConfig`, the run as a frozen dataclass, and its defaults;
 - :mod:`.trainers`: what one step does per model kind (VAE, GAN with any of the four losses);
-- :mod:`.loop`: :func:`train_job`, the job generator the GUI worker and ``studio train`` drive;
+- :mod:`.loop`: :func:`train_job`, the job generator the GUI worker and ``studio train`` drive,
+  over :class:`TrainingRun` (the run's phases); :mod:`.card` the cards it writes, :mod:`.kid`
+  its KID measurements (:class:`KidResult`);
 - :mod:`.checkpoint` and :mod:`.state`: resumable checkpoints as safetensors + JSON, no pickle;
 - :mod:`.sampler`: shuffled batches whose position is part of the checkpoint;
 - :mod:`.grid`: the sample grids shown while training;
-- fine-tuning on the same loop: :mod:`.finetune` (:func:`finetune_job`, :class:`FinetuneSettings`),
+- fine-tuning on the same loop: the package :mod:`.finetune` (:func:`finetune_job`,
+  :class:`FinetuneSettings`, :func:`load_base`, :func:`estimate_step`),
   :mod:`.freezing` (:data:`FREEZE_PRESETS`, :func:`model_blocks`), :mod:`.augment` (DiffAugment),
   :mod:`.distributed` (DDP under torchrun) and :mod:`.jobfolder` (export a job, import its result).
 """
@@ -19,20 +22,17 @@ from studio.engine.training.checkpoint import (
     samples_path,
 )
 from studio.engine.training.config import TrainConfig, TrainingError, default_config
-from studio.engine.training.finetune import (
-    FinetuneResult,
-    FinetuneSettings,
-    StepEstimate,
-    estimate_step,
-    finetune_job,
-    library_path,
-    load_base,
-)
+from studio.engine.training.finetune.base import load_base
+from studio.engine.training.finetune.estimate import StepEstimate, estimate_step
+from studio.engine.training.finetune.job import FinetuneResult, finetune_job
+from studio.engine.training.finetune.settings import FinetuneSettings, library_path
 from studio.engine.training.freezing import FREEZE_PRESETS, ModelBlock, model_blocks, presets_for
 from studio.engine.training.jobfolder import export_job_folder, import_checkpoint
+from studio.engine.training.kid import KidResult
 from studio.engine.training.loop import (
     TrainingDiverged,
     TrainingOutOfMemory,
+    TrainingRun,
     TrainProgress,
     TrainResult,
     train_job,
@@ -43,6 +43,7 @@ __all__ = [
     "FREEZE_PRESETS",
     "FinetuneResult",
     "FinetuneSettings",
+    "KidResult",
     "ModelBlock",
     "StepEstimate",
     "estimate_step",
@@ -59,6 +60,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingError",
     "TrainingOutOfMemory",
+    "TrainingRun",
     "checkpoint_path",
     "default_config",
     "flatten_state",

@@ -43,13 +43,9 @@ from studio.engine.training.checkpoint import (
     read_checkpoint_config,
 )
 from studio.engine.training.config import TrainingError
-from studio.engine.training.finetune import (
-    FinetuneSettings,
-    _class_names,
-    finetune_config,
-    library_path,
-    load_base,
-)
+from studio.engine.training.finetune.base import load_base
+from studio.engine.training.finetune.config import class_names, finetune_config
+from studio.engine.training.finetune.settings import FinetuneSettings, library_path
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -112,7 +108,7 @@ def export_job(
         heldout=settings.heldout,
         seed=settings.seed,
         label=config.fixed_class or 0,
-        class_names=_class_names(base, config.fixed_class, data_name),
+        class_names=class_names(base, config.fixed_class, data_name),
         minimum=MIN_IMAGES,
     )
     try:
@@ -180,7 +176,7 @@ sharing this folder (e.g. over NFS): on each, with MASTER the first machine's ad
     {torchrun_command(nproc_per_node, 2).replace("--nnodes=2", "--nnodes=N")}
 
 The result lands in {OUT_DIR}/: the model (.safetensors + .json card), its checkpoint
-(.ckpt.safetensors, written every {settings.checkpoint_every} steps) and sample grids. If the run
+(.ckpt.safetensors, written every {settings.cadence().checkpoint_every} steps) and sample grids. If the run
 stops, run the same command again: it resumes at the last checkpoint. Bring the folder (or
 just {OUT_DIR}/) back and import it: File > Import fine-tuned model, or
     studio finetune --import {OUT_DIR}/

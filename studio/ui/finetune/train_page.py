@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from studio.engine.jobs import Progress
-    from studio.engine.training.finetune import FinetuneResult
+    from studio.engine.training.finetune.job import FinetuneResult
     from studio.ui.finetune.session import FinetuneSession
 
 PAUSED = "Paused · "
@@ -120,8 +120,8 @@ class TrainPage(QWizardPage):
         text = f"Done: {result.train.step} steps in {format_duration(result.train.elapsed_s)}."
         if result.kid_before and result.kid_after:
             text += (
-                f" KID on your held-out images went from {result.kid_before['kid']:.3f} to "
-                f"{result.kid_after['kid']:.3f} (lower is closer to your images)."
+                f" KID on your held-out images went from {result.kid_before.kid:.3f} to "
+                f"{result.kid_after.kid:.3f} (lower is closer to your images)."
             )
         self.status.setText(text)
         self._ended()

@@ -1,0 +1,384 @@
+"""A fine-tune run's settings: every choice, each named once with its command-line option.
+
+- :class:`FinetuneSettings`: base, data, name, steps, freeze preset or blocks, loss, batch,
+  learning rates, betas, EMA, augmentations, resize mode, class, held-out fraction, cadences,
+  device, mixed precision, KID; ``to_dict``/``from_dict``;
+- each field's :class:`CliOption` (its ``studio finetune`` flag, help and type, in the field's
+  metadata) makes the command's arguments (:meth:`FinetuneSettings.options`), the settings
+  from them (:meth:`FinetuneSettings.from_options`) and the reproducible command line
+  (:meth:`FinetuneSettings.command_line`);
+- :class:`Cadence`: how often a run logs, makes samples and checkpoints, decided here for the
+  wizard and the command alike (:meth:`FinetuneSettings.cadence`);
+- :func:`normalise_augment`; :func:`library_path` and :func:`saved_settings` (the settings of a
+  run that can be resumed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from dataclasses import MISSING, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.engine.checkpoints import ModelFileError
+from studio.engine.data.folder import RESIZE_MODES
+from studio.engine.devices import DeviceInfo, select_device
+from studio.engine.models import LOSSES
+from studio.engine.paths import models_dir
+from studio.engine.training.checkpoint import _embedded_card, checkpoint_path, model_path
+from studio.engine.training.config import TrainingError
+from studio.engine.training.freezing import FREEZE_PRESETS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+AUGMENTATIONS = ("flip", "jitter", "color", "translation", "cutout")
+AUGMENT_ALIASES = {"diffaugment": ("color", "translation", "cutout"), "none": ()}
+DEFAULT_AUGMENT = {"gan": ("flip", "color", "translation", "cutout"), "vae": ("flip",)}
+DEFAULT_FREEZE = {"gan": "freeze-d", "vae": "last-blocks"}
+JITTER = 0.1  # "mild": brightness, contrast and saturation within +-10 %
+FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
+CADENCES = ("log_every", "sample_every", "checkpoint_every")
+
+
+# --- the command-line options --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """How a setting is written on ``studio finetune``'s command line."""
+
+    flag: str  # "--d-lr"; a switch's: "--amp" (with --no-amp), or "--no-kid" (which turns the setting off)
+    help: str
+    type: Callable[[str], Any] = str  # what the option's text is parsed as
+    choices: tuple[str, ...] | None = None
+    group: str = "run"  # the section of ``--help``: "what" or "run"
+    read: Callable[[Any], Any] | None = None  # the parsed text into the setting's value
+    write: Callable[[Any], str] = str  # the setting's value back into text
+    always: bool = False  # on every command line, not only when it differs from the default
+    switch: bool = False  # a yes/no setting: the flag alone says it
+
+    def words(self, value: Any) -> list[str]:
+        """This option on a command line, for ``value``."""
+        if not self.switch:
+            return [self.flag, self.write(value)]
+        if self.flag.startswith("--no-"):
+            return [self.flag]  # only ever written to turn the setting off
+        return [self.flag if value else "--no-" + self.flag[2:]]
+
+
+def _option(flag: str, help: str, **how: Any) -> dict[str, CliOption]:
+    return {"option": CliOption(flag, help, **how)}
+
+
+def _read_freeze(text: str) -> str | tuple[str, ...]:
+    presets = ("auto", *FREEZE_PRESETS)
+    return text if text in presets else tuple(b.strip() for b in text.split(",") if b.strip())
+
+
+def _write_freeze(value: str | tuple[str, ...]) -> str:
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def _read_betas(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(b) for b in text.split(","))
+    except ValueError as exc:
+        raise TrainingError(f"--betas takes two numbers, e.g. 0,0.999; got {text!r}") from exc
+    return first, second
+
+
+def _read_ema(decay: float) -> float | None:
+    return decay if decay > 0 else None
+
+
+# --- the cadence policy ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a run reads its losses back, makes a sample grid and writes a checkpoint (with KID)."""
+
+    log_every: int
+    sample_every: int
+    checkpoint_every: int
+
+    @classmethod
+    def for_steps(cls, steps: int) -> Cadence:
+        """About 100 points on the loss curves, 20 sample grids and 4 checkpoints per run,
+        whatever its length, but no more often than every 1, 10 and 50 steps and no less often
+        than every 10, 100 and 500 (a run of 2,000 steps or more)."""
+        return cls(
+            log_every=max(1, min(10, steps // 100)),
+            sample_every=max(10, min(100, steps // 20)),
+            checkpoint_every=max(50, min(500, steps // 4)),
+        )
+
+
+# --- the settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    # A model's name in the library (bundled or the user's) or a path to one.
+    base: str = field(
+        metadata=_option(
+            "--base",
+            "the model to start from: a name from `studio info` or a .safetensors path",
+            group="what",
+            always=True,
+        )
+    )
+    # The folder of images (or a prepared data set from a job folder).
+    data: str = field(
+        metadata=_option("--data", "the folder of images (searched recursively)", group="what", always=True)
+    )
+    name: str = field(metadata=_option("--out", "the new model's name in the library", group="what", always=True))
+    steps: int = field(
+        default=1000,
+        metadata=_option("--steps", "training steps (generator steps for a GAN); default 1000", type=int, always=True),
+    )
+    # A FREEZE_PRESETS key, block names, or "auto".
+    freeze: str | tuple[str, ...] = field(
+        default="auto",
+        metadata=_option(
+            "--freeze",
+            f"what stays frozen: {FREEZE_CHOICES}; default freeze-d (GAN), last-blocks (VAE)",
+            read=_read_freeze,
+            write=_write_freeze,
+        ),
+    )
+    # GAN: one of LOSSES; None keeps the base model's.
+    loss: str | None = field(
+        default=None, metadata=_option("--loss", "GAN loss (default: the base model's)", choices=LOSSES)
+    )
+    batch: int = field(default=16, metadata=_option("--batch", "images per step; default 16", type=int))
+    # None: the recipe's default for the loss.
+    lr: float | None = field(
+        default=None, metadata=_option("--lr", "learning rate (the generator's for a GAN)", type=float)
+    )
+    d_lr: float | None = field(
+        default=None, metadata=_option("--d-lr", "the discriminator's learning rate (GAN)", type=float)
+    )
+    betas: tuple[float, float] | None = field(
+        default=None,
+        metadata=_option(
+            "--betas",
+            "Adam betas, e.g. 0,0.999 (default: the loss's recipe)",
+            read=_read_betas,
+            write=lambda betas: f"{betas[0]},{betas[1]}",
+        ),
+    )
+    # The generator's weight average; None switches it off.
+    ema: float | None = field(
+        default=0.999,
+        metadata=_option(
+            "--ema",
+            "generator weight average decay (0.999; 0 switches it off)",
+            type=float,
+            read=_read_ema,
+            write=lambda decay: "0" if decay is None else str(decay),
+        ),
+    )
+    # AUGMENTATIONS; None: the default for the model kind.
+    augment: tuple[str, ...] | None = field(
+        default=None,
+        metadata=_option(
+            "--augment",
+            "comma-separated: flip, jitter, color, translation, cutout, diffaugment (= the last three), none; "
+            "default flip,diffaugment (GAN), flip (VAE)",
+            read=lambda text: tuple(a.strip() for a in text.split(",")),
+            write=lambda augment: ",".join(augment) or "none",
+        ),
+    )
+    resize: str = field(
+        default="center-crop", metadata=_option("--resize", "how pictures become squares", choices=RESIZE_MODES)
+    )
+    # A conditional base: the class the folder becomes; None: the first. The option takes the
+    # class's name or number: which number a name is, the base model says (BaseModel.class_index).
+    class_index: int | None = field(
+        default=None,
+        metadata=_option("--class", "conditional base: the class your folder becomes (default: the first)"),
+    )
+    # The part of the folder kept out of training, for KID.
+    heldout: float = field(
+        default=0.1, metadata=_option("--heldout", "part of the folder kept for KID (default 0.1)", type=float)
+    )
+    seed: int = field(
+        default=0,
+        metadata=_option("--seed", "seed for noise, batches and the held-out split (default 0)", type=int),
+    )
+    # The cadences; None: the policy for the run's length (Cadence.for_steps).
+    sample_every: int | None = field(
+        default=None,
+        metadata=_option(
+            "--sample-every",
+            "write a sample grid every N steps (default: 20 in a run, at most every 100 steps)",
+            type=int,
+        ),
+    )
+    checkpoint_every: int | None = field(
+        default=None,
+        metadata=_option(
+            "--checkpoint-every",
+            "checkpoint (and KID) every N steps (default: 4 in a run, at least every 50 and at most every 500 steps)",
+            type=int,
+        ),
+    )
+    log_every: int | None = field(
+        default=None,
+        metadata=_option(
+            "--log-every", "read losses back every N steps (default: 100 times a run, at most every 10 steps)", type=int
+        ),
+    )
+    device: str = field(default="auto", metadata=_option("--device", "auto, cpu, cuda, cuda:N or mps (default auto)"))
+    # Mixed precision on CUDA GPUs (ignored elsewhere).
+    amp: bool = field(default=True, metadata=_option("--amp", "mixed precision on CUDA (default on)", switch=True))
+    # KID on the held-out images before training and at every checkpoint.
+    kid: bool = field(default=True, metadata=_option("--no-kid", "skip the held-out KID measurements", switch=True))
+
+    def __post_init__(self) -> None:
+        if not str(self.name).strip():
+            raise TrainingError("the new model needs a name")
+        if self.loss is not None and self.loss not in LOSSES:
+            raise TrainingError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.resize not in RESIZE_MODES:
+            raise TrainingError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {self.resize!r}")
+        if not 0.0 <= self.heldout < 0.9:
+            raise TrainingError(f"the held-out part must be between 0 and 0.9, got {self.heldout!r}")
+        for name in ("steps", "batch", *CADENCES):
+            value = getattr(self, name)
+            if name in CADENCES and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
+        if self.augment is not None:
+            normalise_augment(self.augment)
+        if isinstance(self.freeze, str) and self.freeze != "auto" and self.freeze not in FREEZE_PRESETS:
+            raise TrainingError(f"freeze must be one of auto, {', '.join(FREEZE_PRESETS)} or a list of blocks")
+
+    def cadence(self) -> Cadence:
+        """How often this run logs, makes samples and checkpoints: the cadences set, and the
+        policy for its length (:meth:`Cadence.for_steps`) for the rest."""
+        policy = Cadence.for_steps(self.steps)
+        chosen = {name: getattr(self, name) for name in CADENCES if getattr(self, name) is not None}
+        return dataclasses.replace(policy, **chosen)
+
+    def run_device(self, handed: DeviceInfo) -> DeviceInfo:
+        """The device a run of these settings trains on when the worker hands it ``handed``:
+        that one, unless the settings name another (the wizard's "CPU" while the studio runs
+        on a GPU)."""
+        if self.device in ("auto", handed.kind, handed.torch_device):
+            return handed
+        return select_device(self.device)
+
+    def replace(self, **changes: Any) -> FinetuneSettings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key in ("freeze", "betas", "augment"):
+            if isinstance(out[key], tuple):
+                out[key] = list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FinetuneSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("freeze", "betas", "augment"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise TrainingError(f"the fine-tune settings are invalid ({exc})") from exc
+
+    # --- the command line ----------------------------------------------------------------------------
+
+    @classmethod
+    def options(cls) -> list[tuple[str, CliOption]]:
+        """(field name, its option) for every setting, in the order of the fields."""
+        return [(f.name, f.metadata["option"]) for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_options(cls, given: Mapping[str, Any], saved: FinetuneSettings | None = None) -> FinetuneSettings:
+        """The settings that command-line options make: ``given`` maps field names to what the
+        options parsed to (None: not given). Over ``saved`` (the settings of a run being
+        resumed, whose name stays) when there is one; else ``--base``, ``--data`` and
+        ``--out`` are needed. A class (``class_index``) must be a number here."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if saved is None:
+            missing = [
+                option.flag
+                for name, option in cls.options()
+                if fields[name].default is MISSING and given.get(name) is None
+            ]
+            if missing:
+                raise TrainingError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} needed")
+            values: dict[str, Any] = {}
+        else:
+            values = saved.to_dict()
+        for name, option in cls.options():
+            value = given.get(name)
+            if value is None or (saved is not None and name == "name"):
+                continue
+            values[name] = option.read(value) if option.read is not None else value
+        return cls.from_dict(values)
+
+    def command_line(self) -> str:
+        """The ``studio finetune`` command that runs these settings (for cards and job folders)."""
+        parts = ["studio", "finetune"]
+        for f in dataclasses.fields(self):
+            option: CliOption = f.metadata["option"]
+            value = getattr(self, f.name)
+            if option.always or value != f.default:
+                parts += option.words(value)
+        return shlex.join(parts)
+
+
+def normalise_augment(tokens: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Augmentation names, aliases expanded (``diffaugment``, ``none``), in a canonical order."""
+    chosen: set[str] = set()
+    for token in tokens:
+        token = token.strip().lower()
+        if not token:
+            continue
+        if token in AUGMENT_ALIASES:
+            chosen.update(AUGMENT_ALIASES[token])
+        elif token in AUGMENTATIONS:
+            chosen.add(token)
+        else:
+            valid = ", ".join([*AUGMENTATIONS, *AUGMENT_ALIASES])
+            raise TrainingError(f"unknown augmentation {token!r}; choose from {valid}")
+    return tuple(a for a in AUGMENTATIONS if a in chosen)
+
+
+# --- the library ---------------------------------------------------------------------------------------
+
+
+def library_file_name(name: str) -> str:
+    """A safe file stem for a model name: letters, digits, ``-``, ``_`` and ``.``."""
+    stem = re.sub(r"[^\w.-]+", "-", name.strip(), flags=re.UNICODE).strip("-.").lower()[:80]
+    return stem or "model"
+
+
+def library_path(name: str, out_dir: str | Path | None = None) -> Path:
+    """Where the fine-tuned model ``name`` is saved: the user's model library, unless ``out_dir``."""
+    folder = Path(out_dir) if out_dir is not None else models_dir()
+    return model_path(folder / library_file_name(name))
+
+
+def saved_settings(name: str, out_dir: str | Path | None = None) -> FinetuneSettings | None:
+    """The settings of the fine-tune run ``name`` that has a checkpoint (to resume it), or None."""
+    ckpt = checkpoint_path(library_path(name, out_dir))
+    if not ckpt.is_file():
+        return None
+    try:
+        card = _embedded_card(ckpt)
+    except ModelFileError as exc:
+        raise TrainingError(str(exc)) from exc
+    data = card.get("finetune_settings")
+    return FinetuneSettings.from_dict(data) if isinstance(data, dict) else None
