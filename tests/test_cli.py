@@ -71,10 +71,3 @@ def test_a_failed_training_run_says_why_and_exits_with_the_right_code(capsys):
     full = SaveError(errno.ENOSPC, "disk full while saving model.ckpt.safetensors")
     assert training_failure(bar, full) == EXIT_FAILURE
     assert "error: disk full while saving" in capsys.readouterr().err
-
-
-def test_the_commands_offer_exactly_the_engines_gan_losses():
-    from studio.commands.terminal import LOSS_NAMES
-    from studio.engine.models import LOSSES
-
-    assert sorted(LOSS_NAMES) == sorted(LOSSES)

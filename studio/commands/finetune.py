@@ -20,13 +20,13 @@ from studio.commands.terminal import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    LOSS_NAMES,
     ProgressBar,
     StopOnInterrupt,
     apply_threads,
     print_error,
     training_failure,
 )
+from studio.spec.models import LOSSES
 
 FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
 
@@ -49,7 +49,7 @@ def add_commands(subparsers: Any) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--steps", type=int, help="training steps (generator steps for a GAN); default 1000")
     run.add_argument("--freeze", help=f"what stays frozen: {FREEZE_CHOICES}; default freeze-d (GAN), last-blocks (VAE)")
-    run.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default: the base model's)")
+    run.add_argument("--loss", choices=LOSSES, help="GAN loss (default: the base model's)")
     run.add_argument("--batch", type=int, help="images per step; default 16")
     run.add_argument("--lr", type=float, help="learning rate (the generator's for a GAN)")
     run.add_argument("--d-lr", type=float, help="the discriminator's learning rate (GAN)")

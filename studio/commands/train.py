@@ -19,13 +19,13 @@ from studio.commands.terminal import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    LOSS_NAMES,
     ProgressBar,
     StopOnInterrupt,
     apply_threads,
     print_error,
     training_failure,
 )
+from studio.spec.models import LOSSES, GANConfig, VAEConfig
 
 
 def add_commands(subparsers: Any) -> None:
@@ -79,7 +79,7 @@ def add_commands(subparsers: Any) -> None:
         "0.5 weighs the two alike (default 0: off)",
     )
     gan = train.add_argument_group("GAN")
-    gan.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default hinge)")
+    gan.add_argument("--loss", choices=LOSSES, help="GAN loss (default hinge)")
     gan.add_argument(
         "--cond",
         action=argparse.BooleanOptionalAction,
@@ -131,8 +131,6 @@ def _data_card(source: Path) -> dict[str, Any] | None:
 
 def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> Any:
     import dataclasses
-
-    from studio.engine.models import GANConfig, VAEConfig
 
     changes: dict[str, Any] = {}
     if args.latent_dim is not None:

@@ -30,6 +30,7 @@ import PIL
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from studio.engine.atomic import atomic_write
+from studio.spec.png import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ _SUPPORTED_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
 _SUFFIXES = (".png", ".apng", ".jpg", ".jpeg", ".mpo", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIXES)
 IMAGE_FILE_FILTER = f"Images ({' '.join('*' + s for s in _SUFFIXES)});;All files (*)"
-
-SETTINGS_KEY = "latent-studio"
 
 # Used only if something set Image.MAX_IMAGE_PIXELS to None: the studio never runs unguarded.
 # This is Pillow's own default (a 24-bit image of about 256 MiB).

@@ -24,6 +24,7 @@ from studio.engine.latent.directions import (
     write_cached_directions,
 )
 from studio.engine.latent.state import LatentState, is_int
+from studio.spec.ranges import MAX_SEED
 
 if TYPE_CHECKING:
     import os
@@ -387,7 +388,7 @@ class LatentModel:
         """w offsets of random z over every class, for GAN v2's directions."""
         import torch
 
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        seed = int(torch.randint(0, MAX_SEED, (1,), generator=generator))
         rng = np.random.default_rng(seed)
         classes = rng.integers(0, len(self.class_names), _GANSPACE_SAMPLES * 4) if self.class_names else None
         return self.sample_latents(rng, _GANSPACE_SAMPLES * 4, classes)

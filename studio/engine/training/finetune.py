@@ -53,7 +53,6 @@ from studio.engine.data.folder import (
     FolderScan,
     folder_dataset_job,
 )
-from studio.engine.models import LOSSES, GANConfig, VAEConfig
 from studio.engine.models.gan import generator_class
 from studio.engine.models.layers import plain_state_dict
 from studio.engine.training.checkpoint import (
@@ -65,6 +64,7 @@ from studio.engine.training.checkpoint import (
 from studio.engine.training.config import TrainConfig, TrainingError, default_config
 from studio.engine.training.freezing import FREEZE_PRESETS, model_blocks, preset_blocks
 from studio.engine.training.loop import TrainProgress, TrainResult, data_summary, train_job
+from studio.spec.models import LOSSES, GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     from collections.abc import Generator

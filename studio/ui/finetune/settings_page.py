@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.jobs import Progress
+from studio.spec.models import LOSSES
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
 from studio.ui.job_link import JobLink
@@ -49,7 +50,6 @@ class SettingsPage(QWizardPage):
         self.owner = wizard
         self.setTitle("Settings")
         self.setSubTitle("The defaults suit a few hundred images. More steps adapt further; watch the samples.")
-        from studio.engine.models import LOSSES
         from studio.engine.training.finetune import AUGMENTATIONS
 
         self.steps = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100, value=1000)

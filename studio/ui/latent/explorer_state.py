@@ -22,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from studio.engine.environment import InstalledModel, installed_models
+from studio.spec.ranges import MAX_SEED
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
 
@@ -341,7 +342,7 @@ def _initial_state(model):
     showcase = model.card.get("showcase") if isinstance(model.card, dict) else None
     if isinstance(showcase, dict):
         shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")
-        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed < 2**31:
+        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed <= MAX_SEED:
             seed = shown_seed
         if (
             isinstance(shown_class, int)

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.spec.ranges import MAX_SEED
 from studio.ui.latent.explorer_state import ExplorerState, Rendered
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
 
 ROWS = COLS = 4
 CELL = 112
-MAX_SEED = 2**31 - 1
 
 
 def render_samples(model, template, base_seed: int, count: int) -> list[Rendered]:

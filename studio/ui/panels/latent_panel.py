@@ -35,6 +35,8 @@ from studio.engine.atomic import SaveError
 from studio.engine.environment import installed_models
 from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
 from studio.engine.paths import config_dir, models_dir
+from studio.spec.png import LATENT_KEY
+from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, BookmarkStrip, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
@@ -42,15 +44,14 @@ from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, mak
 from studio.ui.latent.explorer_state import ExplorerState, Rendered, render_state, state_problem
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.panels.base import Panel, PanelImage
+from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
     from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**31 - 1
 PROJECTION_STEPS = 200
-PSI_RANGE = (0.0, 1.5)
 _LAST_MODEL_KEY = "latent/model"
 
 
@@ -108,7 +109,7 @@ class LatentPanel(Panel):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setStyleSheet("color: #e0796b;")
+        self.message.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.message.hide()
         picture = QWidget()
         picture_layout = QVBoxLayout(picture)
@@ -659,7 +660,7 @@ class LatentPanel(Panel):
     @staticmethod
     def _state_in(loaded: LoadedImage):
         settings = loaded.settings or {}
-        if "latent" not in settings:
+        if LATENT_KEY not in settings:
             return None
         from studio.engine.latent import LatentState, LatentStateError
 

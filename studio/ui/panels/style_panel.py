@@ -36,12 +36,14 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.paths import config_dir
+from studio.spec.png import STYLE_KEY
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
 from studio.ui.style.compare_view import CompareView
-from studio.ui.style.image_slot import ERROR_COLOUR, ImageSlot, StyleSlot
+from studio.ui.style.image_slot import ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
+from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
     from studio.engine.imageio import LoadedImage
@@ -51,7 +53,6 @@ log = logging.getLogger(__name__)
 
 MAX_STYLES = 4
 PREVIEW_MIN_INTERVAL_S = 0.3  # the view is refreshed at most this often during a run
-PNG_KEY = "style_transfer"  # studio.engine.style.transfer.PNG_KEY, without importing torch here
 
 
 def _duration(seconds: float) -> str:
@@ -485,7 +486,7 @@ class StylePanel(Panel):
     def accept_image(self, loaded: LoadedImage) -> bool:
         settings = loaded.settings or {}
         # PNGs from this panel and from `studio stylize` carry the run under one key.
-        if isinstance(settings.get(PNG_KEY), dict) and self._restore(loaded, settings):
+        if isinstance(settings.get(STYLE_KEY), dict) and self._restore(loaded, settings):
             return True
         if self.content_slot.is_empty():
             self.content_slot.set_loaded(loaded)
@@ -508,7 +509,7 @@ class StylePanel(Panel):
         if restored is None:
             return False
         self.set_settings(restored)
-        run = settings[PNG_KEY]
+        run = settings[STYLE_KEY]
         names = [str(name) for name in run.get("styles") or []]
         weights = run.get("style_weights") or []
         by_name = {name: float(w) for name, w in zip(names, weights, strict=False) if isinstance(w, (int, float))}

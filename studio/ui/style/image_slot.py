@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
 from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
 from studio.ui.latent.direction_sliders import make_slider
 from studio.ui.qimage import to_qimage
+from studio.ui.theme import ERROR_COLOUR
 
 log = logging.getLogger(__name__)
 
 THUMB = 64
-ERROR_COLOUR = "#e0796b"
 
 
 def dropped_paths(mime) -> list[Path]:
