@@ -15,10 +15,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from studio.engine.selftest import device_check_job
+from studio.engine.style.settings import StyleSettings
 from studio.ui.panels.base import PanelImage
 from studio.ui.panels.style_panel import StylePanel
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from studio.engine.devices import DeviceInfo
+    from studio.engine.style.transfer import StyleResult
     from studio.services.worker import Worker
     from studio.ui.main_window import MainWindow
 
@@ -35,12 +39,9 @@ STYLE_CHECK_SIZE = 64
 STYLE_CHECK_STEPS = 3  # the first L-BFGS step is deliberately small; the third shows a real change
 
 
-def style_check_images(size: int = STYLE_CHECK_SIZE):
+def style_check_images(size: int = STYLE_CHECK_SIZE) -> tuple[Image.Image, Image.Image]:
     """A photo-like content image (soft shapes) and a painting-like style (hard diagonal stripes),
     made in memory so the self-test needs no sample files."""
-    import numpy as np
-    from PIL import Image
-
     axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
     y, x = np.meshgrid(axis, axis, indexing="ij")
     disc = ((x - 0.6) ** 2 + (y - 0.45) ** 2 < 0.08).astype(np.float32)
@@ -144,8 +145,7 @@ class SelfTest(QObject):
             self._note("no Style Transfer panel: style check skipped")
             self._finish_with_screenshot()
             return
-        from studio.engine.style.settings import StyleSettings
-        from studio.engine.style.transfer import stylize_job
+        from studio.engine.style.transfer import stylize_job  # imports torch: only once the window is up
 
         content, style = style_check_images()
         self._style_content = content
@@ -154,9 +154,7 @@ class SelfTest(QObject):
             "Self-test: style transfer", lambda device: stylize_job(content, [(style, 1.0)], settings, device)
         )
 
-    def _on_style_finished(self, result) -> None:
-        import numpy as np
-
+    def _on_style_finished(self, result: StyleResult) -> None:
         totals = [row["total"] for row in result.loss_history if "total" in row]
         painted = np.asarray(result.image.convert("RGB"), dtype=np.float32)
         original = np.asarray(self._style_content.resize(result.image.size), dtype=np.float32)

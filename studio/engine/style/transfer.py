@@ -38,7 +38,7 @@ from studio.engine.imageio import array_to_pil, pil_to_array
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.settings import StyleSettings, StyleSettingsError
-from studio.engine.style.vgg import load_vgg19, preprocess
+from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
 from studio.spec.png import STYLE_KEY
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ class _Run:
         self.scales_run: list[tuple[int, int]] = []
         self.previous: torch.Tensor | None = None  # last finished scale's result, on the CPU
         self.final_rgb: torch.Tensor | None = None  # and as RGB, for the result
-        self.model: Any = None
+        self.model: VGG19Features | None = None
         self.model_device: str | None = None
         self.step = 0
         self.started = time.monotonic()
@@ -361,7 +361,7 @@ class _Run:
             )
         raise OutOfMemory(f"Out of memory on the CPU at {failed} px ({failure}); choose a smaller size")
 
-    def _vgg(self, device: DeviceInfo):
+    def _vgg(self, device: DeviceInfo) -> VGG19Features:
         if self.model is None or self.model_device != device.torch_device:
             self.model = None
             layers = tuple(dict.fromkeys(self.settings.content_layers + self.settings.style_layers))
@@ -416,7 +416,7 @@ class _Run:
 
         x = start.clone().requires_grad_(True)
         if settings.optimizer == "adam":
-            optimiser: Any = torch.optim.Adam([x], lr=settings.learning_rate * 0.02)
+            optimiser: torch.optim.Adam | _LBFGS = torch.optim.Adam([x], lr=settings.learning_rate * 0.02)
         else:
             optimiser = _LBFGS(x, lr=settings.learning_rate)
         best = x.detach().clone()

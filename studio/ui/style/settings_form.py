@@ -5,8 +5,8 @@ replaces it; an edit in Advanced replaces one field (through the dataclass, so i
 apply: an impossible value is shown in red and the previous settings stay). When the settings
 match no preset, no preset button is checked ("Custom").
 
-This module imports the engine's settings (and with them torch), so the panel builds the form
-the first time it is needed, not while the window starts.
+StyleSettings and the layer names it uses load without torch (an import contract in
+pyproject.toml keeps it so).
 """
 
 from __future__ import annotations
