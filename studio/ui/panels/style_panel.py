@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.paths import config_dir
+from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.spec.png import STYLE_KEY
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
@@ -241,8 +242,6 @@ class StylePanel(Panel):
 
     def _saved_settings(self):
         import json
-
-        from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
 
         raw = self._prefs.value("style/settings", "")
         if raw:
@@ -498,7 +497,6 @@ class StylePanel(Panel):
         return True
 
     def _restore(self, loaded: LoadedImage, settings: dict) -> bool:
-        from studio.engine.style.settings import StyleSettingsError
         from studio.engine.style.transfer import settings_from_png
 
         try:
