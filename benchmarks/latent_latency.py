@@ -164,8 +164,9 @@ def change_latencies(changes: list[float], frames: list[tuple[float, int]]) -> l
 def make_synthetic_models(folder: Path) -> list[Path]:
     import torch
 
-    from studio.engine.models import VAE, GANConfig, Generator, VAEConfig
+    from studio.engine.models import VAE, Generator
     from studio.engine.models.store import save_generative_model
+    from studio.spec.models import GANConfig, VAEConfig
 
     torch.manual_seed(0)
     return [

@@ -29,15 +29,14 @@ import torch
 
 from studio.engine.models import (
     VAE,
-    GANConfig,
     Generator,
-    VAEConfig,
     build_gan,
     discriminator_loss,
     fold_spectral_norm,
     generator_loss,
     plain_state_dict,
 )
+from studio.spec.models import GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,6 +14,7 @@ import sys
 from studio import APP_NAME, __version__
 from studio.commands import COMMAND_MODULES
 from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, print_error
+from studio.spec.ranges import MAX_SEED
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
@@ -117,8 +118,8 @@ def _cmd_model_showcase(args: argparse.Namespace) -> int:
 
     try:
         path = find_model(args.model)
-        if not 0 <= args.seed < 2**31:
-            raise ValueError(f"the seed must be 0 to {2**31 - 1}, got {args.seed}")
+        if not 0 <= args.seed <= MAX_SEED:
+            raise ValueError(f"the seed must be 0 to {MAX_SEED}, got {args.seed}")
         class_index = LatentModel.load(path).class_index(args.class_)
         tensors, card = load_model(path)
         card["showcase"] = {"seed": args.seed, "class_index": class_index}

@@ -92,13 +92,6 @@ def test_a_failed_training_run_says_why_and_exits_with_the_right_code(capsys):
         run(KeyError("losses"))
 
 
-def test_the_commands_offer_exactly_the_engines_gan_losses():
-    from studio.commands.terminal import LOSS_NAMES
-    from studio.engine.models import LOSSES
-
-    assert sorted(LOSS_NAMES) == sorted(LOSSES)
-
-
 # --- the job driver: every long command's progress bar, Ctrl+C and exit code ----------------------------------------
 
 

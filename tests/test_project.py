@@ -1,6 +1,10 @@
-"""The promises the repository makes to a new user: README set-up lines and CI agree."""
+"""The promises the repository makes: README set-up lines and CI agree, every package installs,
+and the layers keep to their import rules."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +36,14 @@ def test_every_package_is_installed_by_pyproject():
         "studio.resources"
     }
     assert on_disk == listed
+
+
+def test_import_contracts_hold():
+    # The contracts are in pyproject.toml ([tool.importlinter]): the engine imports no Qt, no
+    # services and no widgets; the widgets import no commands; the spec layer imports no torch.
+    # lint-imports runs on the interpreter running the tests, and reads this checkout's studio.
+    lint_imports = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-c", lint_imports, "--no-cache"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

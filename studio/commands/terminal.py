@@ -18,11 +18,6 @@ EXIT_BAD_INPUT = 2  # what the user gave cannot be used: a missing file, a damag
 EXIT_INTERRUPTED = 130  # stopped by Ctrl+C (what a shell reports for SIGINT), partial result kept or not
 
 
-# The engine's GAN losses (studio.engine.models.LOSSES), named here so `studio --help` does not
-# import torch; tests/test_cli.py checks the two lists agree.
-LOSS_NAMES = ("hinge", "nonsaturating", "lsgan", "wgan-gp")
-
-
 def apply_threads(threads: int | None) -> str | None:
     """Set torch's CPU threads from ``--threads``; the error to report when the value is invalid."""
     if threads is None:

@@ -18,12 +18,12 @@ from typing import Any
 from studio.commands.job_driver import drive_job
 from studio.commands.terminal import (
     EXIT_BAD_INPUT,
-    LOSS_NAMES,
     apply_threads,
     checkpoint_untouched,
     print_error,
     training_failure,
 )
+from studio.spec.models import LOSSES, GANConfig, VAEConfig
 
 
 def add_commands(subparsers: Any) -> None:
@@ -77,7 +77,7 @@ def add_commands(subparsers: Any) -> None:
         "0.5 weighs the two alike (default 0: off)",
     )
     gan = train.add_argument_group("GAN")
-    gan.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default hinge)")
+    gan.add_argument("--loss", choices=LOSSES, help="GAN loss (default hinge)")
     gan.add_argument(
         "--cond",
         action=argparse.BooleanOptionalAction,
@@ -129,8 +129,6 @@ def _data_card(source: Path) -> dict[str, Any] | None:
 
 def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> Any:
     import dataclasses
-
-    from studio.engine.models import GANConfig, VAEConfig
 
     changes: dict[str, Any] = {}
     if args.latent_dim is not None:

@@ -23,13 +23,17 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import PIL
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from studio.engine.atomic import atomic_write
+from studio.spec.png import SETTINGS_KEY
+
+if TYPE_CHECKING:
+    import torch  # only for annotations: this module must load without torch
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,6 @@ _SUPPORTED_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
 _SUFFIXES = (".png", ".apng", ".jpg", ".jpeg", ".mpo", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIXES)
 IMAGE_FILE_FILTER = f"Images ({' '.join('*' + s for s in _SUFFIXES)});;All files (*)"
-
-SETTINGS_KEY = "latent-studio"
 
 # Used only if something set Image.MAX_IMAGE_PIXELS to None: the studio never runs unguarded.
 # This is Pillow's own default (a 24-bit image of about 256 MiB).
@@ -268,7 +270,7 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
     return np.array(rgb, dtype=np.uint8)
 
 
-def array_to_pil(arr: Any) -> Image.Image:
+def array_to_pil(arr: np.ndarray | torch.Tensor) -> Image.Image:
     """An RGB image from an array or a tensor.
 
     Accepted: numpy arrays HxWx3, HxWx1 or HxW, either uint8 (0..255) or float (0..1,
@@ -299,7 +301,7 @@ def _unit_float_to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _tensor_to_hwc(tensor: Any) -> np.ndarray:
+def _tensor_to_hwc(tensor: torch.Tensor) -> np.ndarray:
     if tensor.ndim == 4 and tensor.shape[0] == 1:
         tensor = tensor[0]
     if tensor.ndim != 3 or tensor.shape[0] not in (1, 3):
@@ -314,7 +316,9 @@ def _tensor_to_hwc(tensor: Any) -> np.ndarray:
 # --- saving ----------------------------------------------------------------------------------
 
 
-def save_png(path: str | os.PathLike[str], image: Any, settings: dict | None = None) -> Path:
+def save_png(
+    path: str | os.PathLike[str], image: Image.Image | np.ndarray | torch.Tensor, settings: dict | None = None
+) -> Path:
     """Write ``image`` as a PNG carrying ``settings`` as JSON, atomically.
 
     ``image`` is a Pillow image of any mode, or anything :func:`array_to_pil` accepts.

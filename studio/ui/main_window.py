@@ -7,7 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QIcon, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+    QUndoCommand,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -268,15 +279,15 @@ class MainWindow(QMainWindow):
 
     # ----- drag and drop ------------------------------------------------------------------
     @staticmethod
-    def _dropped_images(event) -> list[Path]:
+    def _dropped_images(event: QDropEvent | QDragEnterEvent) -> list[Path]:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
 
-    def dragEnterEvent(self, event) -> None:
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(path.suffix.lower() in IMAGE_SUFFIXES for path in self._dropped_images(event)):
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = self._dropped_images(event)
         if paths:
             event.acceptProposedAction()
@@ -313,7 +324,7 @@ class MainWindow(QMainWindow):
         self._last_error_box = box
 
     # ----- quitting -----------------------------------------------------------------------
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.worker.has_active_jobs():
             running = self.worker.running_job()
             title = running[1] if running is not None else "A queued job"

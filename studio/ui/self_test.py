@@ -16,19 +16,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from studio.engine.imageio import LoadedImage
 from studio.engine.selftest import device_check_job
+from studio.engine.style.settings import StyleSettings
 from studio.ui.job_link import JobLink
 from studio.ui.panels.base import PanelImage
 from studio.ui.panels.style_panel import StylePanel
 from studio.ui.style.style_run import StyleOutcome, StyleRun
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from studio.engine.devices import DeviceInfo
     from studio.services.worker import Worker
     from studio.ui.main_window import MainWindow
@@ -42,9 +43,6 @@ STYLE_CHECK_STEPS = 3  # the first L-BFGS step is deliberately small; the third 
 def style_check_images(size: int = STYLE_CHECK_SIZE) -> tuple[Image.Image, Image.Image]:
     """A photo-like content image (soft shapes) and a painting-like style (hard diagonal stripes),
     made in memory so the self-test needs no sample files."""
-    import numpy as np
-    from PIL import Image
-
     axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
     y, x = np.meshgrid(axis, axis, indexing="ij")
     disc = ((x - 0.6) ** 2 + (y - 0.45) ** 2 < 0.08).astype(np.float32)
@@ -147,7 +145,6 @@ class SelfTest(QObject):
             self._note("no Style Transfer panel: style check skipped")
             self._finish_with_screenshot()
             return
-        from studio.engine.style.settings import StyleSettings
 
         content, style = style_check_images()
         self._style_content = content
@@ -167,8 +164,6 @@ class SelfTest(QObject):
             self._fail("style transfer did not start")
 
     def _on_style_finished(self, outcome: StyleOutcome) -> None:
-        import numpy as np
-
         totals = outcome.losses
         painted = np.asarray(outcome.image.convert("RGB"), dtype=np.float32)
         original = np.asarray(self._style_content.resize(outcome.image.size), dtype=np.float32)

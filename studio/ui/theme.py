@@ -6,6 +6,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+# Error messages beside the controls: readable on the light and on the dark palette.
+ERROR_COLOUR = "#e0796b"
+
 
 def _dark_palette() -> QPalette:
     palette = QPalette()

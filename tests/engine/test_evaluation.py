@@ -15,8 +15,9 @@ from studio.engine.evaluation.measures import all_measures, density_coverage, pr
 from studio.engine.evaluation.report import FeatureSpaces, evaluate_job, real_ceiling
 from studio.engine.jobs import run_to_end
 from studio.engine.latent import LatentModel
-from studio.engine.models import VAE, VAEConfig, save_generative_model
+from studio.engine.models import VAE, save_generative_model
 from studio.engine.models.vae_prior import fit_mixture_prior, prior_of, with_prior
+from studio.spec.models import VAEConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -244,8 +245,8 @@ def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tm
     from studio.cli import main
     from studio.engine.data.dataset import save_image_dataset
     from studio.engine.devices import select_device
-    from studio.engine.models import GANConfig
     from studio.engine.training import default_config, train_job
+    from studio.spec.models import GANConfig
 
     dataset = blobs_dataset()
     data = save_image_dataset(dataset, tmp_path / "blobs")

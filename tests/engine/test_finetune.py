@@ -19,7 +19,6 @@ from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.latent import LatentModel, find_model
-from studio.engine.models import GANConfig, VAEConfig
 from studio.engine.paths import models_dir
 from studio.engine.training import (
     TrainingError,
@@ -38,6 +37,7 @@ from studio.engine.training.finetune.settings import FinetuneSettings, library_p
 from studio.engine.training.jobfolder import export_job_folder, import_checkpoint, job_settings
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import build_trainer
+from studio.spec.models import GANConfig, VAEConfig
 from tests.engine.test_finetune_data import junk_folder, write_pictures
 
 GAN_CLASSES = ["circles", "squares", "stars"]

@@ -29,7 +29,6 @@ from studio.engine.atomic import SaveError
 from studio.engine.imageio import (
     IMAGE_FILE_FILTER,
     IMAGE_SUFFIXES,
-    SETTINGS_KEY,
     ImageLoadError,
     array_to_pil,
     load_image,
@@ -37,6 +36,7 @@ from studio.engine.imageio import (
     read_png_settings,
     save_png,
 )
+from studio.spec.png import SETTINGS_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -33,8 +33,9 @@ from studio.engine.latent import (
     slerp,
     state_png_settings,
 )
-from studio.engine.models import VAE, GANConfig, Generator, VAEConfig, save_generative_model
+from studio.engine.models import VAE, Generator, save_generative_model
 from studio.engine.paths import models_dir
+from studio.spec.models import GANConfig, VAEConfig
 
 LATENT = 8
 CLASSES = ["cats", "dogs"]
@@ -482,8 +483,9 @@ def test_an_unconditional_model_offers_no_classes_even_if_its_card_lists_the_dat
     import torch
 
     from studio.engine.latent import LatentModel
-    from studio.engine.models import VAE, VAEConfig
+    from studio.engine.models import VAE
     from studio.engine.models.store import save_generative_model
+    from studio.spec.models import VAEConfig
 
     torch.manual_seed(0)
     path = save_generative_model(

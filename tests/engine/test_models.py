@@ -13,12 +13,9 @@ from torch.nn.utils import parametrize
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model
 from studio.engine.models import (
-    LOSSES,
     VAE,
     Discriminator,
-    GANConfig,
     Generator,
-    VAEConfig,
     add_spectral_norm,
     build_gan,
     discriminator_loss,
@@ -30,6 +27,7 @@ from studio.engine.models import (
     truncate,
 )
 from studio.engine.models.layers import SelfAttention
+from studio.spec.models import LOSSES, GANConfig, VAEConfig
 
 
 @pytest.fixture(autouse=True)

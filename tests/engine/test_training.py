@@ -16,7 +16,7 @@ from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset, load_image_dataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, Progress, run_to_end
-from studio.engine.models import LOSSES, GANConfig, VAEConfig, load_generative_model
+from studio.engine.models import load_generative_model
 from studio.engine.training import (
     TrainingError,
     TrainingOutOfMemory,
@@ -33,6 +33,7 @@ from studio.engine.training import (
 from studio.engine.training.grid import grid_size
 from studio.engine.training.state import StateError
 from studio.engine.training.trainers import GANTrainer
+from studio.spec.models import LOSSES, GANConfig, VAEConfig
 
 SIZE = 64
 CLASSES = ["red", "green", "blue"]

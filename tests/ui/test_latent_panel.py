@@ -410,8 +410,9 @@ def test_a_vae_with_a_prior_picks_a_class_and_its_sliders_follow_it(qtbot, worke
     import torch
 
     from studio.engine.models.store import save_generative_model
-    from studio.engine.models.vae import VAE, VAEConfig
+    from studio.engine.models.vae import VAE
     from studio.engine.models.vae_prior import fit_mixture_prior, with_prior
+    from studio.spec.models import VAEConfig
 
     monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     torch.manual_seed(0)

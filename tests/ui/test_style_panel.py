@@ -14,8 +14,10 @@ from PySide6.QtWidgets import QApplication
 from studio.engine.imageio import read_png_settings
 from studio.engine.style import settings as style_settings
 from studio.engine.style.settings import StyleSettings
-from studio.ui.panels.style_panel import MAX_STYLES, PNG_KEY, StylePanel
+from studio.spec.png import STYLE_KEY
+from studio.ui.panels.style_panel import StylePanel
 from studio.ui.qimage import to_pil
+from studio.ui.style.style_run import MAX_STYLES
 from tests.ui.drops import drop_path
 
 TIMEOUT = 60_000
@@ -175,7 +177,7 @@ def test_start_runs_to_a_stylised_picture_with_live_previews(qtbot, panel, worke
     assert panel.loss_plot.values()
     assert panel.save_button.isEnabled() and panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
     assert panel.progress.value() == 1000 and panel.progress.format().startswith("Done")
-    run = item.settings[PNG_KEY]
+    run = item.settings[STYLE_KEY]
     assert run["content"] == "photo.png" and run["styles"] == ["painting1.png"]
     assert StyleSettings.from_dict(run) == TINY
 
@@ -193,7 +195,7 @@ def test_stop_keeps_the_best_picture_so_far(qtbot, panel, worker, tmp_path):
     assert cancelled and cancelled[0].cancelled
     item = panel.current()
     assert item is not None and item.image.size == (48, 40)
-    assert item.settings[PNG_KEY]["cancelled"] is True
+    assert item.settings[STYLE_KEY]["cancelled"] is True
     assert "Stopped" in panel.progress.format()
     assert panel.start_button.isEnabled() and not panel.running()
 
@@ -211,7 +213,7 @@ def test_settings_changed_during_a_run_apply_to_the_next(qtbot, panel, worker, t
         panel.start()
         panel.ensure_form().fields["seed"].setValue(7)
         assert "next run" in panel.run_hint.text()
-    assert seen[0].seed == 0 and panel.current().settings[PNG_KEY]["seed"] == 0
+    assert seen[0].seed == 0 and panel.current().settings[STYLE_KEY]["seed"] == 0
     _run(qtbot, panel, worker)
     assert seen[1].seed == 7
 
@@ -228,7 +230,7 @@ def test_two_paintings_with_their_weights(qtbot, panel, worker, tmp_path, monkey
     item = _run(qtbot, panel, worker)
     assert [round(w, 2) for _, w in seen[0]] == [0.7, 0.3]
     assert [image.size for image, _ in seen[0]] == [(40, 40), (40, 40)]
-    run = item.settings[PNG_KEY]
+    run = item.settings[STYLE_KEY]
     assert run["styles"] == ["painting1.png", "painting2.png"]
     assert [round(w, 2) for w in run["style_weights"]] == [0.7, 0.3]
 
@@ -260,9 +262,9 @@ def test_saved_png_carries_the_settings_and_reopening_it_restores_them(qtbot, wi
     assert window.save_image(saved)
     png = read_png_settings(saved)
     assert png["panel"] == "Style Transfer"
-    assert StyleSettings.from_dict(png[PNG_KEY]) == made
+    assert StyleSettings.from_dict(png[STYLE_KEY]) == made
     panel_saved = panel.export_png(tmp_path / "out" / "panel.png")
-    assert read_png_settings(panel_saved)[PNG_KEY] == png[PNG_KEY]
+    assert read_png_settings(panel_saved)[STYLE_KEY] == png[STYLE_KEY]
 
     # Something else on screen, then the PNG reopened from another tab.
     form.apply_preset("balanced")
@@ -281,7 +283,7 @@ def test_saved_png_carries_the_settings_and_reopening_it_restores_them(qtbot, wi
 def test_a_png_with_damaged_style_settings_is_taken_as_a_plain_image(panel, tmp_path):
     from studio.engine.imageio import load_image, save_png
 
-    path = save_png(tmp_path / "odd.png", Image.new("RGB", (32, 32), "white"), {PNG_KEY: {"size": -5}})
+    path = save_png(tmp_path / "odd.png", Image.new("RGB", (32, 32), "white"), {STYLE_KEY: {"size": -5}})
     assert panel.accept_image(load_image(path))
     assert panel.content_slot.name() == "odd.png"
 
@@ -307,9 +309,3 @@ def test_dropping_several_files_on_the_photo_slot_puts_the_rest_in_painting_slot
     assert slot.name() == "photo.png"
     assert [s.name() for s in panel.style_slots] == ["a.png", "b.png"]
     assert panel.start_button.isEnabled()
-
-
-def test_the_panel_uses_the_engines_png_key():
-    from studio.engine.style import transfer
-
-    assert PNG_KEY == transfer.PNG_KEY  # a copy, so building the panel does not import torch

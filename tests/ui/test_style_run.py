@@ -14,9 +14,10 @@ from studio.engine.imageio import LoadedImage
 from studio.engine.jobs import JobCancelled
 from studio.engine.style import transfer
 from studio.engine.style.transfer import StyleProgress, StyleResult
+from studio.spec.png import STYLE_KEY
 from studio.ui.panels.style_panel import StylePanel
 from studio.ui.qimage import to_pil
-from studio.ui.style.style_run import MAX_STYLES, PNG_KEY, StyleRun
+from studio.ui.style.style_run import MAX_STYLES, StyleRun
 
 STEPS = 5
 
@@ -89,8 +90,8 @@ def test_previews_arrive_throttled_and_the_last_is_never_dropped(qtbot, run, fak
     outcome = seen.finished[0]
     assert outcome.image.getpixel((0, 0)) == _step_colour(STEPS) and not outcome.stopped
     assert outcome.losses == [100.0 / step for step in range(1, STEPS + 1)]
-    assert outcome.png[PNG_KEY]["content"] == "beach.png"
-    assert outcome.png[PNG_KEY]["styles"] == ["starry night.png"]
+    assert outcome.png[STYLE_KEY]["content"] == "beach.png"
+    assert outcome.png[STYLE_KEY]["styles"] == ["starry night.png"]
     assert outcome.name == "beach in the style of starry night.png"
     assert run.result is outcome
 
@@ -142,7 +143,7 @@ def test_stop_keeps_the_best_picture_so_far(run, fake_worker):
     assert not run.running and seen.finished == []
     (outcome,) = seen.cancelled
     assert outcome.stopped and outcome.image.getpixel((0, 0)) == _step_colour(3)
-    assert run.result is outcome and outcome.png[PNG_KEY]["content"] == "beach.png"
+    assert run.result is outcome and outcome.png[STYLE_KEY]["content"] == "beach.png"
     assert not run.stop()  # nothing left to stop
 
 
@@ -166,7 +167,7 @@ def test_settings_and_weights_changed_during_a_run_apply_to_the_next(run, fake_w
     assert seen.changed == [True]  # said once
     fake_worker.run()
     assert jobs[0]["settings"].seed == 0 and [w for _, w in jobs[0]["styles"]] == [1.0]
-    assert seen.finished[0].changed_during_run and seen.finished[0].png[PNG_KEY]["seed"] == 0
+    assert seen.finished[0].changed_during_run and seen.finished[0].png[STYLE_KEY]["seed"] == 0
 
     run.start()
     fake_worker.run()
@@ -207,15 +208,15 @@ def test_a_saved_png_brings_back_its_settings_and_weights_by_painting_name(run):
     made = run.settings().replace(seed=1234, steps=9)
     png = {
         "panel": "Style Transfer",
-        PNG_KEY: {**made.to_dict(), "styles": ["waves.png", "lost.png"], "style_weights": [0.25, 0.75]},
+        STYLE_KEY: {**made.to_dict(), "styles": ["waves.png", "lost.png"], "style_weights": [0.25, 0.75]},
     }
     restored = run.restore(_loaded("result.png", settings=png))
     assert restored is not None and run.result is restored
     assert run.settings() == made
     assert [p.weight for p in run.paintings] == [1.0, 0.25]
     assert restored.missing == ["lost.png"] and restored.name == "result.png"
-    assert "panel" not in restored.png and restored.png[PNG_KEY]["seed"] == 1234
+    assert "panel" not in restored.png and restored.png[STYLE_KEY]["seed"] == 1234
 
     assert run.restore(_loaded("plain.png")) is None
-    assert run.restore(_loaded("odd.png", settings={PNG_KEY: {"size": -5}})) is None
+    assert run.restore(_loaded("odd.png", settings={STYLE_KEY: {"size": -5}})) is None
     assert run.result is restored

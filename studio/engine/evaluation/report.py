@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator
 
     from studio.engine.data.dataset import ImageDataset
+    from studio.engine.latent.model import LatentModel
 
 DEFAULT_SAMPLES = 2000
 MIN_SAMPLES = 50
@@ -145,7 +146,7 @@ def _class_labels(dataset: ImageDataset, count: int, seed: int) -> torch.Tensor:
 
 
 def generate_samples(
-    model: Any, count: int, dataset: ImageDataset, seed: int = _SEED
+    model: LatentModel, count: int, dataset: ImageDataset, seed: int = _SEED
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``count`` random images from a :class:`~studio.engine.latent.model.LatentModel`, as Randomize draws them."""
     labels = _class_labels(dataset, count, seed) if model.class_names else None

@@ -32,7 +32,6 @@ from studio.engine.latent.directions import (
 from studio.engine.latent.interpolation import interpolate_frames, interpolate_path, slerp
 from studio.engine.latent.model import DIRECTION_METHODS, EncodeNotSupported, LatentModel
 from studio.engine.latent.state import (
-    SLIDER_RANGE,
     LatentState,
     LatentStateError,
     ModelNotFoundError,
@@ -44,7 +43,6 @@ from studio.engine.latent.state import (
 
 __all__ = [
     "DIRECTION_METHODS",
-    "SLIDER_RANGE",
     "Directions",
     "EncodeNotSupported",
     "LatentModel",

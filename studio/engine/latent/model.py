@@ -24,12 +24,18 @@ from studio.engine.latent.directions import (
     write_cached_directions,
 )
 from studio.engine.latent.state import LatentState, is_int
+from studio.spec.ranges import MAX_SEED
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Generator, Sequence
 
     import torch
+    from numpy.typing import ArrayLike
+    from torch import nn
+
+    from studio.engine.models.vae import VAE
+    from studio.engine.models.vae_prior import MixturePrior
 
 DIRECTION_METHODS = {"vae": ("vae-kl", "vae-variance", "vae-prior"), "gan": ("sefa", "ganspace")}
 _DIRECTIONS_SEED = 0
@@ -47,8 +53,8 @@ class EncodeNotSupported(NotImplementedError):
 
 @dataclass
 class _RenderBuffers:
-    z: Any  # [1, d] on the device, reused by every render
-    labels: Any  # [1] long on the device, or None for an unconditional model
+    z: torch.Tensor  # [1, d] on the device, reused by every render
+    labels: torch.Tensor | None  # [1] long on the device, or None for an unconditional model
 
 
 @dataclass(eq=False)
@@ -58,7 +64,7 @@ class LatentModel:
     Renders reuse one input buffer, so a model belongs to one thread at a time (the worker's).
     """
 
-    module: Any = field(repr=False)  # torch.nn.Module, in eval mode, parameters frozen
+    module: nn.Module = field(repr=False)  # in eval mode, parameters frozen
     kind: str  # "vae" or "gan"
     sha256: str
     name: str
@@ -249,7 +255,7 @@ class LatentModel:
             raise ValueError(f"class index {index} is outside 0..{len(self.class_names) - 1}")
         return index
 
-    def _check_z(self, z: Any) -> np.ndarray:
+    def _check_z(self, z: ArrayLike) -> np.ndarray:
         array = np.ascontiguousarray(z, dtype=np.float32)
         if array.shape != (self.latent_dim,):
             raise ValueError(f"{self.name} takes a latent vector of {self.latent_dim} values, got shape {array.shape}")
@@ -387,7 +393,7 @@ class LatentModel:
         """w offsets of random z over every class, for GAN v2's directions."""
         import torch
 
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        seed = int(torch.randint(0, MAX_SEED, (1,), generator=generator))
         rng = np.random.default_rng(seed)
         classes = rng.integers(0, len(self.class_names), _GANSPACE_SAMPLES * 4) if self.class_names else None
         return self.sample_latents(rng, _GANSPACE_SAMPLES * 4, classes)
@@ -565,13 +571,13 @@ def _class_names(card: dict[str, Any]) -> list[str]:
     return []
 
 
-def _prior_directions(prior: Any) -> Directions:
-    """The principal axes of a mixture prior (a MixturePrior) as a whole."""
+def _prior_directions(prior: MixturePrior) -> Directions:
+    """The principal axes of a mixture prior as a whole."""
     covariances = np.einsum("kai,ka,kaj->kij", prior.axes, prior.stds**2, prior.axes)
     return prior_directions(prior.means, covariances, prior.weights)
 
 
-def _prior_of(module: Any) -> Any:
+def _prior_of(module: VAE) -> MixturePrior | None:
     from studio.engine.models.vae_prior import prior_of  # torch: imported when a model loads
 
     return prior_of(module)

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from studio.spec.png import LATENT_KEY
+
 if TYPE_CHECKING:
     from studio.engine.latent.model import LatentModel
 
 STATE_VERSION = 1
-SLIDER_RANGE = 3.0  # sliders span +-3 sigma of the standard normal prior
 
 
 class LatentStateError(ValueError):
@@ -73,7 +74,7 @@ class LatentState:
 
     def to_settings(self) -> dict[str, Any]:
         return {
-            "latent": {
+            LATENT_KEY: {
                 "version": STATE_VERSION,
                 "model_sha256": self.model_sha256,
                 "model_name": self.model_name,
@@ -87,7 +88,7 @@ class LatentState:
     @classmethod
     def from_settings(cls, settings: Any) -> LatentState:
         """The state in ``settings`` (as :meth:`to_settings` wrote it); LatentStateError if malformed."""
-        latent = settings.get("latent") if isinstance(settings, dict) else None
+        latent = settings.get(LATENT_KEY) if isinstance(settings, dict) else None
         if not isinstance(latent, dict):
             raise LatentStateError("no latent state in these settings")
         version = latent.get("version", STATE_VERSION)
@@ -115,7 +116,7 @@ def restore_state_from_png(path: str | os.PathLike[str]) -> LatentState:
 
     file = Path(path)
     settings = read_png_settings(file)
-    if not isinstance(settings, dict) or "latent" not in settings:
+    if not isinstance(settings, dict) or LATENT_KEY not in settings:
         raise LatentStateError(f"{file.name} holds no latent state (it was not exported from the Latent Explorer)")
     try:
         return LatentState.from_settings(settings)
@@ -175,7 +176,7 @@ def state_png_settings(model: LatentModel, state: LatentState) -> dict[str, Any]
         raise ValueError(f"this state belongs to another model than {model.name}")
     settings = state.to_settings()
     if state.class_index is not None and state.class_index < len(model.class_names):
-        settings["latent"]["class_name"] = model.class_names[state.class_index]
+        settings[LATENT_KEY]["class_name"] = model.class_names[state.class_index]
     settings["model"] = {"name": model.name, "sha256": model.sha256, "kind": model.kind, "latent_dim": model.latent_dim}
     settings["app"] = f"Latent Studio {__version__}"
     return settings

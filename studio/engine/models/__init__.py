@@ -1,24 +1,21 @@
 """The generative models behind the Latent Explorer: a convolutional VAE and a DCGAN-style GAN.
 
-Configs are frozen dataclasses; a model file (safetensors plus a JSON card) carries its config,
-so :func:`load_generative_model` rebuilds the model it holds. Images are float tensors
-N x 3 x H x W in [-1, 1].
+Configs are frozen dataclasses in :mod:`studio.spec.models`; a model file (safetensors plus a
+JSON card) carries its config, so :func:`load_generative_model` rebuilds the model it holds.
+Images are float tensors N x 3 x H x W in [-1, 1].
 """
 
-from studio.engine.models.gan import Discriminator, GANConfig, Generator, build_gan, truncate
+from studio.engine.models.gan import Discriminator, Generator, build_gan, truncate
 from studio.engine.models.layers import add_spectral_norm, ema_update, fold_spectral_norm, plain_state_dict
-from studio.engine.models.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty
+from studio.engine.models.losses import discriminator_loss, generator_loss, gradient_penalty
 from studio.engine.models.store import LoadedModel, load_generative_model, save_generative_model
-from studio.engine.models.vae import VAE, VAEConfig
+from studio.engine.models.vae import VAE
 
 __all__ = [
-    "LOSSES",
     "VAE",
     "Discriminator",
-    "GANConfig",
     "Generator",
     "LoadedModel",
-    "VAEConfig",
     "add_spectral_norm",
     "build_gan",
     "discriminator_loss",

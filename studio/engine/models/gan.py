@@ -17,8 +17,8 @@ Images are N x 3 x H x W in [-1, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -29,66 +29,14 @@ from studio.engine.models.layers import (
     add_spectral_norm,
     check_labels,
 )
-from studio.engine.models.losses import LOSSES
+
+if TYPE_CHECKING:
+    from studio.spec.models import GANConfig
 
 RGB = 3
-IMAGE_SIZES = (64, 128)
-ATTENTION_RESOLUTIONS = (16, 32)
 BASE_RESOLUTION = 4
 MIN_G_CHANNELS = 16
-ARCHITECTURES = ("dcgan", "style")
 D_MAX_MULTIPLIER = 8
-
-
-def _is_int(value: object, minimum: int) -> bool:
-    # bool is an int subclass; "true" in a hand-edited card must not pass for 1.
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-@dataclass(frozen=True)
-class GANConfig:
-    image_size: int = 64
-    latent_dim: int = 128
-    num_classes: int = 0  # 0: unconditional
-    g_channels: int = 256  # at 4x4; halves at each doubling, never below 16
-    d_channels: int = 32  # first layer, reading the full-resolution image; doubles per halving up to 8x
-    attention_res: int | None = None  # 16 or 32: a self-attention block at that size, in G and D
-    loss: str = "hinge"
-    g_spectral_norm: bool = True
-    # "dcgan" (v1, the DCGAN-style networks below) or "style" (v2, models/stylegan.py: a
-    # mapping network to w, per-layer styles, a residual discriminator with a decoder).
-    architecture: str = "dcgan"
-    w_dim: int = 256  # style: the width of w and of the mapping network
-    mapping_layers: int = 4  # style: layers of the mapping network
-
-    def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size!r}")
-        for name in ("latent_dim", "g_channels", "d_channels"):
-            if not _is_int(getattr(self, name), minimum=1):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not _is_int(self.num_classes, minimum=0):
-            raise ValueError(f"num_classes must be 0 (unconditional) or more, got {self.num_classes!r}")
-        if self.attention_res is not None and self.attention_res not in ATTENTION_RESOLUTIONS:
-            raise ValueError(
-                f"attention_res must be None or one of {ATTENTION_RESOLUTIONS}, got {self.attention_res!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if not isinstance(self.g_spectral_norm, bool):
-            raise ValueError(f"g_spectral_norm must be true or false, got {self.g_spectral_norm!r}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
-        for name in ("w_dim", "mapping_layers"):
-            if not _is_int(getattr(self, name), minimum=1):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.architecture == "style" and self.attention_res is not None:
-            raise ValueError("self-attention is part of the dcgan architecture only")
-
-    @property
-    def style_based(self) -> bool:
-        """GAN v2: a mapping network to w drives the generator's layers."""
-        return self.architecture == "style"
 
 
 def _resolutions(config: GANConfig) -> list[int]:

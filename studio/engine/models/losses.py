@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("nonsaturating", "lsgan", "wgan-gp", "hinge")
+from studio.spec.models import LOSSES
+
 GRADIENT_PENALTY_WEIGHT = 10.0  # lambda in Gulrajani et al.
 
 

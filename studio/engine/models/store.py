@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.engine.checkpoints import ModelFileError, load_model, save_model
-from studio.engine.models.gan import GANConfig, Generator, generator_class
+from studio.engine.models.gan import Generator, generator_class
 from studio.engine.models.layers import fold_spectral_norm, plain_state_dict
 from studio.engine.models.stylegan import StyleGenerator
-from studio.engine.models.vae import VAE, VAEConfig
+from studio.engine.models.vae import VAE
+from studio.spec.models import GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     import os

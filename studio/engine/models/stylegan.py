@@ -42,7 +42,7 @@ from torch import nn
 from studio.engine.models.layers import add_spectral_norm, check_labels
 
 if TYPE_CHECKING:
-    from studio.engine.models.gan import GANConfig
+    from studio.spec.models import GANConfig
 
 RGB = 3
 BASE_RESOLUTION = 4

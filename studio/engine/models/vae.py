@@ -13,50 +13,21 @@ Images are N x C x H x W in [-1, 1].
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+if TYPE_CHECKING:
+    from studio.spec.models import VAEConfig
+
 # (reconstruction, original) -> {"recon": per-image error averaged over the batch, parts...}
 ReconstructionError = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
-IMAGE_SIZES = (64, 128)
 BASE_RESOLUTION = 4
 MAX_MULTIPLIER = 8
 # exp(logvar) overflows float32 near 88; one bad batch early in training must not give inf.
 LOGVAR_RANGE = (-30.0, 20.0)
-MAX_PRIOR_COMPONENTS = 256
-
-
-def _positive_int(value: object) -> bool:
-    # bool is an int subclass; "true" in a hand-edited card must not pass for 1.
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-@dataclass(frozen=True)
-class VAEConfig:
-    image_size: int = 64
-    channels: int = 3
-    latent_dim: int = 32
-    base_channels: int = 32
-    beta: float = 1.0  # weight of the KL term: >1 for more disentangled, blurrier models
-    # Gaussians of the prior fitted on the training codes after training (see vae_prior.py);
-    # 0: sample from N(0, I). Random samples come from this prior when it exists.
-    prior_components: int = 0
-
-    def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size!r}")
-        for name in ("channels", "latent_dim", "base_channels"):
-            if not _positive_int(getattr(self, name)):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not isinstance(self.beta, (int, float)) or isinstance(self.beta, bool) or not self.beta >= 0:
-            raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
-        if not (isinstance(self.prior_components, int) and not isinstance(self.prior_components, bool)) or not (
-            0 <= self.prior_components <= MAX_PRIOR_COMPONENTS
-        ):
-            raise ValueError(f"prior_components must be 0..{MAX_PRIOR_COMPONENTS}, got {self.prior_components!r}")
 
 
 def vae_channels(config: VAEConfig) -> dict[int, int]:

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from studio.engine.style.vgg import POOLING, canonical_layer
+from studio.spec.style import POOLING, canonical_layer
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRESERVE_COLOR = ("none", "luminance", "match")

@@ -38,12 +38,12 @@ from studio.engine.imageio import array_to_pil, pil_to_array
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.settings import StyleSettings, StyleSettingsError
-from studio.engine.style.vgg import load_vgg19, preprocess
+from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
+from studio.spec.png import STYLE_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
-PNG_KEY = "style_transfer"
 LBFGS_HISTORY = 10  # 20 image-sized vectors: 0.75 GB at 2048 x 1536 (torch's default 100 would be 7.5 GB)
 FIRST_STEP = 0.02  # L-BFGS's first move, in 0..1 pixel units (about 5 levels of 255)
 OOM_SHRINK = 0.75  # an out-of-memory scale is retried at this fraction of its long side
@@ -265,7 +265,7 @@ class _Run:
         self.scales_run: list[tuple[int, int]] = []
         self.previous: torch.Tensor | None = None  # last finished scale's result, on the CPU
         self.final_rgb: torch.Tensor | None = None  # and as RGB, for the result
-        self.model: Any = None
+        self.model: VGG19Features | None = None
         self.model_device: str | None = None
         self.step = 0
         self.started = time.monotonic()
@@ -361,7 +361,7 @@ class _Run:
             )
         raise OutOfMemory(f"Out of memory on the CPU at {failed} px ({failure}); choose a smaller size")
 
-    def _vgg(self, device: DeviceInfo):
+    def _vgg(self, device: DeviceInfo) -> VGG19Features:
         if self.model is None or self.model_device != device.torch_device:
             self.model = None
             layers = tuple(dict.fromkeys(self.settings.content_layers + self.settings.style_layers))
@@ -416,7 +416,7 @@ class _Run:
 
         x = start.clone().requires_grad_(True)
         if settings.optimizer == "adam":
-            optimiser: Any = torch.optim.Adam([x], lr=settings.learning_rate * 0.02)
+            optimiser: torch.optim.Adam | _LBFGS = torch.optim.Adam([x], lr=settings.learning_rate * 0.02)
         else:
             optimiser = _LBFGS(x, lr=settings.learning_rate)
         best = x.detach().clone()
@@ -554,11 +554,11 @@ def png_settings(result: StyleResult, content_name: str | None = None, style_nam
     if style_names:
         data["styles"] = list(style_names)
     data["seconds"] = round(result.seconds, 2)
-    return {PNG_KEY: data}
+    return {STYLE_KEY: data}
 
 
 def settings_from_png(png: dict | None) -> StyleSettings | None:
     """The :class:`StyleSettings` a PNG from :func:`png_settings` carries, or None if it has none."""
-    if not isinstance(png, dict) or not isinstance(png.get(PNG_KEY), dict):
+    if not isinstance(png, dict) or not isinstance(png.get(STYLE_KEY), dict):
         return None
-    return StyleSettings.from_dict(png[PNG_KEY])
+    return StyleSettings.from_dict(png[STYLE_KEY])

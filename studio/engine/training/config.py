@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from studio.engine.models import GANConfig, VAEConfig
+from studio.spec.models import GANConfig, VAEConfig
 
 KINDS = ("vae", "gan")
 LR_SCHEDULES = ("constant", "cosine")

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from studio.engine.models import VAE, GANConfig, VAEConfig, build_gan
+from studio.engine.models import VAE, build_gan
 from studio.engine.models.layers import SelfAttention
 from studio.engine.training.config import TrainingError
+from studio.spec.models import GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

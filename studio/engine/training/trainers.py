@@ -37,7 +37,6 @@ from torch import nn
 
 from studio.engine.models import (
     VAE,
-    GANConfig,
     Generator,
     build_gan,
     discriminator_loss,
@@ -57,6 +56,7 @@ from studio.engine.training.grid import COLUMNS
 
 if TYPE_CHECKING:
     from studio.engine.training.distributed import DistributedContext
+    from studio.spec.models import GANConfig
 
 NextBatch = Callable[[], tuple[torch.Tensor, torch.Tensor]]
 MAX_PREVIEW_CLASSES = 16

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from studio.engine.models import LOSSES
 from studio.engine.training.finetune.settings import AUGMENTATIONS
+from studio.spec.models import LOSSES
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.draft import TrainingOptions

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 
 from studio.engine.atomic import atomic_write_bytes
 from studio.engine.paths import data_dir
+from studio.spec.png import LATENT_KEY
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,7 +48,7 @@ class Bookmark:
 
     @property
     def model_sha256(self) -> str:
-        latent = self.settings.get("latent")
+        latent = self.settings.get(LATENT_KEY)
         return str(latent.get("model_sha256", "")) if isinstance(latent, dict) else ""
 
     def state(self) -> LatentState:

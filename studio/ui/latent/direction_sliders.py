@@ -12,11 +12,12 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
+from studio.spec.ranges import SLIDER_RANGE
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 TOP = 16
-SIGMA_RANGE = 3.0
 DECIMALS = 2
 RESOLUTION = 10.0**-DECIMALS
 
@@ -104,8 +105,8 @@ class DirectionSliders(QWidget):
             name = QLabel(self._labels[index])
             name.setMinimumWidth(64)
             name.setToolTip(self._tooltips[index])
-            slider = make_slider(-SIGMA_RANGE, SIGMA_RANGE, self._values[index])
-            slider.setToolTip(f"{self._labels[index]}: ±{SIGMA_RANGE:g} σ")
+            slider = make_slider(-SLIDER_RANGE, SLIDER_RANGE, self._values[index])
+            slider.setToolTip(f"{self._labels[index]}: ±{SLIDER_RANGE:g} σ")
             slider.setObjectName(f"direction-{index}")
             slider.valueChanged.connect(lambda value, i=index: self._on_value_changed(i, float(value)))
             on_press(slider, lambda i=index: self.dragStarted.emit(i))
@@ -132,7 +133,7 @@ class DirectionSliders(QWidget):
 
     def set_values(self, values: Sequence[float]) -> None:
         """Move the sliders to ``values`` without announcing it (the state already knows)."""
-        self._values = [max(-SIGMA_RANGE, min(SIGMA_RANGE, float(v))) for v in values]
+        self._values = [max(-SLIDER_RANGE, min(SLIDER_RANGE, float(v))) for v in values]
         for slider, value in zip(self.sliders, self._values, strict=False):
             slider.blockSignals(True)
             slider.setValue(value)

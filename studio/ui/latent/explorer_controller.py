@@ -33,6 +33,8 @@ from studio.engine.atomic import SaveError
 from studio.engine.environment import InstalledModel, installed_models
 from studio.engine.imageio import ImageLoadError, load_image
 from studio.engine.paths import config_dir, models_dir
+from studio.spec.png import LATENT_KEY
+from studio.spec.ranges import MAX_SEED
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
@@ -67,7 +69,6 @@ log = logging.getLogger(__name__)
 
 # Rendered pictures kept for recent states: undo, redo and bookmark restores are instant.
 IMAGE_CACHE_SIZE = 48
-MAX_SEED = 2**31 - 1
 PROJECTION_STEPS = 200
 # Loaded models kept for switching back at once (each holds its weights on the device).
 KEPT_MODELS = 2
@@ -642,7 +643,7 @@ class ExplorerController(QObject):
 
 def _state_in(loaded: LoadedImage) -> LatentState | None:
     settings = loaded.settings or {}
-    if "latent" not in settings:
+    if LATENT_KEY not in settings:
         return None
     from studio.engine.latent import LatentState, LatentStateError
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from studio.spec.ranges import MAX_SEED
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def initial_state(model: LatentModel) -> LatentState:
     showcase = model.card.get("showcase") if isinstance(model.card, dict) else None
     if isinstance(showcase, dict):
         shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")
-        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed < 2**31:
+        if isinstance(shown_seed, int) and not isinstance(shown_seed, bool) and 0 <= shown_seed <= MAX_SEED:
             seed = shown_seed
         if (
             isinstance(shown_class, int)

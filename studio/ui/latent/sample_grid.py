@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.spec.ranges import MAX_SEED
 from studio.ui.latent.explorer_work import Rendered
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 ROWS = COLS = 4
 CELL = 112
-MAX_SEED = 2**31 - 1
 
 
 def render_samples(model: LatentModel, template: LatentState, base_seed: int, count: int) -> list[Rendered]:

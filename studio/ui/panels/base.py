@@ -20,6 +20,8 @@ from studio.ui.qimage import to_qimage
 if TYPE_CHECKING:
     from PIL import Image
 
+    from studio.engine.imageio import LoadedImage
+
 log = logging.getLogger(__name__)
 
 
@@ -69,8 +71,8 @@ class Panel(QWidget):
     def current(self) -> PanelImage | None:
         return self._current
 
-    def accept_image(self, loaded) -> bool:
-        """Let the panel take an opened or dropped image (a LoadedImage) its own way.
+    def accept_image(self, loaded: LoadedImage) -> bool:
+        """Let the panel take an opened or dropped image its own way.
 
         True: the panel handled it (and pushed its own undo step, if any). False: the main
         window shows it plainly with :meth:`show_image`, undoably.

@@ -31,11 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.imageio import IMAGE_FILE_FILTER
+from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.latent.bookmarks import BookmarkStore, BookmarkStrip
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
-from studio.ui.latent.explorer_controller import MAX_SEED, ExplorerController
+from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.panels.base import Panel, PanelImage
+from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,8 +51,6 @@ if TYPE_CHECKING:
     from studio.ui.latent.sample_grid import SampleGridDialog
 
 log = logging.getLogger(__name__)
-
-PSI_RANGE = (0.0, 1.5)
 
 
 class LatentPanel(Panel):
@@ -97,7 +97,7 @@ class LatentPanel(Panel):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setStyleSheet("color: #e0796b;")
+        self.message.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.message.hide()
         picture = QWidget()
         picture_layout = QVBoxLayout(picture)

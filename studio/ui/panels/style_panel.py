@@ -37,13 +37,15 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.paths import config_dir
+from studio.engine.style.settings import StyleSettings
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
 from studio.ui.style.compare_view import CompareView
-from studio.ui.style.image_slot import ERROR_COLOUR, ImageSlot, StyleSlot
+from studio.ui.style.image_slot import ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
-from studio.ui.style.style_run import MAX_STYLES, PNG_KEY, RunProgress, StyleOutcome, StyleRun
+from studio.ui.style.style_run import MAX_STYLES, RunProgress, StyleOutcome, StyleRun
+from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -55,8 +57,6 @@ if TYPE_CHECKING:
     from studio.ui.style.settings_form import SettingsForm
 
 log = logging.getLogger(__name__)
-
-__all__ = ["MAX_STYLES", "PNG_KEY", "StylePanel"]
 
 
 def _duration(seconds: float) -> str:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
 from studio.ui.latent.direction_sliders import make_slider
 from studio.ui.qimage import to_qimage
+from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THUMB = 64
-ERROR_COLOUR = "#e0796b"
 
 
 def dropped_paths(mime: QMimeData | None) -> list[Path]:

@@ -5,8 +5,8 @@ replaces it; an edit in Advanced replaces one field (through the dataclass, so i
 apply: an impossible value is shown in red and the previous settings stay). When the settings
 match no preset, no preset button is checked ("Custom").
 
-This module imports the engine's settings (and with them torch), so the panel builds the form
-the first time it is needed, not while the window starts.
+StyleSettings and the layer names it uses load without torch (an import contract in
+pyproject.toml keeps it so).
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
-from studio.engine.style.vgg import LAYER_NAMES
+from studio.spec.ranges import MAX_SEED
+from studio.spec.style import LAYER_NAMES
+from studio.ui.theme import ERROR_COLOUR
 
 PRESET_LABELS = {"preview": "Preview", "balanced": "Balanced", "high": "High quality"}
 PRESET_TIPS = {
@@ -51,8 +53,6 @@ COLOUR_LABELS = {
 }
 INIT_LABELS = {"content": "The photo", "noise": "Noise", "image": "A given image"}
 RELU_LAYERS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
-MAX_SEED = 2**31 - 1
-ERROR_COLOUR = "#e0796b"
 
 
 def preset_name(settings: StyleSettings) -> str | None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
+from studio.spec.png import STYLE_KEY
 from studio.ui.job_link import JobLink
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 MAX_STYLES = 4
 PREVIEW_MIN_INTERVAL_MS = 300  # previews reach the view at most this often during a run
-PNG_KEY = "style_transfer"  # studio.engine.style.transfer.PNG_KEY, without importing torch here
 SETTINGS_PREF = "style/settings"
 
 
@@ -310,7 +310,7 @@ class StyleRun(QObject):
         """Take back the settings and style weights a PNG from this panel (or `studio stylize`)
         carries, and its picture as the result; None if it carries none that can be used."""
         png = loaded.settings or {}
-        run = png.get(PNG_KEY)
+        run = png.get(STYLE_KEY)
         if not isinstance(run, dict):
             return None
         from studio.engine.style.settings import StyleSettingsError

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 from studio.engine.checkpoints import ModelFileError
 from studio.engine.data.folder import RESIZE_MODES
 from studio.engine.devices import DeviceInfo, select_device
-from studio.engine.models import LOSSES
 from studio.engine.paths import models_dir
 from studio.engine.training.checkpoint import _embedded_card, checkpoint_path, model_path
 from studio.engine.training.config import TrainingError
 from studio.engine.training.freezing import FREEZE_PRESETS
+from studio.spec.models import LOSSES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
