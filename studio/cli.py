@@ -114,7 +114,8 @@ def _cmd_model_fit_prior(args: argparse.Namespace) -> int:
 def _cmd_model_showcase(args: argparse.Namespace) -> int:
     from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError, load_model, save_model
-    from studio.engine.latent import LatentModel, ModelNotFoundError, find_model
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import ModelNotFoundError, find_model
 
     try:
         path = find_model(args.model)

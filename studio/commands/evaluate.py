@@ -55,7 +55,7 @@ def add_commands(subparsers: Any) -> None:
 
 def _model_file(name: str, scratch: Path) -> Path:
     """A model file for ``name``; a training checkpoint is turned into one in ``scratch``."""
-    from studio.engine.latent import find_model
+    from studio.engine.latent.state import find_model
     from studio.engine.models import save_generative_model
     from studio.engine.training.checkpoint import CHECKPOINT_SUFFIX, load_checkpoint, model_from_checkpoint
 
@@ -77,7 +77,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.evaluation.report import FeatureSpaces, default_classifier_path, evaluate_job, summary_lines
-    from studio.engine.latent import ModelNotFoundError
+    from studio.engine.latent.state import ModelNotFoundError
     from studio.engine.training.config import TrainingError
 
     problem = apply_threads(args.threads)
@@ -168,7 +168,7 @@ def run_fit_prior(args: argparse.Namespace) -> int:
     from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
-    from studio.engine.latent import ModelNotFoundError, find_model
+    from studio.engine.latent.state import ModelNotFoundError, find_model
     from studio.engine.models import load_generative_model, save_generative_model
     from studio.engine.models.vae_prior import fit_prior_on
 

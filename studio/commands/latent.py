@@ -95,7 +95,8 @@ def _seed_list(text: str) -> list[int]:
 def _load(args: argparse.Namespace):
     """The model and the class index the arguments name; raises the engine's readable errors."""
     from studio.engine.devices import select_device
-    from studio.engine.latent import LatentModel, find_model
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import find_model
 
     model = LatentModel.load(find_model(args.model), select_device(args.device).torch_device)
     class_index = model.class_index(args.class_)
@@ -103,7 +104,7 @@ def _load(args: argparse.Namespace):
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    from studio.engine.latent import ModelNotFoundError
+    from studio.engine.latent.state import ModelNotFoundError
 
     # ModelFileError and ImageLoadError are ValueErrors; SaveError (an OSError) is handled first.
     return (ModelNotFoundError, ValueError, OSError)
@@ -112,7 +113,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from studio.engine.atomic import SaveError
     from studio.engine.imageio import save_png
-    from studio.engine.latent import state_png_settings
+    from studio.engine.latent.state import state_png_settings
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":
@@ -164,7 +165,8 @@ def _class_rows(model, seed: int, rows: int, cols: int, psi: float):
 def _cmd_interpolate(args: argparse.Namespace) -> int:
     from studio.engine.animation import export_animation, export_frames
     from studio.engine.atomic import SaveError
-    from studio.engine.latent import interpolate_frames, state_png_settings
+    from studio.engine.latent.interpolation import interpolate_frames
+    from studio.engine.latent.state import state_png_settings
 
     output = Path(args.output)
     if output.suffix.lower() not in _ANIMATION_SUFFIXES:

@@ -114,8 +114,8 @@ def run_stylize(args: argparse.Namespace) -> int:
     from studio.engine.atomic import SaveError
     from studio.engine.devices import select_device
     from studio.engine.imageio import load_image, save_png
-    from studio.engine.style.settings import StyleSettingsError
-    from studio.engine.style.transfer import StyleTransferError, png_settings, stylize_job
+    from studio.engine.style.settings import StyleSettingsError, png_settings
+    from studio.engine.style.transfer import StyleTransferError, stylize_job
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":

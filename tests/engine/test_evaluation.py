@@ -14,7 +14,7 @@ from studio.engine.evaluation.classifier import EmojiClassifier, load_classifier
 from studio.engine.evaluation.measures import all_measures, density_coverage, precision_recall
 from studio.engine.evaluation.report import FeatureSpaces, evaluate_job, real_ceiling
 from studio.engine.jobs import run_to_end
-from studio.engine.latent import LatentModel
+from studio.engine.latent.model import LatentModel
 from studio.engine.models import VAE, save_generative_model
 from studio.engine.models.vae_prior import fit_mixture_prior, prior_of, with_prior
 from studio.spec.models import VAEConfig

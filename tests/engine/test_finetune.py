@@ -18,7 +18,8 @@ from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, run_to_end
-from studio.engine.latent import LatentModel, find_model
+from studio.engine.latent.model import LatentModel
+from studio.engine.latent.state import find_model
 from studio.engine.paths import models_dir
 from studio.engine.training import (
     TrainingError,

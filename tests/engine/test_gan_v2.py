@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.engine.latent import LatentModel
+from studio.engine.latent.model import LatentModel
 from studio.engine.models import load_generative_model, save_generative_model
 from studio.engine.models.gan import build_gan
 from studio.engine.models.losses import lecam_regulariser
@@ -189,7 +189,7 @@ def test_w_sliders_move_their_own_coordinate_in_units_of_the_spread(explorer_mod
 def test_the_studio_opens_on_the_best_scoring_bundled_model_at_its_showcase_seed(tmp_path, monkeypatch):
     from studio.cli import main
     from studio.engine.environment import installed_models
-    from studio.engine.latent import LatentModel
+    from studio.engine.latent.model import LatentModel
     from studio.ui.latent.explorer_work import initial_state as _initial_state
 
     bundled = tmp_path / "bundled"

@@ -17,20 +17,16 @@ from PIL import Image
 from studio.engine.checkpoints import model_sha256
 from studio.engine.imageio import ImageLoadError, pil_to_array, save_png
 from studio.engine.jobs import JobCancelled, Progress, run_to_end
-from studio.engine.latent import (
-    Directions,
-    EncodeNotSupported,
-    LatentModel,
+from studio.engine.latent.directions import Directions, directions_cache_path
+from studio.engine.latent.interpolation import interpolate_frames, interpolate_path, slerp
+from studio.engine.latent.model import EncodeNotSupported, LatentModel
+from studio.engine.latent.state import (
     LatentState,
     LatentStateError,
     ModelNotFoundError,
-    directions_cache_path,
     find_model,
     find_model_for_state,
-    interpolate_frames,
-    interpolate_path,
     restore_state_from_png,
-    slerp,
     state_png_settings,
 )
 from studio.engine.models import VAE, Generator, save_generative_model
@@ -482,7 +478,7 @@ def test_cli_errors_name_the_problem(library_gan, tmp_path, capsys):
 def test_an_unconditional_model_offers_no_classes_even_if_its_card_lists_the_data_classes(tmp_path):
     import torch
 
-    from studio.engine.latent import LatentModel
+    from studio.engine.latent.model import LatentModel
     from studio.engine.models import VAE
     from studio.engine.models.store import save_generative_model
     from studio.spec.models import VAEConfig

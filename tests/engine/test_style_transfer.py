@@ -17,15 +17,15 @@ from studio.engine.imageio import load_image, save_png
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.style import transfer
 from studio.engine.style.losses import blended_grams, gram
-from studio.engine.style.settings import PRESETS, PREVIEW, StyleSettings, StyleSettingsError
-from studio.engine.style.transfer import (
-    StyleProgress,
-    StyleTransferError,
-    match_color,
+from studio.engine.style.settings import (
+    PRESETS,
+    PREVIEW,
+    StyleSettings,
+    StyleSettingsError,
     png_settings,
     settings_from_png,
-    stylize_job,
 )
+from studio.engine.style.transfer import StyleProgress, StyleTransferError, match_color, stylize_job
 
 CPU = select_device("cpu")
 

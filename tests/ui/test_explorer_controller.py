@@ -157,7 +157,8 @@ def test_a_vae_encodes_an_image_into_an_undoable_state(controller, fake_worker):
 
 
 def test_model_files_are_hashed_on_the_worker(qtbot, fake_worker, tiny_models, monkeypatch, tmp_path):
-    from studio.engine.latent import LatentModel, state_png_settings
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import state_png_settings
 
     gan = LatentModel.load(models_dir() / "tiny-gan.safetensors")
     state = gan.state(gan.random_z(5, 2), 2, 0.8, seed=5)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWizard
 from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import run_to_end
-from studio.engine.latent import LatentModel
+from studio.engine.latent.model import LatentModel
 from studio.engine.paths import finetune_runs_dir, models_dir
 from studio.engine.training import default_config, train_job
 from studio.spec.models import GANConfig

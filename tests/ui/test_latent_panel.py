@@ -358,7 +358,7 @@ def test_a_gan_projects_an_image_as_a_job_with_progress(panel, qtbot, tmp_path, 
 
 
 def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, qtbot, tmp_path):
-    from studio.engine.latent import interpolate_path
+    from studio.engine.latent.interpolation import interpolate_path
 
     _open(qtbot, panel, "vae")
     first = panel.add_bookmark("one")

@@ -1,4 +1,5 @@
-"""The engine behind the Latent Explorer: render a latent point, find directions, walk between points.
+"""The engine behind the Latent Explorer (import the modules: this package imports nothing, so
+:mod:`.state` loads without torch): render a latent point, find directions, walk between points.
 
 A :class:`LatentModel` wraps a loaded VAE or GAN generator behind one small interface the
 panel and the command line share: ``render`` (the slider path, kept allocation-light),
@@ -21,43 +22,3 @@ Slider axes (:meth:`LatentModel.directions`):
   "ganspace": GANSpace's PCA of early-layer activations over seeded samples, carried back to
   the latent space by linear regression and made orthonormal (Gram-Schmidt in rank order).
 """
-
-from studio.engine.latent.directions import (
-    Directions,
-    axis_directions,
-    directions_cache_path,
-    ganspace_directions,
-    sefa_directions,
-)
-from studio.engine.latent.interpolation import interpolate_frames, interpolate_path, slerp
-from studio.engine.latent.model import DIRECTION_METHODS, EncodeNotSupported, LatentModel
-from studio.engine.latent.state import (
-    LatentState,
-    LatentStateError,
-    ModelNotFoundError,
-    find_model,
-    find_model_for_state,
-    restore_state_from_png,
-    state_png_settings,
-)
-
-__all__ = [
-    "DIRECTION_METHODS",
-    "Directions",
-    "EncodeNotSupported",
-    "LatentModel",
-    "LatentState",
-    "LatentStateError",
-    "ModelNotFoundError",
-    "axis_directions",
-    "directions_cache_path",
-    "find_model",
-    "find_model_for_state",
-    "ganspace_directions",
-    "interpolate_frames",
-    "interpolate_path",
-    "restore_state_from_png",
-    "sefa_directions",
-    "slerp",
-    "state_png_settings",
-]

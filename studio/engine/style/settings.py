@@ -9,9 +9,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from studio.spec.png import STYLE_KEY
 from studio.spec.style import POOLING, canonical_layer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from studio.engine.style.transfer import StyleResult
 
 OPTIMIZERS = ("lbfgs", "adam")
 PRESERVE_COLOR = ("none", "luminance", "match")
@@ -165,3 +171,21 @@ PREVIEW = StyleSettings(size=256, steps=30, min_size=128, tv_weight=1e-2)
 BALANCED = StyleSettings(size=512, steps=60, min_size=128)
 HIGH_QUALITY = StyleSettings(size=1024, steps=150, min_size=192)
 PRESETS: dict[str, StyleSettings] = {"preview": PREVIEW, "balanced": BALANCED, "high": HIGH_QUALITY}
+
+
+def png_settings(result: StyleResult, content_name: str | None = None, style_names: Sequence[str] = ()) -> dict:
+    """What a PNG of ``result`` carries: every setting, the style weights and the file names."""
+    data = dict(result.settings)
+    if content_name is not None:
+        data["content"] = content_name
+    if style_names:
+        data["styles"] = list(style_names)
+    data["seconds"] = round(result.seconds, 2)
+    return {STYLE_KEY: data}
+
+
+def settings_from_png(png: dict | None) -> StyleSettings | None:
+    """The :class:`StyleSettings` a PNG from :func:`png_settings` carries, or None if it has none."""
+    if not isinstance(png, dict) or not isinstance(png.get(STYLE_KEY), dict):
+        return None
+    return StyleSettings.from_dict(png[STYLE_KEY])

@@ -39,7 +39,6 @@ from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.settings import StyleSettings, StyleSettingsError
 from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
-from studio.spec.png import STYLE_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
@@ -544,21 +543,3 @@ class _Run:
             device=device.label,
             notes=list(self.notes),
         )
-
-
-def png_settings(result: StyleResult, content_name: str | None = None, style_names: Sequence[str] = ()) -> dict:
-    """What a PNG of ``result`` carries: every setting, the style weights and the file names."""
-    data = dict(result.settings)
-    if content_name is not None:
-        data["content"] = content_name
-    if style_names:
-        data["styles"] = list(style_names)
-    data["seconds"] = round(result.seconds, 2)
-    return {STYLE_KEY: data}
-
-
-def settings_from_png(png: dict | None) -> StyleSettings | None:
-    """The :class:`StyleSettings` a PNG from :func:`png_settings` carries, or None if it has none."""
-    if not isinstance(png, dict) or not isinstance(png.get(STYLE_KEY), dict):
-        return None
-    return StyleSettings.from_dict(png[STYLE_KEY])

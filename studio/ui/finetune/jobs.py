@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from studio.engine.data.folder import scan_job
 from studio.engine.imageio import ImageLoadError, load_image
 from studio.engine.jobs import Progress
-from studio.engine.latent import LatentModel
+from studio.engine.latent.model import LatentModel
 from studio.engine.training.finetune.base import load_base
 from studio.engine.training.finetune.estimate import estimate_step
 from studio.engine.training.finetune.job import finetune_job

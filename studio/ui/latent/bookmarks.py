@@ -23,13 +23,13 @@ from PySide6.QtGui import QAction, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from studio.engine.atomic import atomic_write_bytes
+from studio.engine.latent.state import LatentState
 from studio.engine.paths import data_dir
 from studio.spec.png import LATENT_KEY
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from studio.engine.latent import LatentState
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,6 @@ class Bookmark:
         return str(latent.get("model_sha256", "")) if isinstance(latent, dict) else ""
 
     def state(self) -> LatentState:
-        from studio.engine.latent import LatentState
-
         return LatentState.from_settings(self.settings)
 
     def to_json(self) -> dict:

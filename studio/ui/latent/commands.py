@@ -9,7 +9,7 @@ from PySide6.QtGui import QUndoCommand
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
-    from studio.engine.latent import LatentState
+    from studio.engine.latent.state import LatentState
     from studio.ui.latent.explorer_controller import ExplorerController
 
 # One id for every mergeable explorer command; merge_key decides which ones really merge.

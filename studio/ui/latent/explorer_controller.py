@@ -32,6 +32,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
 from studio.engine.atomic import SaveError
 from studio.engine.environment import InstalledModel, installed_models
 from studio.engine.imageio import ImageLoadError, load_image
+from studio.engine.latent.state import LatentState, LatentStateError, state_png_settings
 from studio.engine.paths import config_dir, models_dir
 from studio.spec.png import LATENT_KEY
 from studio.spec.ranges import MAX_SEED
@@ -62,7 +63,8 @@ if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
     from studio.engine.imageio import LoadedImage
     from studio.engine.jobs import Progress
-    from studio.engine.latent import Directions, LatentModel, LatentState
+    from studio.engine.latent.directions import Directions
+    from studio.engine.latent.model import LatentModel
     from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -200,8 +202,6 @@ class ExplorerController(QObject):
         """What an exported PNG of the shown point carries (None without one)."""
         if self._shown is None or self.model is None:
             return None
-        from studio.engine.latent import state_png_settings
-
         return state_png_settings(self.model, self._shown.state)
 
     def picture_name(self) -> str:
@@ -284,7 +284,7 @@ class ExplorerController(QObject):
         kept = self._kept_models.get(key)
 
         def load_on_worker(device: DeviceInfo) -> Loaded:
-            from studio.engine.latent import LatentModel
+            from studio.engine.latent.model import LatentModel
 
             model = kept if kept is not None else LatentModel.load(info.path, device_name(device))
             first, problem = state, None
@@ -645,8 +645,6 @@ def _state_in(loaded: LoadedImage) -> LatentState | None:
     settings = loaded.settings or {}
     if LATENT_KEY not in settings:
         return None
-    from studio.engine.latent import LatentState, LatentStateError
-
     try:
         return LatentState.from_settings(settings)
     except (LatentStateError, ValueError) as exc:

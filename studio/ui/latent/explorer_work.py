@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
     from studio.engine.devices import DeviceInfo
     from studio.engine.environment import InstalledModel
-    from studio.engine.latent import Directions, LatentModel, LatentState
+    from studio.engine.latent.directions import Directions
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import LatentState
 
 DEFAULT_SEED = 0
 

@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.engine import animation
 from studio.engine.jobs import Progress
+from studio.engine.latent.interpolation import interpolate_path
 from studio.ui.image_view import ImageView
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import Bookmark, bookmark_icon
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
-    from studio.engine.latent import LatentModel, LatentState
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import LatentState
     from studio.ui.latent.explorer_controller import ExplorerController
 
 log = logging.getLogger(__name__)
@@ -63,8 +66,6 @@ def interpolation_job(
     model: LatentModel, states: Sequence[LatentState], frames_per_segment: int, loop: bool
 ) -> Generator[Progress, None, list[Image.Image]]:
     """Worker side: a job rendering the path through ``states``; returns the frames (PIL)."""
-    from studio.engine.latent import interpolate_path
-
     zs = interpolate_path([s.z_array() for s in states], frames_per_segment, loop)
     classes = frame_classes(states, len(zs), frames_per_segment)
     uniform = all(c == classes[0] for c in classes)
@@ -296,20 +297,19 @@ class InterpolationDialog(QDialog):
 
     # ----- exporting -----------------------------------------------------------------------
     def export_animation(self, path: str | Path) -> Path:
-        from studio.engine.animation import export_animation
-
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            return Path(export_animation(self.frames, path, self.fps_spin.value(), self.loop_check.isChecked()) or path)
+            return Path(
+                animation.export_animation(self.frames, path, self.fps_spin.value(), self.loop_check.isChecked())
+                or path
+            )
         finally:
             QGuiApplication.restoreOverrideCursor()
 
     def export_frames(self, folder: str | Path):
-        from studio.engine.animation import export_frames
-
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            return export_frames(self.frames, folder)
+            return animation.export_frames(self.frames, folder)
         finally:
             QGuiApplication.restoreOverrideCursor()
 

@@ -26,7 +26,8 @@ from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
-    from studio.engine.latent import LatentModel, LatentState
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import LatentState
     from studio.ui.latent.explorer_controller import ExplorerController
 
 ROWS = COLS = 4

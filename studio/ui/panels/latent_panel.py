@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from studio.engine.environment import InstalledModel
     from studio.engine.imageio import LoadedImage
-    from studio.engine.latent import LatentState
+    from studio.engine.latent.state import LatentState
     from studio.services.worker import Worker
     from studio.ui.latent.bookmarks import Bookmark
     from studio.ui.latent.interpolation import InterpolationDialog

@@ -11,9 +11,8 @@ Edits made while a job runs change the inputs and settings for the next run, not
 :attr:`StyleRun.changedDuringRun` says so once. Restoring a saved PNG's settings goes through
 :meth:`StyleRun.restore`.
 
-No widgets: the panel binds to these signals and sends intents. The engine's style modules
-import torch, which the window must not load before it shows, so they are imported where a
-run or a restore needs them.
+No widgets: the panel binds to these signals and sends intents. The settings and their PNG
+form are torch-free; the style transfer itself imports torch on the worker, when a run starts.
 """
 
 from __future__ import annotations
@@ -28,15 +27,18 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
+from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError, png_settings, settings_from_png
 from studio.spec.png import STYLE_KEY
 from studio.ui.job_link import JobLink
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from PIL import Image
 
+    from studio.engine.devices import DeviceInfo
     from studio.engine.imageio import LoadedImage
     from studio.engine.jobs import Progress
-    from studio.engine.style.settings import StyleSettings
     from studio.engine.style.transfer import StyleResult
     from studio.services.worker import Worker
 
@@ -180,8 +182,6 @@ class StyleRun(QObject):
         self.settingsChanged.emit(settings)
 
     def _saved_settings(self) -> StyleSettings:
-        from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
-
         raw = self._prefs.value(SETTINGS_PREF, "") if self._prefs is not None else ""
         if raw:
             try:
@@ -208,8 +208,6 @@ class StyleRun(QObject):
         if not any(p.weight > 0 for p in styles):
             self.refused.emit("Give at least one painting a weight above 0.")
             return None
-        from studio.engine.style.transfer import stylize_job
-
         # A snapshot: edits made while the job runs apply to the next run.
         settings = self.settings()
         content = self.photo.image.copy()
@@ -221,7 +219,7 @@ class StyleRun(QObject):
         self._link = JobLink(
             self.worker,
             f"Style transfer: {self.photo.path.name}",
-            lambda device: stylize_job(content, pairs, settings, device),
+            lambda device: _stylize(content, pairs, settings, device),
             self,
             progress=self._on_progress,
             finished=self._on_finished,
@@ -283,8 +281,6 @@ class StyleRun(QObject):
         if result is None or getattr(result, "image", None) is None:
             self.cancelled.emit(None)
             return
-        from studio.engine.style.transfer import png_settings
-
         content_name, style_names = self._names
         stopped = stopped or result.cancelled
         # The engine's record of the run (every setting, the weights, what ran where) plus the
@@ -313,9 +309,6 @@ class StyleRun(QObject):
         run = png.get(STYLE_KEY)
         if not isinstance(run, dict):
             return None
-        from studio.engine.style.settings import StyleSettingsError
-        from studio.engine.style.transfer import settings_from_png
-
         try:
             restored = settings_from_png(png)
         except (StyleSettingsError, ValueError, TypeError) as exc:
@@ -338,3 +331,12 @@ class StyleRun(QObject):
             missing=[name for name in names if name not in here],
         )
         return self.result
+
+
+def _stylize(
+    content: Image.Image, styles: list[tuple[Image.Image, float]], settings: StyleSettings, device: DeviceInfo
+) -> Generator[Progress, None, StyleResult]:
+    """Worker side: the style transfer job (torch is imported here, on the worker thread)."""
+    from studio.engine.style.transfer import stylize_job
+
+    return stylize_job(content, styles, settings, device)

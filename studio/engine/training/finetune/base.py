@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from studio.engine.checkpoints import ModelFileError, inspect_model, load_model, model_sha256
-from studio.engine.latent import ModelNotFoundError, find_model
+from studio.engine.latent.state import ModelNotFoundError, find_model
 from studio.engine.models.gan import generator_class
 from studio.engine.models.layers import plain_state_dict
 from studio.engine.training.checkpoint import checkpoint_path, load_checkpoint, read_checkpoint_config
