@@ -56,7 +56,9 @@ def _architecture_of(model: nn.Module) -> str:
     raise TypeError(f"cannot save a {type(model).__name__}: expected a VAE or a GAN Generator")
 
 
-def save_generative_model(path: str | os.PathLike[str], model: VAE | Generator, card: dict[str, Any]) -> Path:
+def save_generative_model(
+    path: str | os.PathLike[str], model: VAE | Generator | StyleGenerator, card: dict[str, Any]
+) -> Path:
     """Save ``model`` and its card atomically; returns the path of the ``.safetensors`` file.
 
     ``card`` carries whatever describes the model (name, class_names, data, command, licence,
