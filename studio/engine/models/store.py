@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
+ARCHITECTURES: dict[str, tuple[type[VAE] | type[Generator], type]] = {
     "vae": (VAE, VAEConfig),
     "gan-generator": (Generator, GANConfig),
 }
@@ -69,12 +69,13 @@ def save_generative_model(
     return save_model(path, plain_state_dict(model), full_card)
 
 
-def _build(file: Path, card: dict[str, Any]) -> tuple[str, nn.Module, VAEConfig | GANConfig]:
+def _build(file: Path, card: dict[str, Any]) -> tuple[str, VAE | Generator | StyleGenerator, VAEConfig | GANConfig]:
     architecture = card.get("architecture")
     if architecture not in ARCHITECTURES:
         expected = " or ".join(repr(name) for name in ARCHITECTURES)
         found = "no architecture" if architecture is None else f"architecture {architecture!r}"
         raise ModelFileError(f"{file.name}: not a generative model; its card gives {found} (expected {expected})")
+    model_cls: type[VAE] | type[Generator] | type[StyleGenerator]
     model_cls, config_cls = ARCHITECTURES[architecture]
     raw = card.get("config")
     if not isinstance(raw, dict):
