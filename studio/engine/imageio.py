@@ -192,7 +192,7 @@ def _unidentified_reason(handle: BinaryIO) -> str:
     return f"not a supported image ({what}use {_SUPPORTED_NAMES})"
 
 
-def _settings_from_info(path: Path, info: dict[str, Any]) -> dict | None:
+def _settings_from_info(path: Path, info: dict[str | tuple[int, int], Any]) -> dict | None:
     raw = info.get(SETTINGS_KEY)
     if raw is None:
         return None

@@ -89,6 +89,7 @@ def read_cached_directions(path: Path, latent_dim: int, method: str) -> Directio
 
 def write_cached_directions(path: Path, directions: Directions) -> None:
     def write(handle) -> None:
+        assert directions.scales is not None and directions.origin is not None  # __post_init__ fills them in
         np.savez(
             handle,
             vectors=directions.vectors,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
     import torch
     from numpy.typing import ArrayLike
-    from torch import nn
 
+    from studio.engine.models.gan import Generator as GANGenerator
+    from studio.engine.models.stylegan import StyleGenerator
     from studio.engine.models.vae import VAE
     from studio.engine.models.vae_prior import MixturePrior
 
@@ -64,7 +65,7 @@ class LatentModel:
     Renders reuse one input buffer, so a model belongs to one thread at a time (the worker's).
     """
 
-    module: nn.Module = field(repr=False)  # in eval mode, parameters frozen
+    module: VAE | GANGenerator | StyleGenerator = field(repr=False)  # in eval mode, parameters frozen
     kind: str  # "vae" or "gan"
     sha256: str
     name: str
@@ -84,8 +85,8 @@ class LatentModel:
         # GAN v2: the explorer's latent vector is w's offset from its class's mean w (see
         # random_z); everything else works on z itself.
         self.style_based = self.kind == "gan" and bool(getattr(config, "style_based", False))
-        self.latent_dim = int(config.w_dim if self.style_based else config.latent_dim)
-        self._prior = _prior_of(self.module) if self.kind == "vae" else None
+        self.latent_dim = int(self._style_generator.config.w_dim if self.style_based else config.latent_dim)
+        self._prior = _prior_of(self._vae) if self.kind == "vae" else None
         if self.kind == "gan":
             num_classes = int(getattr(config, "num_classes", 0) or 0)
         else:
@@ -105,6 +106,19 @@ class LatentModel:
             self._buffers = _RenderBuffers(torch.zeros(1, self.latent_dim, device=self.device), labels)
             # One render now: warms the kernels up and tells the image size.
             self.image_size = int(self._generate(self._buffers.z, labels, 1.0).shape[-1])
+
+    # The module as the class its kind says it is (kind "vae", a GAN v1, a GAN v2).
+    @property
+    def _vae(self) -> VAE:
+        return cast("VAE", self.module)
+
+    @property
+    def _gan_generator(self) -> GANGenerator:
+        return cast("GANGenerator", self.module)
+
+    @property
+    def _style_generator(self) -> StyleGenerator:
+        return cast("StyleGenerator", self.module)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str = "cpu") -> LatentModel:
@@ -175,10 +189,13 @@ class LatentModel:
         z = torch.from_numpy(rng.standard_normal((count, self.module.config.latent_dim), dtype=np.float32))
         labels = None
         if self.class_names:
-            classes = [0] * count if class_indices is None else [int(c) for c in np.asarray(class_indices).reshape(-1)]
-            labels = torch.tensor(classes, dtype=torch.long, device=self.device)
+            label_values = (
+                [0] * count if class_indices is None else [int(c) for c in np.asarray(class_indices).reshape(-1)]
+            )
+            labels = torch.tensor(label_values, dtype=torch.long, device=self.device)
+        assert self._w_means is not None  # set for every style-based model
         with torch.inference_mode():
-            w = self.module.mapping(z.to(self.device), labels)
+            w = self._style_generator.mapping(z.to(self.device), labels)
             offsets = w - self._w_means[0 if labels is None else labels]
         return offsets.float().cpu().numpy()
 
@@ -215,13 +232,14 @@ class LatentModel:
         import torch
 
         generator = torch.Generator().manual_seed(_W_MEAN_SEED)
+        mapping = self._style_generator.mapping
         z = torch.randn(_W_MEAN_SAMPLES, self.module.config.latent_dim, generator=generator).to(self.device)
         if not self.class_names:
-            return self.module.mapping(z, None).mean(dim=0, keepdim=True)
+            return mapping(z, None).mean(dim=0, keepdim=True)
         means = []
         for c in range(len(self.class_names)):
             labels = torch.full((len(z),), c, dtype=torch.long, device=self.device)
-            means.append(self.module.mapping(z, labels).mean(dim=0))
+            means.append(mapping(z, labels).mean(dim=0))
         return torch.stack(means)
 
     def state(
@@ -265,13 +283,15 @@ class LatentModel:
 
     def _generate(self, z: torch.Tensor, labels: torch.Tensor | None, psi: float) -> torch.Tensor:
         if self.kind == "vae":
-            return self.module.decode(z)
+            return self._vae.decode(z)
         if self.style_based:
             # z holds w's offset from the class's mean w: psi scales the offset (truncation in w).
+            assert self._w_means is not None  # set for every style-based model
             means = self._w_means[0 if labels is None else labels]
             means = means.expand(z.shape[0], -1) if means.ndim == 2 and means.shape[0] == 1 else means
-            return self.module.synthesis(means + psi * z)
+            return self._style_generator.synthesis(means + psi * z)
         if psi != 1.0:
+            assert self._truncate is not None  # set for every GAN
             z = self._truncate(z, psi)
         return self.module(z, labels=labels)
 
@@ -285,13 +305,15 @@ class LatentModel:
         import torch
 
         if isinstance(state_or_z, LatentState):
-            state_or_z, class_index, psi = state_or_z.z_array(), state_or_z.class_index, state_or_z.psi
+            class_index, psi = state_or_z.class_index, state_or_z.psi
+            state_or_z = state_or_z.z_array()
         z = self._check_z(state_or_z)
         index = self._class(class_index)
         buffers = self._buffers
         with torch.inference_mode():
             buffers.z.copy_(torch.from_numpy(z).unsqueeze(0))
             if buffers.labels is not None:
+                assert index is not None  # a model with a labels buffer has classes, so _class gave one
                 buffers.labels.fill_(index)
             return _to_pil(self._generate(buffers.z, buffers.labels, psi)[0])
 
@@ -303,9 +325,10 @@ class LatentModel:
 
         zs = np.ascontiguousarray(zs, dtype=np.float32).reshape(-1, self.latent_dim)
         if class_indices is None or np.ndim(class_indices) == 0:
-            classes = [self._class(class_indices)] * len(zs)
+            # One class for every point: None or a scalar (an int, a numpy integer).
+            classes = [self._class(cast("int | None", class_indices))] * len(zs)
         else:
-            classes = [self._class(int(c)) for c in class_indices]
+            classes = [self._class(int(c)) for c in cast("Sequence[int]", class_indices)]
             if len(classes) != len(zs):
                 raise ValueError(f"{len(zs)} latent vectors but {len(classes)} class indices")
         images: list[Image.Image] = []
@@ -349,7 +372,11 @@ class LatentModel:
         key = (method, self._class(class_index) if per_class else None)
         if key in self._directions:
             return self._directions[key]
+        found: Directions | None
         if per_class:
+            # "vae-prior" has a prior (checked above), whose components are per class, so the
+            # model has class names and _class gave an index.
+            assert self._prior is not None and key[1] is not None
             found = _prior_directions(self._prior.for_class(key[1]))  # a few 32 x 32 eigenproblems
         else:
             cache = directions_cache_path(self.sha256, method)
@@ -378,12 +405,13 @@ class LatentModel:
                 offsets = self._sample_offsets(generator)
                 if method == "ganspace":
                     return w_pca_directions(offsets)
-                return scaled_to(sefa_directions(self.module.sefa_weight().float().cpu().numpy()), offsets)
+                return scaled_to(sefa_directions(self._style_generator.sefa_weight().float().cpu().numpy()), offsets)
             if method == "sefa":
-                return sefa_directions(self.module.sefa_weight().float().cpu().numpy())
+                return sefa_directions(self._gan_generator.sefa_weight().float().cpu().numpy())
             if method == "ganspace":
                 return self._ganspace(generator)
             if method == "vae-prior":
+                assert self._prior is not None  # directions() refuses "vae-prior" without a prior
                 return _prior_directions(self._prior)
             if method == "vae-kl":
                 return self._vae_kl(generator)
@@ -407,7 +435,7 @@ class LatentModel:
         features = []
         for i in range(0, len(z), _BATCH):
             batch_labels = None if labels is None else labels[i : i + _BATCH].to(self.device)
-            batch = self.module.early_features(z[i : i + _BATCH].to(self.device), labels=batch_labels)
+            batch = self._gan_generator.early_features(z[i : i + _BATCH].to(self.device), labels=batch_labels)
             features.append(batch.flatten(1).float().cpu())
         return ganspace_directions(z.numpy(), torch.cat(features).numpy())
 
@@ -418,9 +446,9 @@ class LatentModel:
         total = torch.zeros(self.latent_dim, dtype=torch.float64)
         for i in range(0, len(z), _BATCH):
             batch = z[i : i + _BATCH].to(self.device)
-            mu, logvar = self.module.encode(self.module.decode(batch))
+            mu, logvar = self._vae.encode(self._vae.decode(batch))
             # kl_per_dim averages over its batch; weighting by the batch size keeps the mean exact.
-            total += self.module.kl_per_dim(mu, logvar).reshape(-1, self.latent_dim).mean(0).double().cpu() * len(batch)
+            total += self._vae.kl_per_dim(mu, logvar).reshape(-1, self.latent_dim).mean(0).double().cpu() * len(batch)
         return axis_directions((total / len(z)).numpy(), "vae-kl")
 
     def _vae_variance(self, generator: torch.Generator) -> Directions:
@@ -433,9 +461,7 @@ class LatentModel:
         for point in base:
             for i in range(0, self.latent_dim, _BATCH // 2):
                 step = eye[i : i + _BATCH // 2]
-                plus, minus = (
-                    self.module.decode(torch.cat([point + step, point - step]).to(self.device)).float().chunk(2)
-                )
+                plus, minus = self._vae.decode(torch.cat([point + step, point - step]).to(self.device)).float().chunk(2)
                 scores[i : i + len(step)] += (plus - minus).pow(2).flatten(1).mean(1).double().cpu()
         return axis_directions((scores / len(base)).numpy(), "vae-variance")
 
@@ -451,6 +477,7 @@ class LatentModel:
         directions = directions or self.directions()
         z = self._check_z(z).astype(np.float64)
         vector = directions.vectors[index].astype(np.float64)
+        assert directions.scales is not None  # Directions.__post_init__ fills it in
         target = float(value) * float(directions.scales[index]) + float(vector @ directions.origin)
         return (z + (target - vector @ z) * vector).astype(np.float32)
 
@@ -479,7 +506,7 @@ class LatentModel:
                 f"{self.name} is a GAN and has no encoder: project the image with project_job() instead"
             )
         with torch.inference_mode():
-            mu, _ = self.module.encode(self._image_tensor(image))
+            mu, _ = self._vae.encode(self._image_tensor(image))
         return mu[0].float().cpu().numpy().astype(np.float32)
 
     def project_job(
@@ -502,7 +529,7 @@ class LatentModel:
         labels = None if index is None else torch.full((1,), index, dtype=torch.long, device=self.device)
         with torch.inference_mode():
             if self.kind == "vae":
-                start = self.module.encode(target)[0].float()
+                start = self._vae.encode(target)[0].float()
             else:
                 candidates = torch.from_numpy(np.stack([self.random_z(seed + i, index) for i in range(16)])).to(
                     self.device
@@ -564,7 +591,8 @@ def _truncation():
 
 
 def _class_names(card: dict[str, Any]) -> list[str]:
-    for source in (card, card.get("data") if isinstance(card.get("data"), dict) else {}):
+    data = card.get("data")
+    for source in (card, data if isinstance(data, dict) else {}):
         names = source.get("class_names") or source.get("classes")
         if isinstance(names, list) and all(isinstance(n, str) for n in names):
             return list(names)

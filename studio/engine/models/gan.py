@@ -31,6 +31,7 @@ from studio.engine.models.layers import (
 )
 
 if TYPE_CHECKING:
+    from studio.engine.models.stylegan import ResidualDiscriminator, StyleGenerator
     from studio.spec.models import GANConfig
 
 RGB = 3
@@ -168,7 +169,7 @@ class Discriminator(nn.Module):
         return logits
 
 
-def generator_class(config: GANConfig) -> type[nn.Module]:
+def generator_class(config: GANConfig) -> type[Generator] | type[StyleGenerator]:
     if config.style_based:
         from studio.engine.models.stylegan import StyleGenerator
 
@@ -176,7 +177,9 @@ def generator_class(config: GANConfig) -> type[nn.Module]:
     return Generator
 
 
-def build_gan(config: GANConfig) -> tuple[nn.Module, nn.Module]:
+def build_gan(
+    config: GANConfig,
+) -> tuple[Generator, Discriminator] | tuple[StyleGenerator, ResidualDiscriminator]:
     """The generator and discriminator of ``config``'s architecture, freshly initialised."""
     if config.style_based:
         from studio.engine.models.stylegan import ResidualDiscriminator, StyleGenerator

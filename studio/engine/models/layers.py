@@ -8,6 +8,8 @@ parametrized module into a plain one that computes exactly the same thing in eva
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,8 +19,10 @@ from torch.nn.utils.parametrizations import spectral_norm
 # The attribute torch.nn.utils.parametrize adds to a parametrized module.
 PARAMETRIZATIONS = "parametrizations"
 
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
-def add_spectral_norm(module: nn.Module) -> nn.Module:
+
+def add_spectral_norm(module: ModuleT) -> ModuleT:
     """Put spectral norm on every Conv2d and Linear weight inside ``module`` (in place).
 
     Layers that already have a parametrization are left alone, so calling it twice is harmless.
@@ -31,7 +35,14 @@ def add_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def fold_spectral_norm(module: nn.Module) -> nn.Module:
+def _parametrizations(layer: nn.Module) -> nn.ModuleDict:
+    """The parametrizations torch.nn.utils.parametrize has put on ``layer``, by tensor name."""
+    parametrizations = getattr(layer, PARAMETRIZATIONS)
+    assert isinstance(parametrizations, nn.ModuleDict)  # what parametrize always adds
+    return parametrizations
+
+
+def fold_spectral_norm(module: ModuleT) -> ModuleT:
     """Replace every parametrization inside ``module`` by the weight it currently produces (in place).
 
     The parametrizations are switched to eval first: a training-mode spectral norm would take
@@ -43,8 +54,9 @@ def fold_spectral_norm(module: nn.Module) -> nn.Module:
     for layer in list(module.modules()):
         if not parametrize.is_parametrized(layer):
             continue
-        for name in list(layer.parametrizations.keys()):
-            layer.parametrizations[name].eval()
+        parametrizations = _parametrizations(layer)
+        for name in list(parametrizations.keys()):
+            parametrizations[name].eval()
             parametrize.remove_parametrizations(layer, name, leave_parametrized=True)
     return module
 
@@ -68,7 +80,7 @@ def plain_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
         if part != "original":
             continue
         layer = module.get_submodule(prefix.rstrip("."))
-        parametrization = layer.parametrizations[name]
+        parametrization = _parametrizations(layer)[name]
         was_training = parametrization.training
         parametrization.eval()  # no power-iteration step: the weight the model uses now
         try:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
+ARCHITECTURES: dict[str, tuple[type[VAE] | type[Generator], type]] = {
     "vae": (VAE, VAEConfig),
     "gan-generator": (Generator, GANConfig),
 }
@@ -56,7 +56,9 @@ def _architecture_of(model: nn.Module) -> str:
     raise TypeError(f"cannot save a {type(model).__name__}: expected a VAE or a GAN Generator")
 
 
-def save_generative_model(path: str | os.PathLike[str], model: VAE | Generator, card: dict[str, Any]) -> Path:
+def save_generative_model(
+    path: str | os.PathLike[str], model: VAE | Generator | StyleGenerator, card: dict[str, Any]
+) -> Path:
     """Save ``model`` and its card atomically; returns the path of the ``.safetensors`` file.
 
     ``card`` carries whatever describes the model (name, class_names, data, command, licence,
@@ -67,12 +69,13 @@ def save_generative_model(path: str | os.PathLike[str], model: VAE | Generator, 
     return save_model(path, plain_state_dict(model), full_card)
 
 
-def _build(file: Path, card: dict[str, Any]) -> tuple[str, nn.Module, VAEConfig | GANConfig]:
+def _build(file: Path, card: dict[str, Any]) -> tuple[str, VAE | Generator | StyleGenerator, VAEConfig | GANConfig]:
     architecture = card.get("architecture")
     if architecture not in ARCHITECTURES:
         expected = " or ".join(repr(name) for name in ARCHITECTURES)
         found = "no architecture" if architecture is None else f"architecture {architecture!r}"
         raise ModelFileError(f"{file.name}: not a generative model; its card gives {found} (expected {expected})")
+    model_cls: type[VAE] | type[Generator] | type[StyleGenerator]
     model_cls, config_cls = ARCHITECTURES[architecture]
     raw = card.get("config")
     if not isinstance(raw, dict):

@@ -33,7 +33,7 @@ small data set collapses; starting unconditional and bringing the classes in doe
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -169,7 +169,7 @@ class StyleGenerator(nn.Module):
         )
         self.to_rgb = nn.Conv2d(previous, RGB, 3, padding=1)
         self.sizes = sizes
-        self.num_ws = sum(len(block) for block in self.blocks)
+        self.num_ws = sum(len(block) for block in self._styled_blocks())
         if config.g_spectral_norm:
             self.add_spectral_norm()
 
@@ -182,9 +182,13 @@ class StyleGenerator(nn.Module):
                 nn.utils.parametrizations.spectral_norm(layer)
         return self
 
+    def _styled_blocks(self) -> list[nn.ModuleList]:
+        """``self.blocks`` as what __init__ puts there: a ModuleList of StyledConvs per resolution."""
+        return [cast("nn.ModuleList", block) for block in self.blocks]
+
     def layer_sizes(self) -> list[int]:
         """The resolution each w of ``ws`` drives, in order (for style mixing by layer group)."""
-        return [size for size, block in zip(self.sizes, self.blocks, strict=False) for _ in block]
+        return [size for size, block in zip(self.sizes, self._styled_blocks(), strict=False) for _ in block]
 
     def mapping(self, z: torch.Tensor, labels: torch.Tensor | None = None, cond_strength: float = 1.0) -> torch.Tensor:
         """w for each z (N x w_dim)."""
@@ -199,7 +203,7 @@ class StyleGenerator(nn.Module):
         x = self.constant.expand(ws.shape[0], -1, -1, -1)
         features: dict[int, torch.Tensor] = {}
         layer = 0
-        for size, block in zip(self.sizes, self.blocks, strict=False):
+        for size, block in zip(self.sizes, self._styled_blocks(), strict=False):
             for conv in block:
                 x = conv(x, ws[:, layer])
                 layer += 1
@@ -214,7 +218,9 @@ class StyleGenerator(nn.Module):
     @torch.no_grad()
     def sefa_weight(self) -> torch.Tensor:
         """The style weights of the first layer [2 x channels, w_dim]: SeFa's matrix, on w."""
-        return self.blocks[0][0].style.weight.detach().clone()
+        first = self._styled_blocks()[0][0]
+        assert isinstance(first, StyledConv)
+        return first.style.weight.detach().clone()
 
 
 class _ResidualDown(nn.Module):
@@ -319,5 +325,6 @@ class ResidualDiscriminator(nn.Module):
         if self.class_embedding is not None:
             logits = logits + cond_strength * (self.class_embedding(labels) * features).sum(dim=1)
         if reconstruct:
+            assert redrawn is not None  # every image size in IMAGE_SIZES has an 8x8 block
             return logits, redrawn
         return logits

@@ -46,6 +46,13 @@ def kl_elementwise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 class VAE(nn.Module):
+    # Registered buffers, present when config.prior_components > 0 (see __init__).
+    prior_means: torch.Tensor
+    prior_axes: torch.Tensor
+    prior_stds: torch.Tensor
+    prior_weights: torch.Tensor
+    prior_classes: torch.Tensor
+
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         self.config = config

@@ -85,11 +85,11 @@ def fit_gaussian_mixture(
     k = max(1, min(k, n))
     rng = np.random.default_rng(seed)
     # k-means++-style start: spread the first means over the data.
-    means = [x[rng.integers(n)]]
+    starts = [x[rng.integers(n)]]
     for _ in range(1, k):
-        distance = np.min([((x - m) ** 2).sum(axis=1) for m in means], axis=0)
-        means.append(x[rng.choice(n, p=distance / distance.sum())] if distance.sum() > 0 else x[rng.integers(n)])
-    means = np.array(means)
+        distance = np.min([((x - m) ** 2).sum(axis=1) for m in starts], axis=0)
+        starts.append(x[rng.choice(n, p=distance / distance.sum())] if distance.sum() > 0 else x[rng.integers(n)])
+    means = np.array(starts)
     covs = np.repeat((np.cov(x.T) + floor * np.eye(d))[None], k, axis=0)
     weights = np.full(k, 1.0 / k)
     previous = -np.inf

@@ -175,6 +175,7 @@ class _LBFGS:
     def step(self, closure) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
+        assert self.param.grad is not None  # the closure runs backward
         grad = self.param.grad.detach().reshape(-1).float().clone()
         if self.previous_grad is not None and self.previous_step is not None:
             y, s = grad - self.previous_grad, self.previous_step
@@ -498,7 +499,10 @@ class _Run:
         if init == "image" and self.init_image is not None:
             start = _to_tensor(self.init_image, size).to(where)
             return rgb_to_ycbcr(start)[:, :1] if self.luminance else start
-        return content_y.clone() if self.luminance else content.clone()
+        if self.luminance:
+            assert content_y is not None  # given for a luminance-only transfer
+            return content_y.clone()
+        return content.clone()
 
     def _as_rgb(self, variable: torch.Tensor, chroma: torch.Tensor | None) -> torch.Tensor:
         if chroma is None:

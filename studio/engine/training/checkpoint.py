@@ -24,11 +24,14 @@ from studio.engine.checkpoints import (
 )
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.state import StateError, flatten_state, unflatten_state
+from studio.spec.models import GANConfig
 
 if TYPE_CHECKING:
     import os
 
-    from torch import nn
+    from studio.engine.models import VAE
+    from studio.engine.models.gan import Generator
+    from studio.engine.models.stylegan import StyleGenerator
 
 CHECKPOINT_ARCHITECTURE = "training-checkpoint"
 CHECKPOINT_FORMAT = 1
@@ -178,7 +181,7 @@ def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | 
     )
 
 
-def model_from_checkpoint(checkpoint: Checkpoint) -> nn.Module:
+def model_from_checkpoint(checkpoint: Checkpoint) -> VAE | Generator | StyleGenerator:
     """The model a checkpoint would finish as: the averaged generator of a GAN (else its
     generator), or the VAE; in eval mode, on the CPU."""
     from studio.engine.models import VAE
@@ -186,7 +189,8 @@ def model_from_checkpoint(checkpoint: Checkpoint) -> nn.Module:
 
     config = checkpoint.config
     modules = checkpoint.state["trainer"]["modules"]
-    if config.kind == "gan":
+    module: VAE | Generator | StyleGenerator
+    if isinstance(config.model, GANConfig):  # kind "gan" (TrainConfig checks the model against its kind)
         module = generator_class(config.model)(config.model)
         module.load_state_dict(modules.get("g_ema") or modules["g"], strict=True)
     else:

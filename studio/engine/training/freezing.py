@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from studio.engine.models import VAE, build_gan
+from studio.engine.models.gan import Discriminator
 from studio.engine.models.layers import SelfAttention
 from studio.engine.training.config import TrainingError
 from studio.spec.models import GANConfig, VAEConfig
@@ -144,6 +145,7 @@ def _style_gan_blocks(config: GANConfig) -> list[_Block]:
 def _gan_blocks(config: GANConfig, d: nn.Module) -> list[_Block]:
     if config.style_based:
         return _style_gan_blocks(config)
+    assert isinstance(d, Discriminator)  # GAN v1's, as build_gan makes it
     blocks = [_block("g", "4x4", "g", ["first_layer.", "first_norm."])]
     size = 4
     for index in range(_log2(config.image_size) - 2):
@@ -185,7 +187,9 @@ def _build(config: GANConfig | VAEConfig) -> dict[str, nn.Module]:
 def _blocks(config: GANConfig | VAEConfig, modules: dict[str, nn.Module]) -> list[_Block]:
     if isinstance(config, GANConfig):
         return _gan_blocks(config, modules["d"])
-    return _vae_blocks(config, modules["vae"])
+    vae = modules["vae"]
+    assert isinstance(vae, VAE)  # as _build makes it
+    return _vae_blocks(config, vae)
 
 
 def _kind(config: GANConfig | VAEConfig) -> str:

@@ -46,17 +46,17 @@ from studio.engine.models import (
 )
 from studio.engine.models.gan import generator_class
 from studio.engine.models.losses import lecam_regulariser
-from studio.engine.models.stylegan import reconstruction_target
+from studio.engine.models.stylegan import StyleGenerator, reconstruction_target
 from studio.engine.style.losses import content_loss
 from studio.engine.style.vgg import load_vgg19, preprocess
 from studio.engine.training.augment import diffaugmenter, real_augmenter
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.freezing import freeze_blocks
 from studio.engine.training.grid import COLUMNS
+from studio.spec.models import GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     from studio.engine.training.distributed import DistributedContext
-    from studio.spec.models import GANConfig
 
 NextBatch = Callable[[], tuple[torch.Tensor, torch.Tensor]]
 MAX_PREVIEW_CLASSES = 16
@@ -153,11 +153,12 @@ class Trainer:
         if self.config.freeze:
             self.frozen_parameters = freeze_blocks(self.config.model, modules, self.config.freeze)
         for name, module in modules.items():
-            self.modules[name] = module.to(self.device, memory_format=self.memory_format).train()
+            self.modules[name] = module.to(self.device).to(memory_format=self.memory_format).train()
 
     def add_optimizer(self, name: str, module: nn.Module, lr: float) -> None:
         trainable = [p for p in module.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(trainable, lr=lr, betas=tuple(self.config.betas))
+        beta1, beta2 = self.config.betas
+        optimizer = torch.optim.Adam(trainable, lr=lr, betas=(beta1, beta2))
         owner = self
 
         def factor(step: int) -> float:  # a plain function: LambdaLR's state_dict skips those
@@ -228,7 +229,7 @@ class Trainer:
         """``count`` new images (for KID), N x 3 x H x W in [-1, 1] on the CPU."""
         raise NotImplementedError
 
-    def final_model(self) -> nn.Module:
+    def final_model(self) -> VAE | Generator | StyleGenerator:
         raise NotImplementedError
 
     # --- checkpoints --------------------------------------------------------------------------
@@ -323,6 +324,7 @@ class _VAEObjective(nn.Module):
         return self.vae.loss(images, self._pixel_and_feature_error if self.features is not None else None)
 
     def _pixel_and_feature_error(self, recon: torch.Tensor, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert self.features is not None  # forward passes this method only when there are features
         pixel = (recon - images).abs().flatten(1).sum(dim=1).mean()
         with torch.no_grad():
             targets = self.features(preprocess((images.float() + 1.0) / 2.0))
@@ -342,8 +344,12 @@ class VAETrainer(Trainer):
         init: dict[str, dict[str, torch.Tensor]] | None = None,
     ) -> None:
         super().__init__(config, device, init)
-        self.build(lambda: {"vae": VAE(config.model)})
-        self.vae: VAE = self.modules["vae"]
+        model = config.model
+        assert isinstance(model, VAEConfig)  # TrainConfig checks the model against its kind
+        self.build(lambda: {"vae": VAE(model)})
+        vae = self.modules["vae"]
+        assert isinstance(vae, VAE)  # built just above
+        self.vae = vae
         self.objective: nn.Module = _VAEObjective(self.vae, config.feature_loss)
         self.add_optimizer("vae", self.vae, config.lr)
         generator = torch.Generator().manual_seed(config.seed * 10 + _PREVIEW)
@@ -386,7 +392,7 @@ class VAETrainer(Trainer):
             self.vae.train()
         return torch.cat(chunks)
 
-    def final_model(self) -> nn.Module:
+    def final_model(self) -> VAE:
         return self.vae
 
 
@@ -397,7 +403,8 @@ class GANTrainer(Trainer):
         self, config: TrainConfig, device: torch.device, init: dict[str, dict[str, torch.Tensor]] | None = None
     ) -> None:
         super().__init__(config, device, init)
-        model: GANConfig = config.model
+        model = config.model
+        assert isinstance(model, GANConfig)  # TrainConfig checks the model against its kind
 
         def make() -> dict[str, nn.Module]:
             g, d = build_gan(model)
@@ -411,9 +418,13 @@ class GANTrainer(Trainer):
             return modules
 
         self.build(make)
-        self.g: Generator = self.modules["g"]
+        g, g_ema = self.modules["g"], self.modules.get("g_ema")
+        # Built just above, by build_gan and generator_class.
+        assert isinstance(g, (Generator, StyleGenerator))
+        assert g_ema is None or isinstance(g_ema, (Generator, StyleGenerator))
+        self.g = g
         self.d: nn.Module = self.modules["d"]
-        self.g_ema: Generator | None = self.modules.get("g_ema")
+        self.g_ema = g_ema
         if self.g_ema is not None:
             self.g_ema.eval()
         self.add_optimizer("g", self.g, config.lr)
@@ -474,7 +485,8 @@ class GANTrainer(Trainer):
 
     def step(self, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
         config = self.config
-        kind = config.model.loss
+        kind = config.loss
+        assert kind is not None  # a GAN run's model config has one
         g, d = self.g, self.d
         self.strength = config.cond_strength(step)
         extra = self._g_kwargs()
@@ -530,6 +542,7 @@ class GANTrainer(Trainer):
             finally:
                 _set_requires_grad(self.d_trainable, True)
             if self.g_ema is not None:
+                assert config.ema_decay is not None  # g_ema exists only with a decay
                 ema_update(self.g_ema, g, ema_decay_at(config.ema_decay, step))
         self.end_step()
         return {"d": adversarial, "g": g_loss.detach(), **losses}
@@ -544,9 +557,9 @@ class GANTrainer(Trainer):
         self.strength = self.config.cond_strength(step)
         return notes
 
-    def _sampler(self) -> contextlib.AbstractContextManager[Generator]:
+    def _sampler(self) -> contextlib.AbstractContextManager[Generator | StyleGenerator]:
         @contextlib.contextmanager
-        def use() -> Iterator[Generator]:
+        def use() -> Iterator[Generator | StyleGenerator]:
             if self.g_ema is not None:
                 yield self.g_ema
                 return
@@ -575,7 +588,7 @@ class GANTrainer(Trainer):
                 chunks.append(g(z, chunk_labels, **self._g_kwargs()).float().cpu())
         return torch.cat(chunks)
 
-    def final_model(self) -> nn.Module:
+    def final_model(self) -> Generator | StyleGenerator:
         return self.g_ema if self.g_ema is not None else self.g
 
 

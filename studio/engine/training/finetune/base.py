@@ -124,7 +124,8 @@ def base_init(base: BaseModel, config: TrainConfig) -> tuple[dict[str, dict[str,
     tensors, _ = load_model(base.path)
     if base.kind == "vae":
         return {"vae": tensors}, ""
-    model: GANConfig = config.model
+    model = config.model
+    assert isinstance(model, GANConfig)  # the run's kind is the base's (TrainConfig checks the model against it)
     if base.checkpoint is not None:
         state = load_checkpoint(base.checkpoint).state["trainer"]["modules"]
         g_state = state.get("g_ema") or state["g"]

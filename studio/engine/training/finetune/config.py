@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from studio.engine.training.config import TrainConfig, TrainingError, default_config
 from studio.engine.training.finetune.settings import DEFAULT_AUGMENT, DEFAULT_FREEZE, JITTER, normalise_augment
 from studio.engine.training.freezing import preset_blocks
+from studio.spec.models import GANConfig
 
 if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
@@ -37,6 +38,7 @@ def finetune_config(settings: FinetuneSettings, base: BaseModel, device: DeviceI
     CUDA GPU, and off while the device is not known yet (checking settings, a job folder)."""
     model = base.config
     if base.kind == "gan" and settings.loss is not None:
+        assert isinstance(model, GANConfig)  # a GAN base has a GAN config
         model = dataclasses.replace(model, loss=settings.loss)
     elif base.kind == "vae" and settings.loss is not None:
         raise TrainingError("--loss is for GANs; a VAE has one loss")
