@@ -197,7 +197,7 @@ def _drawing_square(image: Image.Image, alpha: Image.Image | None) -> Image.Imag
 
 
 def build_folder(out: Path, count: int, seed: int = 0) -> dict:
-    from studio.engine.imageio import ImageLoadError, load_image
+    from studio.files.images import ImageLoadError, load_image
 
     if not CLIPART.is_dir():
         raise SystemExit(f"{CLIPART} is missing: apt-get install openclipart-png")
@@ -245,13 +245,13 @@ def _grid_of(generator_fn, z: torch.Tensor, labels: torch.Tensor) -> Image.Image
 def adapt(folder: Path, steps: int, docs: Path) -> dict:
     from studio.engine.data.folder import load_folder_dataset
     from studio.engine.devices import select_device
-    from studio.engine.imageio import save_png
     from studio.engine.jobs import run_to_end
     from studio.engine.models import load_generative_model
     from studio.engine.training.finetune.base import load_base
     from studio.engine.training.finetune.job import finetune_job
     from studio.engine.training.finetune.settings import FinetuneSettings
     from studio.engine.training.grid import image_grid
+    from studio.files.images import save_png
 
     base = load_base("emoji-gan")
     settings = FinetuneSettings(

@@ -554,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     load_start = os.getloadavg()
-    from studio.engine.paths import HOME_ENV, models_dir
+    from studio.files.paths import HOME_ENV, models_dir
 
     temporary = None
     if args.synthetic or not (args.library or os.environ.get(HOME_ENV)):

@@ -415,8 +415,8 @@ def studio_worker(job_path: str) -> int:
     torch.set_num_threads(job["threads"])
     from studio.engine.devices import select_device
     from studio.engine.jobs import run_to_end
-    from studio.engine.style.settings import PRESETS
     from studio.engine.style.transfer import stylize_job
+    from studio.spec.style_settings import PRESETS
 
     content = Image.open(job["content"]).convert("RGB")
     styles = [(Image.open(job["style"]).convert("RGB"), 1.0)]
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker == "studio":
         return studio_worker(args.job)
 
-    from studio.engine.style.settings import PRESETS
+    from studio.spec.style_settings import PRESETS
 
     preset = PRESETS[args.studio_preset]
     if args.quick:

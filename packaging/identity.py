@@ -32,7 +32,7 @@ PUBLISHER = "Latent Studio contributors"
 SUMMARY = "Explore what generative models learnt and paint photos in the style of paintings"
 ICON_SOURCE = ROOT / "resources" / "icons" / "latent-studio.svg"
 
-# The formats the studio's safe image loader accepts (studio/engine/imageio.py): MIME type,
+# The formats the studio's safe image loader accepts (studio/files/images.py): MIME type,
 # macOS uniform type identifier, file extensions.
 IMAGE_TYPES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("image/png", "public.png", ("png",)),

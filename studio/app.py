@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
-    from studio.engine.resources import resource_path
+    from studio.files.resources import resource_path
     from studio.logs import install_excepthook, setup_logging
     from studio.services.settings import Settings
     from studio.services.worker import Worker

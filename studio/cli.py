@@ -24,10 +24,11 @@ def _cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    from studio import package_versions
     from studio.engine.devices import available_devices, select_device
-    from studio.engine.environment import installed_models, package_versions
-    from studio.engine.paths import config_dir, log_dir, models_dir
-    from studio.engine.resources import bundled_models_dir
+    from studio.engine.environment import installed_models
+    from studio.files.paths import config_dir, log_dir, models_dir
+    from studio.files.resources import bundled_models_dir
 
     device = select_device(args.device)
     info = {
@@ -112,10 +113,10 @@ def _cmd_model_fit_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_model_showcase(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError, load_model, save_model
     from studio.engine.latent.model import LatentModel
     from studio.engine.latent.state import ModelNotFoundError, find_model
+    from studio.files.atomic import SaveError
 
     try:
         path = find_model(args.model)

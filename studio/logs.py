@@ -9,7 +9,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING
 
-from studio.engine.paths import log_dir
+from studio.files.paths import log_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable

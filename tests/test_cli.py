@@ -71,8 +71,8 @@ def test_a_failed_training_run_says_why_and_exits_with_the_right_code(capsys):
 
     from studio.commands.job_driver import JobEnd, drive_job
     from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, training_failure
-    from studio.engine.atomic import SaveError
     from studio.engine.training import TrainingDiverged, TrainingError
+    from studio.files.atomic import SaveError
 
     def fails_with(exc):
         yield StepProgress(0.5, step=1, total_steps=2, losses={"loss": 1.0})

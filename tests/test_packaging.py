@@ -44,7 +44,7 @@ def _load_build_script():
 build = _load_build_script()
 
 from studio import __version__  # noqa: E402
-from studio.engine.imageio import ALLOWED_FORMATS  # noqa: E402
+from studio.files.images import ALLOWED_FORMATS  # noqa: E402
 
 SPEC = PACKAGING / "latent-studio.spec"
 DESKTOP = PACKAGING / "linux" / f"{identity.APP_ID}.desktop"

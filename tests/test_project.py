@@ -40,7 +40,8 @@ def test_every_package_is_installed_by_pyproject():
 
 def test_import_contracts_hold():
     # The contracts are in pyproject.toml ([tool.importlinter]): the engine imports no Qt, no
-    # services and no widgets; the widgets import no commands; the spec layer imports no torch.
+    # services and no widgets; the widgets import no commands; the spec layer and the files layer
+    # import no torch, no Qt and no engine.
     # lint-imports runs on the interpreter running the tests, and reads this checkout's studio.
     lint_imports = "from importlinter.cli import lint_imports_command; lint_imports_command()"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}

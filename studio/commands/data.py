@@ -50,13 +50,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_emoji(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.data.emoji import (
         DEFAULT_EMOJI_TEST,
         DEFAULT_FONT,
         EmojiSourceMissing,
         build_emoji_dataset,
     )
+    from studio.files.atomic import SaveError
 
     job = build_emoji_dataset(
         args.out,

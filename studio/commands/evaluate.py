@@ -131,9 +131,9 @@ def _store_in_card(model_file: Path, report: dict[str, Any]) -> None:
 
 
 def run_train_classifier(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.evaluation.classifier import train_classifier_job
+    from studio.files.atomic import SaveError
 
     problem = apply_threads(args.threads)
     if problem:
@@ -165,12 +165,12 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 
 def run_fit_prior(args: argparse.Namespace) -> int:
     """``studio model fit-prior``: give a VAE a mixture prior fitted on its training codes."""
-    from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.latent.state import ModelNotFoundError, find_model
     from studio.engine.models import load_generative_model, save_generative_model
     from studio.engine.models.vae_prior import fit_prior_on
+    from studio.files.atomic import SaveError
 
     try:
         source = find_model(args.model)

@@ -154,10 +154,10 @@ def _print_report(scan: Any) -> None:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.folder import FolderDataError
     from studio.engine.training import TrainingError
+    from studio.files.atomic import SaveError
 
     problem = apply_threads(args.threads)
     if problem:

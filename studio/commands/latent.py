@@ -8,7 +8,7 @@ from pathlib import Path
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
 
 MAX_GRID_SIDE = 64
-_ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.engine.animation's, without importing Pillow
+_ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.files.animation's, without importing Pillow
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -111,9 +111,9 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
-    from studio.engine.imageio import save_png
     from studio.engine.latent.state import state_png_settings
+    from studio.files.atomic import SaveError
+    from studio.files.images import save_png
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":
@@ -163,10 +163,10 @@ def _class_rows(model, seed: int, rows: int, cols: int, psi: float):
 
 
 def _cmd_interpolate(args: argparse.Namespace) -> int:
-    from studio.engine.animation import export_animation, export_frames
-    from studio.engine.atomic import SaveError
     from studio.engine.latent.interpolation import interpolate_frames
     from studio.engine.latent.state import state_png_settings
+    from studio.files.animation import export_animation, export_frames
+    from studio.files.atomic import SaveError
 
     output = Path(args.output)
     if output.suffix.lower() not in _ANIMATION_SUFFIXES:

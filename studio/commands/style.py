@@ -80,7 +80,7 @@ def _weight_list(text: str) -> list[float]:
 
 def build_settings(args: argparse.Namespace, init_is_image: bool):
     """The preset, then each option given on top of it."""
-    from studio.engine.style.settings import PRESETS
+    from studio.spec.style_settings import PRESETS
 
     changes: dict[str, Any] = {}
     for flag, field in (
@@ -111,11 +111,11 @@ def build_settings(args: argparse.Namespace, init_is_image: bool):
 
 
 def run_stylize(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import SaveError
     from studio.engine.devices import select_device
-    from studio.engine.imageio import load_image, save_png
-    from studio.engine.style.settings import StyleSettingsError, png_settings
     from studio.engine.style.transfer import StyleTransferError, stylize_job
+    from studio.files.atomic import SaveError
+    from studio.files.images import load_image, save_png
+    from studio.spec.style_settings import StyleSettingsError, png_settings
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":

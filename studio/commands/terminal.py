@@ -47,9 +47,9 @@ def training_failure(exc: Exception) -> int | None:
     Bad input (a damaged model, settings that cannot train) is 2; a run that failed on its own
     (out of memory, diverged, disk full) is 1.
     """
-    from studio.engine.atomic import SaveError
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.training.config import TrainingError
+    from studio.files.atomic import SaveError
 
     if isinstance(exc, SaveError):
         print_error(exc.strerror or str(exc))

@@ -6,7 +6,7 @@ the safetensors metadata, so a file copied on its own still says what it is.
 
 Pickles can run code when loaded, so a pickle is refused whatever its name. Legacy ``.pt``
 state dicts are read only through ``torch.load(weights_only=True)``, never retried unsafely.
-Every write goes through :mod:`studio.engine.atomic`, so a crash or a full disk leaves the
+Every write goes through :mod:`studio.files.atomic`, so a crash or a full disk leaves the
 previous model in place.
 
 torch and safetensors are imported inside the functions that need them: listing, hashing and
@@ -25,7 +25,7 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.engine.atomic import SaveError, atomic_write_bytes
+from studio.files.atomic import SaveError, atomic_write_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -301,7 +301,7 @@ def save_model(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], c
 
     The card gains ``format_version`` (if absent) and the ``sha256`` of the tensor file; a copy
     (without the hash, which cannot describe the file holding it) goes in the file's metadata.
-    Raises :class:`~studio.engine.atomic.SaveError` ("disk full"...) with the old model intact.
+    Raises :class:`~studio.files.atomic.SaveError` ("disk full"...) with the old model intact.
     """
     from safetensors.torch import save
 

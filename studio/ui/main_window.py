@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio import APP_NAME
-from studio.engine.imageio import IMAGE_FILE_FILTER, IMAGE_SUFFIXES, ImageLoadError, load_image
-from studio.engine.paths import log_dir
-from studio.engine.resources import resource_path
+from studio.files.images import IMAGE_FILE_FILTER, IMAGE_SUFFIXES, ImageLoadError, load_image
+from studio.files.paths import log_dir
+from studio.files.resources import resource_path
 from studio.services.settings import DEVICES, THEMES, Settings
 from studio.ui.about_dialog import AboutDialog
 from studio.ui.job_status import JobStatus
@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Compute device set to {device}; it applies at the next start.", 8_000)
 
     def show_about(self) -> None:
-        AboutDialog(self.worker.device, self).exec()
+        AboutDialog(self.worker.device, self.latent_panel.explorer.refresh_models(), self).exec()
 
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir())))

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
-from studio.engine.imageio import array_to_pil
+from studio.files.images import array_to_pil
 
 
 def to_qimage(image) -> QImage:

@@ -21,9 +21,9 @@ from PIL import Image
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from studio.engine.imageio import LoadedImage
 from studio.engine.selftest import device_check_job
-from studio.engine.style.settings import StyleSettings
+from studio.files.images import LoadedImage
+from studio.spec.style_settings import StyleSettings
 from studio.ui.job_link import JobLink
 from studio.ui.panels.base import PanelImage
 from studio.ui.panels.style_panel import StylePanel

@@ -16,7 +16,6 @@ import struct
 import pytest
 import torch
 
-from studio.engine.atomic import SaveError
 from studio.engine.checkpoints import (
     CARD_SUFFIX,
     ModelFileError,
@@ -28,6 +27,7 @@ from studio.engine.checkpoints import (
     save_model,
     validate_safetensors,
 )
+from studio.files.atomic import SaveError
 
 CARD = {
     "name": "Ink VAE",

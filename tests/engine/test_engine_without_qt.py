@@ -5,13 +5,18 @@ import subprocess
 import sys
 
 import studio.engine
+import studio.files
 
 QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "qtpy", "superqt", "pyqtgraph")
 
 
-def test_importing_every_engine_module_loads_no_qt():
-    names = sorted(m.name for m in pkgutil.walk_packages(studio.engine.__path__, "studio.engine."))
-    assert "studio.engine.devices" in names and "studio.engine.imageio" in names
+def test_importing_every_engine_and_files_module_loads_no_qt():
+    names = sorted(
+        m.name
+        for package in (studio.engine, studio.files)
+        for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    )
+    assert "studio.engine.devices" in names and "studio.files.images" in names
     script = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"

@@ -14,13 +14,11 @@ import time
 import pytest
 import torch
 
-from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.latent.model import LatentModel
 from studio.engine.latent.state import find_model
-from studio.engine.paths import models_dir
 from studio.engine.training import (
     TrainingError,
     TrainProgress,
@@ -38,6 +36,8 @@ from studio.engine.training.finetune.settings import FinetuneSettings, library_p
 from studio.engine.training.jobfolder import export_job_folder, import_checkpoint, job_settings
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import build_trainer
+from studio.files.atomic import SaveError
+from studio.files.paths import models_dir
 from studio.spec.models import GANConfig, VAEConfig
 from tests.engine.test_finetune_data import junk_folder, write_pictures
 
@@ -249,7 +249,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_and_matches_the_uninterru
 
 def test_a_checkpoint_write_that_fails_part_way_leaves_the_previous_one_loadable(bases, pictures, monkeypatch):
     import studio.engine.checkpoints as checkpoints
-    from studio.engine.atomic import atomic_write
+    from studio.files.atomic import atomic_write
 
     out = library_path("My drawings")
     ckpt = checkpoint_path(out)

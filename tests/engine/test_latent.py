@@ -15,7 +15,6 @@ import torch
 from PIL import Image
 
 from studio.engine.checkpoints import model_sha256
-from studio.engine.imageio import ImageLoadError, pil_to_array, save_png
 from studio.engine.jobs import JobCancelled, Progress, run_to_end
 from studio.engine.latent.directions import Directions, directions_cache_path
 from studio.engine.latent.interpolation import interpolate_frames, interpolate_path, slerp
@@ -30,7 +29,8 @@ from studio.engine.latent.state import (
     state_png_settings,
 )
 from studio.engine.models import VAE, Generator, save_generative_model
-from studio.engine.paths import models_dir
+from studio.files.images import ImageLoadError, pil_to_array, save_png
+from studio.files.paths import models_dir
 from studio.spec.models import GANConfig, VAEConfig
 
 LATENT = 8

@@ -13,11 +13,12 @@ import torch
 from PIL import Image, ImageDraw
 
 from studio.engine.devices import DeviceInfo, select_device
-from studio.engine.imageio import load_image, save_png
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.style import transfer
 from studio.engine.style.losses import blended_grams, gram
-from studio.engine.style.settings import (
+from studio.engine.style.transfer import StyleProgress, StyleTransferError, match_color, stylize_job
+from studio.files.images import load_image, save_png
+from studio.spec.style_settings import (
     PRESETS,
     PREVIEW,
     StyleSettings,
@@ -25,7 +26,6 @@ from studio.engine.style.settings import (
     png_settings,
     settings_from_png,
 )
-from studio.engine.style.transfer import StyleProgress, StyleTransferError, match_color, stylize_job
 
 CPU = select_device("cpu")
 

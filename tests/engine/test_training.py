@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from studio.engine.atomic import SaveError
 from studio.engine.data.dataset import ImageDataset, load_image_dataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, Progress, run_to_end
@@ -33,6 +32,7 @@ from studio.engine.training import (
 from studio.engine.training.grid import grid_size
 from studio.engine.training.state import StateError
 from studio.engine.training.trainers import GANTrainer
+from studio.files.atomic import SaveError
 from studio.spec.models import LOSSES, GANConfig, VAEConfig
 
 SIZE = 64

@@ -1,6 +1,6 @@
 import pytest
 
-from studio.engine.paths import models_dir
+from studio.files.paths import models_dir
 from studio.services.settings import Settings
 from studio.ui.main_window import MainWindow
 

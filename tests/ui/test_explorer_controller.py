@@ -7,9 +7,9 @@ from PIL import Image
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtGui import QUndoStack
 
-from studio.engine.imageio import load_image, save_png
 from studio.engine.jobs import Progress
-from studio.engine.paths import models_dir
+from studio.files.images import load_image, save_png
+from studio.files.paths import models_dir
 from studio.ui.latent import explorer_controller, explorer_work
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.qimage import to_pil

@@ -10,9 +10,9 @@ from PIL import Image
 from PySide6.QtWidgets import QWizard
 
 from studio.engine.devices import DeviceInfo
-from studio.engine.paths import models_dir
 from studio.engine.training.kid import KidResult
 from studio.engine.training.loop import TrainProgress
+from studio.files.paths import models_dir
 from studio.ui.finetune import jobs
 from studio.ui.finetune.draft import TrainingOptions
 from studio.ui.finetune.session import FinetuneSession

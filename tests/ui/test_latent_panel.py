@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
 
-from studio.engine.imageio import load_image, read_png_settings
-from studio.engine.paths import data_dir, models_dir
+from studio.files.images import load_image, read_png_settings
+from studio.files.paths import data_dir, models_dir
 from studio.ui.latent import explorer_controller
-from studio.ui.latent.bookmarks import BookmarkStore
+from studio.ui.latent.bookmark_store import BookmarkStore
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.qimage import to_pil
 
@@ -306,7 +306,7 @@ def test_opening_a_png_of_a_model_that_is_not_installed_says_so_and_changes_noth
     settings = read_png_settings(path)
     settings["latent"]["model_sha256"] = "0" * 64
     settings["latent"]["model_name"] = "Someone else's GAN"
-    from studio.engine.imageio import save_png
+    from studio.files.images import save_png
 
     save_png(path, Image.open(path), settings)
     state = panel.explorer.state
@@ -487,7 +487,7 @@ def test_a_broken_model_file_gives_a_message_naming_it_and_the_current_model_sta
 
 
 def test_a_hand_edited_png_with_a_wrong_latent_size_is_refused_clearly(panel, qtbot, tmp_path):
-    from studio.engine.imageio import save_png
+    from studio.files.images import save_png
 
     _open(qtbot, panel, "vae")
     path = tmp_path / "edited.png"

@@ -11,8 +11,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from studio.engine.imageio import read_png_settings
 from studio.engine.jobs import Progress
+from studio.files.images import read_png_settings
 from studio.logs import install_excepthook, log_file, setup_logging
 from studio.services.settings import Settings
 from studio.services.worker import Worker
@@ -221,3 +221,14 @@ def test_a_failure_the_panel_owns_is_not_shown_again_in_a_dialog(window, qtbot):
     qtbot.waitUntil(lambda: bool(reported))
     assert "the brush broke" in reported[0]
     assert getattr(window, "_last_error_box", None) is None
+
+
+def test_about_lists_the_installed_models_with_their_names_as_plain_text():
+    from pathlib import Path
+
+    from studio.engine.environment import InstalledModel
+    from studio.ui.about_dialog import about_text
+
+    models = [InstalledModel(name="<b>My</b> cats", path=Path("cats.safetensors"), origin="library")]
+    text = about_text(None, models)
+    assert "&lt;b&gt;My&lt;/b&gt; cats <i>(library)</i>" in text and "<b>My</b>" not in text

@@ -11,10 +11,10 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from studio.engine.imageio import read_png_settings
-from studio.engine.style import settings as style_settings
-from studio.engine.style.settings import StyleSettings
+from studio.files.images import read_png_settings
+from studio.spec import style_settings
 from studio.spec.png import STYLE_KEY
+from studio.spec.style_settings import StyleSettings
 from studio.ui.panels.style_panel import StylePanel
 from studio.ui.qimage import to_pil
 from studio.ui.style.style_run import MAX_STYLES
@@ -126,7 +126,7 @@ def test_a_drag_without_files_is_refused(panel):
 
 
 def test_opened_images_fill_the_photo_then_the_paintings(panel, tmp_path):
-    from studio.engine.imageio import load_image
+    from studio.files.images import load_image
 
     panel.accept_image(load_image(_photo(tmp_path / "photo.png")))
     assert panel.content_slot.name() == "photo.png"
@@ -281,7 +281,7 @@ def test_saved_png_carries_the_settings_and_reopening_it_restores_them(qtbot, wi
 
 
 def test_a_png_with_damaged_style_settings_is_taken_as_a_plain_image(panel, tmp_path):
-    from studio.engine.imageio import load_image, save_png
+    from studio.files.images import load_image, save_png
 
     path = save_png(tmp_path / "odd.png", Image.new("RGB", (32, 32), "white"), {STYLE_KEY: {"size": -5}})
     assert panel.accept_image(load_image(path))

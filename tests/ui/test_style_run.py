@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.engine.imageio import LoadedImage
 from studio.engine.jobs import JobCancelled
 from studio.engine.style import transfer
 from studio.engine.style.transfer import StyleProgress, StyleResult
+from studio.files.images import LoadedImage
 from studio.spec.png import STYLE_KEY
 from studio.ui.panels.style_panel import StylePanel
 from studio.ui.qimage import to_pil

@@ -136,7 +136,7 @@ def save_image_dataset(
 ) -> Path:
     """Write ``dataset`` as ``folder/file`` plus ``dataset.json`` (``card`` with ``file`` and
     ``classes`` filled in), each atomically; :func:`load_image_dataset` reads it back."""
-    from studio.engine.atomic import atomic_write_bytes
+    from studio.files.atomic import atomic_write_bytes
 
     target = Path(folder)
     buffer = io.BytesIO()

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
-from studio.engine.atomic import atomic_write, atomic_write_bytes
-from studio.engine.imageio import save_png
 from studio.engine.jobs import Progress
+from studio.files.atomic import atomic_write, atomic_write_bytes
+from studio.files.images import save_png
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence

@@ -4,7 +4,7 @@ Public API:
 
 - :func:`scan_image_folder` ``(folder) -> FolderScan``: every file under ``folder``
   (recursively, hidden files and folders left out) opened with
-  :func:`studio.engine.imageio.load_image`; the readable images, and each skipped file with
+  :func:`studio.files.images.load_image`; the readable images, and each skipped file with
   its reason (empty, not an image, truncated, unreadable, not a regular file...);
   :func:`scan_job` is the same as a job generator with progress, for the worker;
 - :class:`FolderScan`: ``images``, ``skipped`` (:class:`SkippedFile` ``(path, reason)``),
@@ -33,19 +33,13 @@ import torch
 from PIL import Image
 
 from studio.engine.data.dataset import HELDOUT, TRAIN, ImageDataset
-from studio.engine.imageio import IMAGE_SUFFIXES, ImageLoadError, load_image
 from studio.engine.jobs import Progress, run_to_end
+from studio.files.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+from studio.spec.finetune import MIN_IMAGES, RESIZE_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
-MIN_IMAGES = 16
-RESIZE_MODES = ("center-crop", "pad", "random-crop")
-RESIZE_LABELS = {
-    "center-crop": "Centre crop: fill the square, trim the long side",
-    "pad": "Pad: the whole picture, white bars on the short side",
-    "random-crop": "Random crop: a different 80-100 % crop at every step (more variety)",
-}
 PAD_COLOUR = (255, 255, 255)
 _PROGRESS_EVERY_S = 0.25
 _REPORT_LIMIT = 200  # skipped files named in a model card; the count is always exact

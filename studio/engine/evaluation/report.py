@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from studio.engine.atomic import atomic_write_bytes
 from studio.engine.evaluation.measures import all_measures, nearest
-from studio.engine.imageio import save_png
 from studio.engine.jobs import Progress
+from studio.files.atomic import atomic_write_bytes
+from studio.files.images import save_png
 
 if TYPE_CHECKING:
     import os
@@ -61,7 +61,7 @@ _SEED = 20_260_101
 
 
 def default_classifier_path() -> Path:
-    from studio.engine.resources import resource_path
+    from studio.files.resources import resource_path
 
     return resource_path("evaluation", "emoji-classifier.safetensors")
 
@@ -109,7 +109,7 @@ class FeatureSpaces:
             )
 
     def embed_real(self, images_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
-        from studio.engine.paths import data_dir
+        from studio.files.paths import data_dir
 
         digest = hashlib.sha256(images_uint8.contiguous().numpy().tobytes()).hexdigest()[:24]
         cache = data_dir() / "cache" / "features" / f"{digest}-{self.classifier_sha}-vgg{VGG_SIZE}-v2.npz"

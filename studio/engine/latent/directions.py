@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from studio.engine.atomic import SaveError, atomic_write
+from studio.files.atomic import SaveError, atomic_write
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +55,7 @@ class Directions:
 
 
 def directions_cache_path(sha256: str, method: str) -> Path:
-    from studio.engine.paths import data_dir
+    from studio.files.paths import data_dir
 
     return data_dir() / "cache" / "directions" / f"{sha256}-{method}.npz"
 

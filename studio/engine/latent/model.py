@@ -486,7 +486,7 @@ class LatentModel:
     def _image_tensor(self, image: Image.Image) -> torch.Tensor:
         import torch
 
-        from studio.engine.imageio import pil_to_array
+        from studio.files.images import pil_to_array
 
         # Crop to the middle square rather than squash, then Lanczos: sharp and without aliasing.
         rgb = Image.fromarray(pil_to_array(image))

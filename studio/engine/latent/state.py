@@ -110,9 +110,9 @@ class LatentState:
 def restore_state_from_png(path: str | os.PathLike[str]) -> LatentState:
     """The latent state an exported PNG carries; LatentStateError naming the file otherwise.
 
-    An unreadable image raises :class:`~studio.engine.imageio.ImageLoadError`, as opening it would.
+    An unreadable image raises :class:`~studio.files.images.ImageLoadError`, as opening it would.
     """
-    from studio.engine.imageio import read_png_settings
+    from studio.files.images import read_png_settings
 
     file = Path(path)
     settings = read_png_settings(file)

@@ -34,11 +34,11 @@ from PIL import Image
 
 from studio.engine import devices
 from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory
-from studio.engine.imageio import array_to_pil, pil_to_array
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
-from studio.engine.style.settings import StyleSettings, StyleSettingsError
 from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
+from studio.files.images import array_to_pil, pil_to_array
+from studio.spec.style_settings import StyleSettings, StyleSettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence

@@ -76,7 +76,7 @@ def save_checkpoint(
     state: dict[str, Any],
     info: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically; raises :class:`~studio.engine.atomic.SaveError` with the old one intact."""
+    """Write a checkpoint atomically; raises :class:`~studio.files.atomic.SaveError` with the old one intact."""
     tensors, skeleton = flatten_state(state, prefix="")
     card = {
         **(info or {}),

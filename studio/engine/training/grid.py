@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from studio.engine.imageio import array_to_pil
+from studio.files.images import array_to_pil
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.engine.atomic import atomic_write, atomic_write_bytes
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, save_model
 from studio.engine.data.dataset import save_image_dataset
 from studio.engine.jobs import Progress, run_to_end
@@ -46,6 +45,7 @@ from studio.engine.training.config import TrainingError
 from studio.engine.training.finetune.base import load_base
 from studio.engine.training.finetune.config import class_names, finetune_config
 from studio.engine.training.finetune.settings import FinetuneSettings, library_path
+from studio.files.atomic import atomic_write, atomic_write_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -93,7 +93,8 @@ def export_job(
     settings: FinetuneSettings, folder: str | os.PathLike[str], *, nproc_per_node: int | str = "auto", nnodes: int = 1
 ) -> Generator[Progress, None, ExportedJob]:
     """Write a job folder for ``settings`` (see the module's docstring); ``folder`` must be new or empty."""
-    from studio.engine.data.folder import MIN_IMAGES, folder_dataset_job
+    from studio.engine.data.folder import folder_dataset_job
+    from studio.spec.finetune import MIN_IMAGES
 
     target = Path(folder).expanduser()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):

@@ -33,9 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from studio.engine.atomic import SaveError
 from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory
-from studio.engine.imageio import save_png
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.models import VAE, save_generative_model
 from studio.engine.training.card import best_card, model_card, run_info
@@ -53,6 +51,8 @@ from studio.engine.training.grid import COLUMNS, image_grid
 from studio.engine.training.kid import KidResult, feature_name, is_best, measure_kid
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import _RANK_SEED, Trainer, build_trainer
+from studio.files.atomic import SaveError
+from studio.files.images import save_png
 
 if TYPE_CHECKING:
     import os
@@ -632,7 +632,7 @@ def train_job(
 
     Raises :class:`TrainingError` for unusable settings or data, :class:`TrainingOutOfMemory`
     (with the batch to resume at) and :class:`TrainingDiverged`, leaving the last checkpoint
-    intact; a failed checkpoint write raises :class:`~studio.engine.atomic.SaveError`, with the
+    intact; a failed checkpoint write raises :class:`~studio.files.atomic.SaveError`, with the
     previous checkpoint intact as well.
     """
     run = TrainingRun(

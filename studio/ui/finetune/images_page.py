@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from studio.engine.data.folder import MIN_IMAGES
+from studio.spec.finetune import MIN_IMAGES
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import FOLDER_THUMBNAILS, THUMBNAIL, thumbnail_pixmap
 

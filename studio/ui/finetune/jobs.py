@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from studio.engine.data.folder import scan_job
-from studio.engine.imageio import ImageLoadError, load_image
 from studio.engine.jobs import Progress
 from studio.engine.latent.model import LatentModel
 from studio.engine.training.finetune.base import load_base
 from studio.engine.training.finetune.estimate import estimate_step
 from studio.engine.training.finetune.job import finetune_job
-from studio.engine.training.finetune.settings import DEFAULT_AUGMENT, DEFAULT_FREEZE
 from studio.engine.training.freezing import model_blocks, preset_blocks, presets_for
 from studio.engine.training.jobfolder import export_job, import_checkpoint
+from studio.files.images import ImageLoadError, load_image
+from studio.spec.finetune import DEFAULT_AUGMENT, DEFAULT_FREEZE
 
 if TYPE_CHECKING:
     from collections.abc import Generator

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from studio.engine.environment import installed_models
-from studio.engine.paths import finetune_runs_dir
 from studio.engine.training.config import TrainingError
 from studio.engine.training.loop import TrainProgress
+from studio.files.paths import finetune_runs_dir
 from studio.ui.finetune import jobs
 from studio.ui.finetune.draft import FinetuneDraft
 from studio.ui.job_link import JobLink

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from studio.engine.training.finetune.settings import AUGMENTATIONS
+from studio.spec.finetune import AUGMENTATIONS
 from studio.spec.models import LOSSES
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration

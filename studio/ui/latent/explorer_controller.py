@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
 
-from studio.engine.atomic import SaveError
 from studio.engine.environment import InstalledModel, installed_models
-from studio.engine.imageio import ImageLoadError, load_image
 from studio.engine.latent.state import LatentState, LatentStateError, state_png_settings
-from studio.engine.paths import config_dir, models_dir
+from studio.files.atomic import SaveError
+from studio.files.images import ImageLoadError, load_image
+from studio.files.paths import config_dir, models_dir
 from studio.spec.png import LATENT_KEY
 from studio.spec.ranges import MAX_SEED
 from studio.ui.job_link import JobLink
-from studio.ui.latent.bookmarks import Bookmark, BookmarkStore, thumbnail_png
+from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
 from studio.ui.latent.explorer_work import (
     Encoded,
@@ -61,10 +61,10 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QImage, QUndoStack
 
     from studio.engine.devices import DeviceInfo
-    from studio.engine.imageio import LoadedImage
     from studio.engine.jobs import Progress
     from studio.engine.latent.directions import Directions
     from studio.engine.latent.model import LatentModel
+    from studio.files.images import LoadedImage
     from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)

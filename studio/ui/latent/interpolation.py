@@ -33,12 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine import animation
 from studio.engine.jobs import Progress
 from studio.engine.latent.interpolation import interpolate_path
+from studio.files import animation
 from studio.ui.image_view import ImageView
 from studio.ui.job_link import JobLink
-from studio.ui.latent.bookmarks import Bookmark, bookmark_icon
+from studio.ui.latent.bookmarks import bookmark_icon
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from studio.engine.latent.model import LatentModel
     from studio.engine.latent.state import LatentState
+    from studio.ui.latent.bookmark_store import Bookmark
     from studio.ui.latent.explorer_controller import ExplorerController
 
 log = logging.getLogger(__name__)

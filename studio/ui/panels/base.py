@@ -11,8 +11,8 @@ from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from studio.engine.imageio import save_png
-from studio.engine.resources import resource_path
+from studio.files.images import save_png
+from studio.files.resources import resource_path
 from studio.services.settings import Settings
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
@@ -20,7 +20,7 @@ from studio.ui.qimage import to_qimage
 if TYPE_CHECKING:
     from PIL import Image
 
-    from studio.engine.imageio import LoadedImage
+    from studio.files.images import LoadedImage
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.imageio import IMAGE_FILE_FILTER
+from studio.files.images import IMAGE_FILE_FILTER
 from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
-from studio.ui.latent.bookmarks import BookmarkStore, BookmarkStrip
+from studio.ui.latent.bookmarks import BookmarkStrip
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.panels.base import Panel, PanelImage
@@ -43,10 +43,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from studio.engine.environment import InstalledModel
-    from studio.engine.imageio import LoadedImage
     from studio.engine.latent.state import LatentState
+    from studio.files.images import LoadedImage
     from studio.services.worker import Worker
-    from studio.ui.latent.bookmarks import Bookmark
+    from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore
     from studio.ui.latent.interpolation import InterpolationDialog
     from studio.ui.latent.sample_grid import SampleGridDialog
 

@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.paths import config_dir
-from studio.engine.style.settings import StyleSettings
+from studio.files.paths import config_dir
+from studio.spec.style_settings import StyleSettings
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from PIL import Image
     from PySide6.QtGui import QShowEvent
 
-    from studio.engine.imageio import LoadedImage
-    from studio.engine.style.settings import StyleSettings
+    from studio.files.images import LoadedImage
     from studio.services.worker import Worker
+    from studio.spec.style_settings import StyleSettings
     from studio.ui.style.settings_form import SettingsForm
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """A slot that holds one image: a thumbnail, its name, a remove button, and drops from anywhere.
 
 Files dropped from the file manager, or chosen by clicking the empty slot, go through the safe
-loader (:func:`studio.engine.imageio.load_image`) on the GUI thread: Pillow only, no torch, and
+loader (:func:`studio.files.images.load_image`) on the GUI thread: Pillow only, no torch, and
 small enough for a drop. Any local file is accepted at drag-enter so that a wrong file gets a
 clear message naming it instead of a silent "no entry" cursor; a file that does not load
 leaves the slot exactly as it was.
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.imageio import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
+from studio.files.images import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
 from studio.ui.latent.direction_sliders import make_slider
 from studio.ui.qimage import to_qimage
 from studio.ui.theme import ERROR_COLOUR

@@ -1,6 +1,6 @@
 """Presets as a segmented control, and every StyleSettings field in a collapsible Advanced box.
 
-The form owns one :class:`~studio.engine.style.settings.StyleSettings` value. A preset button
+The form owns one :class:`~studio.spec.style_settings.StyleSettings` value. A preset button
 replaces it; an edit in Advanced replaces one field (through the dataclass, so its range checks
 apply: an impossible value is shown in red and the previous settings stay). When the settings
 match no preset, no preset button is checked ("Custom").
@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.spec.ranges import MAX_SEED
 from studio.spec.style import LAYER_NAMES
+from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.ui.theme import ERROR_COLOUR
 
 PRESET_LABELS = {"preview": "Preview", "balanced": "Balanced", "high": "High quality"}

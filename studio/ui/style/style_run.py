@@ -1,7 +1,7 @@
 """The Style Transfer panel's controller: the run's inputs and settings, the run, and its result.
 
 A :class:`StyleRun` holds a photo, the paintings (each with a weight) and one
-:class:`~studio.engine.style.settings.StyleSettings` value. :meth:`StyleRun.start` snapshots
+:class:`~studio.spec.style_settings.StyleSettings` value. :meth:`StyleRun.start` snapshots
 them and submits the engine's stylize job through a :class:`~studio.ui.job_link.JobLink` that
 owns the job's failure (so it is shown once, by the panel). While the job runs, the run emits
 what changed: progress with an ETA, loss values and previews (throttled, the last one kept);
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
-from studio.engine.style.settings import PRESETS, StyleSettings, StyleSettingsError, png_settings, settings_from_png
 from studio.spec.png import STYLE_KEY
+from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError, png_settings, settings_from_png
 from studio.ui.job_link import JobLink
 
 if TYPE_CHECKING:
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from studio.engine.devices import DeviceInfo
-    from studio.engine.imageio import LoadedImage
     from studio.engine.jobs import Progress
     from studio.engine.style.transfer import StyleResult
+    from studio.files.images import LoadedImage
     from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,9 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from studio.engine.training.config import TrainConfig, TrainingError, default_config
-from studio.engine.training.finetune.settings import DEFAULT_AUGMENT, DEFAULT_FREEZE, JITTER, normalise_augment
+from studio.engine.training.finetune.settings import JITTER, normalise_augment
 from studio.engine.training.freezing import preset_blocks
+from studio.spec.finetune import DEFAULT_AUGMENT, DEFAULT_FREEZE
 from studio.spec.models import GANConfig
 
 if TYPE_CHECKING:

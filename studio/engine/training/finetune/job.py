@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.engine.data.dataset import DatasetError, ImageDataset, load_image_dataset
-from studio.engine.data.folder import MIN_IMAGES, FolderDataError, FolderScan, folder_dataset_job
+from studio.engine.data.folder import FolderDataError, FolderScan, folder_dataset_job
 from studio.engine.environment import installed_models
 from studio.engine.training.card import data_summary
 from studio.engine.training.checkpoint import checkpoint_path
@@ -38,6 +38,7 @@ from studio.engine.training.finetune.config import class_names, finetune_config,
 from studio.engine.training.finetune.settings import FinetuneSettings, library_path
 from studio.engine.training.freezing import model_blocks
 from studio.engine.training.loop import TrainProgress, TrainResult, train_job
+from studio.spec.finetune import MIN_IMAGES
 
 if TYPE_CHECKING:
     from collections.abc import Generator

@@ -23,21 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.engine.checkpoints import ModelFileError
-from studio.engine.data.folder import RESIZE_MODES
 from studio.engine.devices import DeviceInfo, select_device
-from studio.engine.paths import models_dir
 from studio.engine.training.checkpoint import _embedded_card, checkpoint_path, model_path
 from studio.engine.training.config import TrainingError
 from studio.engine.training.freezing import FREEZE_PRESETS
+from studio.files.paths import models_dir
+from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, RESIZE_MODES
 from studio.spec.models import LOSSES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-AUGMENTATIONS = ("flip", "jitter", "color", "translation", "cutout")
-AUGMENT_ALIASES = {"diffaugment": ("color", "translation", "cutout"), "none": ()}
-DEFAULT_AUGMENT = {"gan": ("flip", "color", "translation", "cutout"), "vae": ("flip",)}
-DEFAULT_FREEZE = {"gan": "freeze-d", "vae": "last-blocks"}
 JITTER = 0.1  # "mild": brightness, contrast and saturation within +-10 %
 FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
 CADENCES = ("log_every", "sample_every", "checkpoint_every")

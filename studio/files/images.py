@@ -11,7 +11,7 @@ Loading is defensive because the files come from anywhere (drag and drop, traini
 - EXIF orientation is applied, and every mode is normalised to RGB plus an optional alpha mask.
 
 Exports are PNGs carrying the settings that made them as JSON in an iTXt chunk, written
-atomically through :func:`studio.engine.atomic.atomic_write`.
+atomically through :func:`studio.files.atomic.atomic_write`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import PIL
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from studio.engine.atomic import atomic_write
+from studio.files.atomic import atomic_write
 from studio.spec.png import SETTINGS_KEY
 
 if TYPE_CHECKING:
@@ -323,7 +323,7 @@ def save_png(
 
     ``image`` is a Pillow image of any mode, or anything :func:`array_to_pil` accepts.
     On failure the previous file at ``path`` is untouched and
-    :class:`~studio.engine.atomic.SaveError` says why ("disk full" included).
+    :class:`~studio.files.atomic.SaveError` says why ("disk full" included).
     """
     pil = image if isinstance(image, Image.Image) else array_to_pil(image)
     pil = _png_writable(pil)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.engine.animation import export_animation, export_frames
-from studio.engine.atomic import SaveError
-from studio.engine.imageio import read_png_settings
+from studio.files.animation import export_animation, export_frames
+from studio.files.atomic import SaveError
+from studio.files.images import read_png_settings
 
 
 def _frames(count=5, size=(24, 16)):

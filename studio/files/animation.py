@@ -1,6 +1,6 @@
 """Animations out of frames: GIF, WebP and APNG files, or a folder of numbered PNG frames.
 
-Every file is written atomically (:mod:`studio.engine.atomic`), so an export that fails half
+Every file is written atomically (:mod:`studio.files.atomic`), so an export that fails half
 way (disk full) leaves the earlier file as it was. Frames must share one size; an animation of
 different sizes would be cropped or padded by the viewer, never what the artist saw.
 """
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, features
 
-from studio.engine.atomic import atomic_write
-from studio.engine.imageio import save_png
+from studio.files.atomic import atomic_write
+from studio.files.images import save_png
 
 if TYPE_CHECKING:
     import os
@@ -44,7 +44,7 @@ def export_animation(
     GIF frames get their own adaptive palette each (a fixed web palette bands gradients); GIF
     timing is in hundredths of a second, so its frame time is rounded to 10 ms. ``loop`` plays
     forever, otherwise once. Raises ValueError for an unknown suffix or bad frames, and
-    :class:`~studio.engine.atomic.SaveError` when writing fails (the old file stays).
+    :class:`~studio.files.atomic.SaveError` when writing fails (the old file stays).
     """
     target = Path(path)
     suffix = target.suffix.lower()

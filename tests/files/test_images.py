@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import GifImagePlugin, Image, ImageFile, PngImagePlugin, WebPImagePlugin
 
-from studio.engine import imageio
-from studio.engine.atomic import SaveError
-from studio.engine.imageio import (
+from studio.files import images as imageio
+from studio.files.atomic import SaveError
+from studio.files.images import (
     IMAGE_FILE_FILTER,
     IMAGE_SUFFIXES,
     ImageLoadError,
@@ -619,7 +619,7 @@ def test_unusable_settings_chunk_is_ignored_and_logged(tmp_path, caplog, text):
     info.add_text(SETTINGS_KEY, text)
     quadrants().save(path, pnginfo=info)
 
-    with caplog.at_level(logging.WARNING, logger="studio.engine.imageio"):
+    with caplog.at_level(logging.WARNING, logger="studio.files.images"):
         assert read_png_settings(path) is None
 
     assert path.name in caplog.text
@@ -755,7 +755,7 @@ def test_process_killed_during_a_save_keeps_the_previous_export(tmp_path):
         f"""
         import os, sys, time
         from PIL import Image
-        from studio.engine.imageio import save_png
+        from studio.files.images import save_png
 
         def stall(fd):
             print("written", flush=True)
@@ -782,7 +782,7 @@ def test_process_killed_during_a_save_keeps_the_previous_export(tmp_path):
 
 def test_engine_module_imports_neither_qt_nor_torch():
     code = (
-        "import sys, studio.engine.imageio; "
+        "import sys, studio.files.images; "
         "print(sorted(m for m in sys.modules"
         " if m.split('.')[0] in ('PySide6', 'shiboken6', 'torch')))"
     )
@@ -908,7 +908,7 @@ def test_saved_files_get_ordinary_permissions_not_private_temp_ones(tmp_path):
     import os
     import stat
 
-    from studio.engine.imageio import save_png
+    from studio.files.images import save_png
 
     mask = os.umask(0o022)
     try:
