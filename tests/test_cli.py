@@ -206,3 +206,34 @@ def test_ctrl_c_in_studio_stylize_writes_the_best_image_so_far(tmp_path, studio_
     assert "Stopping after this step and saving the best image so far" in err
     assert "stopped early, best so far" in out
     assert Image.open(tmp_path / "out.png").size == (48, 40)
+
+
+def test_every_stylize_option_sets_its_setting_over_the_preset():
+    from studio.cli import build_parser
+    from studio.commands.style import build_settings
+    from studio.spec.style_settings import PRESETS
+
+    args = build_parser().parse_args(
+        ["stylize", "photo.png", "style.png", "-o", "out.png", "--preset", "preview"]
+        + ["--size", "300", "--steps", "7", "--optimizer", "adam", "--lr", "0.5", "--content-weight", "2"]
+        + ["--style-weight", "50", "--tv-weight", "0", "--content-layers", "relu3_2", "--style-layers", "relu1_1"]
+        + ["--style-scale", "0.5", "--preserve-color", "--seed", "9", "--no-amp"]
+    )
+    settings = build_settings(args, init_is_image=False)
+    assert settings == PRESETS["preview"].replace(
+        size=300,
+        steps=7,
+        optimizer="adam",
+        learning_rate=0.5,
+        content_weight=2.0,
+        style_weight=50.0,
+        tv_weight=0.0,
+        content_layers=("relu3_2",),
+        style_layers=("relu1_1",),
+        style_scale=0.5,
+        preserve_color="luminance",
+        seed=9,
+        amp=False,
+    )
+    untouched = build_settings(build_parser().parse_args(["stylize", "a.png", "b.png", "-o", "o.png"]), False)
+    assert untouched == PRESETS["balanced"]

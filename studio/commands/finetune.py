@@ -10,13 +10,13 @@ it at the same step. Under ``torchrun`` the same command trains on every process
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from studio.commands.job_driver import drive_job
+from studio.commands.options import add_options
 from studio.commands.terminal import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -26,8 +26,11 @@ from studio.commands.terminal import (
     print_error,
     training_failure,
 )
+from studio.spec.options import options_of
 
 if TYPE_CHECKING:
+    import argparse
+
     from studio.engine.jobs import Progress
     from studio.engine.training.distributed import DistributedContext
 
@@ -45,7 +48,9 @@ def add_commands(subparsers: Any) -> None:
     )
     what = parser.add_argument_group("what")
     run = parser.add_argument_group("run")
-    _add_settings_options({"what": what, "run": run})
+    from studio.engine.training.finetune.settings import FinetuneSettings
+
+    add_options(FinetuneSettings, {"what": what, "run": run})
     run.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     run.add_argument("--resume", action="store_true", help="continue NAME's run from its checkpoint")
     other = parser.add_argument_group("other actions")
@@ -69,25 +74,6 @@ def _say(message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _add_settings_options(groups: dict[str, Any]) -> None:
-    """One argument per fine-tune setting, as the settings' option table describes it."""
-    from studio.engine.training.finetune.settings import FinetuneSettings
-
-    for name, option in FinetuneSettings.options():
-        group = groups[option.group]
-        if option.switch and option.flag.startswith("--no-"):
-            group.add_argument(option.flag, dest=name, action="store_const", const=False, help=option.help)
-        elif option.switch:
-            group.add_argument(
-                option.flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=option.help
-            )
-        else:
-            metavar = None if option.choices else option.flag[2:].upper().replace("-", "_")
-            group.add_argument(
-                option.flag, dest=name, type=option.type, choices=option.choices, metavar=metavar, help=option.help
-            )
-
-
 def _settings(args: argparse.Namespace) -> Any:
     """FinetuneSettings from the options (on --resume, the saved run's, with options given winning)."""
     from studio.engine.training.finetune.base import load_base
@@ -96,7 +82,7 @@ def _settings(args: argparse.Namespace) -> Any:
     saved = saved_settings(args.name) if args.resume and args.name else None
     if saved is not None:
         _say(f"The saved run's settings: {saved.base} on {saved.data}")
-    given = {name: getattr(args, name) for name, _ in FinetuneSettings.options()}
+    given = {name: getattr(args, name) for name, _ in options_of(FinetuneSettings)}
     class_text = given.pop("class_index")  # a name or a number: which number a name is, the base says
     settings = FinetuneSettings.from_options(given, saved)
     if class_text is not None:

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.commands.job_driver import drive_job
+from studio.commands.options import add_options
 from studio.commands.terminal import EXIT_FAILURE, apply_threads, fail
-
-PRESET_NAMES = ("preview", "balanced", "high")
+from studio.spec.options import given_options
+from studio.spec.style_settings import PRESETS, StyleSettings
 
 
 def add_commands(subparsers: Any) -> None:
@@ -31,40 +32,20 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
     parser.add_argument(
         "--preset",
-        choices=PRESET_NAMES,
+        choices=tuple(PRESETS),
         default="balanced",
         help="starting settings: preview (256 px, quick), balanced (512 px), high (1024 px); default balanced",
     )
-    parser.add_argument("--size", type=int, help="long side of the result in pixels")
-    parser.add_argument("--steps", type=int, help="optimiser steps at each scale")
-    parser.add_argument(
-        "--style-weight", type=float, help="how strongly the style counts (default 300; 50 is a light touch)"
-    )
-    parser.add_argument("--content-weight", type=float, help="how strongly the photo's content counts (default 1)")
-    parser.add_argument("--tv-weight", type=float, help="smoothness (total variation) weight (default 0.01)")
     parser.add_argument(
         "--style-weights",
         type=_weight_list,
         metavar="W1,W2,...",
         help="blend weight of each STYLE, in order (default: equal)",
     )
-    parser.add_argument("--style-scale", type=float, help="style images' size relative to the content (default 1)")
-    parser.add_argument(
-        "--preserve-color",
-        nargs="?",
-        const="luminance",
-        metavar="MODE",
-        help="keep the photo's colours: luminance (the default mode) or match (recolour the styles)",
-    )
-    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), help="default lbfgs")
-    parser.add_argument("--lr", type=float, help="learning rate (L-BFGS step, 1 by default; Adam: 1 = 0.02 per step)")
     parser.add_argument("--init", metavar="content|noise|IMAGE", help="starting image (default content)")
-    parser.add_argument("--content-layers", metavar="L1,L2", help="VGG19 layers for content (default relu4_2)")
-    parser.add_argument("--style-layers", metavar="L1,L2,...", help="VGG19 layers for style (default relu1_1..relu5_1)")
-    parser.add_argument("--seed", type=int, help="seed for a noise start (default 0)")
+    add_options(StyleSettings, {"run": parser})
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: STUDIO_DEVICE or auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
-    parser.add_argument("--no-amp", action="store_true", help="full float32 convolutions on CUDA")
     parser.set_defaults(run=run_stylize)
 
 
@@ -78,32 +59,11 @@ def _weight_list(text: str) -> list[float]:
     return weights
 
 
-def build_settings(args: argparse.Namespace, init_is_image: bool):
+def build_settings(args: argparse.Namespace, init_is_image: bool) -> StyleSettings:
     """The preset, then each option given on top of it."""
-    from studio.spec.style_settings import PRESETS
-
-    changes: dict[str, Any] = {}
-    for flag, field in (
-        ("size", "size"),
-        ("steps", "steps"),
-        ("style_weight", "style_weight"),
-        ("content_weight", "content_weight"),
-        ("tv_weight", "tv_weight"),
-        ("style_scale", "style_scale"),
-        ("preserve_color", "preserve_color"),
-        ("optimizer", "optimizer"),
-        ("lr", "learning_rate"),
-        ("seed", "seed"),
-        ("content_layers", "content_layers"),
-        ("style_layers", "style_layers"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            changes[field] = value
+    changes = given_options(StyleSettings, vars(args))
     if args.init is not None:
         changes["init"] = "image" if init_is_image else args.init
-    if args.no_amp:
-        changes["amp"] = False
     preset = PRESETS[args.preset]
     if "size" in changes and changes["size"] < preset.min_size:
         changes["min_size"] = max(16, changes["size"])

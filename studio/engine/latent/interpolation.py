@@ -1,4 +1,4 @@
-"""Paths between latent points: slerp, the path Gaussian latents want."""
+"""Paths between latent points: slerp, the path Gaussian latents want, and the job rendering one."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from studio.engine.jobs import Progress
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Generator, Sequence
+
+    from PIL import Image
+
+    from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import LatentState
+
+# Frames rendered per step of the interpolation job: one progress report (and preview) each.
+BATCH = 8
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -66,3 +76,26 @@ def interpolate_path(zs: Sequence[np.ndarray], frames_per_segment: int, loop: bo
         raise ValueError("an interpolation needs at least one frame per segment")
     segments = len(zs) if loop else len(zs) - 1
     return interpolate_frames(zs, frames_per_segment * segments + (0 if loop else 1), loop)
+
+
+def frame_classes(states: Sequence[LatentState], frame_count: int, frames_per_segment: int) -> list[int | None]:
+    """Each frame keeps the class of the bookmark its segment starts from (classes do not blend)."""
+    return [states[min(i // frames_per_segment, len(states) - 1)].class_index for i in range(frame_count)]
+
+
+def interpolation_job(
+    model: LatentModel, states: Sequence[LatentState], frames_per_segment: int, loop: bool
+) -> Generator[Progress, None, list[Image.Image]]:
+    """Worker side: a job rendering the path through ``states``; returns the frames (PIL)."""
+    zs = interpolate_path([s.z_array() for s in states], frames_per_segment, loop)
+    classes = frame_classes(states, len(zs), frames_per_segment)
+    uniform = all(c == classes[0] for c in classes)
+    psi = states[0].psi
+    frames = []
+    total = len(zs)
+    for start in range(0, total, BATCH):
+        chunk_classes = classes[0] if uniform else classes[start : start + BATCH]
+        images = model.render_batch(zs[start : start + BATCH], chunk_classes, psi=psi)
+        frames.extend(images)
+        yield Progress(len(frames) / total, f"Interpolating: frame {len(frames)} of {total}", preview=images[-1])
+    return frames

@@ -318,17 +318,17 @@ class LatentModel:
             return _to_pil(self._generate(buffers.z, buffers.labels, psi)[0])
 
     def render_batch(
-        self, zs: np.ndarray, class_indices: int | Sequence[int] | None = None, psi: float = 1.0
+        self, zs: np.ndarray, class_indices: int | Sequence[int | None] | None = None, psi: float = 1.0
     ) -> list[Image.Image]:
         """Images at many points; ``class_indices`` is one class for all or one per point."""
         import torch
 
         zs = np.ascontiguousarray(zs, dtype=np.float32).reshape(-1, self.latent_dim)
-        if class_indices is None or np.ndim(class_indices) == 0:
+        if class_indices is None or isinstance(class_indices, (int, np.integer)):
             # One class for every point: None or a scalar (an int, a numpy integer).
-            classes = [self._class(cast("int | None", class_indices))] * len(zs)
+            classes = [self._class(None if class_indices is None else int(class_indices))] * len(zs)
         else:
-            classes = [self._class(int(c)) for c in cast("Sequence[int]", class_indices)]
+            classes = [self._class(None if c is None else int(c)) for c in class_indices]
             if len(classes) != len(zs):
                 raise ValueError(f"{len(zs)} latent vectors but {len(classes)} class indices")
         images: list[Image.Image] = []

@@ -596,27 +596,31 @@ class TrainingRun:
             raise RuntimeError("the run has no batches: prepare it first (or it ran out of memory)")
         return self.sampler
 
+    def job(self) -> Generator[Progress, None, TrainResult]:
+        """The whole run, phase by phase, as a job: a cancel between two steps ends it with a checkpoint."""
+        yield from self.prepare()
+        self.resume()
+        yield from self.measure_start()
+        cancelled = False
+        while not self.done and not cancelled:
+            progress = self.step()
+            try:
+                yield progress
+            except JobCancelled:
+                cancelled = True
+        if cancelled:
+            return self.cancel()
+        return (yield from self.finish())
+
 
 def train_job(
-    config: TrainConfig,
-    dataset: ImageDataset,
-    out_path: str | os.PathLike[str],
-    *,
-    device: DeviceInfo,
-    resume: bool = False,
-    on_checkpoint: Callable[[Path, int], None] | None = None,
-    command: str | None = None,
-    data_card: dict[str, Any] | None = None,
-    data_source: str | None = None,
-    init: dict[str, dict[str, torch.Tensor]] | None = None,
-    card_extra: dict[str, Any] | None = None,
-    checkpoint_info: dict[str, Any] | None = None,
-    distributed: DistributedContext | None = None,
+    config: TrainConfig, dataset: ImageDataset, out_path: str | os.PathLike[str], **options: Any
 ) -> Generator[Progress, None, TrainResult]:
     """Train ``config`` on ``dataset``'s train split on ``device``, writing ``out_path`` and its checkpoint.
 
-    ``device`` is the one the caller chose: the worker's, or the CLI's ``--device`` (under
-    torchrun, the process's own, ``distributed.device_info``); ``config.device`` is only recorded.
+    ``options`` are :class:`TrainingRun`'s keyword arguments. ``device`` (required) is the one
+    the caller chose: the worker's, or the CLI's ``--device`` (under torchrun, the process's own,
+    ``distributed.device_info``); ``config.device`` is only recorded.
     ``resume=True`` continues from the checkpoint beside ``out_path`` when there is one (its
     model must match ``config.model``; steps, batch, learning rates and cadences may change)
     and starts afresh otherwise. ``resume=False`` refuses to overwrite an existing checkpoint.
@@ -635,35 +639,9 @@ def train_job(
     intact; a failed checkpoint write raises :class:`~studio.files.atomic.SaveError`, with the
     previous checkpoint intact as well.
     """
-    run = TrainingRun(
-        config,
-        dataset,
-        out_path,
-        device=device,
-        resume=resume,
-        on_checkpoint=on_checkpoint,
-        command=command,
-        data_card=data_card,
-        data_source=data_source,
-        init=init,
-        card_extra=card_extra,
-        checkpoint_info=checkpoint_info,
-        distributed=distributed,
-    )
-    del init  # the run lets go of the starting weights once they are in the trainer
-    yield from run.prepare()
-    run.resume()
-    yield from run.measure_start()
-    cancelled = False
-    while not run.done and not cancelled:
-        progress = run.step()
-        try:
-            yield progress
-        except JobCancelled:
-            cancelled = True
-    if cancelled:
-        return run.cancel()
-    return (yield from run.finish())
+    run = TrainingRun(config, dataset, out_path, **options)
+    del options  # the run lets go of the starting weights (``init``) once they are in the trainer
+    return (yield from run.job())
 
 
 def _evaluate(

@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.jobs import Progress
-from studio.engine.latent.interpolation import interpolate_path
+from studio.engine.latent.interpolation import interpolation_job
 from studio.files import animation
 from studio.ui.image_view import ImageView
 from studio.ui.job_link import JobLink
@@ -42,43 +41,16 @@ from studio.ui.latent.bookmarks import bookmark_icon
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Sequence
-
     from PIL import Image
 
-    from studio.engine.latent.model import LatentModel
-    from studio.engine.latent.state import LatentState
+    from studio.engine.jobs import Progress
     from studio.ui.latent.bookmark_store import Bookmark
     from studio.ui.latent.explorer_controller import ExplorerController
 
 log = logging.getLogger(__name__)
 
-BATCH = 8
 ANIMATION_FILTERS = "Animated GIF (*.gif);;Animated WebP (*.webp);;Animated PNG (*.png *.apng)"
 _FILTER_SUFFIX = {"gif": ".gif", "webp": ".webp", "png": ".png"}
-
-
-def frame_classes(states: Sequence[LatentState], frame_count: int, frames_per_segment: int) -> list[int | None]:
-    """Each frame keeps the class of the bookmark its segment starts from (classes do not blend)."""
-    return [states[min(i // frames_per_segment, len(states) - 1)].class_index for i in range(frame_count)]
-
-
-def interpolation_job(
-    model: LatentModel, states: Sequence[LatentState], frames_per_segment: int, loop: bool
-) -> Generator[Progress, None, list[Image.Image]]:
-    """Worker side: a job rendering the path through ``states``; returns the frames (PIL)."""
-    zs = interpolate_path([s.z_array() for s in states], frames_per_segment, loop)
-    classes = frame_classes(states, len(zs), frames_per_segment)
-    uniform = all(c == classes[0] for c in classes)
-    psi = states[0].psi
-    frames = []
-    total = len(zs)
-    for start in range(0, total, BATCH):
-        chunk_classes = classes[0] if uniform else classes[start : start + BATCH]
-        images = model.render_batch(zs[start : start + BATCH], chunk_classes, psi=psi)
-        frames.extend(images)
-        yield Progress(len(frames) / total, f"Interpolating: frame {len(frames)} of {total}", preview=images[-1])
-    return frames
 
 
 class InterpolationDialog(QDialog):

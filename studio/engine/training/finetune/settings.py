@@ -30,9 +30,10 @@ from studio.engine.training.freezing import FREEZE_PRESETS
 from studio.files.paths import models_dir
 from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, RESIZE_MODES
 from studio.spec.models import LOSSES
+from studio.spec.options import cli_option, given_options, options_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 JITTER = 0.1  # "mild": brightness, contrast and saturation within +-10 %
 FREEZE_CHOICES = "freeze-d, last-blocks, all (or block names, comma-separated; see --list-blocks)"
@@ -40,33 +41,6 @@ CADENCES = ("log_every", "sample_every", "checkpoint_every")
 
 
 # --- the command-line options --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CliOption:
-    """How a setting is written on ``studio finetune``'s command line."""
-
-    flag: str  # "--d-lr"; a switch's: "--amp" (with --no-amp), or "--no-kid" (which turns the setting off)
-    help: str
-    type: Callable[[str], Any] = str  # what the option's text is parsed as
-    choices: tuple[str, ...] | None = None
-    group: str = "run"  # the section of ``--help``: "what" or "run"
-    read: Callable[[Any], Any] | None = None  # the parsed text into the setting's value
-    write: Callable[[Any], str] = str  # the setting's value back into text
-    always: bool = False  # on every command line, not only when it differs from the default
-    switch: bool = False  # a yes/no setting: the flag alone says it
-
-    def words(self, value: Any) -> list[str]:
-        """This option on a command line, for ``value``."""
-        if not self.switch:
-            return [self.flag, self.write(value)]
-        if self.flag.startswith("--no-"):
-            return [self.flag]  # only ever written to turn the setting off
-        return [self.flag if value else "--no-" + self.flag[2:]]
-
-
-def _option(flag: str, help: str, **how: Any) -> dict[str, CliOption]:
-    return {"option": CliOption(flag, help, **how)}
 
 
 def _read_freeze(text: str) -> str | tuple[str, ...]:
@@ -120,7 +94,7 @@ class Cadence:
 class FinetuneSettings:
     # A model's name in the library (bundled or the user's) or a path to one.
     base: str = field(
-        metadata=_option(
+        metadata=cli_option(
             "--base",
             "the model to start from: a name from `studio info` or a .safetensors path",
             group="what",
@@ -129,17 +103,19 @@ class FinetuneSettings:
     )
     # The folder of images (or a prepared data set from a job folder).
     data: str = field(
-        metadata=_option("--data", "the folder of images (searched recursively)", group="what", always=True)
+        metadata=cli_option("--data", "the folder of images (searched recursively)", group="what", always=True)
     )
-    name: str = field(metadata=_option("--out", "the new model's name in the library", group="what", always=True))
+    name: str = field(metadata=cli_option("--out", "the new model's name in the library", group="what", always=True))
     steps: int = field(
         default=1000,
-        metadata=_option("--steps", "training steps (generator steps for a GAN); default 1000", type=int, always=True),
+        metadata=cli_option(
+            "--steps", "training steps (generator steps for a GAN); default 1000", type=int, always=True
+        ),
     )
     # A FREEZE_PRESETS key, block names, or "auto".
     freeze: str | tuple[str, ...] = field(
         default="auto",
-        metadata=_option(
+        metadata=cli_option(
             "--freeze",
             f"what stays frozen: {FREEZE_CHOICES}; default freeze-d (GAN), last-blocks (VAE)",
             read=_read_freeze,
@@ -148,19 +124,19 @@ class FinetuneSettings:
     )
     # GAN: one of LOSSES; None keeps the base model's.
     loss: str | None = field(
-        default=None, metadata=_option("--loss", "GAN loss (default: the base model's)", choices=LOSSES)
+        default=None, metadata=cli_option("--loss", "GAN loss (default: the base model's)", choices=LOSSES)
     )
-    batch: int = field(default=16, metadata=_option("--batch", "images per step; default 16", type=int))
+    batch: int = field(default=16, metadata=cli_option("--batch", "images per step; default 16", type=int))
     # None: the recipe's default for the loss.
     lr: float | None = field(
-        default=None, metadata=_option("--lr", "learning rate (the generator's for a GAN)", type=float)
+        default=None, metadata=cli_option("--lr", "learning rate (the generator's for a GAN)", type=float)
     )
     d_lr: float | None = field(
-        default=None, metadata=_option("--d-lr", "the discriminator's learning rate (GAN)", type=float)
+        default=None, metadata=cli_option("--d-lr", "the discriminator's learning rate (GAN)", type=float)
     )
     betas: tuple[float, float] | None = field(
         default=None,
-        metadata=_option(
+        metadata=cli_option(
             "--betas",
             "Adam betas, e.g. 0,0.999 (default: the loss's recipe)",
             read=_read_betas,
@@ -170,7 +146,7 @@ class FinetuneSettings:
     # The generator's weight average; None switches it off.
     ema: float | None = field(
         default=0.999,
-        metadata=_option(
+        metadata=cli_option(
             "--ema",
             "generator weight average decay (0.999; 0 switches it off)",
             type=float,
@@ -181,7 +157,7 @@ class FinetuneSettings:
     # AUGMENTATIONS; None: the default for the model kind.
     augment: tuple[str, ...] | None = field(
         default=None,
-        metadata=_option(
+        metadata=cli_option(
             "--augment",
             "comma-separated: flip, jitter, color, translation, cutout, diffaugment (= the last three), none; "
             "default flip,diffaugment (GAN), flip (VAE)",
@@ -190,26 +166,26 @@ class FinetuneSettings:
         ),
     )
     resize: str = field(
-        default="center-crop", metadata=_option("--resize", "how pictures become squares", choices=RESIZE_MODES)
+        default="center-crop", metadata=cli_option("--resize", "how pictures become squares", choices=RESIZE_MODES)
     )
     # A conditional base: the class the folder becomes; None: the first. The option takes the
     # class's name or number: which number a name is, the base model says (BaseModel.class_index).
     class_index: int | None = field(
         default=None,
-        metadata=_option("--class", "conditional base: the class your folder becomes (default: the first)"),
+        metadata=cli_option("--class", "conditional base: the class your folder becomes (default: the first)"),
     )
     # The part of the folder kept out of training, for KID.
     heldout: float = field(
-        default=0.1, metadata=_option("--heldout", "part of the folder kept for KID (default 0.1)", type=float)
+        default=0.1, metadata=cli_option("--heldout", "part of the folder kept for KID (default 0.1)", type=float)
     )
     seed: int = field(
         default=0,
-        metadata=_option("--seed", "seed for noise, batches and the held-out split (default 0)", type=int),
+        metadata=cli_option("--seed", "seed for noise, batches and the held-out split (default 0)", type=int),
     )
     # The cadences; None: the policy for the run's length (Cadence.for_steps).
     sample_every: int | None = field(
         default=None,
-        metadata=_option(
+        metadata=cli_option(
             "--sample-every",
             "write a sample grid every N steps (default: 20 in a run, at most every 100 steps)",
             type=int,
@@ -217,7 +193,7 @@ class FinetuneSettings:
     )
     checkpoint_every: int | None = field(
         default=None,
-        metadata=_option(
+        metadata=cli_option(
             "--checkpoint-every",
             "checkpoint (and KID) every N steps (default: 4 in a run, at least every 50 and at most every 500 steps)",
             type=int,
@@ -225,15 +201,17 @@ class FinetuneSettings:
     )
     log_every: int | None = field(
         default=None,
-        metadata=_option(
+        metadata=cli_option(
             "--log-every", "read losses back every N steps (default: 100 times a run, at most every 10 steps)", type=int
         ),
     )
-    device: str = field(default="auto", metadata=_option("--device", "auto, cpu, cuda, cuda:N or mps (default auto)"))
+    device: str = field(
+        default="auto", metadata=cli_option("--device", "auto, cpu, cuda, cuda:N or mps (default auto)")
+    )
     # Mixed precision on CUDA GPUs (ignored elsewhere).
-    amp: bool = field(default=True, metadata=_option("--amp", "mixed precision on CUDA (default on)", switch=True))
+    amp: bool = field(default=True, metadata=cli_option("--amp", "mixed precision on CUDA (default on)", switch=True))
     # KID on the held-out images before training and at every checkpoint.
-    kid: bool = field(default=True, metadata=_option("--no-kid", "skip the held-out KID measurements", switch=True))
+    kid: bool = field(default=True, metadata=cli_option("--no-kid", "skip the held-out KID measurements", switch=True))
 
     def __post_init__(self) -> None:
         if not str(self.name).strip():
@@ -295,11 +273,6 @@ class FinetuneSettings:
     # --- the command line ----------------------------------------------------------------------------
 
     @classmethod
-    def options(cls) -> list[tuple[str, CliOption]]:
-        """(field name, its option) for every setting, in the order of the fields."""
-        return [(f.name, f.metadata["option"]) for f in dataclasses.fields(cls)]
-
-    @classmethod
     def from_options(cls, given: Mapping[str, Any], saved: FinetuneSettings | None = None) -> FinetuneSettings:
         """The settings that command-line options make: ``given`` maps field names to what the
         options parsed to (None: not given). Over ``saved`` (the settings of a run being
@@ -309,7 +282,7 @@ class FinetuneSettings:
         if saved is None:
             missing = [
                 option.flag
-                for name, option in cls.options()
+                for name, option in options_of(cls)
                 if fields[name].default is MISSING and given.get(name) is None
             ]
             if missing:
@@ -317,18 +290,16 @@ class FinetuneSettings:
             values: dict[str, Any] = {}
         else:
             values = saved.to_dict()
-        for name, option in cls.options():
-            value = given.get(name)
-            if value is None or (saved is not None and name == "name"):
-                continue
-            values[name] = option.read(value) if option.read is not None else value
-        return cls.from_dict(values)
+        changes = given_options(cls, given)
+        if saved is not None:
+            changes.pop("name", None)  # a resumed run keeps its name
+        return cls.from_dict({**values, **changes})
 
     def command_line(self) -> str:
         """The ``studio finetune`` command that runs these settings (for cards and job folders)."""
         parts = ["studio", "finetune"]
         for f in dataclasses.fields(self):
-            option: CliOption = f.metadata["option"]
+            option = f.metadata["option"]
             value = getattr(self, f.name)
             if option.always or value != f.default:
                 parts += option.words(value)
