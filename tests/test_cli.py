@@ -71,7 +71,8 @@ def test_a_failed_training_run_says_why_and_exits_with_the_right_code(capsys):
 
     from studio.commands.job_driver import JobEnd, drive_job
     from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_FAILURE, training_failure
-    from studio.engine.training import TrainingDiverged, TrainingError
+    from studio.engine.training.config import TrainingError
+    from studio.engine.training.loop import TrainingDiverged
     from studio.files.atomic import SaveError
 
     def fails_with(exc):
@@ -237,3 +238,16 @@ def test_every_stylize_option_sets_its_setting_over_the_preset():
     )
     untouched = build_settings(build_parser().parse_args(["stylize", "a.png", "b.png", "-o", "o.png"]), False)
     assert untouched == PRESETS["balanced"]
+
+
+def test_the_command_line_parser_loads_without_torch():
+    # `studio --help`, `studio info` and every option table are read before any work starts:
+    # importing torch for them would add seconds to every command.
+    script = (
+        "import sys\n"
+        "from studio.cli import build_parser\n"
+        "build_parser()\n"
+        "sys.exit(1 if 'torch' in sys.modules else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

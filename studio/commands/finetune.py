@@ -77,7 +77,8 @@ def _say(message: str) -> None:
 def _settings(args: argparse.Namespace) -> Any:
     """FinetuneSettings from the options (on --resume, the saved run's, with options given winning)."""
     from studio.engine.training.finetune.base import load_base
-    from studio.engine.training.finetune.settings import FinetuneSettings, saved_settings
+    from studio.engine.training.finetune.library import saved_settings
+    from studio.engine.training.finetune.settings import FinetuneSettings
 
     saved = saved_settings(args.name) if args.resume and args.name else None
     if saved is not None:
@@ -142,7 +143,7 @@ def _print_report(scan: Any) -> None:
 def run_finetune(args: argparse.Namespace) -> int:
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.folder import FolderDataError
-    from studio.engine.training import TrainingError
+    from studio.engine.training.config import TrainingError
     from studio.files.atomic import SaveError
 
     problem = apply_threads(args.threads)
@@ -201,10 +202,10 @@ def run_finetune(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) -> int:
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.devices import select_device
-    from studio.engine.training import checkpoint_path, read_checkpoint_config
+    from studio.engine.training.checkpoint import checkpoint_path, read_checkpoint_config
     from studio.engine.training.distributed import distributed_from_env
     from studio.engine.training.finetune.job import finetune_job
-    from studio.engine.training.finetune.settings import library_path
+    from studio.engine.training.finetune.library import library_path
 
     try:
         context = distributed_from_env(settings.device)
@@ -274,6 +275,6 @@ def _stop_together(context: DistributedContext, progress: Progress, wanted: bool
 
     They agree at training steps only, where each process is at the same step.
     """
-    from studio.engine.training import TrainProgress
+    from studio.engine.training.loop import TrainProgress
 
     return isinstance(progress, TrainProgress) and progress.phase == "train" and context.any(wanted)

@@ -185,7 +185,7 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
 
 def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> Any:
     """The run: the checkpoint's config when resuming (else the defaults), then the options given."""
-    from studio.engine.training import default_config
+    from studio.engine.training.config import default_config
 
     model = _model_config(args, dataset, saved.model if saved is not None else None)
     if saved is not None:
@@ -266,13 +266,9 @@ def run_train(args: argparse.Namespace) -> int:
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.data.dataset import DatasetError, load_image_dataset
     from studio.engine.devices import select_device
-    from studio.engine.training import (
-        TrainingError,
-        checkpoint_path,
-        model_path,
-        read_checkpoint_config,
-        train_job,
-    )
+    from studio.engine.training.checkpoint import checkpoint_path, model_path, read_checkpoint_config
+    from studio.engine.training.config import TrainingError
+    from studio.engine.training.loop import train_job
 
     out = model_path(args.out)
     ckpt = checkpoint_path(out)

@@ -1,5 +1,7 @@
 """What fine-tuning offers: the wizard's choices and the command line's, defined once."""
 
+from dataclasses import dataclass
+
 # Fewer pictures than this cannot be split into training and held-out images that mean anything.
 MIN_IMAGES = 16
 # How a picture that is not square becomes one (studio.engine.data.folder).
@@ -8,3 +10,35 @@ AUGMENTATIONS = ("flip", "jitter", "color", "translation", "cutout")
 AUGMENT_ALIASES = {"diffaugment": ("color", "translation", "cutout"), "none": ()}
 DEFAULT_AUGMENT = {"gan": ("flip", "color", "translation", "cutout"), "vae": ("flip",)}
 DEFAULT_FREEZE = {"gan": "freeze-d", "vae": "last-blocks"}
+
+
+@dataclass(frozen=True)
+class FreezePreset:
+    key: str
+    label: str
+    description: str
+    kinds: tuple[str, ...]  # model kinds it applies to
+
+
+FREEZE_PRESETS: dict[str, FreezePreset] = {
+    "freeze-d": FreezePreset(
+        "freeze-d",
+        "FreezeD: freeze the discriminator's lower blocks",
+        "The discriminator keeps the low-level features it learnt (edges, textures) and judges the new "
+        "images with them; the generator trains fully. The usual choice for a GAN and a small folder.",
+        ("gan",),
+    ),
+    "last-blocks": FreezePreset(
+        "last-blocks",
+        "Train the last blocks only",
+        "Each network keeps its first half: the generator keeps shapes and layout and learns new "
+        "textures and colours. Fastest, and the safest with very few images.",
+        ("gan", "vae"),
+    ),
+    "all": FreezePreset(
+        "all",
+        "Train everything",
+        "Every block trains. Adapts furthest to the new images, and forgets the old ones soonest.",
+        ("gan", "vae"),
+    ),
+}

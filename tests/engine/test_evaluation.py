@@ -245,7 +245,8 @@ def test_studio_evaluate_measures_a_training_checkpoint_and_writes_its_report(tm
     from studio.cli import main
     from studio.engine.data.dataset import save_image_dataset
     from studio.engine.devices import select_device
-    from studio.engine.training import default_config, train_job
+    from studio.engine.training.config import default_config
+    from studio.engine.training.loop import train_job
     from studio.spec.models import GANConfig
 
     dataset = blobs_dataset()

@@ -19,21 +19,16 @@ from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, run_to_end
 from studio.engine.latent.model import LatentModel
 from studio.engine.latent.state import find_model
-from studio.engine.training import (
-    TrainingError,
-    TrainProgress,
-    checkpoint_path,
-    default_config,
-    load_checkpoint,
-    read_checkpoint_config,
-    train_job,
-)
+from studio.engine.training.checkpoint import checkpoint_path, load_checkpoint, read_checkpoint_config
+from studio.engine.training.config import TrainingError, default_config
 from studio.engine.training.finetune.base import base_init, load_base
 from studio.engine.training.finetune.config import finetune_config
 from studio.engine.training.finetune.estimate import estimate_step
 from studio.engine.training.finetune.job import finetune_job
-from studio.engine.training.finetune.settings import FinetuneSettings, library_path
+from studio.engine.training.finetune.library import library_path
+from studio.engine.training.finetune.settings import FinetuneSettings
 from studio.engine.training.jobfolder import export_job_folder, import_checkpoint, job_settings
+from studio.engine.training.loop import TrainProgress, train_job
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import build_trainer
 from studio.files.atomic import SaveError

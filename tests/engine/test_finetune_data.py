@@ -19,8 +19,8 @@ from studio.engine.data.folder import (
     scan_image_folder,
 )
 from studio.engine.models import build_gan
-from studio.engine.training import TrainingError
 from studio.engine.training.augment import augment_real, diff_augment
+from studio.engine.training.config import TrainingError
 from studio.engine.training.freezing import FREEZE_PRESETS, freeze_blocks, model_blocks, preset_blocks, presets_for
 from studio.spec.models import GANConfig, VAEConfig
 

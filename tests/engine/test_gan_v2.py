@@ -12,7 +12,7 @@ from studio.engine.models import load_generative_model, save_generative_model
 from studio.engine.models.gan import build_gan
 from studio.engine.models.losses import lecam_regulariser
 from studio.engine.models.stylegan import RECONSTRUCTED_SIZE, ResidualDiscriminator, StyleGenerator
-from studio.engine.training import TrainingError, default_config
+from studio.engine.training.config import TrainingError, default_config
 from studio.spec.models import GANConfig
 
 CLASSES = ["cats", "dogs", "birds"]

@@ -16,21 +16,11 @@ from studio.engine.data.dataset import ImageDataset, load_image_dataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import JobCancelled, Progress, run_to_end
 from studio.engine.models import load_generative_model
-from studio.engine.training import (
-    TrainingError,
-    TrainingOutOfMemory,
-    TrainProgress,
-    checkpoint_path,
-    default_config,
-    flatten_state,
-    load_checkpoint,
-    read_checkpoint_config,
-    samples_path,
-    train_job,
-    unflatten_state,
-)
+from studio.engine.training.checkpoint import checkpoint_path, load_checkpoint, read_checkpoint_config, samples_path
+from studio.engine.training.config import TrainingError, default_config
 from studio.engine.training.grid import grid_size
-from studio.engine.training.state import StateError
+from studio.engine.training.loop import TrainingOutOfMemory, TrainProgress, train_job
+from studio.engine.training.state import StateError, flatten_state, unflatten_state
 from studio.engine.training.trainers import GANTrainer
 from studio.files.atomic import SaveError
 from studio.spec.models import LOSSES, GANConfig, VAEConfig
@@ -371,7 +361,7 @@ def _no_evaluation(*args, **kwargs):
 
 
 def test_kid_results_read_back_what_cards_and_older_checkpoints_hold():
-    from studio.engine.training import KidResult
+    from studio.engine.training.kid import KidResult
 
     entry = {"step": 4, "kid": 0.5, "kid_std": 0.01}  # a checkpoint's kid_history, as it has always been written
     assert KidResult.from_dict(entry).history_entry() == entry

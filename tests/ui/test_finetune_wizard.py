@@ -12,7 +12,8 @@ from studio.engine.data.dataset import ImageDataset
 from studio.engine.devices import select_device
 from studio.engine.jobs import run_to_end
 from studio.engine.latent.model import LatentModel
-from studio.engine.training import default_config, train_job
+from studio.engine.training.config import default_config
+from studio.engine.training.loop import train_job
 from studio.files.paths import finetune_runs_dir, models_dir
 from studio.spec.models import GANConfig
 from tests.engine.test_finetune_data import junk_folder, write_pictures

@@ -34,42 +34,11 @@ from studio.engine.models import VAE, build_gan
 from studio.engine.models.gan import Discriminator
 from studio.engine.models.layers import SelfAttention
 from studio.engine.training.config import TrainingError
+from studio.spec.finetune import FREEZE_PRESETS, FreezePreset
 from studio.spec.models import GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-
-@dataclass(frozen=True)
-class FreezePreset:
-    key: str
-    label: str
-    description: str
-    kinds: tuple[str, ...]  # model kinds it applies to
-
-
-FREEZE_PRESETS: dict[str, FreezePreset] = {
-    "freeze-d": FreezePreset(
-        "freeze-d",
-        "FreezeD: freeze the discriminator's lower blocks",
-        "The discriminator keeps the low-level features it learnt (edges, textures) and judges the new "
-        "images with them; the generator trains fully. The usual choice for a GAN and a small folder.",
-        ("gan",),
-    ),
-    "last-blocks": FreezePreset(
-        "last-blocks",
-        "Train the last blocks only",
-        "Each network keeps its first half: the generator keeps shapes and layout and learns new "
-        "textures and colours. Fastest, and the safest with very few images.",
-        ("gan", "vae"),
-    ),
-    "all": FreezePreset(
-        "all",
-        "Train everything",
-        "Every block trains. Adapts furthest to the new images, and forgets the old ones soonest.",
-        ("gan", "vae"),
-    ),
-}
 
 
 @dataclass(frozen=True)

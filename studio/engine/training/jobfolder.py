@@ -44,7 +44,8 @@ from studio.engine.training.checkpoint import (
 from studio.engine.training.config import TrainingError
 from studio.engine.training.finetune.base import load_base
 from studio.engine.training.finetune.config import class_names, finetune_config
-from studio.engine.training.finetune.settings import FinetuneSettings, library_path
+from studio.engine.training.finetune.library import library_path
+from studio.engine.training.finetune.settings import FinetuneSettings
 from studio.files.atomic import atomic_write, atomic_write_bytes
 
 if TYPE_CHECKING:

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from studio.engine.training.finetune.estimate import StepEstimate
     from studio.engine.training.finetune.job import FinetuneResult
     from studio.engine.training.finetune.settings import FinetuneSettings
-    from studio.engine.training.freezing import FreezePreset, ModelBlock
+    from studio.engine.training.freezing import ModelBlock
     from studio.engine.training.jobfolder import ExportedJob
+    from studio.spec.finetune import FreezePreset
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ card that records where it came from.
 :func:`finetune_job` ``(settings, *, device, resume=False, out_dir=None, command=None) ->
 Generator[TrainProgress, None, FinetuneResult]``: reads the folder (``phase="prepare"``
 progress), then trains on ``device`` (the worker's, or the CLI's ``--device``); every step
-yields a :class:`~studio.engine.training.TrainProgress` (``samples`` holds the fixed-seed grid
+yields a :class:`~studio.engine.training.loop.TrainProgress` (``samples`` holds the fixed-seed grid
 when one was made, ``kid`` the held-out KID at checkpoints), so the worker can pause, resume
 and cancel it; the finished model is saved to
 :func:`~studio.engine.training.finetune.settings.library_path` (``models_dir()``), where the
@@ -35,7 +35,7 @@ from studio.engine.training.checkpoint import checkpoint_path
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.finetune.base import BaseModel, base_init, load_base
 from studio.engine.training.finetune.config import class_names, finetune_config, frozen_blocks
-from studio.engine.training.finetune.settings import FinetuneSettings, library_path
+from studio.engine.training.finetune.library import library_path
 from studio.engine.training.freezing import model_blocks
 from studio.engine.training.loop import TrainProgress, TrainResult, train_job
 from studio.spec.finetune import MIN_IMAGES
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
     from studio.engine.jobs import Progress
     from studio.engine.training.distributed import DistributedContext
+    from studio.engine.training.finetune.settings import FinetuneSettings
     from studio.engine.training.kid import KidResult
 
 ARTIST_DATA_LICENCE = "the artist's own images: their licence is the artist's to state"

@@ -3,32 +3,28 @@
 - :class:`FinetuneSettings`: base, data, name, steps, freeze preset or blocks, loss, batch,
   learning rates, betas, EMA, augmentations, resize mode, class, held-out fraction, cadences,
   device, mixed precision, KID; ``to_dict``/``from_dict``;
-- each field's :class:`CliOption` (its ``studio finetune`` flag, help and type, in the field's
-  metadata) makes the command's arguments (:meth:`FinetuneSettings.options`), the settings
-  from them (:meth:`FinetuneSettings.from_options`) and the reproducible command line
+- each field's :class:`~studio.spec.options.CliOption` (its ``studio finetune`` flag, help and
+  type, in the field's metadata) makes the command's arguments
+  (:func:`studio.commands.options.add_options`), the settings from them
+  (:meth:`FinetuneSettings.from_options`) and the reproducible command line
   (:meth:`FinetuneSettings.command_line`);
 - :class:`Cadence`: how often a run logs, makes samples and checkpoints, decided here for the
   wizard and the command alike (:meth:`FinetuneSettings.cadence`);
-- :func:`normalise_augment`; :func:`library_path` and :func:`saved_settings` (the settings of a
-  run that can be resumed).
+- :func:`normalise_augment`.
+
+The library paths and the settings of a run that can be resumed are in :mod:`.library`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import shlex
 from dataclasses import MISSING, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.engine.checkpoints import ModelFileError
 from studio.engine.devices import DeviceInfo, select_device
-from studio.engine.training.checkpoint import _embedded_card, checkpoint_path, model_path
 from studio.engine.training.config import TrainingError
-from studio.engine.training.freezing import FREEZE_PRESETS
-from studio.files.paths import models_dir
-from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, RESIZE_MODES
+from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, FREEZE_PRESETS, RESIZE_MODES
 from studio.spec.models import LOSSES
 from studio.spec.options import cli_option, given_options, options_of
 
@@ -321,31 +317,3 @@ def normalise_augment(tokens: tuple[str, ...] | list[str]) -> tuple[str, ...]:
             valid = ", ".join([*AUGMENTATIONS, *AUGMENT_ALIASES])
             raise TrainingError(f"unknown augmentation {token!r}; choose from {valid}")
     return tuple(a for a in AUGMENTATIONS if a in chosen)
-
-
-# --- the library ---------------------------------------------------------------------------------------
-
-
-def library_file_name(name: str) -> str:
-    """A safe file stem for a model name: letters, digits, ``-``, ``_`` and ``.``."""
-    stem = re.sub(r"[^\w.-]+", "-", name.strip(), flags=re.UNICODE).strip("-.").lower()[:80]
-    return stem or "model"
-
-
-def library_path(name: str, out_dir: str | Path | None = None) -> Path:
-    """Where the fine-tuned model ``name`` is saved: the user's model library, unless ``out_dir``."""
-    folder = Path(out_dir) if out_dir is not None else models_dir()
-    return model_path(folder / library_file_name(name))
-
-
-def saved_settings(name: str, out_dir: str | Path | None = None) -> FinetuneSettings | None:
-    """The settings of the fine-tune run ``name`` that has a checkpoint (to resume it), or None."""
-    ckpt = checkpoint_path(library_path(name, out_dir))
-    if not ckpt.is_file():
-        return None
-    try:
-        card = _embedded_card(ckpt)
-    except ModelFileError as exc:
-        raise TrainingError(str(exc)) from exc
-    data = card.get("finetune_settings")
-    return FinetuneSettings.from_dict(data) if isinstance(data, dict) else None
