@@ -142,7 +142,7 @@ def test_opened_images_fill_the_photo_then_the_paintings(panel, tmp_path):
 
 
 def test_presets_and_advanced_edit_one_settings_value(panel):
-    form = panel.ensure_form()
+    form = panel.form
     assert panel.settings() == TINY and form.presets.checked() == "preview"
     form.presets.buttons["balanced"].click()
     assert panel.settings().steps == 4 and form.presets.checked() == "balanced"
@@ -184,7 +184,7 @@ def test_start_runs_to_a_stylised_picture_with_live_previews(qtbot, panel, worke
 
 def test_stop_keeps_the_best_picture_so_far(qtbot, panel, worker, tmp_path):
     _fill(panel, tmp_path)
-    panel.ensure_form().apply_preset("high")  # 200 steps: far longer than the test waits
+    panel.form.apply_preset("high")  # 200 steps: far longer than the test waits
     cancelled = []
     worker.jobCancelled.connect(lambda _id, partial: cancelled.append(partial))
     with qtbot.waitSignal(panel.run.previewReady, timeout=TIMEOUT, raising=True):
@@ -211,7 +211,7 @@ def test_settings_changed_during_a_run_apply_to_the_next(qtbot, panel, worker, t
     )
     with qtbot.waitSignal(worker.jobFinished, timeout=TIMEOUT, raising=True):
         panel.start()
-        panel.ensure_form().fields["seed"].setValue(7)
+        panel.form.fields["seed"].setValue(7)
         assert "next run" in panel.run_hint.text()
     assert seen[0].seed == 0 and panel.current().settings[STYLE_KEY]["seed"] == 0
     _run(qtbot, panel, worker)
@@ -250,7 +250,7 @@ def test_saved_png_carries_the_settings_and_reopening_it_restores_them(qtbot, wi
     window.tabs.setCurrentWidget(panel)
     _fill(panel, tmp_path, styles=2)
     panel.style_slots[1].set_weight(0.25)
-    form = panel.ensure_form()
+    form = panel.form
     form.fields["seed"].setValue(1234)
     form.fields["tv_weight"].setValue(0.5)
     made = panel.settings()

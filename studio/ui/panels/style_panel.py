@@ -44,17 +44,16 @@ from studio.ui.qimage import to_qimage
 from studio.ui.style.compare_view import CompareView
 from studio.ui.style.image_slot import ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
+from studio.ui.style.settings_form import SettingsForm
 from studio.ui.style.style_run import MAX_STYLES, RunProgress, StyleOutcome, StyleRun
 from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
     from PIL import Image
-    from PySide6.QtGui import QShowEvent
 
     from studio.files.images import LoadedImage
     from studio.services.worker import Worker
     from studio.spec.style_settings import StyleSettings
-    from studio.ui.style.settings_form import SettingsForm
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,6 @@ class StylePanel(Panel):
         super().__init__(parent)
         self._prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
         self.run = StyleRun(worker, self._prefs, self)
-        self.form: SettingsForm | None = None  # built on first use (it imports torch)
         self.style_slots: list[StyleSlot] = []
         self._shown_photo: LoadedImage | None = None
         self._build()
@@ -180,8 +178,14 @@ class StylePanel(Panel):
         box.addWidget(self.add_style_button)
 
         box.addWidget(section_label("Quality"))
-        self.form_holder = QVBoxLayout()
-        box.addLayout(self.form_holder)
+        self.form = SettingsForm(self.run.settings())
+        self.form.settingsChanged.connect(self.run.set_settings)
+        box.addWidget(self.form)
+        if self._prefs.value("style/advanced_open", False, type=bool):
+            self.form.advanced.expand(animate=False)
+        self.form.advanced.toggled.connect(
+            lambda: self._prefs.setValue("style/advanced_open", self.form.advanced.isExpanded())
+        )
         box.addStretch(1)
 
         scroll = scrolling_column(column, 300)
@@ -223,25 +227,6 @@ class StylePanel(Panel):
         outer_layout.addWidget(scroll, 1)
         outer_layout.addWidget(actions)
         return outer
-
-    def ensure_form(self) -> SettingsForm:
-        """The presets and Advanced box, built on first use: they import the engine (torch)."""
-        if self.form is None:
-            from studio.ui.style.settings_form import SettingsForm
-
-            self.form = SettingsForm(self.run.settings())
-            self.form.settingsChanged.connect(self.run.set_settings)
-            self.form_holder.addWidget(self.form)
-            if self._prefs.value("style/advanced_open", False, type=bool):
-                self.form.advanced.expand(animate=False)
-            self.form.advanced.toggled.connect(
-                lambda: self._prefs.setValue("style/advanced_open", self.form.advanced.isExpanded())
-            )
-        return self.form
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.ensure_form()
 
     # ----- the inputs, as the run holds them ----------------------------------------------------
     def _show_inputs(self) -> None:
@@ -297,8 +282,7 @@ class StylePanel(Panel):
         self.run.set_settings(settings)
 
     def _on_settings_changed(self, settings: StyleSettings) -> None:
-        if self.form is not None:
-            self.form.set_settings(settings)
+        self.form.set_settings(settings)
 
     # ----- running ------------------------------------------------------------------------------
     def running(self) -> bool:
