@@ -251,3 +251,44 @@ def test_the_command_line_parser_loads_without_torch():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+class _Dataset:
+    """What `studio train` reads of a data set before training: its image size and classes."""
+
+    image_size = (64, 64)
+    num_classes = 3
+
+
+def test_every_studio_train_option_sets_its_run_setting():
+    from studio.cli import build_parser
+    from studio.commands.train import build_config
+
+    words = ["train", "gan", "--data", "d", "--out", "o", "--steps", "300", "--batch", "8", "--lr", "0.001"]
+    words += ["--d-lr", "0.002", "--lr-schedule", "cosine", "--n-critic", "2", "--gp-weight", "5", "--ema", "0"]
+    words += ["--log-every", "3", "--sample-every", "30", "--checkpoint-every", "60", "--seed", "4"]
+    words += ["--device", "cpu", "--amp", "--no-eval", "--name", "Mine", "--keep-best", "--lecam", "0.2"]
+    words += ["--arch", "style", "--cond-ramp", "10:20", "--augment", "flip"]
+    config = build_config(build_parser().parse_args(words), _Dataset(), None)
+    assert (config.steps, config.batch, config.lr, config.d_lr, config.lr_schedule) == (300, 8, 0.001, 0.002, "cosine")
+    assert (config.n_critic, config.gp_weight, config.ema_decay) == (2, 5.0, None)  # --ema 0: no average
+    assert (config.log_every, config.sample_every, config.checkpoint_every, config.seed) == (3, 30, 60, 4)
+    assert (config.device, config.amp, config.evaluate, config.name, config.keep_best) == (
+        "cpu",
+        True,
+        False,
+        "Mine",
+        True,
+    )
+    assert (config.lecam, config.cond_ramp, config.flip) == (0.2, (10, 20), True)
+    defaults = build_config(build_parser().parse_args(["train", "gan", "--data", "d", "--out", "o"]), _Dataset(), None)
+    assert (defaults.steps, defaults.evaluate, defaults.keep_best, defaults.ema_decay) == (10_000, True, False, 0.999)
+
+
+def test_a_vae_refuses_a_gan_option_by_its_flag():
+    from studio.cli import build_parser
+    from studio.commands.train import build_config
+
+    args = build_parser().parse_args(["train", "vae", "--data", "d", "--out", "o", "--ema", "0.99"])
+    with pytest.raises(ValueError, match="^--ema is for GANs"):
+        build_config(args, _Dataset(), None)

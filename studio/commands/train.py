@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.commands.job_driver import drive_job
+from studio.commands.options import add_options
 from studio.commands.terminal import (
     EXIT_BAD_INPUT,
     apply_threads,
@@ -23,7 +24,9 @@ from studio.commands.terminal import (
     print_error,
     training_failure,
 )
+from studio.engine.training.config import TrainConfig, default_config
 from studio.spec.models import LOSSES, GANConfig, VAEConfig
+from studio.spec.options import given_options, options_of
 
 
 def add_commands(subparsers: Any) -> None:
@@ -40,42 +43,17 @@ def add_commands(subparsers: Any) -> None:
     train.add_argument("--data", required=True, help="data set folder (with dataset.json) or .npz file")
     train.add_argument("--out", required=True, help="model file to write (.safetensors is added if missing)")
     run = train.add_argument_group("run")
-    run.add_argument("--steps", type=int, help="optimiser steps (generator steps for a GAN); default 10000")
-    run.add_argument("--batch", type=int, help="images per step; default 64")
-    run.add_argument("--lr", type=float, help="learning rate (the generator's for a GAN)")
-    run.add_argument("--d-lr", type=float, help="the discriminator's learning rate (GAN)")
-    run.add_argument("--lr-schedule", choices=("constant", "cosine"), help="default constant")
-    run.add_argument("--seed", type=int, help="seed for weights, noise and batch order; default 0")
-    run.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     run.add_argument(
         "--threads",
         type=int,
         help="CPU threads (default: torch's choice, one per core); 1 is faster when other work shares the cores",
     )
-    run.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision on CUDA")
     run.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint if there is one")
-    run.add_argument("--name", help="the model's name in the library (default: OUT's file name)")
-    run.add_argument("--sample-every", type=int, help="write a sample grid every N steps (default 500)")
-    run.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (default 1000)")
-    run.add_argument("--log-every", type=int, help="read losses back every N steps (default 50)")
-    run.add_argument("--no-eval", action="store_true", help="skip the measures (studio evaluate) at the end")
-    run.add_argument(
-        "--keep-best",
-        action="store_true",
-        help="measure KID on the held-out images at every checkpoint and keep the best weights as OUT-best.safetensors",
-    )
     model = train.add_argument_group("model")
     model.add_argument("--latent-dim", type=int, help="size of the latent vector")
     model.add_argument("--channels", type=int, help="GAN: generator channels at 4x4 (256); VAE: base channels (32)")
     model.add_argument("--d-channels", type=int, help="GAN: discriminator channels at full size (32)")
     model.add_argument("--beta", type=float, help="VAE: weight of the KL term (1.0)")
-    model.add_argument(
-        "--feature-loss",
-        type=float,
-        metavar="WEIGHT",
-        help="VAE: add a VGG19 feature term to the reconstruction loss, with an L1 pixel term (DFC-VAE); "
-        "0.5 weighs the two alike (default 0: off)",
-    )
     gan = train.add_argument_group("GAN")
     gan.add_argument("--loss", choices=LOSSES, help="GAN loss (default hinge)")
     gan.add_argument(
@@ -85,9 +63,6 @@ def add_commands(subparsers: Any) -> None:
         help="condition on the data set's classes (default: yes when it has several)",
     )
     gan.add_argument("--attention", type=int, choices=(16, 32), help="SAGAN self-attention at this resolution")
-    gan.add_argument("--ema", type=float, help="generator weight average decay (0.999; 0 switches it off)")
-    gan.add_argument("--n-critic", type=int, help="discriminator steps per generator step (5 for wgan-gp, else 1)")
-    gan.add_argument("--gp-weight", type=float, help="wgan-gp gradient penalty weight (10)")
     gan.add_argument(
         "--arch",
         choices=("dcgan", "style"),
@@ -96,18 +71,12 @@ def add_commands(subparsers: Any) -> None:
     )
     gan.add_argument("--w-dim", type=int, help="GAN v2: width of w and of the mapping network (256)")
     gan.add_argument("--mapping-layers", type=int, help="GAN v2: layers of the mapping network (4)")
-    gan.add_argument("--lecam", type=float, help="LeCam regularisation weight (0.1 for v2, else 0: off)")
-    gan.add_argument(
-        "--cond-ramp",
-        metavar="START:END",
-        help="GAN v2, conditional: bring the classes in linearly between these steps "
-        "(default: a fifth and half of --steps); 0:0 for fully conditional from the start",
-    )
     gan.add_argument(
         "--augment",
         help="comma-separated: flip, jitter, color, translation, cutout, diffaugment (= the last three), "
         "none (default: diffaugment for v2, none for v1)",
     )
+    add_options(TrainConfig, {"run": run, "model": model, "GAN": gan})
     train.set_defaults(run=run_train)
 
 
@@ -127,6 +96,12 @@ def _data_card(source: Path) -> dict[str, Any] | None:
     return card
 
 
+def _flag(name: str) -> str:
+    """The flag that sets ``name`` (a run setting's option, else the command's own)."""
+    flags = {field: option.flag for field, option in options_of(TrainConfig)}
+    return flags.get(name, "--" + name.replace("_", "-"))
+
+
 def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> Any:
     import dataclasses
 
@@ -134,11 +109,11 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
     if args.latent_dim is not None:
         changes["latent_dim"] = args.latent_dim
     if args.kind == "vae":
-        for flag in (
+        for name in (
             "loss",
             "attention",
             "d_channels",
-            "ema",
+            "ema_decay",
             "n_critic",
             "gp_weight",
             "d_lr",
@@ -148,8 +123,8 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
             "lecam",
             "cond_ramp",
         ):
-            if getattr(args, flag) is not None:
-                raise ValueError(f"--{flag.replace('_', '-')} is for GANs; the VAE has no such option")
+            if getattr(args, name) is not None:
+                raise ValueError(f"{_flag(name)} is for GANs; the VAE has no such option")
         if args.cond:
             raise ValueError("the VAE is unconditional: drop --cond")
         if args.channels is not None:
@@ -159,9 +134,9 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
         if base is None:
             return VAEConfig(image_size=dataset.image_size[0], **changes)
     else:
-        for flag in ("beta", "feature_loss"):
-            if getattr(args, flag) is not None:
-                raise ValueError(f"--{flag.replace('_', '-')} is for the VAE")
+        for name in ("beta", "feature_loss"):
+            if getattr(args, name) is not None:
+                raise ValueError(f"{_flag(name)} is for the VAE")
         if args.channels is not None:
             changes["g_channels"] = args.channels
         if args.d_channels is not None:
@@ -183,57 +158,17 @@ def _model_config(args: argparse.Namespace, dataset: Any, base: Any | None) -> A
     return dataclasses.replace(base, **changes)
 
 
-def build_config(args: argparse.Namespace, dataset: Any, saved: Any | None) -> Any:
+def build_config(args: argparse.Namespace, dataset: Any, saved: TrainConfig | None) -> TrainConfig:
     """The run: the checkpoint's config when resuming (else the defaults), then the options given."""
-    from studio.engine.training.config import default_config
-
     model = _model_config(args, dataset, saved.model if saved is not None else None)
+    changes = given_options(TrainConfig, vars(args))
     if saved is not None:
         config = saved.replace(model=model)
     else:
-        config = default_config(args.kind, model, **({"steps": args.steps} if args.steps else {}))
-    changes: dict[str, Any] = {}
-    if args.lecam is not None:
-        changes["lecam"] = args.lecam
-    if args.cond_ramp is not None:
-        changes["cond_ramp"] = _cond_ramp(args.cond_ramp)
+        config = default_config(args.kind, model, **({"steps": changes["steps"]} if "steps" in changes else {}))
     if args.augment is not None:
         changes.update(_augmentation(args.augment))
-    for flag, field in (
-        ("steps", "steps"),
-        ("batch", "batch"),
-        ("lr", "lr"),
-        ("d_lr", "d_lr"),
-        ("lr_schedule", "lr_schedule"),
-        ("seed", "seed"),
-        ("device", "device"),
-        ("amp", "amp"),
-        ("name", "name"),
-        ("sample_every", "sample_every"),
-        ("checkpoint_every", "checkpoint_every"),
-        ("log_every", "log_every"),
-        ("n_critic", "n_critic"),
-        ("gp_weight", "gp_weight"),
-        ("feature_loss", "feature_loss"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            changes[field] = value
-    if args.ema is not None:
-        changes["ema_decay"] = args.ema if args.ema > 0 else None
-    if args.no_eval:
-        changes["evaluate"] = False
-    if args.keep_best:
-        changes["keep_best"] = True
     return config.replace(**changes) if changes else config
-
-
-def _cond_ramp(text: str) -> tuple[int, int] | None:
-    try:
-        start, end = (int(part) for part in text.split(":"))
-    except ValueError:
-        raise ValueError(f"--cond-ramp takes two step numbers, START:END, got {text!r}") from None
-    return None if start == end == 0 else (start, end)
 
 
 def _augmentation(text: str) -> dict[str, Any]:

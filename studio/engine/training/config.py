@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from studio.spec.models import GANConfig, VAEConfig
+from studio.spec.options import cli_option
 
 KINDS = ("vae", "gan")
 LR_SCHEDULES = ("constant", "cosine")
@@ -42,28 +43,88 @@ class TrainingError(ValueError):
     """A training run cannot start or go on; the message is for the user."""
 
 
+def read_decay(decay: float) -> float | None:
+    """``--ema DECAY``: 0 switches the weight average off (None)."""
+    return decay if decay > 0 else None
+
+
+def read_cond_ramp(text: str) -> tuple[int, int] | None:
+    """``--cond-ramp START:END``; ``0:0`` is fully conditional from the start (None)."""
+    try:
+        start, end = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--cond-ramp takes two step numbers, START:END, got {text!r}") from None
+    return None if start == end == 0 else (start, end)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     kind: str  # "vae" or "gan"
     model: VAEConfig | GANConfig
-    steps: int = 10_000  # generator updates for a GAN, optimiser steps for a VAE
-    batch: int = 64
-    lr: float = 2e-4  # the VAE's, or the generator's
-    d_lr: float | None = None  # the discriminator's; None: same as lr
+    # The fields with a cli_option are `studio train`'s options (studio.commands.train).
+    steps: int = field(  # generator updates for a GAN, optimiser steps for a VAE
+        default=10_000,
+        metadata=cli_option("--steps", "optimiser steps (generator steps for a GAN); default 10000", type=int),
+    )
+    batch: int = field(default=64, metadata=cli_option("--batch", "images per step; default 64", type=int))
+    lr: float = field(  # the VAE's, or the generator's
+        default=2e-4, metadata=cli_option("--lr", "learning rate (the generator's for a GAN)", type=float)
+    )
+    d_lr: float | None = field(  # the discriminator's; None: same as lr
+        default=None,
+        metadata=cli_option("--d-lr", "the discriminator's learning rate (GAN)", type=float),
+    )
     betas: tuple[float, float] = (0.5, 0.999)
-    lr_schedule: str = "constant"  # or "cosine" (to zero at `steps`)
-    n_critic: int = 1  # discriminator steps per generator step
-    gp_weight: float = 10.0  # wgan-gp only
-    ema_decay: float | None = 0.999  # generator weight average; None: sample from the raw G
-    log_every: int = 50  # losses are read back from the device this often, no more
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    seed: int = 0
-    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
-    amp: bool = False  # autocast (bf16, else fp16 with loss scaling) on CUDA; ignored elsewhere
-    evaluate: bool = True  # `studio evaluate`'s measures on the card when training ends
+    lr_schedule: str = field(  # "cosine": to zero at `steps`
+        default="constant", metadata=cli_option("--lr-schedule", "default constant", choices=LR_SCHEDULES)
+    )
+    n_critic: int = field(  # discriminator steps per generator step
+        default=1,
+        metadata=cli_option(
+            "--n-critic", "discriminator steps per generator step (5 for wgan-gp, else 1)", type=int, group="GAN"
+        ),
+    )
+    gp_weight: float = field(  # wgan-gp only
+        default=10.0,
+        metadata=cli_option("--gp-weight", "wgan-gp gradient penalty weight (10)", type=float, group="GAN"),
+    )
+    ema_decay: float | None = field(  # generator weight average; None: sample from the raw G
+        default=0.999,
+        metadata=cli_option(
+            "--ema",
+            "generator weight average decay (0.999; 0 switches it off)",
+            type=float,
+            read=read_decay,
+            group="GAN",
+        ),
+    )
+    log_every: int = field(  # losses are read back from the device this often, no more
+        default=50, metadata=cli_option("--log-every", "read losses back every N steps (default 50)", type=int)
+    )
+    sample_every: int = field(
+        default=500, metadata=cli_option("--sample-every", "write a sample grid every N steps (default 500)", type=int)
+    )
+    checkpoint_every: int = field(
+        default=1000,
+        metadata=cli_option("--checkpoint-every", "write a checkpoint every N steps (default 1000)", type=int),
+    )
+    seed: int = field(
+        default=0, metadata=cli_option("--seed", "seed for weights, noise and batch order; default 0", type=int)
+    )
+    device: str = field(  # auto, cpu, cuda, cuda:N, mps
+        default="auto", metadata=cli_option("--device", "auto, cpu, cuda, cuda:N or mps (default auto)")
+    )
+    amp: bool = field(  # autocast (bf16, else fp16 with loss scaling) on CUDA; ignored elsewhere
+        default=False, metadata=cli_option("--amp", "mixed precision on CUDA", switch=True)
+    )
+    evaluate: bool = field(  # `studio evaluate`'s measures on the card when training ends
+        default=True,
+        metadata=cli_option("--no-eval", "skip the measures (studio evaluate) at the end", switch=True),
+    )
     eval_samples: int = 2000  # samples those measures draw
-    name: str = ""  # the model's name in the library; empty: the output file's name
+    name: str = field(  # the model's name in the library; empty: the output file's name
+        default="", metadata=cli_option("--name", "the model's name in the library (default: OUT's file name)")
+    )
     # Fine-tuning (defaults: plain training, as before these existed).
     freeze: tuple[str, ...] = ()  # block names whose parameters do not train (see .freezing)
     flip: bool = False  # random horizontal flips of the real images
@@ -72,15 +133,47 @@ class TrainConfig:
     diffaugment: tuple[str, ...] = ()  # GAN: DiffAugment policies on real and generated images alike
     fixed_class: int | None = None  # conditional GAN: every sample and preview in this one class
     kid_at_checkpoints: bool = False  # KID on the held-out split at step 0 and at every checkpoint
-    keep_best: bool = False  # KID at every checkpoint, and the best weights so far kept as OUT-best.safetensors
+    keep_best: bool = field(  # KID at every checkpoint, and the best weights so far kept as OUT-best.safetensors
+        default=False,
+        metadata=cli_option(
+            "--keep-best",
+            "measure KID on the held-out images at every checkpoint and keep the best weights as OUT-best.safetensors",
+            switch=True,
+        ),
+    )
     # GAN regularisers for small data sets (GAN v2 turns them on by default, see default_config).
-    lecam: float = 0.0  # LeCam regularisation weight (Tseng et al. 2021); 0: off
+    lecam: float = field(  # LeCam regularisation weight (Tseng et al. 2021); 0: off
+        default=0.0,
+        metadata=cli_option(
+            "--lecam", "LeCam regularisation weight (0.1 for v2, else 0: off)", type=float, group="GAN"
+        ),
+    )
     # Conditional GAN v2: the class's weight rises linearly from 0 at the first step number to 1
     # at the second (Shahbazi et al. 2022); None: fully conditional from the start.
-    cond_ramp: tuple[int, int] | None = None
+    cond_ramp: tuple[int, int] | None = field(
+        default=None,
+        metadata=cli_option(
+            "--cond-ramp",
+            "GAN v2, conditional: bring the classes in linearly between these steps "
+            "(default: a fifth and half of --steps); 0:0 for fully conditional from the start",
+            read=read_cond_ramp,
+            metavar="START:END",
+            group="GAN",
+        ),
+    )
     # VAE: weight of the VGG19 feature term in the reconstruction loss, which then also turns
     # the pixel term from squared to L1 error (DFC-VAE, Hou et al. 2017); 0: the plain ELBO.
-    feature_loss: float = 0.0
+    feature_loss: float = field(
+        default=0.0,
+        metadata=cli_option(
+            "--feature-loss",
+            "VAE: add a VGG19 feature term to the reconstruction loss, with an L1 pixel term (DFC-VAE); "
+            "0.5 weighs the two alike (default 0: off)",
+            type=float,
+            metavar="WEIGHT",
+            group="model",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.cond_ramp, list):  # from JSON

@@ -23,7 +23,7 @@ from dataclasses import MISSING, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from studio.engine.devices import DeviceInfo, select_device
-from studio.engine.training.config import TrainingError
+from studio.engine.training.config import TrainingError, read_decay
 from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, FREEZE_PRESETS, RESIZE_MODES
 from studio.spec.models import LOSSES
 from studio.spec.options import cli_option, given_options, options_of
@@ -54,10 +54,6 @@ def _read_betas(text: str) -> tuple[float, float]:
     except ValueError as exc:
         raise TrainingError(f"--betas takes two numbers, e.g. 0,0.999; got {text!r}") from exc
     return first, second
-
-
-def _read_ema(decay: float) -> float | None:
-    return decay if decay > 0 else None
 
 
 # --- the cadence policy ----------------------------------------------------------------------------
@@ -146,7 +142,7 @@ class FinetuneSettings:
             "--ema",
             "generator weight average decay (0.999; 0 switches it off)",
             type=float,
-            read=_read_ema,
+            read=read_decay,
             write=lambda decay: "0" if decay is None else str(decay),
         ),
     )
