@@ -76,7 +76,7 @@ def _synthetic(count: int, classes: int):
 def studio_images_per_second(config, dataset, steps: int, warmup: int, out_dir: Path) -> float:
     """Images per second of the studio's loop, between the yield after ``warmup`` and after the last step."""
     from studio.engine.devices import select_device
-    from studio.engine.training import TrainProgress, train_job
+    from studio.engine.training.loop import TrainProgress, train_job
 
     out = out_dir / f"throughput-{time.monotonic_ns()}.safetensors"
     run = config.replace(steps=warmup + steps, log_every=50, sample_every=10**9, checkpoint_every=10**9, evaluate=False)
@@ -139,7 +139,7 @@ def minimal_images_per_second(model_config, dataset, batch: int, steps: int, war
 
 
 def throughput(rounds: int, steps: int, warmup: int) -> dict:
-    from studio.engine.training import default_config
+    from studio.engine.training.config import default_config
     from studio.engine.training.freezing import preset_blocks
 
     model = _bundled_gan_config()

@@ -383,8 +383,11 @@ def run_studio(
             errors.seek(0)
             raise RuntimeError(f"studio worker failed ({code}): {errors.read().decode(errors='replace')[-2000:]}")
     shown = matched or last
+
     # How far from pastiche's quality: max of the two distance ratios (<= 1 means matched).
-    ratio = lambda q: max(q["style_distance"] / max(goal[0], 1e-30), q["content_distance"] / max(goal[1], 1e-30))  # noqa: E731
+    def ratio(q):
+        return max(q["style_distance"] / max(goal[0], 1e-30), q["content_distance"] / max(goal[1], 1e-30))
+
     closest = min(trace, key=ratio)
     every = max(1, math.ceil(len(trace) / 12))  # the printed trace: at most about a dozen points
     kept = trace[::every] + ([trace[-1]] if (len(trace) - 1) % every else [])

@@ -104,7 +104,9 @@ class StyleSettings:
 
     def __post_init__(self) -> None:
         # Normalise spellings first (frozen: object.__setattr__), then check ranges.
-        fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        def fix(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
         fix("optimizer", str(self.optimizer).strip().lower().replace("-", ""))
         fix("preserve_color", normalise_preserve_color(self.preserve_color))
         fix("init", str(self.init).strip().lower())

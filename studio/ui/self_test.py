@@ -49,7 +49,10 @@ def style_check_images(size: int = STYLE_CHECK_SIZE) -> tuple[Image.Image, Image
     content = np.stack([0.3 + 0.5 * y, 0.4 + 0.4 * disc, 0.8 - 0.5 * x], axis=-1)
     stripes = (np.floor((x + y) * 8) % 2).astype(np.float32)
     style = np.stack([0.9 * stripes + 0.05, 0.2 + 0.3 * (1 - stripes), 0.1 + 0.6 * y * stripes], axis=-1)
-    as_image = lambda array: Image.fromarray((np.clip(array, 0, 1) * 255).astype(np.uint8), "RGB")  # noqa: E731
+
+    def as_image(array: np.ndarray) -> Image.Image:
+        return Image.fromarray((np.clip(array, 0, 1) * 255).astype(np.uint8), "RGB")
+
     return as_image(content), as_image(style)
 
 

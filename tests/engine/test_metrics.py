@@ -22,7 +22,10 @@ def _noise_images(n: int, seed: int, size: int = 32) -> torch.Tensor:
 def _reference_mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
     """The unbiased MMD^2 written out term by term, as in Binkowski et al."""
     m, d = x.shape
-    k = lambda a, b: (float(a @ b) / d + 1.0) ** 3  # noqa: E731
+
+    def k(a, b):
+        return (float(a @ b) / d + 1.0) ** 3
+
     xx = sum(k(x[i], x[j]) for i, j in itertools.permutations(range(m), 2)) / (m * (m - 1))
     yy = sum(k(y[i], y[j]) for i, j in itertools.permutations(range(m), 2)) / (m * (m - 1))
     xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
