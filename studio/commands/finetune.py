@@ -236,6 +236,11 @@ def _train(args: argparse.Namespace, settings: Any, out_dir: Any, resume: bool) 
             show_progress=main,
             agree=None if context is None else partial(_stop_together, context),
         )
+        if context is not None:
+            # Every process has finished (rank 0 writes the files last) before any of them takes
+            # the group down: a process that leaves while another still holds its connections
+            # can abort at exit ("terminate called without an active exception").
+            context.barrier()
     finally:
         if context is not None:
             context.close()
