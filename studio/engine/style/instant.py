@@ -13,10 +13,17 @@ loads neither import ``onnx`` nor parse a graph. A cache that fails its checks i
 
 Values: images are RGB in 0..1 on both networks' inputs (no mean or scaling), the transformer's
 output is a sigmoid in 0..1.
+
+High resolution (above ``TILE_ABOVE`` px on the long side) runs in tiles: one pass over a
+downscaled copy records every conditional norm's per-channel mean and variance (a
+:class:`NormStats`), the full-size photo is then painted in overlapping tiles whose norms use
+those recorded statistics instead of their own, so the tiles agree in colour, and the tiles are
+blended with linear ramps across their overlaps. Out of memory retries smaller tiles, then the CPU.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import importlib.util
 import json
@@ -33,13 +40,12 @@ from PIL import Image
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
+from studio.engine.devices import DeviceInfo, run_with_oom_fallback
 from studio.files.images import array_to_pil, pil_to_array
 from studio.files.paths import models_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from studio.engine.devices import DeviceInfo
+    from collections.abc import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,18 @@ _CONTRACT = (("conv1", 3, 8, 9, 1), ("conv2", 8, 16, 3, 2), ("conv3", 16, 32, 3,
 _EXPAND = (("conv1", 32, 16, 3), ("conv2", 16, 8, 3), ("conv3", 8, 3, 9))
 _RESIDUALS = 5
 _WIDTH = 32
+
+# Tiled high resolution: sizes in pixels (tile positions and sizes are kept multiples of 4, so
+# every tile sees the same stride-2 grid as the whole image would).
+TILE_ABOVE = 1024  # long sides above this are painted in tiles
+TILE_SIZE = 512
+TILE_OVERLAP = 64  # blended with linear ramps
+TILE_CONTEXT = 32  # extra photo around each tile, run through the network and cropped off
+# The long side of the downscaled copy whose norm statistics the tiles share: the largest size
+# painted whole, so the tiled path's colours continue the untiled path's.
+STATS_SIZE = TILE_ABOVE
+MIN_TILE = 128  # out of memory halves the tile down to this, then tries the CPU
+MAX_SIDE = 4096
 
 
 class InstantStyleError(ModelFileError):
@@ -145,6 +163,35 @@ class StylePredictor(nn.Module):
         return self.bottleneck(h).flatten(1)
 
 
+class NormStats:
+    """Every conditional norm's per-channel mean and variance: recorded on one pass, replayed on others.
+
+    Passed through :meth:`StyleTransformer.forward`. While ``recording``, each norm computes its
+    input's statistics as usual and stores them under its name; once :meth:`frozen`, each norm
+    uses the stored ones instead of its input's, so several tiles are normalised as one image.
+    The modules themselves hold no state, so one network can serve several threads at once.
+    """
+
+    def __init__(self, values: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
+        self.recording = values is None
+        self.values: dict[str, tuple[torch.Tensor, torch.Tensor]] = {} if values is None else values
+
+    def moments(self, key: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, var)`` for the norm ``key`` on input ``x``, each Bx C x1x1."""
+        if self.recording:
+            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+            self.values[key] = (mean, var)
+            return mean, var
+        if key not in self.values:
+            raise KeyError(f"no statistics were recorded for the norm {key!r}")
+        mean, var = self.values[key]
+        return mean.to(x.device, x.dtype), var.to(x.device, x.dtype)
+
+    def frozen(self, device: torch.device | str | None = None) -> NormStats:
+        """The recorded statistics, for replay (optionally moved to ``device``)."""
+        return NormStats({k: (m.to(device), v.to(device)) for k, (m, v) in self.values.items()})
+
+
 class _ConditionalNorm(nn.Module):
     """Instance norm whose per-channel scale and shift are linear maps of the style vector."""
 
@@ -152,9 +199,13 @@ class _ConditionalNorm(nn.Module):
         super().__init__()
         self.scale = nn.Linear(STYLE_DIM, channels)
         self.shift = nn.Linear(STYLE_DIM, channels)
+        self.key = ""  # its name in the transformer, under which NormStats keeps its statistics
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+    def forward(self, x: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
+        if stats is None:
+            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+        else:
+            mean, var = stats.moments(self.key, x)
         scale = self.scale(style)[:, :, None, None]
         shift = self.shift(style)[:, :, None, None]
         return (x - mean) * torch.rsqrt(var + CIN_EPS) * scale + shift
@@ -167,9 +218,9 @@ class _StyledConv(nn.Module):
         self.norm = _ConditionalNorm(cout)
         self.pad = kernel // 2
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
         x = F.pad(x, [self.pad] * 4, mode="reflect")
-        return self.norm(self.conv(x), style)
+        return self.norm(self.conv(x), style, stats)
 
 
 class _Residual(nn.Module):
@@ -178,8 +229,8 @@ class _Residual(nn.Module):
         self.first = _StyledConv(_WIDTH, _WIDTH, 3)
         self.second = _StyledConv(_WIDTH, _WIDTH, 3)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return x + self.second(F.relu(self.first(x, style)), style)
+    def forward(self, x: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
+        return x + self.second(F.relu(self.first(x, style, stats)), style, stats)
 
 
 class StyleTransformer(nn.Module):
@@ -190,18 +241,25 @@ class StyleTransformer(nn.Module):
         self.contract = nn.ModuleList(nn.Conv2d(cin, cout, k, s) for _, cin, cout, k, s in _CONTRACT)
         self.residual = nn.ModuleList(_Residual() for _ in range(_RESIDUALS))
         self.expand = nn.ModuleList(_StyledConv(cin, cout, k) for _, cin, cout, k in _EXPAND)
+        for name, module in self.named_modules():
+            if isinstance(module, _ConditionalNorm):
+                module.key = name
 
-    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """``image``: Bx3xHxW in 0..1 with H and W multiples of 4; ``style``: Bx100 (or 1x100)."""
+    def forward(self, image: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
+        """``image``: Bx3xHxW in 0..1 with H and W multiples of 4; ``style``: Bx100 (or 1x100).
+
+        ``stats``: a recording :class:`NormStats` collects the norms' statistics of this pass, a
+        frozen one makes the norms use its statistics instead of this image's.
+        """
         h = image
         for conv, (*_, kernel, _stride) in zip(self.contract, _CONTRACT, strict=True):
             h = F.relu(conv(F.pad(h, [kernel // 2] * 4, mode="reflect")))
         for block in self.residual:
-            h = block(h, style)
+            h = block(h, style, stats)
         for i, layer in enumerate(self.expand):
             if i < 2:
                 h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = layer(h, style)
+            h = layer(h, style, stats)
             h = F.relu(h) if i < 2 else torch.sigmoid(h)
         return h
 
@@ -423,6 +481,48 @@ def _square_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
 
 
+def _pad4(photo: torch.Tensor) -> torch.Tensor:
+    """Pad bottom and right to multiples of 4 (reflection, or replication for tiny sides)."""
+    h, w = photo.shape[-2:]
+    ph, pw = (-h) % 4, (-w) % 4
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        photo = F.pad(photo, [0, pw, 0, ph], mode=mode)
+    return photo
+
+
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """``[start, end)`` spans covering ``0..length``: about ``tile`` long, neighbours overlapping
+    by at least ``overlap``, starts multiples of 4 (the last span may be up to 3 px longer)."""
+    if length <= tile:
+        return [(0, length)]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    last = (length - tile) // 4 * 4
+    if last > starts[-1]:
+        starts.append(last)
+    ends = [min(s + tile, length) for s in starts]
+    ends[-1] = length
+    return list(zip(starts, ends, strict=True))
+
+
+def _ramp(spans: list[tuple[int, int]], index: int) -> torch.Tensor:
+    """The 1-D blending weight of span ``index``: linear ramps across its overlaps, 1 elsewhere."""
+    start, end = spans[index]
+    w = torch.ones(end - start)
+    if index > 0:
+        n = spans[index - 1][1] - start  # overlap with the previous span
+        w[:n] = torch.minimum(w[:n], (torch.arange(n) + 0.5) / n)
+    if index + 1 < len(spans):
+        n = end - spans[index + 1][0]
+        w[-n:] = torch.minimum(w[-n:], (torch.arange(n - 1, -1, -1) + 0.5) / n)
+    return w
+
+
+def _device_info(device: torch.device) -> DeviceInfo:
+    return DeviceInfo(device.type, str(device), str(device), str(device).upper())
+
+
 def blend_style_vectors(vectors: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
     """The weighted mean of several style vectors (weights need not sum to 1, must not all be 0)."""
     if len(vectors) != len(weights) or not vectors:
@@ -449,28 +549,133 @@ class InstantStyle:
         return self.predictor(x)[0]
 
     @torch.inference_mode()
-    def render(self, photo: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Bx3xHxW in 0..1 at any size -> the same size, painted with ``style`` (100 or Bx100)."""
+    def render(
+        self,
+        photo: torch.Tensor,
+        style: torch.Tensor,
+        stats: NormStats | None = None,
+        transformer: StyleTransformer | None = None,
+    ) -> torch.Tensor:
+        """Bx3xHxW in 0..1 at any size -> the same size, painted with ``style`` (100 or Bx100).
+
+        ``stats`` records or replays the norms' statistics (see :class:`NormStats`);
+        ``transformer`` overrides the network (the CPU copy when a GPU ran out of memory).
+        """
+        net = self.transformer if transformer is None else transformer
+        device = next(net.parameters()).device
         h, w = photo.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            photo = F.pad(photo, [0, pw, 0, ph], mode=mode)
-        out = self.transformer(photo, style.reshape(-1, STYLE_DIM).to(self.device, torch.float32))
+        out = net(_pad4(photo.to(device)), style.reshape(-1, STYLE_DIM).to(device, torch.float32), stats)
         return out[..., :h, :w]
 
-    def stylize(self, photo: Image.Image, style_vector: torch.Tensor, strength: float = 1.0) -> Image.Image:
+    @torch.inference_mode()
+    def render_tiled(
+        self,
+        photo: torch.Tensor,
+        style: torch.Tensor,
+        *,
+        tile: int = TILE_SIZE,
+        overlap: int = TILE_OVERLAP,
+        context: int = TILE_CONTEXT,
+        stats_size: int = STATS_SIZE,
+        min_tile: int = MIN_TILE,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> torch.Tensor:
+        """1x3xHxW in 0..1 -> the same size on the CPU, painted tile by tile.
+
+        The norms' statistics come from one pass over a copy whose long side is ``stats_size``;
+        tiles of ``tile`` px (each run with ``context`` px of photo around it, then cropped)
+        overlap by ``overlap`` px and are blended with linear ramps. Out of memory halves the
+        tile size down to ``min_tile``, then moves to the CPU (``on_retry`` hears of each step);
+        :class:`studio.engine.devices.OutOfMemory` when even that fails.
+        """
+        if photo.shape[0] != 1:
+            raise ValueError("render_tiled paints one photo at a time")
+        photo = photo.detach().float().cpu()
+        h, w = photo.shape[-2:]
+        scale = min(1.0, stats_size / max(h, w))
+        small_size = (max(4, round(h * scale)), max(4, round(w * scale)))
+        small = photo if small_size == (h, w) else F.interpolate(photo, small_size, mode="area")
+        sizes = [tile]
+        while sizes[-1] // 2 >= min_tile:
+            sizes.append(sizes[-1] // 2)
+
+        def attempt(where: DeviceInfo, size: int) -> torch.Tensor:
+            device = where.torch()
+            net = self.transformer if device == self.device else copy.deepcopy(self.transformer).to(device)
+            recorder = NormStats()
+            self.render(small, style, recorder, net)
+            return self._paint_tiles(photo, style, recorder.frozen(device), net, size, overlap, context)
+
+        return run_with_oom_fallback(attempt, _device_info(self.device), sizes, on_retry=on_retry)
+
+    def _paint_tiles(
+        self,
+        photo: torch.Tensor,
+        style: torch.Tensor,
+        stats: NormStats | None,
+        net: StyleTransformer,
+        tile: int,
+        overlap: int,
+        context: int,
+    ) -> torch.Tensor:
+        """The tiles of one attempt, blended into a CPU image (``stats`` None: each tile's own)."""
+        tile = max(8, tile // 4 * 4)
+        overlap = min(overlap, tile // 2) // 4 * 4
+        context = context // 4 * 4
+        h, w = photo.shape[-2:]
+        rows, cols = tile_spans(h, tile, overlap), tile_spans(w, tile, overlap)
+        total = torch.zeros_like(photo)
+        weight = torch.zeros(1, 1, h, w)
+        for i, (y0, y1) in enumerate(rows):
+            wy = _ramp(rows, i)
+            for j, (x0, x1) in enumerate(cols):
+                wx = _ramp(cols, j)
+                cy0, cx0 = max(0, y0 - context), max(0, x0 - context)
+                cy1, cx1 = min(h, y1 + context), min(w, x1 + context)
+                out = self.render(photo[..., cy0:cy1, cx0:cx1], style, stats, net).float().cpu()
+                out = out[..., y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+                ramp = wy[:, None] * wx[None, :]
+                total[..., y0:y1, x0:x1] += out * ramp
+                weight[..., y0:y1, x0:x1] += ramp
+        return total / weight
+
+    def stylize(
+        self,
+        photo: Image.Image,
+        style_vector: torch.Tensor,
+        strength: float = 1.0,
+        *,
+        tile_above: int = TILE_ABOVE,
+        tile: int = TILE_SIZE,
+        overlap: int = TILE_OVERLAP,
+        stats_size: int = STATS_SIZE,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> Image.Image:
         """The photo, at its own size, in the given style.
 
         ``strength`` 0..1 interpolates from the photo's own style vector to ``style_vector``
         (Magenta's method), so 0 is the network's rendering of the photo in its own style.
+        A photo whose long side exceeds ``tile_above`` is painted in tiles (:meth:`render_tiled`),
+        up to ``MAX_SIDE`` px.
         """
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
+        if max(photo.size) > MAX_SIDE:
+            raise ValueError(f"the photo's long side is {max(photo.size)} px; at most {MAX_SIDE} px is supported")
         style = style_vector.to(self.device)
         if strength < 1.0:
             style = strength * style + (1.0 - strength) * self.style_vector(photo)
-        out = self.render(_to_tensor(photo, self.device), style)
+        if max(photo.size) > tile_above:
+            out = self.render_tiled(
+                _to_tensor(photo, torch.device("cpu")),
+                style,
+                tile=tile,
+                overlap=overlap,
+                stats_size=stats_size,
+                on_retry=on_retry,
+            )
+        else:
+            out = self.render(_to_tensor(photo, self.device), style)
         return array_to_pil(out[0])
 
 
