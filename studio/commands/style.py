@@ -12,7 +12,7 @@ from typing import Any
 
 from studio.commands.job_driver import drive_job
 from studio.commands.options import add_options
-from studio.commands.terminal import EXIT_FAILURE, apply_threads, fail
+from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, apply_threads, fail
 from studio.spec.options import given_options
 from studio.spec.style_settings import PRESETS, StyleSettings
 
@@ -24,7 +24,8 @@ def add_commands(subparsers: Any) -> None:
         description=(
             "Optimise CONTENT to match the style of STYLE images (blended by --style-weights). "
             "The PNG written carries every setting, so the studio can reopen it. Ctrl+C stops and "
-            "writes the best image so far."
+            "writes the best image so far. --instant paints in one pass of the instant style network "
+            "instead (only --size, --style-weights and --strength apply)."
         ),
     )
     parser.add_argument("content", metavar="CONTENT", help="the photo to paint")
@@ -33,8 +34,19 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument(
         "--preset",
         choices=tuple(PRESETS),
-        default="balanced",
         help="starting settings: preview (256 px, quick), balanced (512 px), high (1024 px); default balanced",
+    )
+    parser.add_argument(
+        "--instant",
+        action="store_true",
+        help="one pass of the instant style network instead of the optimisation (seconds, not minutes); "
+        "--size defaults to the photo's own size (at most 4096 px, painted in tiles above 1024)",
+    )
+    parser.add_argument(
+        "--strength",
+        type=float,
+        metavar="0..1",
+        help="with --instant: how much of the style, from 0 (the photo's own style) to 1 (default)",
     )
     parser.add_argument(
         "--style-weights",
@@ -64,7 +76,7 @@ def build_settings(args: argparse.Namespace, init_is_image: bool) -> StyleSettin
     changes = given_options(StyleSettings, vars(args))
     if args.init is not None:
         changes["init"] = "image" if init_is_image else args.init
-    preset = PRESETS[args.preset]
+    preset = PRESETS[args.preset or "balanced"]
     if "size" in changes and changes["size"] < preset.min_size:
         changes["min_size"] = max(16, changes["size"])
     return preset.replace(**changes)
@@ -86,6 +98,10 @@ def run_stylize(args: argparse.Namespace) -> int:
     weights = args.style_weights or [1.0] * len(args.styles)
     if len(weights) != len(args.styles):
         return fail(f"--style-weights has {len(weights)} weights for {len(args.styles)} style images")
+    if args.instant:
+        return run_instant(args, output, weights)
+    if args.strength is not None:
+        return fail("--strength applies to --instant only (the optimisation's balance is --style-weight)")
     init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise")
     try:
         content = load_image(args.content).image
@@ -120,6 +136,71 @@ def run_stylize(args: argparse.Namespace) -> int:
     state = "stopped early, best so far" if result.cancelled else f"{len(result.scales)} scales"
     print(f"Wrote {output} ({w}x{h}, {state}, {result.seconds:.1f} s on {result.device})")
     return end.code
+
+
+def run_instant(args: argparse.Namespace, output: Path, weights: list[float]) -> int:
+    """``studio stylize --instant``: one pass of the instant style network, no optimisation."""
+    import time
+
+    from PIL import Image
+
+    from studio.engine.devices import select_device
+    from studio.engine.style.instant import MAX_SIDE, blend_style_vectors, load_instant_networks
+    from studio.files.atomic import SaveError
+    from studio.files.images import load_image, save_png
+    from studio.spec.style_settings import instant_png_settings
+
+    strength = 1.0 if args.strength is None else args.strength
+    if not 0.0 <= strength <= 1.0:
+        return fail(f"--strength must be between 0 and 1, not {args.strength:g}")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        return fail("--style-weights must be non-negative and not all zero")
+    gatys_only = sorted(f"--{name.replace('_', '-')}" for name in given_options(StyleSettings, vars(args)))
+    gatys_only = [flag for flag in gatys_only if flag != "--size"]
+    gatys_only += [flag for flag, value in (("--preset", args.preset), ("--init", args.init)) if value is not None]
+    if gatys_only:
+        return fail(f"{', '.join(gatys_only)}: not used by --instant (it takes --size, --style-weights, --strength)")
+    if args.size is not None and not 16 <= args.size <= MAX_SIDE:
+        return fail(f"--size must be between 16 and {MAX_SIDE} px with --instant, not {args.size}")
+    try:
+        photo = load_image(args.content).image.convert("RGB")
+        styles = [load_image(path).image.convert("RGB") for path in args.styles]
+        device = select_device(args.device)
+        if device.note:
+            print(f"note: {device.note}", file=sys.stderr)
+        start = time.perf_counter()
+        net = load_instant_networks(device)
+        size = args.size if args.size is not None else min(max(photo.size), MAX_SIDE)
+        if max(photo.size) != size:
+            scale = size / max(photo.size)
+            photo = photo.resize(
+                (max(1, round(photo.width * scale)), max(1, round(photo.height * scale))), Image.Resampling.LANCZOS
+            )
+        vector = blend_style_vectors([net.style_vector(style) for style in styles], weights)
+        image = net.stylize(photo, vector, strength, on_retry=lambda note: print(f"note: {note}", file=sys.stderr))
+        seconds = time.perf_counter() - start
+    except ValueError as exc:  # ImageLoadError, InstantStyleError (missing or damaged weights)
+        return fail(exc)
+    except MemoryError:
+        return fail("out of memory; try a smaller --size", EXIT_FAILURE)
+    except RuntimeError as exc:  # OutOfMemory on every device, or a torch failure
+        return fail(exc, EXIT_FAILURE)
+    metadata = instant_png_settings(
+        strength=strength,
+        weights=weights,
+        style_names=[Path(p).name for p in args.styles],
+        content_name=Path(args.content).name,
+        size=image.size,
+        device=str(net.device),
+        seconds=seconds,
+    )
+    try:
+        save_png(output, image, metadata)
+    except SaveError as exc:
+        return fail(exc.strerror or exc, EXIT_FAILURE)
+    w, h = image.size
+    print(f"Wrote {output} ({w}x{h}, instant, strength {strength:g}, {seconds:.1f} s on {net.device})")
+    return EXIT_OK
 
 
 def _stylize_failure(exc: Exception) -> int | None:

@@ -223,8 +223,50 @@ def png_settings(result: StyleResult, content_name: str | None = None, style_nam
     return {STYLE_KEY: data}
 
 
-def settings_from_png(png: dict | None) -> StyleSettings | None:
-    """The :class:`StyleSettings` a PNG from :func:`png_settings` carries, or None if it has none."""
+def instant_png_settings(
+    *,
+    strength: float,
+    weights: Sequence[float],
+    style_names: Sequence[str],
+    content_name: str | None = None,
+    size: tuple[int, int] | None = None,
+    device: str | None = None,
+    seconds: float | None = None,
+) -> dict:
+    """What a PNG painted by the instant style network carries: an ``instant`` record under STYLE_KEY.
+
+    It holds no optimisation settings, so :func:`settings_from_png` tells it from a Gatys result.
+    """
+    record: dict[str, Any] = {
+        "strength": float(strength),
+        "weights": [float(w) for w in weights],
+        "styles": list(style_names),
+    }
+    if size is not None:
+        record["size"] = list(size)
+    if device is not None:
+        record["device"] = device
+    data: dict[str, Any] = {"instant": record, "styles": list(style_names)}
+    if content_name is not None:
+        data["content"] = content_name
+    if seconds is not None:
+        data["seconds"] = round(seconds, 2)
+    return {STYLE_KEY: data}
+
+
+def instant_from_png(png: dict | None) -> dict | None:
+    """The ``instant`` record of a PNG from :func:`instant_png_settings`, or None (a Gatys PNG, or none)."""
     if not isinstance(png, dict) or not isinstance(png.get(STYLE_KEY), dict):
+        return None
+    record = png[STYLE_KEY].get("instant")
+    return record if isinstance(record, dict) else None
+
+
+def settings_from_png(png: dict | None) -> StyleSettings | None:
+    """The :class:`StyleSettings` a PNG from :func:`png_settings` carries, or None if it has none
+    (an instant result carries no optimisation settings: see :func:`instant_from_png`)."""
+    if not isinstance(png, dict) or not isinstance(png.get(STYLE_KEY), dict):
+        return None
+    if "instant" in png[STYLE_KEY]:
         return None
     return StyleSettings.from_dict(png[STYLE_KEY])
