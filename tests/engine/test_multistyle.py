@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from studio.engine.checkpoints import card_path
 from studio.engine.style import multistyle
 
 ort = pytest.importorskip("onnxruntime")
@@ -91,7 +92,7 @@ def test_cache_is_written_then_used_without_onnx(monkeypatch):
     first = multistyle.load_multistyle("cpu")
     path = multistyle.cache_path()
     assert path.is_file() and path.parent.name == "instant-style"
-    card = multistyle.card_path(path).read_text(encoding="utf-8")
+    card = card_path(path).read_text(encoding="utf-8")
     assert "Apache-2.0" in card and "Dumoulin" in card
 
     def no_parsing(*args, **kwargs):
@@ -118,7 +119,7 @@ def test_a_damaged_cache_is_rebuilt(damage):
     elif damage == "truncate":
         path.write_bytes(bytes(data[: len(data) // 2]))
     else:
-        multistyle.card_path(path).write_text("{not json", encoding="utf-8")
+        card_path(path).write_text("{not json", encoding="utf-8")
 
     rebuilt = multistyle.load_network()
     assert torch.equal(rebuilt.expand[2].norm.gamma, net.expand[2].norm.gamma)

@@ -31,7 +31,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -97,6 +97,9 @@ TILE_CONTEXT = 32  # extra photo around each tile, run through the network and c
 STATS_SIZE = TILE_ABOVE
 MIN_TILE = 128  # out of memory halves the tile down to this, then tries the CPU
 MAX_SIDE = 4096
+
+
+T = TypeVar("T")
 
 
 class InstantStyleError(ModelFileError):
@@ -434,16 +437,32 @@ def _save_cache(path: Path, predictor: StylePredictor, transformer: StyleTransfo
     save_model(path, tensors, _card())
 
 
-def _networks_from_cache(path: Path) -> tuple[StylePredictor, StyleTransformer]:
-    """The cached networks; raises :class:`ModelFileError` for a cache that must be rebuilt."""
+def verified_cache(path: Path, version: int) -> dict[str, torch.Tensor]:
+    """A cache file's tensors; raises :class:`ModelFileError` for a cache that must be rebuilt."""
     sidecar = card_path(path)
     expected = json.loads(sidecar.read_text(encoding="utf-8")).get("sha256") if sidecar.is_file() else None
     # A flipped byte inside a tensor passes the header checks; the hash catches it (~10 ms).
     if expected is None or model_sha256(path) != expected:
         raise ModelFileError(f"{path.name}: does not match its card's sha256")
     tensors, card = load_model(path)
-    if card.get("cache_version") != CACHE_VERSION:
+    if card.get("cache_version") != version:
         raise ModelFileError(f"{path.name}: written by another version of the studio")
+    return tensors
+
+
+def cached_or_built(path: Path, what: str, from_cache: Callable[[Path], T], build: Callable[[], T]) -> T:
+    """``from_cache(path)``, or when there is no usable cache, ``build()`` (which writes it)."""
+    if path.is_file():
+        try:
+            return from_cache(path)
+        except (ModelFileError, OSError, ValueError) as exc:
+            log.warning("%s cache %s is unusable (%s); rebuilding it from the ONNX files", what, path, exc)
+    return build()
+
+
+def _networks_from_cache(path: Path) -> tuple[StylePredictor, StyleTransformer]:
+    """The cached networks; raises :class:`ModelFileError` for a cache that must be rebuilt."""
+    tensors = verified_cache(path, CACHE_VERSION)
     predictor, transformer = StylePredictor(), StyleTransformer()
     for prefix, net in (("predictor.", predictor), ("transformer.", transformer)):
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -457,14 +476,13 @@ def _networks_from_cache(path: Path) -> tuple[StylePredictor, StyleTransformer]:
 def load_networks() -> tuple[StylePredictor, StyleTransformer]:
     """Both networks on the CPU: from the cache, or from the ONNX files (then cached)."""
     path = cache_path()
-    if path.is_file():
-        try:
-            return _networks_from_cache(path)
-        except (ModelFileError, OSError, ValueError) as exc:
-            log.warning("instant style cache %s is unusable (%s); rebuilding it from the ONNX files", path, exc)
-    predictor, transformer = networks_from_onnx()
-    _save_cache(path, predictor, transformer)
-    return predictor, transformer
+
+    def build() -> tuple[StylePredictor, StyleTransformer]:
+        predictor, transformer = networks_from_onnx()
+        _save_cache(path, predictor, transformer)
+        return predictor, transformer
+
+    return cached_or_built(path, "instant style", _networks_from_cache, build)
 
 
 # --------------------------------------------------------------------------- the public API
@@ -683,19 +701,30 @@ _lock = threading.Lock()
 _loaded: dict[str, InstantStyle] = {}
 
 
+def once_per_device(
+    loaded: dict[str, T], device: DeviceInfo | torch.device | str, make: Callable[[torch.device], T]
+) -> T:
+    """``make(device)`` the first time ``device`` asks, then the same object (one per process)."""
+    torch_device = torch.device(device if isinstance(device, torch.device | str) else device.torch_device)
+    key = str(torch_device)
+    with _lock:
+        if key not in loaded:
+            loaded[key] = make(torch_device)
+        return loaded[key]
+
+
 def load_instant_networks(device: DeviceInfo | torch.device | str = "cpu") -> InstantStyle:
     """The instant style networks on ``device`` (a DeviceInfo, a torch device or its name).
 
     Loaded once per process and device; the first load ever reads the ONNX files and writes the
     cache, later ones read the cache.
     """
-    torch_device = torch.device(device if isinstance(device, torch.device | str) else device.torch_device)
-    key = str(torch_device)
-    with _lock:
-        if key not in _loaded:
-            predictor, transformer = load_networks()
-            _loaded[key] = InstantStyle(predictor.to(torch_device), transformer.to(torch_device), torch_device)
-        return _loaded[key]
+
+    def make(torch_device: torch.device) -> InstantStyle:
+        predictor, transformer = load_networks()
+        return InstantStyle(predictor.to(torch_device), transformer.to(torch_device), torch_device)
+
+    return once_per_device(_loaded, device, make)
 
 
 def forget_loaded() -> None:

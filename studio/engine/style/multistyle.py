@@ -18,9 +18,7 @@ so the studio names them by the same numbers: ``style 0`` .. ``style 25``.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
+from studio.engine.checkpoints import ModelFileError, save_model
 from studio.engine.style.instant import (
     CACHE_FOLDER,
     LICENCE,
@@ -37,9 +35,13 @@ from studio.engine.style.instant import (
     _fill,
     _onnx_floats,
     _source_version,
+    _to_tensor,
+    cached_or_built,
+    once_per_device,
     onnx_folder,
+    verified_cache,
 )
-from studio.files.images import array_to_pil, pil_to_array
+from studio.files.images import array_to_pil
 from studio.files.paths import models_dir
 
 if TYPE_CHECKING:
@@ -189,13 +191,7 @@ def _card() -> dict[str, Any]:
 
 def _network_from_cache(path: Path) -> MultiStyleNet:
     """The cached network; raises :class:`ModelFileError` for a cache that must be rebuilt."""
-    sidecar = card_path(path)
-    expected = json.loads(sidecar.read_text(encoding="utf-8")).get("sha256") if sidecar.is_file() else None
-    if expected is None or model_sha256(path) != expected:
-        raise ModelFileError(f"{path.name}: does not match its card's sha256")
-    tensors, card = load_model(path)
-    if card.get("cache_version") != CACHE_VERSION:
-        raise ModelFileError(f"{path.name}: written by another version of the studio")
+    tensors = verified_cache(path, CACHE_VERSION)
     net = MultiStyleNet()
     try:
         net.load_state_dict(tensors)
@@ -207,14 +203,13 @@ def _network_from_cache(path: Path) -> MultiStyleNet:
 def load_network() -> MultiStyleNet:
     """The network on the CPU: from the cache, or from the ONNX file (then cached)."""
     path = cache_path()
-    if path.is_file():
-        try:
-            return _network_from_cache(path)
-        except (ModelFileError, OSError, ValueError) as exc:
-            log.warning("multi-style cache %s is unusable (%s); rebuilding it from the ONNX file", path, exc)
-    net = network_from_onnx()
-    save_model(path, dict(net.state_dict()), _card())
-    return net
+
+    def build() -> MultiStyleNet:
+        net = network_from_onnx()
+        save_model(path, dict(net.state_dict()), _card())
+        return net
+
+    return cached_or_built(path, "multi-style", _network_from_cache, build)
 
 
 # --------------------------------------------------------------------------- the public API
@@ -266,12 +261,9 @@ class MultiStyle:
 
     def stylize(self, photo: Image.Image, weights: Sequence[float] | Mapping[str | int, float]) -> Image.Image:
         """The photo, at its own size, in the blend of styles ``weights`` (normalised to sum to 1)."""
-        arr = pil_to_array(photo)  # transparency composited onto white
-        x = torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255.0)
-        return array_to_pil(self.render(x, style_weights(weights))[0])
+        return array_to_pil(self.render(_to_tensor(photo, self.device), style_weights(weights))[0])
 
 
-_lock = threading.Lock()
 _loaded: dict[str, MultiStyle] = {}
 
 
@@ -281,15 +273,11 @@ def load_multistyle(device: DeviceInfo | torch.device | str = "cpu") -> MultiSty
     Loaded once per process and device; the first load ever reads the ONNX file and writes the
     cache, later ones read the cache.
     """
-    torch_device = torch.device(device if isinstance(device, torch.device | str) else device.torch_device)
-    key = str(torch_device)
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = MultiStyle(load_network().to(torch_device), torch_device)
-        return _loaded[key]
+    return once_per_device(
+        _loaded, device, lambda torch_device: MultiStyle(load_network().to(torch_device), torch_device)
+    )
 
 
 def forget_loaded() -> None:
     """Drop the networks held in memory (tests; freeing a GPU)."""
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()
