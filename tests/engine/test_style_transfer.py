@@ -307,6 +307,7 @@ def test_an_instant_start_keeps_the_photos_colours_in_luminance_mode():
         return np.asarray(img.convert("YCbCr"), dtype=np.float64)[..., 1:]
 
     assert np.abs(chroma(result.image) - chroma(content)).mean() < 2.0
+
     # ...while its pattern of light and dark follows the instant painting's more than the photo's
     # (correlation: the start takes the photo's brightness and contrast).
     def luma(img):
