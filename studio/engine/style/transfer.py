@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from studio.engine import devices
-from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory
+from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory, run_with_oom_fallback
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
@@ -50,7 +50,9 @@ OOM_SHRINK = 0.75  # an out-of-memory scale is retried at this fraction of its l
 
 @dataclass(frozen=True)
 class StyleProgress(Progress):
-    phase: str = "step"  # "prepare", "step" (one per optimiser step) or "note" (e.g. a fallback)
+    # "prepare", "start" (init="instant": the instant painting, as the preview, before the first
+    # step), "step" (one per optimiser step) or "note" (e.g. a fallback)
+    phase: str = "step"
     step: int = 0  # steps done over all scales
     total_steps: int = 0
     scale: int = 0  # 1-based index of the scale running
@@ -222,7 +224,10 @@ def stylize_job(
 ) -> Generator[StyleProgress, None, StyleResult]:
     """Paint ``content`` in the blended style of ``styles`` ((image, weight) pairs).
 
-    ``init_image`` is the starting image when ``settings.init == "image"``. The generator
+    ``init_image`` is the starting image when ``settings.init == "image"``; with
+    ``settings.init == "instant"`` the job paints its own: the instant style network's rendering
+    of ``content`` at ``settings.size`` in the same styles, blended by the same weights, at
+    ``settings.strength`` (yielded as the preview of a "start" progress). The generator
     yields after every step (a preview at most every ``settings.preview_interval_s``) and
     returns a :class:`StyleResult`; cancel by throwing ``JobCancelled`` into it.
     """
@@ -257,7 +262,8 @@ class _Run:
         self.weights = weights
         self.settings = settings
         self.device = device
-        self.init_image = init_image.convert("RGB") if init_image is not None else None
+        # init="instant" paints its own starting image in generate(), on the job's device.
+        self.init_image = init_image.convert("RGB") if init_image is not None and settings.init == "image" else None
         self.luminance = settings.preserve_color == "luminance"
         self.notes: list[str] = []
         self.history: list[torch.Tensor] = []  # one [scale, total, content, style, tv] row per step, on device
@@ -299,6 +305,16 @@ class _Run:
                 total_steps=settings.steps * len(plan),
                 scales=len(plan),
             )
+            if settings.init == "instant":
+                self.init_image = self._instant(device)
+                yield StyleProgress(
+                    0.0,
+                    "Instant painting ready; refining…",
+                    self.init_image,
+                    phase="start",
+                    total_steps=settings.steps * len(plan),
+                    scales=len(plan),
+                )
             while index < len(plan):
                 failure = ""
                 try:
@@ -360,6 +376,40 @@ class _Run:
                 (f"Out of memory on {device.label} at {failed} px; continuing on the CPU (slower)"),
             )
         raise OutOfMemory(f"Out of memory on the CPU at {failed} px ({failure}); choose a smaller size")
+
+    def _instant(self, device: DeviceInfo) -> Image.Image:
+        """The instant style network's painting of the content at the run's size: the first start.
+
+        In "match" colour mode the paintings are recoloured to the photo first, as for the
+        optimisation's targets. Out of memory retries on the CPU (a note says so); above
+        ``MAX_SIDE`` px it is painted at ``MAX_SIDE`` and enlarged (the optimisation adds detail).
+        """
+        from studio.engine.style.instant import MAX_SIDE, blend_style_vectors, load_instant_networks
+
+        size = fit_size(self.content.size, self.settings.size)
+        photo = self.content.resize(
+            fit_size(self.content.size, min(self.settings.size, MAX_SIDE)), Image.Resampling.LANCZOS
+        )
+        paintings = [image for image, _ in self.styles]
+        if self.settings.preserve_color == "match":
+            reference = _to_tensor(photo, fit_size(photo.size, min(max(photo.size), 512)))
+            paintings = [
+                array_to_pil(match_color(_to_tensor(p, fit_size(p.size, min(max(p.size), 512))), reference)[0])
+                for p in paintings
+            ]
+
+        def paint(where: DeviceInfo, _size: None) -> Image.Image:
+            net = load_instant_networks(where)
+            vector = blend_style_vectors(
+                [net.style_vector(painting) for painting in paintings], [weight for _, weight in self.styles]
+            )
+            return net.stylize(photo, vector, self.settings.strength, on_retry=self.notes.append)
+
+        def moved(_message: str) -> None:
+            self.notes.append(f"Out of memory on {device.label} painting the instant start; painted on the CPU")
+
+        image = run_with_oom_fallback(paint, device, [None], on_retry=moved)
+        return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
 
     def _vgg(self, device: DeviceInfo) -> VGG19Features:
         if self.model is None or self.model_device != device.torch_device:
@@ -496,9 +546,18 @@ class _Run:
             generator = torch.Generator().manual_seed(self.settings.seed)
             # Noise made on the CPU: the same seed gives the same start on every device.
             return torch.rand((1, channels, h, w), generator=generator).to(where)
-        if init == "image" and self.init_image is not None:
+        if init in ("image", "instant") and self.init_image is not None:
             start = _to_tensor(self.init_image, size).to(where)
-            return rgb_to_ycbcr(start)[:, :1] if self.luminance else start
+            if not self.luminance:
+                return start
+            start_y = rgb_to_ycbcr(start)[:, :1]
+            if init == "instant":
+                # The painting's light and dark, at the photo's brightness and contrast, as the
+                # style targets are (without it the photo's colours on a much brighter or darker
+                # Y fall out of gamut).
+                assert content_y is not None
+                start_y = _match_luminance(start_y, content_y)
+            return start_y
         if self.luminance:
             assert content_y is not None  # given for a luminance-only transfer
             return content_y.clone()
@@ -526,7 +585,7 @@ class _Run:
             image = array_to_pil(self.final_rgb)
         else:
             # Cancelled before the first scale finished anything: the starting image, as is.
-            source = self.init_image if self.settings.init == "image" and self.init_image is not None else self.content
+            source = self.init_image if self.init_image is not None else self.content
             image = source.resize(fit_size(source.size, self.settings.size), Image.Resampling.LANCZOS)
         if self.history:
             self.history = []  # a scale interrupted by an error, not cancel: its rows are not kept
