@@ -532,12 +532,18 @@ class StyleRun(QObject):
             f"Saving {target.name}",
             job,
             self,
-            progress=lambda p: self.saveProgressed.emit(RunProgress(p.fraction, p.message, None)),
+            progress=self._on_save_progress,
             finished=self._on_saved,
             failed=self._on_save_failed,
-            cancelled=lambda _partial: self._on_save_failed("The save was stopped; nothing was written."),
+            cancelled=self._on_save_cancelled,
         )
         return self._save_link.job_id
+
+    def _on_save_progress(self, progress: Progress) -> None:
+        self.saveProgressed.emit(RunProgress(progress.fraction, progress.message, None))
+
+    def _on_save_cancelled(self, _partial: object) -> None:
+        self._on_save_failed("The save was stopped; nothing was written.")
 
     def _on_saved(self, path: Path) -> None:
         self._save_link = None
@@ -568,10 +574,14 @@ class StyleRun(QObject):
             if restored is None:
                 return None
             names, weights = run.get("styles"), run.get("style_weights")
+            # Refine always starts from the instant picture at the panel's strength: the quality
+            # settings keep the default start, and the strength goes to its slider.
+            defaults = StyleSettings()
             strength = getattr(restored, "strength", None)
             if restored.init == "instant":
-                # Refine always starts from the instant picture: the quality settings keep the default start.
-                restored = restored.replace(init=StyleSettings().init)
+                restored = restored.replace(init=defaults.init)
+            if strength is not None:
+                restored = restored.replace(strength=defaults.strength)
             kind = "refined"
         names = [str(name) for name in names] if isinstance(names, list) else []
         weights = weights if isinstance(weights, list) else []
