@@ -309,3 +309,35 @@ def test_dropping_several_files_on_the_photo_slot_puts_the_rest_in_painting_slot
     assert slot.name() == "photo.png"
     assert [s.name() for s in panel.style_slots] == ["a.png", "b.png"]
     assert panel.start_button.isEnabled()
+
+
+# ----- the instant picture ------------------------------------------------------------------------------
+
+
+def test_dropping_a_photo_and_a_painting_shows_the_painted_photo_and_the_strength_changes_it(qtbot, panel, tmp_path):
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True):
+        _fill(panel, tmp_path)
+    first = to_pil(panel.view.image())
+    assert first.size == (48, 40) and panel.current().settings[STYLE_KEY]["instant"]["strength"] == 1.0
+    photo = np.asarray(panel.content_slot.image(), dtype=float)
+    assert np.abs(np.asarray(first, dtype=float) - photo).mean() > 5
+    assert panel.save_button.isEnabled() and "Instant" in panel.progress.format()
+
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True):
+        panel.strength_slider.setValue(0)
+    none = to_pil(panel.view.image())
+    assert panel.strength_value.text() == "0 %"
+    assert panel.current().settings[STYLE_KEY]["instant"]["strength"] == 0.0
+    assert np.abs(np.asarray(first, dtype=float) - np.asarray(none, dtype=float)).mean() > 3
+
+
+def test_refine_starts_from_the_instant_picture_and_its_loss_goes_down(qtbot, panel, worker, tmp_path):
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True):
+        _fill(panel, tmp_path)
+    panel.strength_slider.setValue(80)
+    item = _run(qtbot, panel, worker)
+    losses = panel.loss_plot.values()
+    assert len(losses) >= 2 and losses[-1] < losses[0]
+    run = item.settings[STYLE_KEY]
+    assert run["init"] == "instant" and run["strength"] == pytest.approx(0.8)
+    assert panel.start_button.text() == "Refine"

@@ -72,7 +72,7 @@ class InstantPicture:
     image: Image.Image
     qimage: QImage  # converted on the worker: showing it costs the GUI thread nothing
     seconds: float  # from the request reaching the worker to the picture being ready
-    device: str
+    device: str  # where it was painted, in words
     vectors_made: int  # style vectors computed for this picture (0 when all were cached)
 
 
@@ -97,7 +97,7 @@ class InstantPainter:
             image,
             to_qimage(image),
             time.perf_counter() - started,
-            str(net.device),
+            device.label,
             self.vectors_made - made_before,
         )
 
@@ -112,7 +112,7 @@ class InstantPainter:
         photo = _at_most(request.photo, request.long_side)
         yield Progress(None, f"Painting {photo.width} × {photo.height} px…")
         image = net.stylize(photo, vector, 1.0)
-        return InstantPicture(request, image, to_qimage(image), time.perf_counter() - started, str(net.device), 0)
+        return InstantPicture(request, image, to_qimage(image), time.perf_counter() - started, device.label, 0)
 
     # ----- the pieces, each made once --------------------------------------------------------------
     @staticmethod
