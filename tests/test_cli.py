@@ -360,3 +360,68 @@ def test_settings_from_png_still_reads_a_gatys_record():
     png = {STYLE_KEY: {**PRESETS["preview"].to_dict(), "styles": ["a.png"], "seconds": 1.0}}
     assert settings_from_png(png) == PRESETS["preview"]
     assert instant_from_png(png) is None
+
+
+def test_studio_stylize_instant_takes_builtin_styles_by_name_or_number(tmp_path, studio_home, capsys):
+    from studio.files.images import load_image
+    from studio.spec.style_settings import instant_from_png
+
+    # STYLE images first, then the built-ins, each weighted in that order.
+    code, output = _stylize_instant(tmp_path, "--builtin", "MOSAIC", "--builtin", "17", "--style-weights", "1,1,2,0")
+    assert code == EXIT_OK, capsys.readouterr().err
+    record = instant_from_png(load_image(output).settings)
+    assert record["styles"] == ["a.png", "b.png", "Mosaic (built-in)", "Red blocks (built-in)"]
+    assert record["weights"] == [1.0, 1.0, 2.0, 0.0]
+
+
+def test_builtin_styles_alone_paint_like_their_style_image(tmp_path, studio_home, capsys):
+    from studio.cli import build_parser
+    from studio.engine.style.builtin import builtin_style_image
+    from studio.engine.style.instant import load_instant_networks
+
+    rng = np.random.default_rng(5)
+    photo = Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    photo.save(tmp_path / "photo.png")
+    output = tmp_path / "out.png"
+    args = build_parser().parse_args(
+        ["stylize", str(tmp_path / "photo.png"), "--builtin", "blue swirls", "-o", str(output), "--instant"]
+    )
+    assert args.run(args) == EXIT_OK, capsys.readouterr().err
+    net = load_instant_networks("cpu")
+    expected = net.stylize(photo, net.style_vector(builtin_style_image(19)))
+    assert np.abs(np.asarray(Image.open(output), np.int16) - np.asarray(expected, np.int16)).max() <= 1
+
+
+def test_studio_stylize_optimises_towards_a_builtin_style(tmp_path, studio_home, capsys):
+    from studio.cli import build_parser
+    from studio.files.images import load_image
+    from studio.spec.png import STYLE_KEY
+
+    Image.fromarray(np.random.default_rng(6).integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(tmp_path / "p.png")
+    output = tmp_path / "out.png"
+    command = ["stylize", str(tmp_path / "p.png"), "--builtin", "Wood grain", "-o", str(output)]
+    args = build_parser().parse_args(
+        [*command, "--preset", "preview", "--size", "32", "--steps", "2", "--device", "cpu"]
+    )
+    assert args.run(args) == EXIT_OK, capsys.readouterr().err
+    loaded = load_image(output)
+    assert loaded.image.size == (32, 24)
+    assert loaded.settings[STYLE_KEY]["styles"] == ["Wood grain (built-in)"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "give at least one STYLE image or --builtin NAME"),
+        (["--builtin", "no such style"], "the built-in styles are: Sunny pastel, Yellow ink"),
+        (["--builtin", "mosaic", "--style-weights", "1,1"], "--style-weights has 2 weights for 1 styles"),
+    ],
+)
+def test_studio_stylize_without_a_usable_style_is_refused(tmp_path, capsys, extra, message):
+    from studio.cli import build_parser
+
+    for instant in ([], ["--instant"]):
+        args = build_parser().parse_args(["stylize", "p.png", "-o", str(tmp_path / "o.png"), *extra, *instant])
+        assert args.run(args) == EXIT_BAD_INPUT
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()

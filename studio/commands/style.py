@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.commands.job_driver import drive_job
 from studio.commands.options import add_options
@@ -16,20 +16,26 @@ from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, apply_threads, fail
 from studio.spec.options import given_options
 from studio.spec.style_settings import PRESETS, StyleSettings
 
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from studio.engine.style.builtin import BuiltinStyle
+
 
 def add_commands(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "stylize",
         help="paint a photo in the style of one or more images (Gatys style transfer, coarse to fine)",
         description=(
-            "Optimise CONTENT to match the style of STYLE images (blended by --style-weights). "
+            "Optimise CONTENT to match the style of STYLE images and --builtin styles (blended by "
+            "--style-weights). "
             "The PNG written carries every setting, so the studio can reopen it. Ctrl+C stops and "
             "writes the best image so far. --instant paints in one pass of the instant style network "
             "instead (only --size, --style-weights and --strength apply)."
         ),
     )
     parser.add_argument("content", metavar="CONTENT", help="the photo to paint")
-    parser.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images")
+    parser.add_argument("styles", metavar="STYLE", nargs="*", help="style images (optional with --builtin)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
     parser.add_argument(
         "--preset",
@@ -52,7 +58,15 @@ def add_commands(subparsers: Any) -> None:
         "--style-weights",
         type=_weight_list,
         metavar="W1,W2,...",
-        help="blend weight of each STYLE, in order (default: equal)",
+        help="blend weight of each style, in order: the STYLE images, then the --builtin styles (default: equal)",
+    )
+    parser.add_argument(
+        "--builtin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one of the 26 built-in styles by name (any case, e.g. Mosaic) or number (0-25), used like a "
+        "STYLE image; repeat it for several",
     )
     parser.add_argument("--init", metavar="content|noise|IMAGE", help="starting image (default content)")
     add_options(StyleSettings, {"run": parser})
@@ -95,20 +109,29 @@ def run_stylize(args: argparse.Namespace) -> int:
     problem = apply_threads(args.threads)
     if problem:
         return fail(problem)
-    weights = args.style_weights or [1.0] * len(args.styles)
-    if len(weights) != len(args.styles):
-        return fail(f"--style-weights has {len(weights)} weights for {len(args.styles)} style images")
+    try:
+        builtins = _builtin_styles(args.builtin)
+    except ValueError as exc:
+        return fail(exc)
+    if not args.styles and not builtins:
+        return fail("give at least one STYLE image or --builtin NAME")
+    labels = [Path(p).name for p in args.styles] + [f"{style.name} (built-in)" for style in builtins]
+    weights = args.style_weights or [1.0] * len(labels)
+    if len(weights) != len(labels):
+        return fail(
+            f"--style-weights has {len(weights)} weights for {len(labels)} styles (STYLE images, then --builtin)"
+        )
     if args.instant:
-        return run_instant(args, output, weights)
+        return run_instant(args, output, weights, builtins, labels)
     if args.strength is not None:
         return fail("--strength applies to --instant only (the optimisation's balance is --style-weight)")
     init_is_image = args.init is not None and args.init.strip().lower() not in ("content", "noise")
     try:
         content = load_image(args.content).image
-        styles = [(load_image(path).image, weight) for path, weight in zip(args.styles, weights, strict=False)]
+        device = select_device(args.device)
+        styles = list(zip(_style_images(args.styles, builtins, device), weights, strict=True))
         init_image = load_image(args.init).image if init_is_image else None
         settings = build_settings(args, init_is_image)
-        device = select_device(args.device)
         job = stylize_job(content, styles, settings, device, init_image=init_image)
     except (StyleSettingsError, StyleTransferError, ValueError) as exc:  # ImageLoadError is a ValueError
         return fail(exc)
@@ -127,7 +150,7 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    metadata = png_settings(result, Path(args.content).name, [Path(p).name for p in args.styles])
+    metadata = png_settings(result, Path(args.content).name, labels)
     try:
         save_png(output, result.image, metadata)
     except SaveError as exc:
@@ -138,7 +161,25 @@ def run_stylize(args: argparse.Namespace) -> int:
     return end.code
 
 
-def run_instant(args: argparse.Namespace, output: Path, weights: list[float]) -> int:
+def _builtin_styles(names: list[str]) -> list[BuiltinStyle]:
+    """The ``--builtin`` styles, in order; ValueError naming every built-in style for an unknown one."""
+    from studio.engine.style.builtin import builtin_style
+
+    return [builtin_style(name) for name in names]
+
+
+def _style_images(paths: list[str], builtins: list[BuiltinStyle], device: Any) -> list[Image.Image]:
+    """The STYLE images, then each built-in style's image (rendered on ``device``, cached), as RGB."""
+    from studio.engine.style.builtin import builtin_style_image
+    from studio.files.images import load_image
+
+    images = [load_image(path).image.convert("RGB") for path in paths]
+    return images + [builtin_style_image(style.index, device) for style in builtins]
+
+
+def run_instant(
+    args: argparse.Namespace, output: Path, weights: list[float], builtins: list[BuiltinStyle], labels: list[str]
+) -> int:
     """``studio stylize --instant``: one pass of the instant style network, no optimisation."""
     import time
 
@@ -164,8 +205,8 @@ def run_instant(args: argparse.Namespace, output: Path, weights: list[float]) ->
         return fail(f"--size must be between 16 and {MAX_SIDE} px with --instant, not {args.size}")
     try:
         photo = load_image(args.content).image.convert("RGB")
-        styles = [load_image(path).image.convert("RGB") for path in args.styles]
         device = select_device(args.device)
+        styles = _style_images(args.styles, builtins, device)
         if device.note:
             print(f"note: {device.note}", file=sys.stderr)
         start = time.perf_counter()
@@ -188,7 +229,7 @@ def run_instant(args: argparse.Namespace, output: Path, weights: list[float]) ->
     metadata = instant_png_settings(
         strength=strength,
         weights=weights,
-        style_names=[Path(p).name for p in args.styles],
+        style_names=labels,
         content_name=Path(args.content).name,
         size=image.size,
         device=str(net.device),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -81,21 +83,32 @@ def test_port_agrees_with_onnxruntime(nets, inputs, float_activations, one_threa
     vec_ref = predict.run(None, {predict.get_inputs()[0].name: painting[None]})[0].reshape(-1)
     names = [i.name for i in transform.get_inputs()]
     out_ref = transform.run(None, {names[0]: photo[None], names[1]: vec_ref.reshape(1, 1, 1, -1)})[0][0]
+    if float_activations:  # the port without its int8 roundings of the activations
+        nets = tuple(copy.deepcopy(net) for net in nets)
+        for net in nets:
+            instant.set_activation_quantisation(net, {})
     vec, out = _ours(nets, photo, painting, vector=vec_ref)
+    _, end_to_end = _ours(nets, photo, painting)  # with the port's own style vector
 
     vec_err = float(np.linalg.norm(vec - vec_ref) / np.linalg.norm(vec_ref))
-    psnr = _psnr(out, out_ref)
+    psnr, psnr_end_to_end = _psnr(out, out_ref), _psnr(end_to_end, out_ref)
     graph = "float activations" if float_activations else "shipped int8 graph"
-    print(f"\n{graph}: style vector rel. error {vec_err:.2e}, transformer PSNR {psnr:.1f} dB")
+    print(
+        f"\n{graph}: style vector rel. error {vec_err:.2e}, transformer PSNR {psnr:.1f} dB, "
+        f"both networks {psnr_end_to_end:.1f} dB"
+    )
     if float_activations:
         # Same weights, same arithmetic: the port is the network, up to float rounding.
         assert vec_err < 1e-4
         assert psnr > 60
     else:
-        # The shipped graph also rounds every activation (and each norm's variance) to int8;
-        # the port computes them in float, so it agrees only to that rounding noise.
-        assert vec_err < 0.1
-        assert psnr > 22
+        # The port rounds the activations where the shipped graph does, in float arithmetic;
+        # a value within float noise of a rounding tie can round the other way, and that step
+        # travels on, so it agrees closely but not bit for bit.
+        assert vec_err < 0.03
+        assert psnr >= 30
+        # The port's own style vector carries the predictor's share of those flips (about 1%).
+        assert psnr_end_to_end >= 27
 
 
 def test_any_size_and_blends(nets, inputs, one_thread):
@@ -155,6 +168,13 @@ def test_cache_is_written_then_used_without_onnx(monkeypatch):
     assert second is not first
     for a, b in zip(first.transformer.state_dict().values(), second.transformer.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+    # The activations' int8 roundings come back from the cache too: the same pictures.
+    for net_a, net_b in ((first.predictor, second.predictor), (first.transformer, second.transformer)):
+        assert instant.activation_quantisation(net_b) == instant.activation_quantisation(net_a) != {}
+    photo = torch.rand(1, 3, 32, 40, generator=torch.Generator().manual_seed(0))
+    vector = second.style_vector(_pil(_picture(64, 5)))
+    assert torch.equal(vector, first.style_vector(_pil(_picture(64, 5))))
+    assert torch.equal(first.render(photo, vector), second.render(photo, vector))
     instant.forget_loaded()
 
 
