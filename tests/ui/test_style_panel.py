@@ -341,3 +341,16 @@ def test_refine_starts_from_the_instant_picture_and_its_loss_goes_down(qtbot, pa
     run = item.settings[STYLE_KEY]
     assert run["init"] == "instant" and run["strength"] == pytest.approx(0.8)
     assert panel.start_button.text() == "Refine"
+
+
+def test_a_built_in_style_clicked_in_the_gallery_paints_the_photo(qtbot, panel, tmp_path):
+    qtbot.waitUntil(lambda: bool(panel.gallery.buttons), timeout=TIMEOUT)
+    assert len(panel.gallery.buttons) == len(panel.run.gallery) > 1 and panel.gallery.isVisibleTo(panel)
+    assert panel.content_slot.load_path(_photo(tmp_path / "photo.png"))
+    name = panel.run.gallery[1].name
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True) as shown:
+        panel.gallery.buttons[1].click()
+    slot = panel.style_slots[0]
+    assert slot.name() == name and slot.info_label.text() == "Built-in style"
+    assert shown.args[0].png[STYLE_KEY]["instant"]["styles"] == [name]
+    assert panel.start_button.isEnabled()

@@ -104,7 +104,8 @@ class StylePanel(Panel):
         run.refused.connect(self._show_error)
         run.changedDuringRun.connect(lambda: self.run_hint.setText("Changes apply to the next Refine."))
         run.instantReady.connect(self._on_instant)
-        run.instantFailed.connect(self._show_error)
+        run.instantFailed.connect(self._on_instant_failed)
+        run.instantAsked.connect(self._on_instant_asked)
         run.strengthChanged.connect(self._show_strength)
         run.galleryChanged.connect(lambda: self.gallery.set_entries(run.gallery))
         run.saveProgressed.connect(self._on_save_progress)
@@ -452,6 +453,22 @@ class StylePanel(Panel):
             self.progress.setValue(1000)
             self.progress.setFormat(f"Instant picture · {outcome.seconds:.2f} s")
             self.status.setText(f"Painted at {outcome.image.width} × {outcome.image.height} on {outcome.device}.")
+
+    def _on_instant_failed(self, message: str) -> None:
+        if not self.run.saving and not self.running():
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(0)
+            self.progress.setFormat("No picture")
+            self.status.setText("")
+        self._show_error(message)
+
+    def _on_instant_asked(self) -> None:
+        # Said only for a first picture (the first one also loads the networks); while dragging,
+        # the picture itself is the feedback.
+        if self._current is None and not self.run.saving:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("Painting…")
+            self.status.setText("Painting the photo in the paintings' style…")
 
     def _on_save_progress(self, progress: RunProgress) -> None:
         self.progress.setRange(0, 0)

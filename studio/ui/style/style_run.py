@@ -140,6 +140,7 @@ class StyleRun(QObject):
     settingsChanged = Signal(object)  # StyleSettings
     instantReady = Signal(object)  # StyleOutcome (kind "instant"): the picture for the current inputs
     instantFailed = Signal(str)
+    instantAsked = Signal()  # an instant picture is on its way
     galleryChanged = Signal()  # the built-in styles arrived (see :attr:`gallery`)
     started = Signal(int)  # the job id
     progressed = Signal(object)  # RunProgress
@@ -327,6 +328,7 @@ class StyleRun(QObject):
             return
         painter = self._painter
         self._channel.request(lambda device: painter.paint(request, device))
+        self.instantAsked.emit()
 
     def _on_instant(self, picture: InstantPicture) -> None:
         if self.running or self._quiet:
