@@ -153,7 +153,7 @@ class SelfTest(QObject):
         self._style_content = content
         # The panel's own controller, without its saved preferences: the check runs the path a
         # user's Start takes, and leaves the user's settings alone.
-        run = StyleRun(self.worker, parent=self)
+        run = StyleRun(self.worker, parent=self, instant=False)  # the optimisation alone, as before
         run.set_settings(
             StyleSettings(size=STYLE_CHECK_SIZE, min_size=STYLE_CHECK_SIZE, steps=STYLE_CHECK_STEPS, seed=0)
         )

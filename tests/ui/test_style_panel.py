@@ -179,7 +179,7 @@ def test_start_runs_to_a_stylised_picture_with_live_previews(qtbot, panel, worke
     assert panel.progress.value() == 1000 and panel.progress.format().startswith("Done")
     run = item.settings[STYLE_KEY]
     assert run["content"] == "photo.png" and run["styles"] == ["painting1.png"]
-    assert StyleSettings.from_dict(run) == TINY
+    assert StyleSettings.from_dict(run) == TINY.replace(init="instant")  # Refine starts from the instant picture
 
 
 def test_stop_keeps_the_best_picture_so_far(qtbot, panel, worker, tmp_path):
@@ -212,7 +212,7 @@ def test_settings_changed_during_a_run_apply_to_the_next(qtbot, panel, worker, t
     with qtbot.waitSignal(worker.jobFinished, timeout=TIMEOUT, raising=True):
         panel.start()
         panel.form.fields["seed"].setValue(7)
-        assert "next run" in panel.run_hint.text()
+        assert "next Refine" in panel.run_hint.text()
     assert seen[0].seed == 0 and panel.current().settings[STYLE_KEY]["seed"] == 0
     _run(qtbot, panel, worker)
     assert seen[1].seed == 7
@@ -262,7 +262,7 @@ def test_saved_png_carries_the_settings_and_reopening_it_restores_them(qtbot, wi
     assert window.save_image(saved)
     png = read_png_settings(saved)
     assert png["panel"] == "Style Transfer"
-    assert StyleSettings.from_dict(png[STYLE_KEY]) == made
+    assert StyleSettings.from_dict(png[STYLE_KEY]) == made.replace(init="instant")
     panel_saved = panel.export_png(tmp_path / "out" / "panel.png")
     assert read_png_settings(panel_saved)[STYLE_KEY] == png[STYLE_KEY]
 
@@ -308,4 +308,49 @@ def test_dropping_several_files_on_the_photo_slot_puts_the_rest_in_painting_slot
     )
     assert slot.name() == "photo.png"
     assert [s.name() for s in panel.style_slots] == ["a.png", "b.png"]
+    assert panel.start_button.isEnabled()
+
+
+# ----- the instant picture ------------------------------------------------------------------------------
+
+
+def test_dropping_a_photo_and_a_painting_shows_the_painted_photo_and_the_strength_changes_it(qtbot, panel, tmp_path):
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True):
+        _fill(panel, tmp_path)
+    first = to_pil(panel.view.image())
+    assert first.size == (48, 40) and panel.current().settings[STYLE_KEY]["instant"]["strength"] == 1.0
+    photo = np.asarray(panel.content_slot.image(), dtype=float)
+    assert np.abs(np.asarray(first, dtype=float) - photo).mean() > 5
+    assert panel.save_button.isEnabled() and "Instant" in panel.progress.format()
+
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True):
+        panel.strength_slider.setValue(0)
+    none = to_pil(panel.view.image())
+    assert panel.strength_value.text() == "0 %"
+    assert panel.current().settings[STYLE_KEY]["instant"]["strength"] == 0.0
+    assert np.abs(np.asarray(first, dtype=float) - np.asarray(none, dtype=float)).mean() > 3
+
+
+def test_refine_starts_from_the_instant_picture_and_its_loss_goes_down(qtbot, panel, worker, tmp_path):
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True):
+        _fill(panel, tmp_path)
+    panel.strength_slider.setValue(80)
+    item = _run(qtbot, panel, worker)
+    losses = panel.loss_plot.values()
+    assert len(losses) >= 2 and losses[-1] < losses[0]
+    run = item.settings[STYLE_KEY]
+    assert run["init"] == "instant" and run["strength"] == pytest.approx(0.8)
+    assert panel.start_button.text() == "Refine"
+
+
+def test_a_built_in_style_clicked_in_the_gallery_paints_the_photo(qtbot, panel, tmp_path):
+    qtbot.waitUntil(lambda: bool(panel.gallery.buttons), timeout=TIMEOUT)
+    assert len(panel.gallery.buttons) == len(panel.run.gallery) > 1 and panel.gallery.isVisibleTo(panel)
+    assert panel.content_slot.load_path(_photo(tmp_path / "photo.png"))
+    name = panel.run.gallery[1].name
+    with qtbot.waitSignal(panel.run.instantReady, timeout=TIMEOUT, raising=True) as shown:
+        panel.gallery.buttons[1].click()
+    slot = panel.style_slots[0]
+    assert slot.name() == name and slot.info_label.text() == "Built-in style"
+    assert shown.args[0].png[STYLE_KEY]["instant"]["styles"] == [name]
     assert panel.start_button.isEnabled()

@@ -7,8 +7,10 @@ the real job does. The test decides when each step, failure or stop happens.
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import QCoreApplication, QEvent
 
 from studio.engine.jobs import JobCancelled
 from studio.engine.style import transfer
@@ -220,3 +222,176 @@ def test_a_saved_png_brings_back_its_settings_and_weights_by_painting_name(run):
     assert run.restore(_loaded("plain.png")) is None
     assert run.restore(_loaded("odd.png", settings={STYLE_KEY: {"size": -5}})) is None
     assert run.result is restored
+
+
+# ----- the instant picture -------------------------------------------------------------------------
+# These run the real instant style network on the fake worker's thread, on tiny images.
+
+
+def _textured(name: str, seed: int, size=(48, 32)) -> LoadedImage:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    pixels[:, ::4] = (seed * 70 % 256, 30, 200 - seed * 40 % 200)  # stripes of the painting's own colour
+    return LoadedImage(Image.fromarray(pixels), None, Path(name), "PNG", None)
+
+
+def _instant_run(fake_worker, paintings=1) -> StyleRun:
+    run = StyleRun(fake_worker)
+    run.add_painting()
+    run.set_photo(_textured("beach.png", 0))
+    for i in range(paintings):
+        run.take_image(_textured(f"painting{i + 1}.png", i + 1))
+    return run
+
+
+def _draw_newest(qtbot, fake_worker, run: StyleRun):
+    """Wait for the throttled request to reach the slot, draw it, return the picture shown."""
+    shown = []
+    run.instantReady.connect(shown.append)
+    qtbot.waitUntil(lambda: fake_worker.pending_render is not None)
+    fake_worker.draw()
+    run.instantReady.disconnect(shown.append)
+    assert len(shown) == 1
+    return shown[0]
+
+
+def test_a_photo_and_a_painting_show_an_instant_picture_at_once(qtbot, fake_worker):
+    run = _instant_run(fake_worker)
+    outcome = _draw_newest(qtbot, fake_worker, run)
+    assert outcome.kind == "instant" and run.result is outcome
+    assert outcome.image.size == (48, 32)  # small photos are painted at their own size
+    photo = np.asarray(run.photo.image, dtype=float)
+    assert np.abs(np.asarray(outcome.image, dtype=float) - photo).mean() > 5  # painted, not the photo
+    record = outcome.png[STYLE_KEY]["instant"]
+    assert record["styles"] == ["painting1.png"] and record["weights"] == [1.0] and record["strength"] == 1.0
+    assert outcome.png[STYLE_KEY]["content"] == "beach.png"
+    assert outcome.name == "beach in the style of painting1.png"
+
+
+def test_the_strength_changes_the_picture_and_only_the_network_runs(qtbot, fake_worker):
+    run = _instant_run(fake_worker)
+    full = _draw_newest(qtbot, fake_worker, run)
+    made = run._painter.vectors_made
+    run.set_strength(0.0)
+    none = _draw_newest(qtbot, fake_worker, run)
+    assert none.png[STYLE_KEY]["instant"]["strength"] == 0.0
+    difference = np.abs(np.asarray(full.image, dtype=float) - np.asarray(none.image, dtype=float)).mean()
+    assert difference > 3
+    assert run._painter.vectors_made == made + 1  # the photo's own style, once
+    run.set_strength(0.5)
+    half = _draw_newest(qtbot, fake_worker, run)
+    assert run._painter.vectors_made == made + 1  # dragging on: no new style vector
+    assert half.image.tobytes() not in (full.image.tobytes(), none.image.tobytes())
+
+
+def test_a_weight_with_two_paintings_repaints_without_new_style_vectors(qtbot, fake_worker):
+    run = _instant_run(fake_worker, paintings=2)
+    first = _draw_newest(qtbot, fake_worker, run)
+    assert run._painter.vectors_made == 2
+    run.set_weight(0, 0.2)
+    second = _draw_newest(qtbot, fake_worker, run)
+    assert run._painter.vectors_made == 2  # the blend and the network only
+    assert second.png[STYLE_KEY]["instant"]["weights"] == [0.2, 1.0]
+    assert first.image.tobytes() != second.image.tobytes()
+    run.set_painting(1, _textured("painting3.png", 3))
+    _draw_newest(qtbot, fake_worker, run)
+    assert run._painter.vectors_made == 3  # only the new painting's
+
+
+def test_nothing_is_painted_until_there_is_a_photo_and_a_weighted_painting(fake_worker, qtbot):
+    run = StyleRun(fake_worker)
+    run.add_painting()
+    run.set_photo(_textured("beach.png", 0))
+    run.set_weight(0, 0.0)
+    run.set_painting(0, _textured("painting.png", 1))
+    qtbot.wait(2 * 60)
+    assert fake_worker.pending_render is None and run.result is None
+
+
+def test_an_instant_png_round_trip_brings_back_strength_and_weights(qtbot, fake_worker, tmp_path):
+    from studio.files.images import load_image, save_png
+
+    run = _instant_run(fake_worker, paintings=2)
+    run.set_strength(0.35)
+    run.set_weight(1, 0.6)
+    outcome = _draw_newest(qtbot, fake_worker, run)
+    path = save_png(tmp_path / "instant.png", outcome.image, {"panel": "Style Transfer", **outcome.png})
+
+    other = _instant_run(fake_worker, paintings=2)
+    fake_worker.pending_render = None
+    restored = other.restore(load_image(path))
+    assert restored is not None and restored.kind == "instant"
+    assert other.strength == pytest.approx(0.35)
+    assert [p.weight for p in other.paintings] == [1.0, pytest.approx(0.6)]
+    qtbot.wait(2 * 60)
+    assert fake_worker.pending_render is None  # the PNG's picture stays on screen
+    assert other.result is restored
+
+
+def test_a_refined_png_brings_back_its_strength(run):
+    made = run.settings()
+    png = {STYLE_KEY: {**made.to_dict(), "init": "instant", "strength": 0.25, "styles": ["starry night.png"]}}
+    restored = run.restore(_loaded("refined.png", settings=png))
+    assert restored is not None and restored.kind == "refined"
+    assert run.strength == 0.25 and run.settings() == made
+
+
+def test_saving_an_instant_picture_paints_it_at_the_photos_size(qtbot, fake_worker, tmp_path):
+    from studio.files.images import read_png_settings
+
+    run = StyleRun(fake_worker)
+    run.add_painting()
+    run.set_photo(_textured("big.png", 0, size=(640, 400)))
+    run.take_image(_textured("painting.png", 1))
+    shown = _draw_newest(qtbot, fake_worker, run)
+    assert shown.image.size == (512, 320)  # the live picture is the display size
+    saved = []
+    run.saved.connect(saved.append)
+    assert run.save_full_size(tmp_path / "out.png", {"panel": "Style Transfer"}) is not None
+    fake_worker.run()
+    assert saved == [tmp_path / "out.png"]
+    with Image.open(saved[0]) as written:
+        assert written.size == (640, 400)
+    png = read_png_settings(saved[0])
+    assert png["panel"] == "Style Transfer" and png[STYLE_KEY]["instant"]["size"] == [640, 400]
+    # The finished save's link deletes itself later: let it, while the run that owns it lives.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_a_built_in_style_from_the_gallery_is_a_painting(qtbot, fake_worker, tmp_path, monkeypatch):
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class BuiltinStyle:
+        index: int
+        name: str
+
+    made = []
+    fake = types.ModuleType("studio.engine.style.builtin")
+    fake.BUILTIN_STYLES = (BuiltinStyle(0, "Blue waves"), BuiltinStyle(1, "Red mosaic"))
+    for style in fake.BUILTIN_STYLES:
+        _textured("x.png", style.index + 5, (32, 32)).image.save(tmp_path / f"{style.index}.png")
+    fake.thumbnail_path = lambda index: tmp_path / f"{index}.png"
+
+    def builtin_style_image(index, device="cpu"):
+        made.append(index)
+        return _textured("style.png", index + 5, (64, 64)).image
+
+    fake.builtin_style_image = builtin_style_image
+    monkeypatch.setitem(sys.modules, "studio.engine.style.builtin", fake)
+
+    run = StyleRun(fake_worker)
+    run.add_painting()
+    run.set_photo(_textured("beach.png", 0))
+    fake_worker.pending_render = None
+    run.load_gallery()
+    fake_worker.draw()
+    assert [(e.index, e.name) for e in run.gallery] == [(0, "Blue waves"), (1, "Red mosaic")]
+    assert run.add_builtin(1) == 0
+    assert run.paintings[0].name == "Red mosaic" and run.paintings[0].builtin == 1
+    outcome = _draw_newest(qtbot, fake_worker, run)
+    assert made == [1]  # fetched on the worker, once
+    assert outcome.png[STYLE_KEY]["instant"]["styles"] == ["Red mosaic"]
+    assert outcome.name == "beach in the style of Red mosaic.png"

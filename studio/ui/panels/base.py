@@ -94,6 +94,18 @@ class Panel(QWidget):
 
     def save_png_dialog(self, title: str = "Save PNG") -> Path | None:
         """Ask where to save, save, and remember the folder; None if cancelled or failed."""
+        path = self.ask_png_path(title)
+        if path is None:
+            return None
+        try:
+            self.export_png(path)
+        except (OSError, ValueError) as exc:  # SaveError is an OSError ("disk full", ...)
+            self._show_error(str(exc))
+            return None
+        return path
+
+    def ask_png_path(self, title: str = "Save PNG") -> Path | None:
+        """Where to save the panel's picture (remembering the folder); None if cancelled or nothing to save."""
         item = self.current()
         if item is None:
             self._show_error("There is no picture in this panel to save yet.")
@@ -105,11 +117,6 @@ class Panel(QWidget):
         if not chosen:
             return None
         path = Path(chosen if chosen.lower().endswith(".png") else chosen + ".png")
-        try:
-            self.export_png(path)
-        except (OSError, ValueError) as exc:  # SaveError is an OSError ("disk full", ...)
-            self._show_error(str(exc))
-            return None
         settings.last_folder = str(path.parent)
         return path
 

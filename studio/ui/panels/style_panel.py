@@ -1,8 +1,15 @@
 """Style Transfer: a photo and one or more paintings become the photo painted in their style.
 
 The picture is large on the left, as a before/after split (drag the divider); under it, the
-run's progress with an ETA and a small loss curve. On the right: the photo slot, the painting
-slots (each with a weight), the presets with an Advanced box, then Start, Stop and Save PNG.
+progress of a Refine or a save with an ETA and a small loss curve. On the right: the photo
+slot, the painting slots (each with a weight), "How much of the painting" (the strength), the
+built-in styles, the Refine settings (a summary and an Advanced box), then Refine with its
+quality beside it, Stop and Save PNG.
+
+As soon as there is a photo and a painting, the picture is painted at once by the instant
+style network, and again, live, whenever a painting, a weight or the strength changes. Refine
+runs the slow optimisation from that picture, with its live preview and loss curve; Save PNG
+writes whichever picture is on screen (an instant one painted again at the photo's own size).
 
 Where an opened or dropped image goes (:meth:`StylePanel.accept_image`):
 
@@ -32,11 +39,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.files.paths import config_dir
+from studio.spec.png import STYLE_KEY
 from studio.spec.style_settings import StyleSettings
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
@@ -45,7 +54,8 @@ from studio.ui.style.compare_view import CompareView
 from studio.ui.style.image_slot import ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
 from studio.ui.style.settings_form import SettingsForm
-from studio.ui.style.style_run import MAX_STYLES, RunProgress, StyleOutcome, StyleRun
+from studio.ui.style.style_gallery import StyleGallery
+from studio.ui.style.style_run import BUILTIN_FORMAT, MAX_STYLES, RunProgress, StyleOutcome, StyleRun
 from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
@@ -69,7 +79,8 @@ class StylePanel(Panel):
     subtitle = "Paint a photo in the style of one or more paintings, with a live preview."
     icon_name = "style-transfer"
     empty_hint = (
-        "Drop a photo on the Photo slot and a painting on a Painting slot, then press Start.\n\n"
+        "Drop a photo on the Photo slot and a painting on a Painting slot (or pick a built-in style):\n"
+        "the painted photo appears at once.\n\n"
         "File > Open image… fills the photo first, then the paintings."
     )
 
@@ -91,8 +102,17 @@ class StylePanel(Panel):
         run.cancelled.connect(self._on_outcome)
         run.failed.connect(self._on_failed)
         run.refused.connect(self._show_error)
-        run.changedDuringRun.connect(lambda: self.run_hint.setText("Changes apply to the next run."))
+        run.changedDuringRun.connect(lambda: self.run_hint.setText("Changes apply to the next Refine."))
+        run.instantReady.connect(self._on_instant)
+        run.instantFailed.connect(self._on_instant_failed)
+        run.instantAsked.connect(self._on_instant_asked)
+        run.strengthChanged.connect(self._show_strength)
+        run.galleryChanged.connect(lambda: self.gallery.set_entries(run.gallery))
+        run.saveProgressed.connect(self._on_save_progress)
+        run.saved.connect(self._on_saved)
+        run.saveFailed.connect(self._on_save_failed)
         run.add_painting()  # one empty painting slot to drop on
+        run.load_gallery()
 
     # ----- construction -------------------------------------------------------------------
     def _build(self) -> None:
@@ -177,7 +197,38 @@ class StylePanel(Panel):
         self.add_style_button.clicked.connect(lambda: self.run.add_painting())
         box.addWidget(self.add_style_button)
 
-        box.addWidget(section_label("Quality"))
+        strength_row = QHBoxLayout()
+        strength_row.setSpacing(8)
+        strength_caption = QLabel("How much of the painting")
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
+        self.strength_slider.setRange(0, 100)
+        self.strength_slider.setValue(round(100 * self.run.strength))
+        self.strength_value = QLabel("")
+        self.strength_value.setMinimumWidth(40)
+        self.strength_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tip = (
+            "0 %: the photo in its own style; 100 %: fully in the paintings' style.\n"
+            "(Style strength: the mix between the photo's own style vector and the paintings'.)"
+        )
+        for widget in (strength_caption, self.strength_slider, self.strength_value):
+            widget.setToolTip(tip)
+        strength_row.addWidget(strength_caption)
+        strength_row.addWidget(self.strength_slider, 1)
+        strength_row.addWidget(self.strength_value)
+        box.addSpacing(4)
+        box.addLayout(strength_row)
+        self.strength_slider.valueChanged.connect(lambda value: self.run.set_strength(value / 100))
+        self._show_strength(self.run.strength)
+
+        self.gallery_label = section_label("Built-in styles")
+        self.gallery = StyleGallery()
+        self.gallery.chosen.connect(self.add_builtin)
+        box.addWidget(self.gallery_label)
+        box.addWidget(self.gallery)
+        self.gallery_label.setVisible(False)
+        self.run.galleryChanged.connect(lambda: self.gallery_label.setVisible(bool(self.run.gallery)))
+
+        box.addWidget(section_label("Refine"))
         self.form = SettingsForm(self.run.settings())
         self.form.settingsChanged.connect(self.run.set_settings)
         box.addWidget(self.form)
@@ -196,10 +247,15 @@ class StylePanel(Panel):
         actions_layout = QVBoxLayout(actions)
         actions_layout.setContentsMargins(12, 0, 12, 0)
         actions_layout.setSpacing(6)
+        refine_row = QHBoxLayout()
+        refine_row.setSpacing(8)
         run_row = QHBoxLayout()
-        self.start_button = QPushButton("Start")
+        self.start_button = QPushButton("Refine")
         self.start_button.setObjectName("primary")
-        self.start_button.setToolTip("Paint the photo in the paintings' style (Ctrl+Enter)")
+        self.start_button.setToolTip(
+            "Work on the picture for longer, from the instant one: finer brushwork, closer to the paintings"
+            " (Gatys optimisation; Ctrl+Enter)"
+        )
         self.start_button.setMinimumHeight(34)
         self.start_button.setStyleSheet(
             "QPushButton#primary { background: palette(highlight); color: palette(highlighted-text);"
@@ -212,12 +268,16 @@ class StylePanel(Panel):
         self.save_button = QPushButton("Save PNG…")
         self.save_button.setToolTip("The result as a PNG with every setting inside: opening it brings them back")
         self.save_button.setMinimumHeight(34)
-        run_row.addWidget(self.start_button, 2)
+        # The quality of a Refine sits beside it: one action, one choice.
+        self.quality = self.form.presets
+        refine_row.addWidget(self.start_button, 1)
+        refine_row.addWidget(self.quality, 2)
         run_row.addWidget(self.stop_button, 1)
         run_row.addWidget(self.save_button, 1)
         self.run_hint = QLabel("")
         self.run_hint.setEnabled(False)
         self.run_hint.setWordWrap(True)
+        actions_layout.addLayout(refine_row)
         actions_layout.addLayout(run_row)
         actions_layout.addWidget(self.run_hint)
         self.start_button.clicked.connect(self.start)
@@ -245,9 +305,26 @@ class StylePanel(Panel):
         for slot, painting in zip(self.style_slots, run.paintings, strict=True):
             if slot.loaded is not painting.image:
                 slot.set_loaded(painting.image)
+                if painting.builtin is not None:
+                    slot.info_label.setText(BUILTIN_FORMAT)
             if slot.weight() != painting.weight:
                 slot.set_weight(painting.weight)
+        if run.instant and run.instant_request() is None and self._current is not None:
+            if self._current.settings.get(STYLE_KEY, {}).get("instant") is not None and not run.ready():
+                self.show_image(None)  # nothing to paint any more: no stale picture
         self._update_enabled()
+
+    def add_builtin(self, index: int) -> None:
+        """A built-in style becomes a painting (the first free slot)."""
+        self.run.add_builtin(index)
+
+    def _show_strength(self, strength: float) -> None:
+        value = round(100 * strength)
+        if self.strength_slider.value() != value:
+            self.strength_slider.blockSignals(True)
+            self.strength_slider.setValue(value)
+            self.strength_slider.blockSignals(False)
+        self.strength_value.setText(f"{value} %")
 
     def _add_slot_widget(self) -> None:
         slot = StyleSlot()
@@ -294,15 +371,15 @@ class StylePanel(Panel):
         running = self.running()
         self.start_button.setEnabled(self.run.ready() and not running)
         self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(self._current is not None)
+        self.save_button.setEnabled(self._current is not None and not self.run.saving)
         self.add_style_button.setEnabled(len(self.run.paintings) < MAX_STYLES)
         if not running:
             if not has_content:
                 self.run_hint.setText("Drop a photo to start.")
             elif not has_style:
-                self.run_hint.setText("Drop a painting to take its style from.")
+                self.run_hint.setText("Drop a painting, or pick a built-in style, to take its style from.")
             else:
-                self.run_hint.setText("Ctrl+Enter starts; while it runs, the picture updates live.")
+                self.run_hint.setText("The sliders change the picture live; Refine (Ctrl+Enter) works on it longer.")
 
     def start(self) -> int | None:
         """Start a run with the current images and settings; returns the job id."""
@@ -319,7 +396,7 @@ class StylePanel(Panel):
         self.progress.setRange(0, 0)  # busy until the first fraction arrives
         self.progress.setFormat("Starting…")
         self.status.setText("Loading VGG19 and the images…")
-        self.run_hint.setText("Running: Stop keeps the best picture so far.")
+        self.run_hint.setText("Refining: Stop keeps the best picture so far.")
         self._update_enabled()
 
     def _on_progress(self, progress: RunProgress) -> None:
@@ -368,6 +445,55 @@ class StylePanel(Panel):
             + (" Settings changed during the run apply to the next one." if outcome.changed_during_run else "")
         )
 
+    def _on_instant(self, outcome: StyleOutcome) -> None:
+        self._clear_error()
+        self.show_image(PanelImage(outcome.image, outcome.png, outcome.name))
+        if not self.run.saving:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(1000)
+            self.progress.setFormat(f"Instant picture · {outcome.seconds:.2f} s")
+            self.status.setText(f"Painted at {outcome.image.width} × {outcome.image.height} on {outcome.device}.")
+
+    def _on_instant_failed(self, message: str) -> None:
+        if not self.run.saving and not self.running():
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(0)
+            self.progress.setFormat("No picture")
+            self.status.setText("")
+        self._show_error(message)
+
+    def _on_instant_asked(self) -> None:
+        # Said only for a first picture (the first one also loads the networks); while dragging,
+        # the picture itself is the feedback.
+        if self._current is None and not self.run.saving:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("Painting…")
+            self.status.setText("Painting the photo in the paintings' style…")
+
+    def _on_save_progress(self, progress: RunProgress) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Saving at full size…")
+        self.status.setText(progress.message)
+        self._update_enabled()
+
+    def _on_saved(self, path: Path) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(1000)
+        self.progress.setFormat("Saved")
+        self.status.setText(f"Saved {path.name} at the photo's size, with its settings inside.")
+        self._update_enabled()
+        window = self.window()
+        if isinstance(window, QMainWindow):
+            window.statusBar().showMessage(f"Saved {path.name}", 5_000)
+
+    def _on_save_failed(self, message: str) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("Not saved")
+        self.status.setText("")
+        self._show_error(message)
+        self._update_enabled()
+
     def _restore_view(self) -> None:
         self.view.set_after(None if self._current is None else to_qimage(self._current.image))
 
@@ -387,6 +513,18 @@ class StylePanel(Panel):
         note = f" It was painted from {', '.join(restored.missing)}." if restored.missing else ""
         self.status.setText(f"Settings restored from {loaded.path.name}.{note}")
         return True
+
+    def save_png_dialog(self, title: str = "Save PNG") -> Path | None:
+        """An instant picture is painted again at the photo's size and saved by a job (None here:
+        the panel says when it is written); any other picture is saved at once, as on any panel."""
+        outcome = self.run.result
+        current = self._current
+        if outcome is None or outcome.request is None or current is None or current.image is not outcome.image:
+            return super().save_png_dialog(title)
+        path = self.ask_png_path(title)
+        if path is not None and self.run.save_full_size(path, {"panel": self.title}) is not None:
+            self._update_enabled()
+        return None
 
     def save_result_dialog(self) -> None:
         path = self.save_png_dialog("Save PNG")

@@ -1,5 +1,9 @@
 """Presets as a segmented control, and every StyleSettings field in a collapsible Advanced box.
 
+The panel puts the segmented control beside its Refine button (the quality of a Refine); the
+form keeps the summary and the Advanced box. Refine always starts from the instant picture, so
+the starting image is not a choice here.
+
 The form owns one :class:`~studio.spec.style_settings.StyleSettings` value. A preset button
 replaces it; an edit in Advanced replaces one field (through the dataclass, so its range checks
 apply: an impossible value is shown in red and the previous settings stay). When the settings
@@ -38,11 +42,11 @@ from studio.spec.style import LAYER_NAMES
 from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.ui.theme import ERROR_COLOUR
 
-PRESET_LABELS = {"preview": "Preview", "balanced": "Balanced", "high": "High quality"}
+PRESET_LABELS = {"preview": "Quick", "balanced": "Balanced", "high": "Best"}
 PRESET_TIPS = {
-    "preview": "256 px, a first picture within seconds on a laptop: for trying ideas",
-    "balanced": "512 px: minutes on a CPU, seconds on a GPU",
-    "high": "1024 px with more steps: meant for a GPU",
+    "preview": "Refine at 256 px: under a minute on a laptop, for trying ideas",
+    "balanced": "Refine at 512 px: minutes on a CPU, seconds on a GPU",
+    "high": "Refine at 1024 px with more steps: meant for a GPU",
 }
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS (sharp, fewer steps)", "adam": "Adam (smooth, steady)"}
 POOLING_LABELS = {"max": "Max (crisper)", "avg": "Average (softer)"}
@@ -51,7 +55,6 @@ COLOUR_LABELS = {
     "luminance": "Keep the photo's colours",
     "match": "Recolour the painting first",
 }
-INIT_LABELS = {"content": "The photo", "noise": "Noise", "image": "A given image"}
 RELU_LAYERS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
 
 
@@ -283,11 +286,6 @@ class SettingsForm(QWidget):
         row("Learning rate", real("learning_rate", 0.001, 10.0, 0.05, 3), "Step size of the optimiser")
         row("Pooling", choice("pooling", POOLING_LABELS), "How VGG19 shrinks its feature maps")
         row("Colour", choice("preserve_color", COLOUR_LABELS), "Keep the photo's colours instead of the painting's")
-        row(
-            "Start from",
-            choice("init", {k: v for k, v in INIT_LABELS.items() if k != "image"}),
-            "The picture the optimisation starts from",
-        )
         seed_row = QWidget()
         seed_layout = QHBoxLayout(seed_row)
         seed_layout.setContentsMargins(0, 0, 0, 0)
@@ -359,7 +357,7 @@ class SettingsForm(QWidget):
                 elif isinstance(widget, QComboBox):
                     index = widget.findData(value)
                     if index < 0:
-                        widget.addItem(INIT_LABELS.get(value, str(value)), value)
+                        widget.addItem(str(value), value)
                         index = widget.count() - 1
                     widget.setCurrentIndex(index)
                 elif isinstance(widget, QCheckBox):

@@ -1,11 +1,21 @@
 """The Style Transfer panel's controller: the run's inputs and settings, the run, and its result.
 
-A :class:`StyleRun` holds a photo, the paintings (each with a weight) and one
-:class:`~studio.spec.style_settings.StyleSettings` value. :meth:`StyleRun.start` snapshots
-them and submits the engine's stylize job through a :class:`~studio.ui.job_link.JobLink` that
-owns the job's failure (so it is shown once, by the panel). While the job runs, the run emits
-what changed: progress with an ETA, loss values and previews (throttled, the last one kept);
-then the finished or stopped result with the PNG settings that made it, or the failure.
+A :class:`StyleRun` holds a photo, the paintings (each with a weight, each a dropped image or
+a built-in style), the strength and one :class:`~studio.spec.style_settings.StyleSettings`
+value.
+
+Whenever the photo, a painting, a weight or the strength changes and there is something to
+paint, the run asks the worker's render slot for an *instant* picture (newest request wins;
+requests are throttled, the last one always goes out): one pass of the instant style network at
+:data:`~studio.ui.style.instant_work.PREVIEW_SIDE` px, whose style vectors are kept on the
+worker so that dragging a slider runs only the network (:mod:`studio.ui.style.instant_work`).
+Saving an instant picture paints it again at the photo's own size, as a job.
+
+:meth:`StyleRun.start` (the panel's Refine) snapshots the inputs and submits the engine's
+stylize job, starting from the instant picture, through a :class:`~studio.ui.job_link.JobLink`
+that owns the job's failure (so it is shown once, by the panel). While the job runs, the run
+emits what changed: progress with an ETA, loss values and previews (throttled, the last one
+kept); then the finished or stopped result with the PNG settings that made it, or the failure.
 
 Edits made while a job runs change the inputs and settings for the next run, not this one;
 :attr:`StyleRun.changedDuringRun` says so once. Restoring a saved PNG's settings goes through
@@ -17,8 +27,11 @@ form are torch-free; the style transfer itself imports torch on the worker, when
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +40,28 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
+from studio.files.images import ImageLoadError, LoadedImage, load_image
 from studio.spec.png import STYLE_KEY
-from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError, png_settings, settings_from_png
+from studio.spec.style_settings import (
+    PRESETS,
+    StyleSettings,
+    StyleSettingsError,
+    instant_from_png,
+    instant_png_settings,
+    png_settings,
+    settings_from_png,
+)
 from studio.ui.job_link import JobLink
+from studio.ui.latent.render_channel import RenderChannel
+from studio.ui.style.instant_work import (
+    FULL_SIDE,
+    GalleryEntry,
+    InstantPainter,
+    InstantPicture,
+    InstantRequest,
+    StyleSource,
+    gallery_entries,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -39,26 +71,42 @@ if TYPE_CHECKING:
     from studio.engine.devices import DeviceInfo
     from studio.engine.jobs import Progress
     from studio.engine.style.transfer import StyleResult
-    from studio.files.images import LoadedImage
     from studio.services.worker import Worker
 
 log = logging.getLogger(__name__)
 
 MAX_STYLES = 4
 PREVIEW_MIN_INTERVAL_MS = 300  # previews reach the view at most this often during a run
+INSTANT_MIN_INTERVAL_MS = 60  # instant pictures are asked for at most this often while dragging
 SETTINGS_PREF = "style/settings"
+BUILTIN_FORMAT = "Built-in style"  # a built-in painting's LoadedImage.source_format
+
+_keys = itertools.count(1)  # identities of photos and paintings: same key, same style vector
 
 
 @dataclass
 class Painting:
-    """A painting slot's content: an image (None while the slot is empty) and its weight."""
+    """A painting slot's content: an image (None while the slot is empty) and its weight.
+
+    A built-in style holds its thumbnail as ``image`` (what the slot shows) and its index as
+    ``builtin``; its full style image is made on the worker when a run needs it.
+    """
 
     image: LoadedImage | None = None
     weight: float = 1.0
+    builtin: int | None = None
+    key: int = field(default_factory=lambda: next(_keys))
 
     @property
     def name(self) -> str:
         return "" if self.image is None else self.image.path.name
+
+    def source(self) -> StyleSource:
+        """Where the worker gets this painting's style image (a built-in style's is made there)."""
+        if self.builtin is not None:
+            return StyleSource(("builtin", self.builtin), builtin=self.builtin)
+        assert self.image is not None
+        return StyleSource(self.key, self.image.image)
 
 
 @dataclass(frozen=True)
@@ -70,23 +118,30 @@ class RunProgress:
 
 @dataclass(frozen=True)
 class StyleOutcome:
-    """A run's picture and the PNG settings that made it (what a saved PNG carries)."""
+    """A picture on screen and the PNG settings that made it (what a saved PNG carries)."""
 
     image: Image.Image
     png: dict
     name: str  # a file name to suggest when saving
     stopped: bool = False  # stopped early: the best picture so far
-    seconds: float = 0.0  # wall time from Start
+    seconds: float = 0.0  # Refine: wall time from Start; instant: from the request to the picture
     device: str = ""
     notes: list[str] = field(default_factory=list)  # fallbacks the engine reported
     losses: list[float] = field(default_factory=list)  # total loss per step
     changed_during_run: bool = False
     missing: list[str] = field(default_factory=list)  # a restored PNG's paintings not loaded here
+    kind: str = "refined"  # "instant" (one pass of the instant network) or "refined" (Gatys)
+    request: InstantRequest | None = None  # an instant picture's request: Save paints it at full size
 
 
 class StyleRun(QObject):
     inputsChanged = Signal()  # the photo or the paintings (images or weights)
+    strengthChanged = Signal(float)  # 0..1
     settingsChanged = Signal(object)  # StyleSettings
+    instantReady = Signal(object)  # StyleOutcome (kind "instant"): the picture for the current inputs
+    instantFailed = Signal(str)
+    instantAsked = Signal()  # an instant picture is on its way
+    galleryChanged = Signal()  # the built-in styles arrived (see :attr:`gallery`)
     started = Signal(int)  # the job id
     progressed = Signal(object)  # RunProgress
     lossAdded = Signal(int, float)  # step, total loss
@@ -96,26 +151,55 @@ class StyleRun(QObject):
     failed = Signal(str)  # the job's readable error; the previous result stays
     refused = Signal(str)  # Start could not start, and why
     changedDuringRun = Signal()  # an edit during a run: it applies to the next one
+    saveProgressed = Signal(object)  # RunProgress of a full-size save
+    saved = Signal(object)  # the Path written
+    saveFailed = Signal(str)
 
-    def __init__(self, worker: Worker | None, prefs: QSettings | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        worker: Worker | None,
+        prefs: QSettings | None = None,
+        parent: QObject | None = None,
+        *,
+        instant: bool = True,
+    ) -> None:
+        """``instant``: paint an instant picture on every change, and let Refine start from it."""
         super().__init__(parent)
         self.worker = worker
         self._prefs = prefs
+        self.instant = instant
         self.photo: LoadedImage | None = None
+        self._photo_key = next(_keys)
         self.paintings: list[Painting] = []
+        self.strength = 1.0
         self.result: StyleOutcome | None = None
+        self.gallery: list[GalleryEntry] = []
         self._settings: StyleSettings | None = None  # loaded on first use (the engine imports torch)
         self._link: JobLink | None = None
+        self._save_link: JobLink | None = None
         self._names: tuple[str, list[str]] = ("", [])
         self._started = 0.0
         self._losses_seen = 0
         self._changed_during_run = False
+        self._quiet = False  # restoring a PNG: its picture stays on screen, no instant render
         self._emit_preview = qthrottled(self._show_preview, PREVIEW_MIN_INTERVAL_MS, leading=True, parent=self)
+        # Worker side only: the networks' style vectors, kept between pictures.
+        self._painter = InstantPainter()
+        self._channel: RenderChannel | None = None
+        self._gallery_channel: RenderChannel | None = None
+        if worker is not None:
+            # show_intermediate: while dragging, each finished picture shows, not only the newest.
+            self._channel = RenderChannel(worker, self, show_intermediate=True)
+            self._channel.done.connect(self._on_instant)
+            self._channel.failed.connect(self.instantFailed)
+        self.ask_instant = qthrottled(self._ask_instant, INSTANT_MIN_INTERVAL_MS, leading=True, parent=self)
+        self.inputsChanged.connect(self._inputs_changed)
 
     # ----- inputs ------------------------------------------------------------------------------
     def set_photo(self, loaded: LoadedImage | None) -> None:
         if loaded is not self.photo:
             self.photo = loaded
+            self._photo_key = next(_keys)
             self.inputsChanged.emit()
 
     def add_painting(self, loaded: LoadedImage | None = None, weight: float = 1.0) -> int | None:
@@ -126,9 +210,10 @@ class StyleRun(QObject):
         self.inputsChanged.emit()
         return len(self.paintings) - 1
 
-    def set_painting(self, index: int, loaded: LoadedImage | None) -> None:
-        if self.paintings[index].image is not loaded:
-            self.paintings[index].image = loaded
+    def set_painting(self, index: int, loaded: LoadedImage | None, builtin: int | None = None) -> None:
+        painting = self.paintings[index]
+        if painting.image is not loaded or painting.builtin != builtin:
+            self.paintings[index] = Painting(loaded, painting.weight, builtin)
             self.inputsChanged.emit()
 
     def set_weight(self, index: int, weight: float) -> None:
@@ -136,6 +221,15 @@ class StyleRun(QObject):
             self.paintings[index].weight = weight
             self._note_change()
             self.inputsChanged.emit()
+
+    def set_strength(self, strength: float) -> None:
+        """How much of the paintings' style: 0 is the photo's own style, 1 the paintings'."""
+        strength = min(max(float(strength), 0.0), 1.0)
+        if strength != self.strength:
+            self.strength = strength
+            self._note_change()
+            self.strengthChanged.emit(strength)
+            self._inputs_changed()
 
     def remove_painting(self, index: int) -> None:
         """Remove a painting slot; the last one stays, emptied, at weight 1."""
@@ -166,6 +260,108 @@ class StyleRun(QObject):
         """A photo, a painting and a worker: Start can run."""
         return self.worker is not None and self.photo is not None and bool(self.styles())
 
+    # ----- the built-in styles ------------------------------------------------------------------
+    def load_gallery(self) -> None:
+        """Ask the worker for the built-in styles (names and thumbnail files); :attr:`galleryChanged` follows."""
+        if self.worker is None or self._gallery_channel is not None:
+            return
+        self._gallery_channel = RenderChannel(self.worker, self)
+        self._gallery_channel.done.connect(self._on_gallery)
+        self._gallery_channel.failed.connect(lambda message: log.warning("No built-in styles: %s", message))
+        self._gallery_channel.request(lambda _device: gallery_entries())
+
+    def _on_gallery(self, entries: list[GalleryEntry]) -> None:
+        self.gallery = list(entries)
+        self.galleryChanged.emit()
+
+    def add_builtin(self, index: int) -> int | None:
+        """A built-in style as a painting (in the first free slot); its slot, or None when full or unknown.
+
+        Its thumbnail is what the slot shows; its style image is made on the worker when needed.
+        """
+        entry = next((e for e in self.gallery if e.index == index), None)
+        if entry is None:
+            return None
+        try:
+            thumb = load_image(entry.thumbnail).image
+        except ImageLoadError as exc:
+            log.warning("%s: %s", entry.name, exc)
+            thumb = None
+        if thumb is None:
+            from PIL import Image
+
+            thumb = Image.new("RGB", (64, 64), (128, 128, 128))
+        slot = self.free_painting()
+        if slot is None:
+            self.refused.emit(f"At most {MAX_STYLES} paintings; {entry.name} was not added.")
+            return None
+        name = entry.name.replace("/", "-").replace("\\", "-")
+        self.set_painting(slot, LoadedImage(thumb, None, Path(name), BUILTIN_FORMAT, None), builtin=index)
+        return slot
+
+    # ----- the instant picture --------------------------------------------------------------------
+    def _inputs_changed(self) -> None:
+        if self.instant and not self._quiet:
+            self.ask_instant()
+
+    def instant_request(self) -> InstantRequest | None:
+        """What an instant picture of the current inputs needs; None when there is nothing to paint."""
+        styles = self.styles()
+        if not self.ready() or not any(p.weight > 0 for p in styles):
+            return None
+        assert self.photo is not None
+        return InstantRequest(
+            self._photo_key,
+            self.photo.image,
+            tuple(p.source() for p in styles),
+            tuple(float(p.weight) for p in styles),
+            self.strength,
+            asked=time.perf_counter(),
+        )
+
+    def _ask_instant(self) -> None:
+        # During a Refine, the job's previews own the picture; the next change paints again.
+        if self._channel is None or self.running:
+            return
+        request = self.instant_request()
+        if request is None:
+            return
+        painter = self._painter
+        self._channel.request(lambda device: painter.paint(request, device))
+        self.instantAsked.emit()
+
+    def _on_instant(self, picture: InstantPicture) -> None:
+        if self.running or self._quiet:
+            return
+        request = picture.request
+        names = [self._style_name(source) for source in request.sources]
+        content = self.photo.path.name if self.photo is not None else "photo"
+        png = instant_png_settings(
+            strength=request.strength,
+            weights=request.weights,
+            style_names=names,
+            content_name=content,
+            size=picture.image.size,
+            device=picture.device,
+            seconds=picture.seconds,
+        )
+        self.result = StyleOutcome(
+            image=picture.image,
+            png=png,
+            name=_suggested_name(content, names),
+            seconds=time.perf_counter() - request.asked,
+            device=picture.device,
+            kind="instant",
+            request=request,
+        )
+        self.instantReady.emit(self.result)
+
+    def _style_name(self, source: StyleSource) -> str:
+        for painting in self.paintings:
+            if painting.image is not None and painting.source().key == source.key:
+                return painting.name
+        return next((e.name for e in self.gallery if e.index == source.builtin), "painting")
+
     # ----- settings ------------------------------------------------------------------------------
     def settings(self) -> StyleSettings:
         if self._settings is None:
@@ -195,6 +391,13 @@ class StyleRun(QObject):
             self._changed_during_run = True
             self.changedDuringRun.emit()
 
+    def run_settings(self) -> StyleSettings:
+        """The settings Refine runs with: the chosen quality, starting from the instant picture."""
+        settings = self.settings()
+        if self.instant:
+            settings = settings.replace(init="instant", strength=self.strength)
+        return settings
+
     # ----- the run -------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
@@ -209,17 +412,21 @@ class StyleRun(QObject):
             self.refused.emit("Give at least one painting a weight above 0.")
             return None
         # A snapshot: edits made while the job runs apply to the next run.
-        settings = self.settings()
+        settings = self.run_settings()
+        assert self.photo is not None
         content = self.photo.image.copy()
-        pairs = [(p.image.image.copy(), p.weight) for p in styles]
+        sources = [(p.source(), p.weight) for p in styles]
         self._names = (self.photo.path.name, [p.name for p in styles])
         self._started = time.monotonic()
         self._losses_seen = 0
         self._changed_during_run = False
+        if self._channel is not None:
+            self._channel.forget()  # an instant picture on its way would cover the run's previews
+        self.ask_instant.cancel()
         self._link = JobLink(
             self.worker,
             f"Style transfer: {self.photo.path.name}",
-            lambda device: _stylize(content, pairs, settings, device),
+            lambda device: _stylize(content, [(s.style_image(device), w) for s, w in sources], settings, device),
             self,
             progress=self._on_progress,
             finished=self._on_finished,
@@ -286,12 +493,10 @@ class StyleRun(QObject):
         # The engine's record of the run (every setting, the weights, what ran where) plus the
         # file names: the same PNG metadata `studio stylize` writes, so either restores here.
         png = png_settings(result, content_name, style_names)
-        content = Path(content_name).stem or "photo"
-        first_style = Path((style_names or ["style"])[0]).stem
         self.result = StyleOutcome(
             image=result.image,
             png=png,
-            name=f"{content} in the style of {first_style}.png",
+            name=_suggested_name(content_name, style_names),
             stopped=stopped,
             seconds=elapsed,
             device=result.device,
@@ -301,6 +506,55 @@ class StyleRun(QObject):
         )
         (self.cancelled if stopped else self.finished).emit(self.result)
 
+    # ----- saving an instant picture at full size -------------------------------------------------
+    @property
+    def saving(self) -> bool:
+        return self._save_link is not None
+
+    def save_full_size(self, path: str | Path, extra: dict | None = None) -> int | None:
+        """Paint the instant picture on screen again at the photo's own size (up to 4096 px, in
+        tiles above 1024) and write it to ``path`` with its settings (and ``extra``), as a job.
+        Its id, or None when the picture on screen is not an instant one or a save is running."""
+        outcome = self.result
+        if self.worker is None or self.saving or outcome is None or outcome.request is None:
+            return None
+        request = dataclasses.replace(outcome.request, long_side=FULL_SIDE)
+        painter, png, target = self._painter, outcome.png, Path(path)
+
+        def job(device: DeviceInfo) -> Generator[Progress, None, Path]:
+            from studio.files.images import save_png
+
+            picture = yield from painter.full_size_job(request, device)
+            record = dict(png[STYLE_KEY])
+            record["instant"] = {**record["instant"], "size": list(picture.image.size)}
+            return save_png(target, picture.image, {**(extra or {}), STYLE_KEY: record})
+
+        self._save_link = JobLink(
+            self.worker,
+            f"Saving {target.name}",
+            job,
+            self,
+            progress=self._on_save_progress,
+            finished=self._on_saved,
+            failed=self._on_save_failed,
+            cancelled=self._on_save_cancelled,
+        )
+        return self._save_link.job_id
+
+    def _on_save_progress(self, progress: Progress) -> None:
+        self.saveProgressed.emit(RunProgress(progress.fraction, progress.message, None))
+
+    def _on_save_cancelled(self, _partial: object) -> None:
+        self._on_save_failed("The save was stopped; nothing was written.")
+
+    def _on_saved(self, path: Path) -> None:
+        self._save_link = None
+        self.saved.emit(path)
+
+    def _on_save_failed(self, message: str) -> None:
+        self._save_link = None
+        self.saveFailed.emit(message)
+
     # ----- a saved PNG ----------------------------------------------------------------------------
     def restore(self, loaded: LoadedImage) -> StyleOutcome | None:
         """Take back the settings and style weights a PNG from this panel (or `studio stylize`)
@@ -309,28 +563,68 @@ class StyleRun(QObject):
         run = png.get(STYLE_KEY)
         if not isinstance(run, dict):
             return None
+        instant = instant_from_png(png)
+        if instant is not None:
+            names, weights, strength = instant.get("styles"), instant.get("weights"), instant.get("strength")
+            kind = "instant"
+        else:
+            try:
+                restored = settings_from_png(png)
+            except (StyleSettingsError, ValueError, TypeError) as exc:
+                log.warning("%s: unusable style settings (%s); treating it as a plain image", loaded.path.name, exc)
+                return None
+            if restored is None:
+                return None
+            names, weights = run.get("styles"), run.get("style_weights")
+            # Refine always starts from the instant picture at the panel's strength: the quality
+            # settings keep the default start, and the strength goes to its slider.
+            defaults = StyleSettings()
+            strength = getattr(restored, "strength", None)
+            if restored.init == "instant":
+                restored = restored.replace(init=defaults.init)
+            if strength is not None:
+                restored = restored.replace(strength=defaults.strength)
+            kind = "refined"
+        names = [str(name) for name in names] if isinstance(names, list) else []
+        weights = weights if isinstance(weights, list) else []
+        by_name = {
+            name: float(w)
+            for name, w in zip(names, weights, strict=False)
+            if isinstance(w, (int, float)) and math.isfinite(w) and w >= 0
+        }
+        self._quiet = True  # the PNG's picture stays on screen; the next edit paints again
         try:
-            restored = settings_from_png(png)
-        except (StyleSettingsError, ValueError, TypeError) as exc:
-            log.warning("%s: unusable style settings (%s); treating it as a plain image", loaded.path.name, exc)
-            return None
-        if restored is None:
-            return None
-        self.set_settings(restored)
-        names = [str(name) for name in run.get("styles") or []]
-        weights = run.get("style_weights") or []
-        by_name = {name: float(w) for name, w in zip(names, weights, strict=False) if isinstance(w, (int, float))}
-        for index, painting in enumerate(self.paintings):
-            if painting.name in by_name:
-                self.set_weight(index, by_name[painting.name])
-        here = {p.name for p in self.paintings}
+            if kind == "refined":
+                self.set_settings(restored)
+            if isinstance(strength, (int, float)) and math.isfinite(strength):
+                self.set_strength(strength)
+            here = {p.name for p in self.paintings}
+            for name in names:
+                entry = next((e for e in self.gallery if e.name == name), None)
+                if name not in here and entry is not None and self.add_builtin(entry.index) is not None:
+                    here.add(name)
+            for index, painting in enumerate(self.paintings):
+                if painting.name in by_name:
+                    self.set_weight(index, by_name[painting.name])
+        finally:
+            self._quiet = False
+            self.ask_instant.cancel()
+            if self._channel is not None:
+                self._channel.forget()
         self.result = StyleOutcome(
             image=loaded.image,
             png={key: value for key, value in png.items() if key != "panel"},
             name=loaded.path.name,
             missing=[name for name in names if name not in here],
+            kind=kind,
         )
         return self.result
+
+
+def _suggested_name(content_name: str, style_names: list[str]) -> str:
+    content = Path(content_name).stem or "photo"
+    first_style = Path((style_names or ["style"])[0]).stem
+    return f"{content} in the style of {first_style}.png"
 
 
 def _stylize(
