@@ -137,13 +137,16 @@ class _TFConv(nn.Conv2d):
 QuantPoint = tuple[float, float]  # (scale, zero point) of one int8 round trip
 
 
-def _fake_quant(x: torch.Tensor, point: QuantPoint | None) -> torch.Tensor:
+def _fake_quant(x: torch.Tensor, point: QuantPoint | None, inplace: bool = False) -> torch.Tensor:
     """``x`` rounded to the int8 grid of ``point`` and back, as QuantizeLinear then DequantizeLinear
     compute it (round half to even, saturating to -128..127); ``x`` itself when ``point`` is None."""
     if point is None:
         return x
     scale, zero = point
-    return (torch.round(x / scale) + zero).clamp_(-128.0, 127.0).sub_(zero).mul_(scale)
+    # clamp(round(x / s) + z, -128, 127) - z, with the integer z moved into the bounds: four passes.
+    # ``inplace``: ``x`` is a temporary of the caller's, overwritten instead of copied.
+    scaled = x.div_(scale) if inplace else torch.div(x, scale)
+    return scaled.round_().clamp_(-128.0 - zero, 127.0 - zero).mul_(scale)
 
 
 class _Quantised(nn.Module):
@@ -156,9 +159,11 @@ class _Quantised(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.quant: dict[str, QuantPoint] = {}
+        self.skip: set[str] = set()  # roles whose input is already on their grid (see StyleTransformer)
 
-    def q(self, role: str, x: torch.Tensor) -> torch.Tensor:
-        return _fake_quant(x, self.quant.get(role))
+    def q(self, role: str, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """``x`` rounded as the graph rounds it at ``role`` (``inplace``: ``x`` is a temporary)."""
+        return x if role in self.skip else _fake_quant(x, self.quant.get(role), inplace)
 
 
 class _InvertedResidual(_Quantised):
@@ -171,9 +176,10 @@ class _InvertedResidual(_Quantised):
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x if self.expand is None else self.q("expand", F.relu6(self.expand(x)))
-        h = self.q("project", self.project(self.q("depthwise", F.relu6(self.depthwise(h)))))
-        return self.q("add", x + h) if self.residual else h
+        h = x if self.expand is None else self.q("expand", F.relu6(self.expand(x), inplace=True), inplace=True)
+        h = self.q("depthwise", F.relu6(self.depthwise(h), inplace=True), inplace=True)
+        h = self.q("project", self.project(h), inplace=True)
+        return self.q("add", h.add_(x), inplace=True) if self.residual else h
 
 
 class StylePredictor(_Quantised):
@@ -194,10 +200,10 @@ class StylePredictor(_Quantised):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """``image``: Bx3xHxW in 0..1; returns Bx100."""
-        h = self.q("stem", F.relu6(self.stem(self.q("input", image))))
-        h = self.q("head", F.relu6(self.head(self.blocks(h))))
-        h = self.q("mean", h.mean(dim=(2, 3), keepdim=True))
-        return self.q("output", self.bottleneck(h)).flatten(1)
+        h = self.q("stem", F.relu6(self.stem(self.q("input", image)), inplace=True), inplace=True)
+        h = self.q("head", F.relu6(self.head(self.blocks(h)), inplace=True), inplace=True)
+        h = self.q("mean", h.mean(dim=(2, 3), keepdim=True), inplace=True)
+        return self.q("output", self.bottleneck(h), inplace=True).flatten(1)
 
 
 class NormStats:
@@ -250,20 +256,20 @@ class _ConditionalNorm(_Quantised):
         if not self.quant:
             var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
             return mean, var
-        mean = self.q("mean", x.mean(dim=(2, 3), keepdim=True))
-        var = self.q("var", self.q("sqd", (x - mean).square()).mean(dim=(2, 3), keepdim=True))
-        return mean, var
+        mean = self.q("mean", x.mean(dim=(2, 3), keepdim=True), inplace=True)
+        squared = self.q("sqd", torch.sub(x, mean).square_(), inplace=True)
+        return mean, self.q("var", squared.mean(dim=(2, 3), keepdim=True), inplace=True)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
         mean, var = self.measure(x) if stats is None else stats.moments(self.key, x, self.measure)
-        scale = self.q("scale", self.scale(style))[:, :, None, None]
-        shift = self.q("shift", self.shift(style))[:, :, None, None]
+        scale = self.q("scale", self.scale(style), inplace=True)[:, :, None, None]
+        shift = self.q("shift", self.shift(style), inplace=True)[:, :, None, None]
         if not self.quant:
             return (x - mean) * torch.rsqrt(var + CIN_EPS) * scale + shift
-        inv = self.q("rsqrt", torch.sqrt(self.q("add", var + CIN_EPS)).reciprocal())
-        m = self.q("mul", inv * scale)
-        offset = self.q("sub", shift - self.q("mul_2", mean * m))
-        return self.q("mul_1", x * m) + offset
+        inv = self.q("rsqrt", torch.sqrt(self.q("add", var + CIN_EPS, inplace=True)).reciprocal_(), inplace=True)
+        m = self.q("mul", inv * scale, inplace=True)
+        offset = self.q("sub", shift - self.q("mul_2", mean * m, inplace=True), inplace=True)
+        return self.q("mul_1", x * m, inplace=True).add_(offset)
 
 
 class _StyledConv(_Quantised):
@@ -277,9 +283,9 @@ class _StyledConv(_Quantised):
         self.activation = activation
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
-        x = self.q("pad", F.pad(x, [self.pad] * 4, mode="reflect"))
-        h = self.norm(self.q("conv", self.conv(x)), style, stats)
-        return self.q("out", F.relu(h) if self.activation == "relu" else h)
+        x = self.q("pad", F.pad(x, [self.pad] * 4, mode="reflect"), inplace=True)
+        h = self.norm(self.q("conv", self.conv(x), inplace=True), style, stats)
+        return self.q("out", F.relu_(h) if self.activation == "relu" else h, inplace=True)
 
 
 class _Residual(_Quantised):
@@ -289,7 +295,7 @@ class _Residual(_Quantised):
         self.second = _StyledConv(_WIDTH, _WIDTH, 3)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
-        return self.q("add", x + self.second(self.first(x, style, stats), style, stats))
+        return self.q("add", self.second(self.first(x, style, stats), style, stats).add_(x), inplace=True)
 
 
 class StyleTransformer(_Quantised):
@@ -315,15 +321,34 @@ class StyleTransformer(_Quantised):
         h = image
         style = self.q("style", style)
         for i, (conv, (*_, kernel, _stride)) in enumerate(zip(self.contract, _CONTRACT, strict=True)):
-            h = self.q(f"contract{i}.pad", F.pad(h, [kernel // 2] * 4, mode="reflect"))
-            h = self.q(f"contract{i}.out", F.relu(conv(h)))
+            h = self.q(f"contract{i}.pad", F.pad(h, [kernel // 2] * 4, mode="reflect"), inplace=True)
+            h = self.q(f"contract{i}.out", F.relu_(conv(h)), inplace=True)
         for block in self.residual:
             h = block(h, style, stats)
         for i, layer in enumerate(self.expand):
             if i < 2:
                 h = F.interpolate(h, scale_factor=2.0, mode="nearest")
             h = layer(h, style, stats)
-        return self.q("output", torch.sigmoid(h))
+        return self.q("output", torch.sigmoid_(h), inplace=True)
+
+    def skip_repeated_roundings(self) -> None:
+        """Skip each padding's rounding whose input was just rounded to the same grid (reflection
+        padding and nearest upsampling only copy values, so rounding again changes nothing)."""
+        stream: list[tuple[_Quantised, str]] = []
+        for i in range(len(_CONTRACT)):
+            stream += [(self, f"contract{i}.pad"), (self, f"contract{i}.out")]
+        for block in self.residual:
+            assert isinstance(block, _Residual)
+            stream += [(block.first, "pad"), (block.first, "out"), (block.second, "pad"), (block, "add")]
+        for layer in self.expand:
+            assert isinstance(layer, _StyledConv)
+            stream += [(layer, "pad"), (layer, "out")]
+        for module, _role in stream:
+            module.skip = set()
+        for (before, role_before), (module, role) in zip(stream, stream[1:], strict=False):
+            point = module.quant.get(role)
+            if role.endswith("pad") and point is not None and point == before.quant.get(role_before):
+                module.skip.add(role)
 
 
 # --------------------------------------------------------------------------- reading the ONNX files
@@ -543,6 +568,8 @@ def set_activation_quantisation(net: nn.Module, points: dict[str, QuantPoint]) -
         if not isinstance(module, _Quantised):
             raise InstantStyleError(f"no int8 rounding belongs at {key!r}")
         module.quant[role] = (float(point[0]), float(point[1]))
+    if isinstance(net, StyleTransformer):
+        net.skip_repeated_roundings()
 
 
 def activation_quantisation(net: nn.Module) -> dict[str, QuantPoint]:
@@ -721,6 +748,11 @@ def _ramp(spans: list[tuple[int, int]], index: int) -> torch.Tensor:
     return w
 
 
+def _memory_format(device: torch.device) -> torch.memory_format:
+    """Channels last on the CPU, where oneDNN's convs run 10-30% faster on it; the default elsewhere."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
 def _device_info(device: torch.device) -> DeviceInfo:
     return DeviceInfo(device.type, str(device), str(device), str(device).upper())
 
@@ -747,7 +779,9 @@ class InstantStyle:
     @torch.inference_mode()
     def style_vector(self, image: Image.Image) -> torch.Tensor:
         """A painting's 100-d style vector (centre square at 256x256, as the predictor was trained)."""
-        x = _to_tensor(_square_crop(image, STYLE_SIZE), self.device)
+        x = _to_tensor(_square_crop(image, STYLE_SIZE), self.device).contiguous(
+            memory_format=_memory_format(self.device)
+        )
         return self.predictor(x)[0]
 
     @torch.inference_mode()
@@ -766,7 +800,8 @@ class InstantStyle:
         net = self.transformer if transformer is None else transformer
         device = next(net.parameters()).device
         h, w = photo.shape[-2:]
-        out = net(_pad4(photo.to(device)), style.reshape(-1, STYLE_DIM).to(device, torch.float32), stats)
+        x = _pad4(photo.to(device)).contiguous(memory_format=_memory_format(device))
+        out = net(x, style.reshape(-1, STYLE_DIM).to(device, torch.float32), stats)
         return out[..., :h, :w]
 
     @torch.inference_mode()
@@ -906,7 +941,12 @@ def load_instant_networks(device: DeviceInfo | torch.device | str = "cpu") -> In
 
     def make(torch_device: torch.device) -> InstantStyle:
         predictor, transformer = load_networks()
-        return InstantStyle(predictor.to(torch_device), transformer.to(torch_device), torch_device)
+        layout = _memory_format(torch_device)
+        return InstantStyle(
+            predictor.to(torch_device, memory_format=layout),
+            transformer.to(torch_device, memory_format=layout),
+            torch_device,
+        )
 
     return once_per_device(_loaded, device, make)
 
