@@ -131,6 +131,8 @@ class _TFConv(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, s = self.kernel_size[0], self.stride[0]
+        if s == 1 and k % 2 == 1:  # SAME is then symmetric: the conv pads itself, without a padded copy
+            return F.conv2d(x, self.weight, self.bias, 1, k // 2, 1, self.groups)
         return self._conv_forward(_same_pad(x, k, s), self.weight, self.bias)
 
 
