@@ -945,8 +945,8 @@ def load_instant_networks(device: DeviceInfo | torch.device | str = "cpu") -> In
         predictor, transformer = load_networks()
         layout = _memory_format(torch_device)
         return InstantStyle(
-            predictor.to(torch_device, memory_format=layout),
-            transformer.to(torch_device, memory_format=layout),
+            predictor.to(torch_device).to(memory_format=layout),
+            transformer.to(torch_device).to(memory_format=layout),
             torch_device,
         )
 
