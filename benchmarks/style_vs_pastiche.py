@@ -45,8 +45,9 @@ calls: the coarse scales, then the last scale started (``init="image"``) from th
 which is what one call does internally, except that the upsampling between the two is Lanczos
 (PIL) rather than bicubic.
 
-Goal (issue): on the 2-core CPU, the studio reaches pastiche's quality (100 L-BFGS steps) in at
-most a third of pastiche's wall time at 256 and 512 px, with no more peak memory.
+Goal (issue 12): on the 2-core CPU, Refine reaches pastiche's quality (100 L-BFGS steps) in at
+most a quarter of pastiche's wall time on every pair at 256 px and on at least 5 of 6 at 512 px,
+with one set of defaults (peak memory is reported alongside).
 
 Inputs: ``--pairs generated`` (the default) draws two pairs here, deterministically (Pillow and
 numpy, a fixed seed): two photo-like contents (gradients, shapes, soft noise) and two
@@ -92,6 +93,7 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 SEED = 1234
 CANVAS = 512  # generated inputs are drawn at this size (or the largest asked for) and resized
+GOAL_SPEEDUP = 4.0  # issue 12: Refine within a quarter of pastiche's wall time
 PROTOCOL = "@@ "  # prefix of the worker's protocol lines on its stdout
 
 
@@ -687,7 +689,12 @@ def markdown(report: dict) -> str:
             f"{s['peak_rss_mb']:.0f} | {s['style_distance']:.4g} / {s['content_distance']:.4g} | {speed} | "
             f"{'yes' if r['goal_met'] else 'no'} |"
         )
-    lines += ["", "Goal: studio time to match <= 1/3 of pastiche's wall time, and peak memory <= pastiche's.", ""]
+    lines += [
+        "",
+        "Goal (issue 12): the studio's time to match <= 1/4 of pastiche's wall time, on every pair at 256 px "
+        "and at least 5 of 6 at 512 px.",
+        "",
+    ]
     lines += pairs_markdown(report["results"])
     for r in report["results"]:
         name, size = r["pair"], r["size"]
@@ -766,11 +773,49 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info(args.threads)
     work = Path(tempfile.mkdtemp(prefix="style-bench-"))
     results = []
+
+    def make_report(complete: bool) -> dict:
+        load = os.getloadavg() if hasattr(os, "getloadavg") else None
+        info["load_average_1_5_15_end"] = [round(v, 2) for v in load] if load else None
+        return {
+            "benchmark": "style_vs_pastiche",
+            "complete": complete,
+            "machine": info,
+            "settings": {
+                "sizes": args.sizes,
+                "pastiche_steps": args.pastiche_steps,
+                "studio_preset": args.studio_preset,
+                "studio_min_size": min_size,
+                "studio_coarse_steps": coarse_steps,
+                "studio_style_weight": args.studio_style_weight or preset.style_weight,
+                "studio_tv_weight": args.studio_tv_weight if args.studio_tv_weight is not None else preset.tv_weight,
+                "studio_content_weight": args.studio_content_weight or preset.content_weight,
+                "studio_init": args.studio_init or preset.init,
+                "studio_strength": args.studio_strength if args.studio_strength is not None else preset.strength,
+                "check_every": args.check_every,
+                "cap": args.cap,
+                "quick": args.quick,
+            },
+            "goal": f"studio wall_s_to_match <= pastiche wall_s / {GOAL_SPEEDUP:g}",
+            "results": results,
+            "all_goals_met": bool(results) and all(r["goal_met"] for r in results),
+        }
+
+    def write_docs(report: dict) -> None:
+        args.docs_dir.mkdir(parents=True, exist_ok=True)
+        for r in report["results"]:
+            for name in r["files"].values():
+                shutil.copyfile(work / name, args.docs_dir / name)
+        (args.docs_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.docs_dir / "README.md").write_text(markdown(report) + "\n")
+
     try:
         evaluator = Evaluator()
         pairs = prepare_inputs(args, work)
-        for pair in pairs:
-            for size in args.sizes:
+        # Every pair at the first size before any at the next: a long run that is stopped early
+        # still leaves a complete table for the smaller size.
+        for size in args.sizes:
+            for pair in pairs:
                 content_path, style_path = sized_inputs(pair, size, work)
                 content_image, style_image = (
                     Image.open(content_path).convert("RGB"),
@@ -809,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
                 studio_out = work / f"{pair['name']}-{size}-studio.png"
                 Image.fromarray(np.load(s.pop("image_path"))).save(studio_out)
                 speedup = p["wall_s"] / s["wall_s_to_match"] if s["wall_s_to_match"] else None
-                goal = bool(speedup is not None and speedup >= 3.0 and s["peak_rss_mb"] <= p["peak_rss_mb"])
+                goal = bool(speedup is not None and speedup >= GOAL_SPEEDUP)
                 for side in (p, s):
                     for key in ("style_distance", "content_distance"):
                         side[key] = _sig(side[key])
@@ -834,37 +879,11 @@ def main(argv: list[str] | None = None) -> int:
                         },
                     }
                 )
-        load = os.getloadavg() if hasattr(os, "getloadavg") else None
-        info["load_average_1_5_15_end"] = [round(v, 2) for v in load] if load else None
-        report = {
-            "benchmark": "style_vs_pastiche",
-            "machine": info,
-            "settings": {
-                "sizes": args.sizes,
-                "pastiche_steps": args.pastiche_steps,
-                "studio_preset": args.studio_preset,
-                "studio_min_size": min_size,
-                "studio_coarse_steps": coarse_steps,
-                "studio_style_weight": args.studio_style_weight or preset.style_weight,
-                "studio_tv_weight": args.studio_tv_weight if args.studio_tv_weight is not None else preset.tv_weight,
-                "studio_content_weight": args.studio_content_weight or preset.content_weight,
-                "studio_init": args.studio_init or preset.init,
-                "studio_strength": args.studio_strength if args.studio_strength is not None else preset.strength,
-                "check_every": args.check_every,
-                "cap": args.cap,
-                "quick": args.quick,
-            },
-            "goal": "studio wall_s_to_match <= pastiche wall_s / 3 and studio peak_rss_mb <= pastiche peak_rss_mb",
-            "results": results,
-            "all_goals_met": bool(results) and all(r["goal_met"] for r in results),
-        }
+                if args.write_docs:  # after every result, so a run stopped early leaves its table
+                    write_docs(make_report(complete=False))
+        report = make_report(complete=True)
         if args.write_docs:
-            args.docs_dir.mkdir(parents=True, exist_ok=True)
-            for r in results:
-                for name in r["files"].values():
-                    shutil.copyfile(work / name, args.docs_dir / name)
-            (args.docs_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-            (args.docs_dir / "README.md").write_text(markdown(report) + "\n")
+            write_docs(report)
         print(json.dumps(report, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
