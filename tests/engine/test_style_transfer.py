@@ -187,7 +187,9 @@ def test_settings_round_trip_through_png_metadata(tmp_path):
     assert settings_from_png({"other": 1}) is None
     # A newer version's extra keys are ignored; the coarse-to-fine schedule is derived, not stored.
     assert StyleSettings.from_dict({**settings.to_dict(), "future": 1}) == settings
-    assert PRESETS["balanced"].scale_sizes() == [128, 256, 512]
+    assert settings.replace(size=512, min_size=128).scale_sizes() == [128, 256, 512]
+    # The presets refine the instant painting in one scale.
+    assert all(p.init == "instant" and p.scale_sizes() == [p.size] for p in PRESETS.values())
 
 
 def test_out_of_memory_on_a_gpu_retries_smaller_with_a_message(monkeypatch):
