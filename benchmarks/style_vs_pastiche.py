@@ -35,15 +35,18 @@ What is reported, per pair and size:
   Scoring is done by the parent while the worker waits (blocked on a pipe, using no CPU); that
   waiting is subtracted from the studio's clock. The worker snapshots the image it is
   optimising (the preview the panel shows) every ``--check-every`` steps of the last scale, so
-  the time to match is resolved to that many steps.
+  the time to match is resolved to that many steps (default 1: every step).
 
-How the studio runs: its normal coarse-to-fine schedule (preset ``--studio-preset``, first
-scale ``--studio-min-size``), with ``--studio-coarse-steps`` L-BFGS steps at every scale below
-the target size, then the target-size scale with an open-ended step budget, stopped as soon as
-it matches. The engine fixes one step count for all scales, so this is two ``stylize_job``
-calls: the coarse scales, then the last scale started (``init="image"``) from their result,
-which is what one call does internally, except that the upsampling between the two is Lanczos
-(PIL) rather than bicubic.
+How the studio runs: Refine, as the panel and ``studio stylize`` run it. The preset
+(``--studio-preset``, balanced by default) starts from the instant style network's painting of
+the photo at the target size (``init="instant"``) and optimises at that one scale; the worker
+gives it an open-ended step budget and the parent stops it as soon as a snapshot matches. The
+instant painting itself is the first snapshot (step 0): the time to match counts the worker's
+start, the VGG19 and instant networks' loading (their weights cached, as after the app's first
+use) and the instant painting. ``--studio-init content`` measures the photo start instead;
+``--studio-min-size`` below the size adds coarse scales (``--studio-coarse-steps`` L-BFGS steps
+each, in one ``stylize_job`` call, then the target scale started (``init="image"``) from their
+result, upsampled with Lanczos).
 
 Goal (issue 12): on the 2-core CPU, Refine reaches pastiche's quality (100 L-BFGS steps) in at
 most a quarter of pastiche's wall time on every pair at 256 px and on at least 5 of 6 at 512 px,
@@ -60,6 +63,7 @@ images can be given with ``--content A.jpg --style B.jpg`` (repeatable, paired i
 
 Usage (from the repository root)::
 
+    python benchmarks/style_vs_pastiche.py --pairs packaged --write-docs  # the README's table
     python benchmarks/style_vs_pastiche.py                      # 256 and 512 px, 100 steps
     python benchmarks/style_vs_pastiche.py --quick              # smoke test: 64 px, 5 steps
     python benchmarks/style_vs_pastiche.py --write-docs         # also docs/style-benchmark/
@@ -743,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         "--studio-init", choices=["instant", "content"], help="the studio's start (default: the preset's)"
     )
     parser.add_argument("--studio-strength", type=float, help="the instant start's strength; default: the preset's")
-    parser.add_argument("--check-every", type=int, default=5, help="score the studio's image every N last-scale steps")
+    parser.add_argument("--check-every", type=int, default=1, help="score the studio's image every N last-scale steps")
     parser.add_argument("--cap", type=float, default=2.0, help="give the studio up to CAP x pastiche's wall time")
     parser.add_argument("--max-final-steps", type=int, default=5000)
     parser.add_argument(
