@@ -664,39 +664,49 @@ def pairs_markdown(results: list[dict]) -> list[str]:
 
 
 def markdown(report: dict) -> str:
-    m = report["machine"]
+    m, settings = report["machine"], report["settings"]
+    start = settings.get("studio_init", "content")
     lines = [
-        "# Style transfer: the studio against pastiche",
+        "# Style transfer: Refine against pastiche",
         "",
         "Written by `benchmarks/style_vs_pastiche.py --write-docs` (see its docstring for the method",
-        "and the distance formulas). Lower distances are better; the studio's time is to the first",
-        "image at least as good as pastiche's on both distances.",
+        "and the distance formulas). Lower distances are better; the studio's time is from its process's",
+        "spawn to the first image at least as good as pastiche's on both distances.",
         "",
         f"Machine: {m['cpu_count']} CPUs ({m['processor']}), "
         f"{m['threads']} thread{'s' if m['threads'] != 1 else ''} per tool, load average "
-        f"{m['load_average_1_5_15']} at the start, torch {m['torch']}. "
-        f"Pastiche: {report['settings']['pastiche_steps']} L-BFGS steps, content init.",
+        f"{m['load_average_1_5_15']} at the start and {m.get('load_average_1_5_15_end')} at the end"
+        f"{', niceness ' + str(m['nice']) if m.get('nice') else ''}, torch {m['torch']}. "
+        f"Pastiche: {settings['pastiche_steps']} L-BFGS steps, content init. "
+        f"Studio: preset {settings['studio_preset']}, start {start}"
+        f"{' (strength ' + format(settings.get('studio_strength', 1.0), 'g') + ')' if start == 'instant' else ''}, "
+        f"style weight {settings['studio_style_weight']:g}, first scale {settings['studio_min_size']} px "
+        "(one scale when it is the size), scored every "
+        f"{settings['check_every']} step{'s' if settings['check_every'] != 1 else ''}.",
         "",
-        "| pair | kind | size | pastiche wall s | pastiche peak MB | pastiche style / content | studio s to match | "
-        "studio steps | studio peak MB | studio style / content | speedup | goal met |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| pair | kind | size | pastiche wall s | pastiche peak MB | pastiche style / content | "
+        "instant start style / content | studio s to match | studio steps | studio peak MB | "
+        "studio style / content | time ratio | goal met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
         p, s = r["pastiche"], r["studio"]
         match = (
             f"{s['wall_s_to_match']:.1f}" if s["wall_s_to_match"] is not None else f"not within {s['wall_s_run']:.0f}"
         )
-        speed = f"{r['speedup']:.2f}x" if r["speedup"] is not None else "-"
+        ratio = f"{1 / r['speedup']:.3f}" if r["speedup"] else "-"
+        first = s["trace"][0] if s.get("trace") and s["trace"][0][1] == 0 else None
+        instant = f"{first[2]:.4g} / {first[3]:.4g}" if first else "-"
         lines.append(
             f"| {r['pair']} | {r.get('kind', '-')} | {r['size']} | {p['wall_s']:.1f} | {p['peak_rss_mb']:.0f} | "
-            f"{p['style_distance']:.4g} / {p['content_distance']:.4g} | {match} | {s['steps']} | "
-            f"{s['peak_rss_mb']:.0f} | {s['style_distance']:.4g} / {s['content_distance']:.4g} | {speed} | "
+            f"{p['style_distance']:.4g} / {p['content_distance']:.4g} | {instant} | {match} | {s['steps']} | "
+            f"{s['peak_rss_mb']:.0f} | {s['style_distance']:.4g} / {s['content_distance']:.4g} | {ratio} | "
             f"{'yes' if r['goal_met'] else 'no'} |"
         )
     lines += [
         "",
-        "Goal (issue 12): the studio's time to match <= 1/4 of pastiche's wall time, on every pair at 256 px "
-        "and at least 5 of 6 at 512 px.",
+        "Time ratio: the studio's time to match over pastiche's wall time. Goal (issue 12): at most 1/4 "
+        "(0.25) on every pair at 256 px and on at least 5 of 6 at 512 px.",
         "",
     ]
     lines += pairs_markdown(report["results"])
@@ -705,7 +715,7 @@ def markdown(report: dict) -> str:
         lines += [
             f"## {name}, {size} px",
             "",
-            "| content | style | pastiche | studio |",
+            "| content | style | pastiche | studio (Refine) |",
             "|---|---|---|---|",
             f"| ![content]({r['files']['content']}) | ![style]({r['files']['style']}) | "
             f"![pastiche]({r['files']['pastiche']}) | ![studio]({r['files']['studio']}) |",
