@@ -590,6 +590,11 @@ class _Run:
             # Cancelled before the first scale finished anything: the starting image, as is.
             source = self.init_image if self.init_image is not None else self.content
             image = source.resize(fit_size(source.size, self.settings.size), Image.Resampling.LANCZOS)
+            if self.luminance and self.settings.init == "instant":
+                # The instant painting's light and dark in the photo's colours, as the run would start.
+                content = rgb_to_ycbcr(_to_tensor(self.content, image.size))
+                start_y = _match_luminance(rgb_to_ycbcr(_to_tensor(image, image.size))[:, :1], content[:, :1])
+                image = array_to_pil(self._as_rgb(start_y, content[:, 1:]))
         if self.history:
             self.history = []  # a scale interrupted by an error, not cancel: its rows are not kept
         settings = self.settings.to_dict()
