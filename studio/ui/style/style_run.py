@@ -576,14 +576,11 @@ class StyleRun(QObject):
             if restored is None:
                 return None
             names, weights = run.get("styles"), run.get("style_weights")
-            # Refine always starts from the instant picture at the panel's strength: the quality
-            # settings keep the default start, and the strength goes to its slider.
-            defaults = StyleSettings()
+            # Refine starts from the instant picture at the panel's strength (run_settings): the
+            # strength goes to its slider, the quality settings keep the default one.
             strength = getattr(restored, "strength", None)
-            if restored.init == "instant":
-                restored = restored.replace(init=defaults.init)
             if strength is not None:
-                restored = restored.replace(strength=defaults.strength)
+                restored = restored.replace(strength=StyleSettings().strength)
             kind = "refined"
         names = [str(name) for name in names] if isinstance(names, list) else []
         weights = weights if isinstance(weights, list) else []
