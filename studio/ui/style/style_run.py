@@ -576,11 +576,11 @@ class StyleRun(QObject):
             if restored is None:
                 return None
             names, weights = run.get("styles"), run.get("style_weights")
-            # Refine starts from the instant picture at the panel's strength (run_settings): the
-            # strength goes to its slider, the quality settings keep the default one.
+            # Refine starts from the instant picture at the panel's strength (run_settings), not
+            # from the PNG's start: the strength goes to its slider, the quality settings keep
+            # the panel's own start and strength.
             strength = getattr(restored, "strength", None)
-            if strength is not None:
-                restored = restored.replace(strength=StyleSettings().strength)
+            restored = restored.replace(init=self.settings().init, strength=self.settings().strength)
             kind = "refined"
         names = [str(name) for name in names] if isinstance(names, list) else []
         weights = weights if isinstance(weights, list) else []
