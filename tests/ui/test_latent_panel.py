@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from studio.files.images import load_image, read_png_settings
 from studio.files.paths import data_dir, models_dir
@@ -499,3 +499,75 @@ def test_a_hand_edited_png_with_a_wrong_latent_size_is_refused_clearly(panel, qt
     assert panel.accept_image(load_image(path))
     assert "5 latent values" in panel.message.text()
     assert panel.explorer.state == state and panel.undo_stack.count() == 0
+
+
+def test_enter_in_the_seed_box_applies_it_and_b_and_r_work_straight_after(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    panel.activateWindow()
+    qtbot.mouseClick(panel.seed_spin.lineEdit(), Qt.MouseButton.LeftButton)
+    assert panel.seed_spin.hasFocus()
+    panel.seed_spin.lineEdit().selectAll()
+    qtbot.keyClicks(panel.seed_spin.lineEdit(), "1234")
+    qtbot.keyClick(panel.seed_spin.lineEdit(), Qt.Key.Key_Return)
+    assert panel.explorer.state.seed == 1234
+    assert panel.view.hasFocus()  # the keyboard is back on the picture
+    _wait_idle(qtbot, panel)
+
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_B)
+    qtbot.waitUntil(lambda: panel.strip.count() == 1, timeout=TIMEOUT)
+    assert [b.name for b in panel.explorer.model_bookmarks()] == ["Seed 1234"]
+    assert QApplication.activeModalWidget() is None  # no name dialog on the way
+
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_R)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state.seed != 1234
+    assert panel.seed_spin.value() == panel.explorer.state.seed
+
+
+def test_clicking_the_picture_takes_the_keyboard_from_the_seed_box(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    panel.activateWindow()
+    panel.seed_spin.setFocus()
+    assert panel.seed_spin.hasFocus()
+    qtbot.mouseClick(panel.view, Qt.MouseButton.LeftButton)
+    assert panel.view.hasFocus()
+    seed = panel.explorer.state.seed
+    qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state.seed != seed
+
+
+def test_bookmarks_get_automatic_names_and_are_renamed_in_place(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    panel.seed_spin.setValue(42)
+    _wait_idle(qtbot, panel)
+    panel.bookmark_button.click()  # no dialog: the bookmark is there at once
+    panel.sliders.sliders[0].setValue(1.5)
+    _wait_idle(qtbot, panel)
+    panel.bookmark_button.click()
+    marks = panel.explorer.model_bookmarks()
+    assert [b.name for b in marks] == ["Seed 42", "Seed 42 (2)"]
+
+    # F2 on the entry opens an editor in the strip; typing and Enter renames it.
+    panel.strip.setFocus()
+    panel.strip.setCurrentRow(1)
+    qtbot.keyClick(panel.strip, Qt.Key.Key_F2)
+    editor = panel.strip.findChild(QLineEdit)
+    assert editor is not None and editor.isVisible()
+    editor.selectAll()
+    qtbot.keyClicks(editor, "soft smile")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.bookmarks.get(marks[1].id).name == "soft smile", timeout=TIMEOUT)
+    stored = json.loads((data_dir() / "bookmarks.json").read_text())
+    assert [b["name"] for b in stored["bookmarks"]] == ["Seed 42", "soft smile"]
+    qtbot.waitUntil(lambda: panel.strip.item(1).text() == "soft smile", timeout=TIMEOUT)
+
+    # An emptied name keeps the old one.
+    panel.strip.rename_inline(marks[0].id)
+    editor = panel.strip.findChild(QLineEdit)
+    editor.selectAll()
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.wait(50)
+    assert panel.bookmarks.get(marks[0].id).name == "Seed 42"
+    assert panel.strip.item(0).text() == "Seed 42"

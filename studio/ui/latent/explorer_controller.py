@@ -460,7 +460,20 @@ class ExplorerController(QObject):
         return self.bookmarks.for_model(self.model.sha256) if self.model is not None else []
 
     def default_bookmark_name(self) -> str:
-        return f"Bookmark {len(self.model_bookmarks()) + 1}"
+        """An automatic name, renamable later: "Seed 1234" for a sample ("Seed 1234 (2)" for a
+        second point of that seed), "Bookmark 3" for a point of the artist's own (an image)."""
+        taken = {b.name for b in self.model_bookmarks()}
+        seed = self.state.seed if self.state is not None else None
+        if seed is None:
+            number = len(taken) + 1
+            while f"Bookmark {number}" in taken:
+                number += 1
+            return f"Bookmark {number}"
+        name, number = f"Seed {seed}", 1
+        while name in taken:
+            number += 1
+            name = f"Seed {seed} ({number})"
+        return name
 
     def add_bookmark(self, name: str | None = None) -> Bookmark | None:
         """Bookmark the current point; its thumbnail is the picture of exactly that point

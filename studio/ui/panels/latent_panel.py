@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -89,6 +88,8 @@ class LatentPanel(Panel):
         layout = self.layout()
         layout.removeWidget(self.view)
         self.view.setMinimumSize(120, 120)
+        # A click on the picture takes the keyboard (R, B) back from the seed box and combos.
+        self.view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         # The picture, a caption under it, then the bookmarks strip.
         self.caption = QLabel("")
@@ -111,13 +112,12 @@ class LatentPanel(Panel):
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self._build_bookmark_bar())
 
-        QShortcut(QKeySequence("R"), self, self.randomize, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(
-            QKeySequence("B"),
-            self,
-            lambda: self.add_bookmark_dialog(),
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
+        # Panel keys, not menu actions: Help > Keyboard shortcuts lists them by their whatsThis.
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self.randomize_shortcut = QShortcut(QKeySequence("R"), self, self.randomize, context=context)
+        self.randomize_shortcut.setWhatsThis("Random sample")
+        self.bookmark_shortcut = QShortcut(QKeySequence("B"), self, lambda: self.add_bookmark(), context=context)
+        self.bookmark_shortcut.setWhatsThis("Bookmark the current point")
 
     def _build_controls(self) -> QWidget:
         column = QWidget()
@@ -169,7 +169,9 @@ class LatentPanel(Panel):
             "The picture, with the exact point in its metadata: opening it brings this state back"
         )
         self.bookmark_button = QPushButton("Bookmark")
-        self.bookmark_button.setToolTip("Keep this point, with a thumbnail and a name (B)")
+        self.bookmark_button.setToolTip(
+            "Keep this point, with a thumbnail (B); double-click it in the strip to rename it"
+        )
         actions.addWidget(self.grid_button, 0, 0)
         actions.addWidget(self.encode_button, 0, 1)
         actions.addWidget(self.bookmark_button, 1, 0)
@@ -234,12 +236,15 @@ class LatentPanel(Panel):
         self.model_combo.activated.connect(self._on_model_chosen)
         self.class_combo.activated.connect(self._on_class_chosen)
         self.seed_spin.valueChanged.connect(e.set_seed)
+        # Enter applies the typed seed (valueChanged, keyboard tracking is off) and hands the
+        # keyboard back to the picture, so R and B work straight after.
+        self.seed_spin.lineEdit().returnPressed.connect(self.view.setFocus)
         self.randomize_button.clicked.connect(self.randomize)
         self.reset_button.clicked.connect(self.reset)
         self.grid_button.clicked.connect(self.open_sample_grid)
         self.encode_button.clicked.connect(self.encode_image_dialog)
         self.export_button.clicked.connect(self.export_png_dialog)
-        self.bookmark_button.clicked.connect(lambda: self.add_bookmark_dialog())
+        self.bookmark_button.clicked.connect(lambda: self.add_bookmark())
         self.interpolate_button.clicked.connect(self.open_interpolation)
         self.psi_slider.valueChanged.connect(self._on_psi_moved)
         on_press(self.psi_slider, e.new_drag)
@@ -248,7 +253,8 @@ class LatentPanel(Panel):
         self.sliders.dragStarted.connect(e.new_drag)
         self.sliders.dragFinished.connect(e.new_drag)
         self.strip.restoreRequested.connect(self.restore_bookmark)
-        self.strip.renameRequested.connect(self.rename_bookmark_dialog)
+        # Queued: the strip is rebuilt after a rename, not while its editor is still committing.
+        self.strip.renamed.connect(self.rename_bookmark, Qt.ConnectionType.QueuedConnection)
         self.strip.deleteRequested.connect(self.delete_bookmark_dialog)
 
     @property
@@ -457,26 +463,15 @@ class LatentPanel(Panel):
         self.interpolate_button.setEnabled(len(marks) >= 2 and self.explorer.model is not None)
 
     def add_bookmark(self, name: str | None = None) -> Bookmark | None:
-        """Bookmark the current point; its thumbnail is the picture of exactly that point."""
+        """Bookmark the current point at once, with an automatic name unless given one (renamed
+        later in the strip); its thumbnail is the picture of exactly that point."""
         return self.explorer.add_bookmark(name)
-
-    def add_bookmark_dialog(self) -> None:
-        if self.explorer.state is None:
-            return
-        default = self.explorer.default_bookmark_name()
-        name, ok = QInputDialog.getText(self, "Bookmark", "Name:", text=default)
-        if ok:
-            self.add_bookmark(name or default)
 
     def restore_bookmark(self, bookmark_id: str) -> None:
         self.explorer.restore_bookmark(bookmark_id)
 
-    def rename_bookmark_dialog(self, bookmark_id: str) -> None:
-        bookmark = self.bookmarks.get(bookmark_id)
-        if bookmark is None:
-            return
-        name, ok = QInputDialog.getText(self, "Rename bookmark", "Name:", text=bookmark.name)
-        if ok and name.strip():
+    def rename_bookmark(self, bookmark_id: str, name: str) -> None:
+        if name.strip():
             self.explorer.rename_bookmark(bookmark_id, name.strip())
 
     def delete_bookmark_dialog(self, bookmark_id: str) -> None:
