@@ -552,7 +552,7 @@ def test_bookmarks_get_automatic_names_and_are_renamed_in_place(panel, qtbot):
     panel.strip.setFocus()
     panel.strip.setCurrentRow(1)
     qtbot.keyClick(panel.strip, Qt.Key.Key_F2)
-    editor = panel.strip.findChild(QLineEdit)
+    editor = next((e for e in panel.strip.findChildren(QLineEdit) if e.isVisible()), None)
     assert editor is not None and editor.isVisible()
     editor.selectAll()
     qtbot.keyClicks(editor, "soft smile")
@@ -562,9 +562,11 @@ def test_bookmarks_get_automatic_names_and_are_renamed_in_place(panel, qtbot):
     assert [b["name"] for b in stored["bookmarks"]] == ["Seed 42", "soft smile"]
     qtbot.waitUntil(lambda: panel.strip.item(1).text() == "soft smile", timeout=TIMEOUT)
 
-    # An emptied name keeps the old one.
-    panel.strip.rename_inline(marks[0].id)
-    editor = panel.strip.findChild(QLineEdit)
+    # A double-click on the entry does the same; an emptied name keeps the old one.
+    rect = panel.strip.visualItemRect(panel.strip.item(0))
+    qtbot.mouseClick(panel.strip.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a double-click's first
+    qtbot.mouseDClick(panel.strip.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    editor = next(e for e in panel.strip.findChildren(QLineEdit) if e.isVisible())
     editor.selectAll()
     qtbot.keyClick(editor, Qt.Key.Key_Delete)
     qtbot.keyClick(editor, Qt.Key.Key_Return)
