@@ -11,7 +11,7 @@ carries a style sheet after setting the new palette.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -67,6 +67,9 @@ def apply_theme(app: QApplication, theme: str = "system") -> str:
     app.setStyle("Fusion")
     dark = theme == "dark" or (theme == "system" and system_prefers_dark())
     app.setPalette(_dark_palette() if dark else _light_palette())
+    # Qt posts the palette change to each widget: deliver it now, so that every widget (shown or
+    # not, top level or not) has the new palette before the style sheets are resolved again.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
     restyle_sheets(app)
     return "dark" if dark else "light"
 

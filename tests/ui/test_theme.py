@@ -168,3 +168,21 @@ def test_switching_dark_light_dark_keeps_every_text_readable_and_plots_on_the_pa
             for problem in unreadable_texts(window) + plots_off_palette(window) + arrow_off_palette(window)
         ]
     assert problems == [], "\n".join(problems)
+
+
+def test_the_training_curves_legend_follows_a_switch_made_while_training(qtbot):
+    from studio.ui.finetune.curves import TrainingCurves
+
+    app = QApplication.instance()
+    apply_theme(app, "light")
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.add_losses(1, {"d": 0.6, "g": 0.9})
+    for theme in ("dark", "light"):
+        apply_theme(app, theme)
+        background = _rgb(curves.backgroundBrush().color())
+        assert background == _rgb(app.palette().color(QPalette.ColorRole.Base))
+        for _sample, label in curves.legend.items:
+            text = _rgb(QColor(label.opts["color"]))
+            assert contrast(text, background) >= MIN_CONTRAST, (theme, label.text, text, background)
+    apply_theme(app, "light")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QColor, QPalette
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
@@ -55,7 +55,7 @@ class QuietPlot(pg.PlotWidget):
             axis = item.getAxis(name)
             axis.setTextPen(muted)
             axis.setPen(muted)
-        item.setLabel("bottom", self._bottom_label, color=muted.name())
+        item.setLabel("bottom", self._bottom_label, color=muted.name(QColor.NameFormat.HexArgb))
         legend = item.legend
         if legend is not None:
             legend.setLabelTextColor(palette.color(QPalette.ColorRole.Text))
