@@ -139,7 +139,8 @@ def arrow_off_palette(window) -> list[str]:
 
 @pytest.fixture
 def styled_window(qtbot, fake_worker, tmp_path, no_bundled_models):
-    """The window with a photo and a painting in Style Transfer (names, remove buttons, weights)."""
+    """The window with a photo and a painting in Style Transfer (names, remove buttons, weights)
+    and an error message under the painting."""
     app = QApplication.instance()
     apply_theme(app, "dark")
     settings = Settings()
@@ -152,6 +153,7 @@ def styled_window(qtbot, fake_worker, tmp_path, no_bundled_models):
     Image.new("RGB", (80, 60), (40, 60, 200)).save(tmp_path / "painting.png")
     window.panels[1].content_slot.load_path(tmp_path / "photo.png")
     window.panels[1].style_slots[0].load_path(tmp_path / "painting.png")
+    window.panels[1].style_slots[0].show_message("Could not read broken.png: not an image")
     yield window
     apply_theme(app, "light")
 
