@@ -1,13 +1,25 @@
-"""Fusion style with a light or dark palette that follows the system's colour scheme."""
+"""Fusion style with a light or dark palette that follows the system's colour scheme.
+
+Switching at run time goes through :func:`apply_theme` alone. Widgets follow the palette because
+none of them keeps a colour of its own: style sheets name palette roles (``palette(base)``),
+not colour values (the one exception, ERROR_COLOUR, reads on both palettes), and anything
+painted or configured from the palette outside Qt's styles (the pyqtgraph plots, icons drawn
+once) redoes it on ``QEvent.PaletteChange``. Qt resolves a
+style sheet's ``palette(...)`` roles when it polishes a widget, and a widget under a style sheet
+keeps the palette it was polished with, so :func:`apply_theme` re-polishes every widget that
+carries a style sheet after setting the new palette.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-# Error messages beside the controls: readable on the light and on the dark palette.
-ERROR_COLOUR = "#e0796b"
+# Error messages beside the controls, the one colour a style sheet names outright: it reads at a
+# contrast of 3 or more on both palettes' window, base and alternate-base colours, so it needs no
+# change on a theme switch.
+ERROR_COLOUR = "#d9534f"
 
 
 def _dark_palette() -> QPalette:
@@ -30,15 +42,22 @@ def _dark_palette() -> QPalette:
     }
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#77777f"))
+    _muted_disabled_text(palette, QColor("#9d9da6"))
     return palette
+
+
+def _muted_disabled_text(palette: QPalette, colour: QColor) -> None:
+    """The panels show secondary text (captions, sizes, summaries) as disabled labels: muted, but
+    readable (contrast of 3 or more against the window, base and button faces)."""
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, colour)
 
 
 def _light_palette() -> QPalette:
     palette = QApplication.style().standardPalette()
     palette.setColor(QPalette.ColorRole.Highlight, QColor("#6a5acd"))
     palette.setColor(QPalette.ColorRole.Link, QColor("#5b4bc4"))
+    _muted_disabled_text(palette, QColor("#6f6f78"))
     return palette
 
 
@@ -51,4 +70,18 @@ def apply_theme(app: QApplication, theme: str = "system") -> str:
     app.setStyle("Fusion")
     dark = theme == "dark" or (theme == "system" and system_prefers_dark())
     app.setPalette(_dark_palette() if dark else _light_palette())
+    # Qt posts the palette change to each widget: deliver it now, so that every widget (shown or
+    # not, top level or not) has the new palette before the style sheets are resolved again.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
+    restyle_sheets(app)
     return "dark" if dark else "light"
+
+
+def restyle_sheets(app: QApplication) -> None:
+    """Re-polish every widget that has a style sheet, so its ``palette(...)`` roles and the palette
+    of the widgets under it are taken from the application's palette as it is now."""
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet("")
+            widget.setStyleSheet(sheet)

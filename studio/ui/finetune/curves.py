@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from studio.ui.style.loss_plot import quiet_plot
+from studio.ui.style.loss_plot import QuietPlot
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
@@ -30,11 +30,11 @@ _LABELS = {
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
-class TrainingCurves(pg.PlotWidget):
+class TrainingCurves(QuietPlot):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        item = quiet_plot(self, "step")
-        self.legend = item.addLegend(offset=(-10, 10))
+        super().__init__("step", parent)
+        self.legend = self.getPlotItem().addLegend(offset=(-10, 10))
+        self.apply_palette()
         self._points: dict[str, tuple[list[int], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self.setMinimumHeight(140)

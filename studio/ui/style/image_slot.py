@@ -229,12 +229,12 @@ class ImageSlot(QFrame):
 
     # ----- looks ----------------------------------------------------------------------------
     def _update_look(self) -> None:
-        highlight = self.palette().color(QPalette.ColorRole.Highlight)
-        base = self.palette().color(QPalette.ColorRole.AlternateBase)
-        border = highlight.name() if self._hover else QColor(128, 128, 140, 90).name(QColor.NameFormat.HexArgb)
+        # Palette roles, not colour values: the slot follows a theme switch (see studio.ui.theme).
+        border = "palette(highlight)" if self._hover else QColor(128, 128, 140, 90).name(QColor.NameFormat.HexArgb)
         style = "dashed" if self._loaded is None and not self._hover else "solid"
         self.setStyleSheet(
-            f"QFrame#imageSlot {{ background: {base.name()}; border: 1.5px {style} {border}; border-radius: 10px; }}"
+            "QFrame#imageSlot { background: palette(alternate-base);"
+            f" border: 1.5px {style} {border}; border-radius: 10px; }}"
         )
 
     def sizeHint(self) -> QSize:

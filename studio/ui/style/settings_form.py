@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap, QValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -189,6 +189,34 @@ class PresetBar(QWidget):
         return next((name for name, button in self.buttons.items() if button.isChecked()), None)
 
 
+class Collapsible(QCollapsible):
+    """superqt's collapsible box, whose arrows are drawn in the palette's text colour again after a
+    theme switch (superqt draws them once, in the colour of the moment)."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self._draw_arrows()
+
+    def _arrow(self, symbol: str) -> QIcon:
+        size = max(self.toggleButton().font().pointSize(), 8)
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(QRect(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, symbol)
+        painter.end()
+        return QIcon(pixmap)
+
+    def _draw_arrows(self) -> None:
+        self.setExpandedIcon(self._arrow("▼"))
+        self.setCollapsedIcon(self._arrow("▲"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._draw_arrows()
+        super().changeEvent(event)
+
+
 class SettingsForm(QWidget):
     """Presets and the Advanced box, bound to one StyleSettings value."""
 
@@ -210,7 +238,7 @@ class SettingsForm(QWidget):
         box.addWidget(self.presets)
         box.addWidget(self.summary)
 
-        self.advanced = QCollapsible("Advanced")
+        self.advanced = Collapsible("Advanced")
         self.advanced.setObjectName("advancedSettings")
         inner = QWidget()
         form = QFormLayout(inner)
