@@ -33,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import identity
 import notices
 
+sys.path.insert(0, str(identity.ROOT))
+from studio.desktop_libraries import DESKTOP_LIBRARIES  # no Qt, no torch
+
 ROOT = identity.ROOT
 PACKAGING = ROOT / "packaging"
 BUILD = ROOT / "build"
@@ -227,19 +230,8 @@ def validate_linux_metadata(desktop: Path = DESKTOP_FILE, metainfo: Path = METAI
 # the Debian packages holding them become the .deb's Depends. PyInstaller bundles the other
 # libraries it finds on the build machine; Qt's xcb and Wayland plugins need these on a
 # desktop, and a build machine that lacks them (so could not bundle them) names them here.
-DESKTOP_ONLY_LIBRARIES = {
-    "libxcb-cursor.so.0": "libxcb-cursor0",
-    "libxcb-icccm.so.4": "libxcb-icccm4",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1",
-    "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-render-util.so.0": "libxcb-render-util0",
-    "libxcb-shape.so.0": "libxcb-shape0",
-    "libxcb-xinerama.so.0": "libxcb-xinerama0",
-    "libxcb-xkb.so.1": "libxcb-xkb1",
-    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libwayland-cursor.so.0": "libwayland-cursor0",
-    "libwayland-egl.so.1": "libwayland-egl1",
-}
+# The table lives with the launcher, which checks the xcb ones before it starts Qt.
+DESKTOP_ONLY_LIBRARIES = {soname: library.debian for soname, library in DESKTOP_LIBRARIES.items()}
 # Loaded only on an NVIDIA machine, from the driver: never a dependency of the package.
 DRIVER_LIBRARIES = re.compile(r"^lib(cuda|nvidia-ml|nvrtc-builtins)\.so")
 

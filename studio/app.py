@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     _give_windowed_builds_real_streams()
     args = parse_args(argv)
 
+    # Before Qt: a missing X11 library makes Qt abort with a message that names the wrong one.
+    from studio.desktop_libraries import EXIT_MISSING_LIBRARIES, check_display_libraries
+
+    problem = check_display_libraries()
+    if problem:
+        print(problem, file=sys.stderr, flush=True)
+        return EXIT_MISSING_LIBRARIES
+
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication

@@ -411,6 +411,12 @@ def test_deb_puts_the_app_under_opt_a_launcher_on_path_and_a_menu_entry(build_di
     assert json_figures(build.FIGURES)["deb"]["size_mib"] >= 0
 
 
+def test_deb_depends_and_the_launchers_library_check_share_one_table():
+    from studio.desktop_libraries import DESKTOP_LIBRARIES
+
+    assert build.DESKTOP_ONLY_LIBRARIES == {name: library.debian for name, library in DESKTOP_LIBRARIES.items()}
+
+
 def test_deb_depends_name_the_packages_of_desktop_libraries_the_build_machine_lacks(monkeypatch, tmp_path):
     monkeypatch.setattr(build, "system_libraries", lambda _bundle: (set(), {"libxcb-cursor.so.0", "libcuda.so.1"}))
     # Qt's xcb plugin needs libxcb-cursor on an X11 desktop; the NVIDIA driver's libcuda is never a dependency.
