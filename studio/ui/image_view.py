@@ -25,6 +25,10 @@ class ImageView(QWidget):
         self._image = image
         self.update()
 
+    def hint(self) -> str:
+        """The line shown while there is no picture."""
+        return self._hint
+
     def set_hint(self, hint: str) -> None:
         self._hint = hint
         self.update()

@@ -573,3 +573,31 @@ def test_bookmarks_get_automatic_names_and_are_renamed_in_place(panel, qtbot):
     qtbot.wait(50)
     assert panel.bookmarks.get(marks[0].id).name == "Seed 42"
     assert panel.strip.item(0).text() == "Seed 42"
+
+
+def test_while_a_model_loads_the_panel_says_loading_model_not_put_a_model_in(qtbot, fake_worker, tiny_models):
+    panel = _new_panel(qtbot, fake_worker)
+    panel.show()  # the load waits: the fake worker draws nothing until told
+    assert panel.explorer.loading and panel.view.image() is None
+    assert panel.model_info.text() == "Loading model…"
+    assert panel.view.hint() == "Loading model…"
+    assert panel.caption.text() == "Loading model…"
+    assert not panel.message.isVisibleTo(panel)  # not an error
+    assert "Put a VAE or GAN" not in panel.model_info.text()
+
+    while fake_worker.pending_render is not None:
+        fake_worker.draw()
+    assert not panel.explorer.loading
+    assert panel.view.image() is not None and panel.view.image().width() == 64
+    assert panel.model_info.text().startswith(("VAE ·", "GAN ·"))
+    assert "Loading" not in panel.caption.text()
+
+
+def test_with_no_model_at_all_the_panel_says_where_to_put_one(qtbot, worker, tmp_path, monkeypatch):
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    panel = _new_panel(qtbot, worker)
+    panel.show()
+    assert not panel.explorer.loading
+    assert panel.model_info.text().startswith("Put a VAE or GAN")
+    assert str(panel.explorer.library_folder) in panel.model_info.text()
+    assert panel.view.hint() == panel.empty_hint

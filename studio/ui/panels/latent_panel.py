@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOADING_TEXT = "Loading model…"
+
 
 class LatentPanel(Panel):
     title = "Latent Explorer"
@@ -303,9 +305,9 @@ class LatentPanel(Panel):
     @Slot(bool)
     def _on_loading(self, loading: bool) -> None:
         if loading:
-            self.caption.setText("Loading the model…")
+            self.caption.setText(LOADING_TEXT)
             if self.explorer.qimage is None:
-                self.view.set_hint("Loading the model…")
+                self.view.set_hint(LOADING_TEXT)
         else:
             self._fill_models()  # after a failed load the picker shows the model still in use
             self._update_caption()
@@ -315,11 +317,6 @@ class LatentPanel(Panel):
     def _on_model_loaded(self) -> None:
         e = self.explorer
         model = e.model
-        kind = "VAE" if model.kind == "vae" else "GAN"
-        self.model_info.setText(
-            f"{kind} · {model.latent_dim} latent dimensions · {model.image_size}×{model.image_size}"
-            + (f" · {len(model.class_names)} classes" if model.class_names else "")
-        )
         index = next((i for i, m in enumerate(e.models) if m.path == e.info.path), -1)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
@@ -364,9 +361,27 @@ class LatentPanel(Panel):
             self.interpolate_button,
         ):
             widget.setEnabled(ready)
-        if not has_models:
+        if not has_models and self.explorer.started:
             self.view.set_hint(self.empty_hint)
-            self.model_info.setText(f"Put a VAE or GAN (.safetensors with its card) in\n{self.explorer.library_folder}")
+        self._update_model_info()
+
+    def _update_model_info(self) -> None:
+        """The line under the model picker: the model's facts; "Loading model…" (not a
+        complaint) while one loads; where to put a model only when there truly is none."""
+        e = self.explorer
+        model = e.model
+        if e.loading:
+            text = LOADING_TEXT
+        elif model is not None:
+            kind = "VAE" if model.kind == "vae" else "GAN"
+            text = f"{kind} · {model.latent_dim} latent dimensions · {model.image_size}×{model.image_size}" + (
+                f" · {len(model.class_names)} classes" if model.class_names else ""
+            )
+        elif not e.models and e.started:
+            text = f"Put a VAE or GAN (.safetensors with its card) in\n{e.library_folder}"
+        else:
+            text = ""
+        self.model_info.setText(text)
 
     # ----- the state, shown ---------------------------------------------------------------
     @Slot(object)
