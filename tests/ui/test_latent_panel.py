@@ -12,8 +12,10 @@ from PySide6.QtWidgets import QApplication, QLineEdit
 
 from studio.files.images import load_image, read_png_settings
 from studio.files.paths import data_dir, models_dir
-from studio.ui.latent import explorer_controller
+from studio.ui import saved_notice
+from studio.ui.latent import explorer_controller, interpolation
 from studio.ui.latent.bookmark_store import BookmarkStore
+from studio.ui.panels import base as panel_base
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.qimage import to_pil
 
@@ -357,7 +359,7 @@ def test_a_gan_projects_an_image_as_a_job_with_progress(panel, qtbot, tmp_path, 
     assert np.array_equal(_pixels(panel), _expected(panel))
 
 
-def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, qtbot, tmp_path):
+def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, qtbot, tmp_path, monkeypatch):
     from studio.engine.latent.interpolation import interpolate_path
 
     _open(qtbot, panel, "vae")
@@ -384,7 +386,49 @@ def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, 
     frames = tmp_path / "frames"
     dialog.export_frames(frames)
     assert len(sorted(frames.glob("*.png"))) == expected
+
+    # From the button: the dialog confirms with the file's name and a link to its folder.
+    opened = _record_opened_urls(monkeypatch)
+    assert not dialog.saved.isVisibleTo(dialog)
+    (tmp_path / "anims").mkdir()
+    monkeypatch.setattr(
+        interpolation.QFileDialog,
+        "getSaveFileName",
+        lambda *args, **kwargs: (str(tmp_path / "anims" / "orbit.gif"), "GIF (*.gif)"),
+    )
+    dialog.export_button.click()
+    assert (tmp_path / "anims" / "orbit.gif").exists()
+    assert dialog.saved.isVisibleTo(dialog) and "Saved orbit.gif" in dialog.saved.text()
+    assert "Open folder" in dialog.saved.text()
+    dialog.saved.linkActivated.emit("open-folder")
+    assert [url.toLocalFile() for url in opened] == [str(tmp_path / "anims")]
     dialog.close()
+
+
+def _record_opened_urls(monkeypatch) -> list:
+    """Stand in for QDesktopServices.openUrl (no file manager opens in a test): the URLs asked for."""
+    opened = []
+    monkeypatch.setattr(saved_notice.QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    return opened
+
+
+def test_export_png_confirms_the_file_name_with_a_link_that_opens_its_folder(panel, qtbot, tmp_path, monkeypatch):
+    _open(qtbot, panel, "vae")
+    opened = _record_opened_urls(monkeypatch)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    monkeypatch.setattr(
+        panel_base.QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(folder / "my-face"), "")
+    )
+    assert not panel.saved.isVisibleTo(panel)
+    panel.export_button.click()
+    assert (folder / "my-face.png").exists()
+    assert panel.saved.isVisibleTo(panel)
+    assert "Saved my-face.png" in panel.saved.text() and "Open folder" in panel.saved.text()
+    assert not panel.message.isVisibleTo(panel)
+    assert opened == []
+    panel.saved.linkActivated.emit("open-folder")
+    assert [url.toLocalFile() for url in opened] == [str(folder)]
 
 
 def test_a_gan_with_classes_shows_the_class_picker_and_truncation(panel, qtbot):

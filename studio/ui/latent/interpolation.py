@@ -39,6 +39,7 @@ from studio.ui.image_view import ImageView
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import bookmark_icon
 from studio.ui.qimage import to_qimage
+from studio.ui.saved_notice import SavedNotice
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -138,6 +139,8 @@ class InterpolationDialog(QDialog):
         right_layout.addWidget(self.view, 1)
         right_layout.addLayout(transport)
         right_layout.addLayout(buttons)
+        self.saved = SavedNotice()  # "Saved NAME · Open folder" after an export
+        right_layout.addWidget(self.saved)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -293,21 +296,24 @@ class InterpolationDialog(QDialog):
         if Path(path).suffix.lower() not in (".gif", ".webp", ".png", ".apng"):
             key = next((k for k in _FILTER_SUFFIX if f"*.{k}" in chosen), "gif")
             path += _FILTER_SUFFIX[key]
-        self._report(lambda: self.export_animation(path), f"Exported {Path(path).name}")
+        self._report(lambda: self.export_animation(path), lambda written: (written.name, written.parent))
 
     def export_frames_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export frames to a folder")
         if folder:
-            self._report(lambda: self.export_frames(folder), f"Exported {len(self.frames)} frames")
+            count = len(self.frames)
+            self._report(lambda: self.export_frames(folder), lambda _written: (f"{count} frames", Path(folder)))
 
-    def _report(self, action, done: str) -> None:
+    def _report(self, action, saved) -> None:
+        """Run an export; on success the line under the buttons says "Saved NAME · Open folder"
+        (``saved`` turns what ``action`` returned into that name and folder)."""
         try:
-            action()
+            written = action()
         except (OSError, ValueError) as exc:
             log.error("export failed: %s", exc)
             QMessageBox.warning(self, "Export failed", str(exc))
             return
-        self.view.setToolTip(done)
+        self.saved.show_saved(*saved(written))
 
     def done(self, result: int) -> None:
         self._player.stop()

@@ -36,6 +36,7 @@ from studio.ui.latent.bookmarks import BookmarkStrip
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.panels.base import Panel, PanelImage
+from studio.ui.saved_notice import SavedNotice
 from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ class LatentPanel(Panel):
         picture_layout.setSpacing(4)
         picture_layout.addWidget(self.view, 1)
         picture_layout.addWidget(self.caption)
+        self.saved = SavedNotice()  # "Saved NAME · Open folder" after an export
+        self.saved.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        picture_layout.addWidget(self.saved)
         picture_layout.addWidget(self.message)
 
         self.splitter = picture_beside_controls(picture, self._build_controls(), (700, 360))
@@ -543,4 +547,4 @@ class LatentPanel(Panel):
     def export_png_dialog(self) -> None:
         path = self.save_png_dialog("Export PNG")
         if path is not None:
-            self.caption.setText(f"Exported {path.name}")
+            self.saved.show_saved(path.name, path.parent)
