@@ -16,6 +16,7 @@ pyproject.toml keeps it so).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap, QValidator
@@ -40,14 +41,33 @@ from superqt import QCollapsible
 from studio.spec.ranges import MAX_SEED
 from studio.spec.style import LAYER_NAMES
 from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
+from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text, estimate_seconds
 from studio.ui.theme import ERROR_COLOUR
 
 PRESET_LABELS = {"preview": "Quick", "balanced": "Balanced", "high": "Best"}
 PRESET_TIPS = {
-    "preview": "Refine at 256 px: under a minute on a laptop, for trying ideas",
-    "balanced": "Refine at 512 px: minutes on a CPU, seconds on a GPU",
-    "high": "Refine at 1024 px with more steps: meant for a GPU",
+    "preview": "Refine at 256 px, 30 steps: for trying ideas",
+    "balanced": "Refine at 512 px, 60 steps: minutes on a CPU, seconds on a GPU",
+    "high": "Refine at 1024 px, 150 steps: meant for a GPU",
 }
+# Seconds a Refine with these settings will take, and whether that comes from runs measured here
+# (False: the first guess). The controller supplies one (StyleRun.estimate); without it, the guess.
+Estimator = Callable[[StyleSettings], tuple[float, bool]]
+
+
+def first_guess(settings: StyleSettings) -> tuple[float, bool]:
+    return estimate_seconds(settings, FIRST_GUESS_S_PER_STEP_MP), False
+
+
+def short_duration(seconds: float) -> str:
+    """A preset button's estimate: '~40 s'."""
+    return "~" + duration_text(seconds).removeprefix("about ")
+
+
+def estimate_note(measured: bool) -> str:
+    return "measured from your runs on this machine" if measured else "a first guess until your first Refine"
+
+
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS (sharp, fewer steps)", "adam": "Adam (smooth, steady)"}
 POOLING_LABELS = {"max": "Max (crisper)", "avg": "Average (softer)"}
 COLOUR_LABELS = {
@@ -178,6 +198,16 @@ class PresetBar(QWidget):
             row.addWidget(button, 1)
             button.clicked.connect(lambda _checked=False, n=name: self.chosen.emit(n))
 
+    def show_estimates(self, estimator: Estimator) -> None:
+        """Each button's label with how long its Refine will take ('Balanced · ~40 s')."""
+        for name, button in self.buttons.items():
+            seconds, measured = estimator(PRESETS[name])
+            label = PRESET_LABELS.get(name, name.capitalize())
+            button.setText(f"{label} · {short_duration(seconds)}")
+            button.setToolTip(
+                f"{PRESET_TIPS.get(name, '')}\n{duration_text(seconds).capitalize()} ({estimate_note(measured)})"
+            )
+
     def show_preset(self, name: str | None) -> None:
         # None: "Custom"; an exclusive group cannot uncheck its last button without this dance.
         self.group.setExclusive(False)
@@ -226,6 +256,7 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         self._settings = settings if settings is not None else PRESETS["preview"]
         self._updating = False
+        self._estimator: Estimator = first_guess
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(6)
@@ -356,6 +387,18 @@ class SettingsForm(QWidget):
         if changed:
             self.settingsChanged.emit(settings)
 
+    def set_estimator(self, estimator: Estimator | None) -> None:
+        """Where the time estimates come from (None: the first guess); shows them again."""
+        self._estimator = estimator or first_guess
+        self.refresh_estimates()
+
+    def refresh_estimates(self) -> None:
+        """Show the estimates again (the photo, or the measured speed, changed)."""
+        self._show_summary(self._settings)
+
+    def estimate(self, settings: StyleSettings | None = None) -> tuple[float, bool]:
+        return self._estimator(settings if settings is not None else self._settings)
+
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
         # The seed is the artist's, not the preset's: switching quality keeps the same picture.
@@ -397,11 +440,21 @@ class SettingsForm(QWidget):
             self._updating = False
         if not keep_error:
             self.error.hide()
-        preset = preset_name(s.replace(seed=0)) if s.seed != 0 else preset_name(s)
-        self.presets.show_preset(preset)
+        self.presets.show_preset(self._preset(s))
+        self._show_summary(s)
+
+    def _preset(self, s: StyleSettings) -> str | None:
+        return preset_name(s.replace(seed=0)) if s.seed != 0 else preset_name(s)
+
+    def _show_summary(self, s: StyleSettings) -> None:
+        preset = self._preset(s)
         scales = s.scale_sizes()
+        seconds, measured = self._estimator(s)
         self.summary.setText(
             f"{'Custom · ' if preset is None else ''}{s.size} px · {len(scales)} scale{'s' if len(scales) > 1 else ''}"
             f" × {s.steps} steps · {s.optimizer.upper() if s.optimizer == 'lbfgs' else s.optimizer.capitalize()}"
             + ("" if s.preserve_color == "none" else " · photo colours")
+            + f" · {duration_text(seconds)}"
         )
+        self.summary.setToolTip(f"How long a Refine will take: {estimate_note(measured)}")
+        self.presets.show_estimates(self._estimator)
