@@ -15,6 +15,7 @@ pyproject.toml keeps it so).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -53,6 +55,27 @@ PRESET_TIPS = {
 # Seconds a Refine with these settings will take, and whether that comes from runs measured here
 # (False: the first guess). The controller supplies one (StyleRun.estimate); without it, the guess.
 Estimator = Callable[[StyleSettings], tuple[float, bool]]
+
+
+# "Keep my photo ↔ Take the style": style_weight on a log scale from 1 to 400, so the presets' 20
+# (refining the instant painting) sits in the middle and 300 (from the photo) near the right end.
+STYLE_SLIDER_STEPS = 200
+STYLE_WEIGHT_RANGE = (1.0, 400.0)
+
+
+def slider_weight(position: int) -> float:
+    """The style weight at a slider position (3 significant digits: the numbers people type)."""
+    low, high = STYLE_WEIGHT_RANGE
+    fraction = min(max(position, 0), STYLE_SLIDER_STEPS) / STYLE_SLIDER_STEPS
+    return float(f"{low * (high / low) ** fraction:.3g}")
+
+
+def weight_position(weight: float) -> int:
+    low, high = STYLE_WEIGHT_RANGE
+    if not weight > 0:
+        return 0
+    fraction = math.log(weight / low) / math.log(high / low)
+    return round(min(max(fraction, 0.0), 1.0) * STYLE_SLIDER_STEPS)
 
 
 def first_guess(settings: StyleSettings) -> tuple[float, bool]:
@@ -268,6 +291,18 @@ class SettingsForm(QWidget):
         self.summary.setWordWrap(True)
         box.addWidget(self.presets)
         box.addWidget(self.summary)
+        balance = QHBoxLayout()
+        balance.setSpacing(6)
+        self.style_slider = QSlider(Qt.Orientation.Horizontal)
+        self.style_slider.setObjectName("styleBalance")
+        self.style_slider.setRange(0, STYLE_SLIDER_STEPS)
+        self.style_slider.setPageStep(STYLE_SLIDER_STEPS // 10)
+        self.style_slider.valueChanged.connect(self._on_style_slider)
+        keep, take = QLabel("Keep my photo"), QLabel("Take the style")
+        balance.addWidget(keep)
+        balance.addWidget(self.style_slider, 1)
+        balance.addWidget(take)
+        box.addLayout(balance)
 
         self.advanced = Collapsible("Advanced")
         self.advanced.setObjectName("advancedSettings")
@@ -399,6 +434,21 @@ class SettingsForm(QWidget):
     def estimate(self, settings: StyleSettings | None = None) -> tuple[float, bool]:
         return self._estimator(settings if settings is not None else self._settings)
 
+    def _on_style_slider(self, position: int) -> None:
+        if not self._updating:
+            self._edit("style_weight", slider_weight(position))
+
+    def _show_style_slider(self, s: StyleSettings) -> None:
+        self.style_slider.blockSignals(True)
+        # A weight typed in Advanced between two positions keeps its own number (the slider shows
+        # the nearest place); only moving the slider replaces it.
+        self.style_slider.setValue(weight_position(s.style_weight))
+        self.style_slider.blockSignals(False)
+        self.style_slider.setToolTip(
+            f"Style weight {s.style_weight:g}: left keeps more of the photo's shapes, right takes more of the"
+            " painting's texture (the presets use 20; Advanced has the number)"
+        )
+
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
         # The seed is the artist's, not the preset's: switching quality keeps the same picture.
@@ -441,6 +491,7 @@ class SettingsForm(QWidget):
         if not keep_error:
             self.error.hide()
         self.presets.show_preset(self._preset(s))
+        self._show_style_slider(s)
         self._show_summary(s)
 
     def _preset(self, s: StyleSettings) -> str | None:
