@@ -354,3 +354,23 @@ def test_a_built_in_style_clicked_in_the_gallery_paints_the_photo(qtbot, panel, 
     assert slot.name() == name and slot.info_label.text() == "Built-in style"
     assert shown.args[0].png[STYLE_KEY]["instant"]["styles"] == [name]
     assert panel.start_button.isEnabled()
+
+
+def test_the_keep_my_photo_take_the_style_slider_sets_the_style_weight(panel):
+    from studio.ui.style.settings_form import STYLE_SLIDER_STEPS
+
+    form = panel.form
+    slider = form.style_slider
+    assert slider.isVisible() and not form.advanced.isExpanded()  # on the main form
+    form.set_settings(StyleSettings(style_weight=20.0))
+    assert slider.value() == STYLE_SLIDER_STEPS // 2  # the presets' weight sits in the middle
+    assert "20" in slider.toolTip()
+    weights = []
+    for position in range(0, STYLE_SLIDER_STEPS + 1, 5):
+        slider.setValue(position)
+        weights.append(form.settings().style_weight)
+        assert f"{weights[-1]:g}" in slider.toolTip()
+        assert form.fields["style_weight"].value() == weights[-1]  # Advanced shows the same number
+    assert all(a < b for a, b in zip(weights, weights[1:], strict=False))
+    assert weights[0] == 1 and weights[-1] == 400
+    assert panel.run.settings().style_weight == 400

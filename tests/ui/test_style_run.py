@@ -395,3 +395,60 @@ def test_a_built_in_style_from_the_gallery_is_a_painting(qtbot, fake_worker, tmp
     assert made == [1]  # fetched on the worker, once
     assert outcome.png[STYLE_KEY]["instant"]["styles"] == ["Red mosaic"]
     assert outcome.name == "beach in the style of Red mosaic.png"
+
+
+# ----- how long a Refine takes ---------------------------------------------------------------------
+
+
+def _preset_texts(panel: StylePanel) -> dict[str, str]:
+    return {name: button.text() for name, button in panel.form.presets.buttons.items()}
+
+
+def test_every_preset_shows_its_time_and_a_run_measures_this_machines_speed(qtbot, fake_worker, monkeypatch):
+    from studio.spec.style_settings import PRESETS
+    from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text
+
+    def timed(content, styles, settings, device):
+        # 5 steps at 1000 × 500 px (2.5 step-megapixels) in 5 s: 2 s per step per megapixel.
+        yield StyleProgress(0.5, "step", None, step=1, total_steps=5, losses={"total": 1.0})
+        history = [{"scale": 0, "total": 1.0}] * 5
+        return StyleResult(Image.new("RGB", (1000, 500)), settings.to_dict(), history, [(1000, 500)], 5.0, False, "cpu")
+
+    monkeypatch.setattr(transfer, "stylize_job", timed)
+    panel = StylePanel(fake_worker)
+    qtbot.addWidget(panel)
+    # Before any run: every quality shows a first guess, and says so.
+    before = _preset_texts(panel)
+    for name, text in before.items():
+        assert " · ~" in text and text.endswith((" s", " min", " h")), text
+        assert "first guess" in panel.form.presets.buttons[name].toolTip()
+    assert "about" in panel.form.summary.text()
+    seconds, measured = panel.run.estimate(PRESETS["balanced"])
+    assert not measured and seconds > 30  # conservative: a 2-core CPU
+    assert seconds == pytest.approx(FIRST_GUESS_S_PER_STEP_MP * 60 * 512 * 384 / 1e6)
+
+    panel.accept_image(_loaded("beach.png"))  # 24 × 16: a 3:2 photo
+    panel.accept_image(_loaded("starry night.png", (200, 60, 30)))
+    panel.start()
+    fake_worker.run()
+    assert panel.run.result is not None
+
+    # After it: steps × pixels of each preset (on this photo's shape) at 2 s per step-megapixel.
+    for name, preset in PRESETS.items():
+        short = round(preset.size * 16 / 24)
+        expected = 2.0 * preset.steps * preset.size * short / 1e6
+        seconds, measured = panel.run.estimate(preset)
+        assert measured and seconds == pytest.approx(expected)
+        button = panel.form.presets.buttons[name]
+        assert duration_text(expected).removeprefix("about ") in button.text()
+        assert "measured" in button.toolTip()
+    quick, best = panel.run.estimate(PRESETS["preview"])[0], panel.run.estimate(PRESETS["high"])[0]
+    assert best / quick == pytest.approx((150 * 1024 * 683) / (30 * 256 * 171))
+    assert _preset_texts(panel) != before
+
+    # Remembered across restarts: a new panel (same prefs) shows the measured times at once.
+    again = StylePanel(fake_worker)
+    qtbot.addWidget(again)
+    assert again.run.speed() == (pytest.approx(2.0), True)
+    assert "measured" in again.form.presets.buttons["balanced"].toolTip()
+    assert again.run.estimate(PRESETS["balanced"])[0] == pytest.approx(2.0 * 60 * 512 * 384 / 1e6)

@@ -234,6 +234,10 @@ class StylePanel(Panel):
         box.addWidget(section_label("Refine"))
         self.form = SettingsForm(self.run.settings())
         self.form.settingsChanged.connect(self.run.set_settings)
+        # Each quality shows how long its Refine takes here (the photo's shape, the measured speed).
+        self.form.set_estimator(self.run.estimate)
+        self.run.speedChanged.connect(self.form.refresh_estimates)
+        self.run.inputsChanged.connect(self.form.refresh_estimates)
         box.addWidget(self.form)
         if self._prefs.value("style/advanced_open", False, type=bool):
             self.form.advanced.expand(animate=False)

@@ -15,7 +15,9 @@ pyproject.toml keeps it so).
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap, QValidator
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -40,14 +43,54 @@ from superqt import QCollapsible
 from studio.spec.ranges import MAX_SEED
 from studio.spec.style import LAYER_NAMES
 from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
+from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text, estimate_seconds
 from studio.ui.theme import ERROR_COLOUR
 
 PRESET_LABELS = {"preview": "Quick", "balanced": "Balanced", "high": "Best"}
 PRESET_TIPS = {
-    "preview": "Refine at 256 px: under a minute on a laptop, for trying ideas",
-    "balanced": "Refine at 512 px: minutes on a CPU, seconds on a GPU",
-    "high": "Refine at 1024 px with more steps: meant for a GPU",
+    "preview": "Refine at 256 px, 30 steps: for trying ideas",
+    "balanced": "Refine at 512 px, 60 steps: minutes on a CPU, seconds on a GPU",
+    "high": "Refine at 1024 px, 150 steps: meant for a GPU",
 }
+# Seconds a Refine with these settings will take, and whether that comes from runs measured here
+# (False: the first guess). The controller supplies one (StyleRun.estimate); without it, the guess.
+Estimator = Callable[[StyleSettings], tuple[float, bool]]
+
+
+# "Keep my photo ↔ Take the style": style_weight on a log scale from 1 to 400, so the presets' 20
+# (refining the instant painting) sits in the middle and 300 (from the photo) near the right end.
+STYLE_SLIDER_STEPS = 200
+STYLE_WEIGHT_RANGE = (1.0, 400.0)
+
+
+def slider_weight(position: int) -> float:
+    """The style weight at a slider position (3 significant digits: the numbers people type)."""
+    low, high = STYLE_WEIGHT_RANGE
+    fraction = min(max(position, 0), STYLE_SLIDER_STEPS) / STYLE_SLIDER_STEPS
+    return float(f"{low * (high / low) ** fraction:.3g}")
+
+
+def weight_position(weight: float) -> int:
+    low, high = STYLE_WEIGHT_RANGE
+    if not weight > 0:
+        return 0
+    fraction = math.log(weight / low) / math.log(high / low)
+    return round(min(max(fraction, 0.0), 1.0) * STYLE_SLIDER_STEPS)
+
+
+def first_guess(settings: StyleSettings) -> tuple[float, bool]:
+    return estimate_seconds(settings, FIRST_GUESS_S_PER_STEP_MP), False
+
+
+def short_duration(seconds: float) -> str:
+    """A preset button's estimate: '~40 s'."""
+    return "~" + duration_text(seconds).removeprefix("about ")
+
+
+def estimate_note(measured: bool) -> str:
+    return "measured from your runs on this machine" if measured else "a first guess until your first Refine"
+
+
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS (sharp, fewer steps)", "adam": "Adam (smooth, steady)"}
 POOLING_LABELS = {"max": "Max (crisper)", "avg": "Average (softer)"}
 COLOUR_LABELS = {
@@ -178,6 +221,16 @@ class PresetBar(QWidget):
             row.addWidget(button, 1)
             button.clicked.connect(lambda _checked=False, n=name: self.chosen.emit(n))
 
+    def show_estimates(self, estimator: Estimator) -> None:
+        """Each button's label with how long its Refine will take ('Balanced · ~40 s')."""
+        for name, button in self.buttons.items():
+            seconds, measured = estimator(PRESETS[name])
+            label = PRESET_LABELS.get(name, name.capitalize())
+            button.setText(f"{label} · {short_duration(seconds)}")
+            button.setToolTip(
+                f"{PRESET_TIPS.get(name, '')}\n{duration_text(seconds).capitalize()} ({estimate_note(measured)})"
+            )
+
     def show_preset(self, name: str | None) -> None:
         # None: "Custom"; an exclusive group cannot uncheck its last button without this dance.
         self.group.setExclusive(False)
@@ -226,6 +279,7 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         self._settings = settings if settings is not None else PRESETS["preview"]
         self._updating = False
+        self._estimator: Estimator = first_guess
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(6)
@@ -237,6 +291,18 @@ class SettingsForm(QWidget):
         self.summary.setWordWrap(True)
         box.addWidget(self.presets)
         box.addWidget(self.summary)
+        balance = QHBoxLayout()
+        balance.setSpacing(6)
+        self.style_slider = QSlider(Qt.Orientation.Horizontal)
+        self.style_slider.setObjectName("styleBalance")
+        self.style_slider.setRange(0, STYLE_SLIDER_STEPS)
+        self.style_slider.setPageStep(STYLE_SLIDER_STEPS // 10)
+        self.style_slider.valueChanged.connect(self._on_style_slider)
+        keep, take = QLabel("Keep my photo"), QLabel("Take the style")
+        balance.addWidget(keep)
+        balance.addWidget(self.style_slider, 1)
+        balance.addWidget(take)
+        box.addLayout(balance)
 
         self.advanced = Collapsible("Advanced")
         self.advanced.setObjectName("advancedSettings")
@@ -356,6 +422,33 @@ class SettingsForm(QWidget):
         if changed:
             self.settingsChanged.emit(settings)
 
+    def set_estimator(self, estimator: Estimator | None) -> None:
+        """Where the time estimates come from (None: the first guess); shows them again."""
+        self._estimator = estimator or first_guess
+        self.refresh_estimates()
+
+    def refresh_estimates(self) -> None:
+        """Show the estimates again (the photo, or the measured speed, changed)."""
+        self._show_summary(self._settings)
+
+    def estimate(self, settings: StyleSettings | None = None) -> tuple[float, bool]:
+        return self._estimator(settings if settings is not None else self._settings)
+
+    def _on_style_slider(self, position: int) -> None:
+        if not self._updating:
+            self._edit("style_weight", slider_weight(position))
+
+    def _show_style_slider(self, s: StyleSettings) -> None:
+        self.style_slider.blockSignals(True)
+        # A weight typed in Advanced between two positions keeps its own number (the slider shows
+        # the nearest place); only moving the slider replaces it.
+        self.style_slider.setValue(weight_position(s.style_weight))
+        self.style_slider.blockSignals(False)
+        self.style_slider.setToolTip(
+            f"Style weight {s.style_weight:g}: left keeps more of the photo's shapes, right takes more of the"
+            " painting's texture (the presets use 20; Advanced has the number)"
+        )
+
     def apply_preset(self, name: str) -> None:
         preset = PRESETS[name]
         # The seed is the artist's, not the preset's: switching quality keeps the same picture.
@@ -397,11 +490,22 @@ class SettingsForm(QWidget):
             self._updating = False
         if not keep_error:
             self.error.hide()
-        preset = preset_name(s.replace(seed=0)) if s.seed != 0 else preset_name(s)
-        self.presets.show_preset(preset)
+        self.presets.show_preset(self._preset(s))
+        self._show_style_slider(s)
+        self._show_summary(s)
+
+    def _preset(self, s: StyleSettings) -> str | None:
+        return preset_name(s.replace(seed=0)) if s.seed != 0 else preset_name(s)
+
+    def _show_summary(self, s: StyleSettings) -> None:
+        preset = self._preset(s)
         scales = s.scale_sizes()
+        seconds, measured = self._estimator(s)
         self.summary.setText(
             f"{'Custom · ' if preset is None else ''}{s.size} px · {len(scales)} scale{'s' if len(scales) > 1 else ''}"
             f" × {s.steps} steps · {s.optimizer.upper() if s.optimizer == 'lbfgs' else s.optimizer.capitalize()}"
             + ("" if s.preserve_color == "none" else " · photo colours")
+            + f" · {duration_text(seconds)}"
         )
+        self.summary.setToolTip(f"How long a Refine will take: {estimate_note(measured)}")
+        self.presets.show_estimates(self._estimator)

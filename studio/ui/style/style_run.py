@@ -51,6 +51,13 @@ from studio.spec.style_settings import (
     png_settings,
     settings_from_png,
 )
+from studio.spec.style_speed import (
+    DEFAULT_ASPECT,
+    FIRST_GUESS_S_PER_STEP_MP,
+    blend,
+    estimate_seconds,
+    measured_speed,
+)
 from studio.ui.job_link import JobLink
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.style.instant_work import (
@@ -79,6 +86,7 @@ MAX_STYLES = 4
 PREVIEW_MIN_INTERVAL_MS = 300  # previews reach the view at most this often during a run
 INSTANT_MIN_INTERVAL_MS = 60  # instant pictures are asked for at most this often while dragging
 SETTINGS_PREF = "style/settings"
+SPEED_PREF = "style/seconds_per_step_mp"  # this machine's Refine speed, measured from its runs
 BUILTIN_FORMAT = "Built-in style"  # a built-in painting's LoadedImage.source_format
 
 _keys = itertools.count(1)  # identities of photos and paintings: same key, same style vector
@@ -154,6 +162,7 @@ class StyleRun(QObject):
     saveProgressed = Signal(object)  # RunProgress of a full-size save
     saved = Signal(object)  # the Path written
     saveFailed = Signal(str)
+    speedChanged = Signal()  # a run measured this machine's speed: the time estimates changed
 
     def __init__(
         self,
@@ -181,6 +190,7 @@ class StyleRun(QObject):
         self._started = 0.0
         self._losses_seen = 0
         self._changed_during_run = False
+        self._speed: float | None = self._saved_speed()  # seconds per step per megapixel, measured
         self._quiet = False  # restoring a PNG: its picture stays on screen, no instant render
         self._emit_preview = qthrottled(self._show_preview, PREVIEW_MIN_INTERVAL_MS, leading=True, parent=self)
         # Worker side only: the networks' style vectors, kept between pictures.
@@ -386,6 +396,38 @@ class StyleRun(QObject):
                 log.warning("Ignoring unusable saved style settings")
         return PRESETS["preview"]
 
+    # ----- how long a Refine takes ---------------------------------------------------------------
+    def speed(self) -> tuple[float, bool]:
+        """Seconds per optimiser step per megapixel, and whether runs here measured it (else the first guess)."""
+        return (self._speed, True) if self._speed is not None else (FIRST_GUESS_S_PER_STEP_MP, False)
+
+    def estimate(self, settings: StyleSettings | None = None) -> tuple[float, bool]:
+        """Seconds a Refine with ``settings`` (by default the current ones) will take on the current
+        photo, and whether that comes from measured runs."""
+        speed, measured = self.speed()
+        aspect = DEFAULT_ASPECT
+        if self.photo is not None and min(self.photo.image.size) > 0:
+            aspect = min(self.photo.image.size) / max(self.photo.image.size)
+        return estimate_seconds(settings if settings is not None else self.settings(), speed, aspect), measured
+
+    def _saved_speed(self) -> float | None:
+        if self._prefs is None:
+            return None
+        try:
+            value = float(self._prefs.value(SPEED_PREF, 0.0))
+        except (TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) and value > 0 else None
+
+    def _measure(self, result: StyleResult) -> None:
+        measured = measured_speed(float(result.seconds), list(result.scales), list(result.loss_history))
+        if measured is None:
+            return
+        self._speed = blend(self._speed, measured)
+        if self._prefs is not None:
+            self._prefs.setValue(SPEED_PREF, self._speed)
+        self.speedChanged.emit()
+
     def _note_change(self) -> None:
         if self.running and not self._changed_during_run:
             self._changed_during_run = True
@@ -488,6 +530,7 @@ class StyleRun(QObject):
         if result is None or getattr(result, "image", None) is None:
             self.cancelled.emit(None)
             return
+        self._measure(result)
         content_name, style_names = self._names
         stopped = stopped or result.cancelled
         # The engine's record of the run (every setting, the weights, what ran where) plus the
