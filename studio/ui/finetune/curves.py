@@ -1,4 +1,5 @@
-"""Live training curves: one line per loss (discriminator, generator, ...), linear scale.
+"""Live training curves, titled "How well it imitates your images": one line per loss, named
+in plain words (Judge, Maker, Likeness, ...; the loss names in the tooltip), linear scale.
 
 GAN losses can be negative (WGAN-GP, hinge), so unlike the style panel's log-scale plot these
 are drawn as they are. Long runs are thinned for drawing only, so a 100,000-step run does not
@@ -11,34 +12,38 @@ import math
 from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 
+from studio.ui.finetune.plain import LOSS_TOOLTIPS, LOSSES
 from studio.ui.style.loss_plot import QuietPlot
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
 MAX_DRAWN_POINTS = 2000
-_LABELS = {
-    "d": "Discriminator",
-    "g": "Generator",
-    "gp": "Gradient penalty",
-    "loss": "Total",
-    "recon": "Reconstruction",
-    "kl": "KL",
-}
+TITLE = "How well it imitates your images"
+TOOLTIP = (
+    "How training is going, step by step. For a GAN the Maker learns to draw pictures like yours and "
+    "the Judge to tell them apart: the two lines balance each other, and wild swings mean trouble. "
+    "For a VAE, Likeness falling means its pictures are getting closer to yours.\n"
+    + "; ".join(f"{LOSSES[k]}: {v}" for k, v in LOSS_TOOLTIPS.items())
+)
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 class TrainingCurves(QuietPlot):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("step", parent)
+        super().__init__("training steps", parent)
         self.legend = self.getPlotItem().addLegend(offset=(-10, 10))
         self.apply_palette()
         self._points: dict[str, tuple[list[int], list[float]]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self.setMinimumHeight(140)
-        self.setToolTip("Losses as training goes on: a GAN's two losses balance each other; wild swings mean trouble")
+        self.setToolTip(TOOLTIP)
+
+    def apply_palette(self) -> None:
+        super().apply_palette()
+        self.getPlotItem().setTitle(TITLE, color=self.palette().color(QPalette.ColorRole.Text).name(), size="9pt")
 
     def clear_values(self) -> None:
         for curve in self._curves.values():
@@ -57,7 +62,7 @@ class TrainingCurves(QuietPlot):
             if name not in self._curves:
                 colour = QColor(_COLOURS[len(self._curves) % len(_COLOURS)])
                 self._curves[name] = self.getPlotItem().plot(
-                    [], [], pen=pg.mkPen(colour, width=2), name=_LABELS.get(name, name)
+                    [], [], pen=pg.mkPen(colour, width=2), name=LOSSES.get(name, name)
                 )
             every = max(1, math.ceil(len(steps) / MAX_DRAWN_POINTS))
             self._curves[name].setData(steps[::every], values[::every])

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QVBoxLayout, QWizardPage
 
+from studio.ui.finetune.kid_bar import CloserBar
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
 
@@ -31,11 +32,13 @@ class FinishPage(QWizardPage):
         self.open_explorer = QCheckBox("Open it in the Latent Explorer")
         self.open_explorer.setChecked(True)
         self.preview = ImageView()
+        self.closer = CloserBar()
         form = QFormLayout()
         form.addRow("Name", self.name)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.summary)
+        layout.addWidget(self.closer)
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.open_explorer)
         session.saveFailed.connect(self._on_save_failed)
@@ -49,10 +52,9 @@ class FinishPage(QWizardPage):
             lines.append(f"Trained {result.train.step} steps.")
         elif session.can_save():
             lines.append("Training was stopped: the model from the last checkpoint will be saved.")
-        if result is not None and result.kid_before and result.kid_after:
-            lines.append(
-                f"KID on your held-out images: {result.kid_before.kid:.3f} before, {result.kid_after.kid:.3f} after."
-            )
+        before, after = (result.kid_before, result.kid_after) if result is not None else (None, None)
+        self.closer.setVisible(before is not None or after is not None)
+        self.closer.show_result(before, after)
         scan = session.draft.scan
         if scan is not None and scan.skipped:
             lines.append(f"{scan.skipped_count} file(s) in the folder were skipped; the card lists them.")

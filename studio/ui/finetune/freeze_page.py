@@ -1,4 +1,6 @@
-"""Page 3: what to train: the freeze presets and per-block checkboxes with parameter counts."""
+"""Page 3: what to keep from the original model: the freeze presets (their technical names in
+the tooltips) and a tick box per part of the model, in plain words (block names and parameter
+counts in the tooltips)."""
 
 from __future__ import annotations
 
@@ -17,31 +19,35 @@ from PySide6.QtWidgets import (
 
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import CUSTOM, format_count
+from studio.ui.finetune.plain import block_size, block_tooltip, block_words, network_words
 
 if TYPE_CHECKING:
     from studio.ui.finetune.jobs import LoadedBase
     from studio.ui.finetune.session import FinetuneSession
+
+PARAMETERS = Qt.ItemDataRole.UserRole + 1  # a block's parameter count, beside its name (UserRole)
 
 
 class FreezePage(QWizardPage):
     def __init__(self, session: FinetuneSession) -> None:
         super().__init__()
         self.session = session
-        self.setTitle("What to train")
+        self.setTitle("What to keep from the original model")
         self.setSubTitle(
-            "Frozen blocks keep what the base model learnt. Freezing more is faster and "
-            "safer with few images; training more adapts further."
+            "Parts you keep stay as the original model learnt them. Keeping more is faster and "
+            "safer with few images; letting more learn adapts further to your images."
         )
         self.presets = QButtonGroup(self)
         self.preset_box = QVBoxLayout()
         self.blocks = QTreeWidget()
-        self.blocks.setHeaderLabels(["Block", "Parameters"])
+        self.blocks.setHeaderLabels(["Part of the model (ticked parts learn from your images)"])
+        self.blocks.headerItem().setToolTip(0, "The model's blocks; unticked blocks are frozen")
         self.blocks.setRootIsDecorated(True)
         self.blocks.itemChanged.connect(self._on_block_toggled)
         self.count = QLabel()
         layout = QVBoxLayout(self)
         layout.addLayout(self.preset_box)
-        layout.addWidget(section_label("Blocks (ticked blocks train)"))
+        layout.addWidget(section_label("Or choose part by part"))
         layout.addWidget(self.blocks, 1)
         layout.addWidget(self.count)
         self._built_for: LoadedBase | None = None
@@ -56,16 +62,20 @@ class FreezePage(QWizardPage):
             self.presets.removeButton(button)
             button.deleteLater()
         for preset in base.presets:
-            button = QRadioButton(preset.label)
-            button.setToolTip(preset.description)
+            button = QRadioButton(preset.plain or preset.label)
+            button.setToolTip(f"{preset.label} ({preset.key}). {preset.description}")
             button.setProperty("preset", preset.key)
             if preset.key == "freeze-d" and not base.has_discriminator:
                 button.setEnabled(False)
-                button.setToolTip(f"{base.name} has no trained discriminator beside it, so there is nothing to freeze")
+                button.setToolTip(
+                    f"{preset.label} ({preset.key}): {base.name} has no trained discriminator (judge) "
+                    "beside it, so there is nothing to keep"
+                )
             self.presets.addButton(button)
             self.preset_box.addWidget(button)
             button.toggled.connect(lambda on, key=preset.key: on and self.apply_preset(key))
-        custom = QRadioButton("Custom: the blocks ticked below")
+        custom = QRadioButton("My own choice: the parts ticked below")
+        custom.setToolTip("Custom: the blocks ticked below train, the others stay frozen")
         custom.setProperty("preset", CUSTOM)
         self.presets.addButton(custom)
         self.preset_box.addWidget(custom)
@@ -99,16 +109,20 @@ class FreezePage(QWizardPage):
         self._updating = True
         self.blocks.clear()
         parents: dict[str, QTreeWidgetItem] = {}
+        finest = max((block_size(b.name) or 0 for b in base.blocks), default=0)
         for block in base.blocks:
             parent = parents.get(block.network)
             if parent is None:
-                parent = QTreeWidgetItem([block.network.capitalize(), ""])
+                heading, technical = network_words(block.network)
+                parent = QTreeWidgetItem([heading])
+                parent.setToolTip(0, technical)
                 parent.setFlags(parent.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
                 self.blocks.addTopLevelItem(parent)
                 parents[block.network] = parent
-            item = QTreeWidgetItem([block.label, format_count(block.parameters)])
+            item = QTreeWidgetItem([block_words(block.name, block.network, finest)])
+            item.setToolTip(0, block_tooltip(block.label, block.name, block.parameters))
             item.setData(0, Qt.ItemDataRole.UserRole, block.name)
-            item.setData(1, Qt.ItemDataRole.UserRole, block.parameters)
+            item.setData(0, PARAMETERS, block.parameters)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Unchecked if block.frozen else Qt.CheckState.Checked)
             parent.addChild(item)
@@ -150,14 +164,11 @@ class FreezePage(QWizardPage):
 
     def _update_count(self) -> None:
         items = self.block_items()
-        total = sum(int(i.data(1, Qt.ItemDataRole.UserRole)) for i in items)
-        training = sum(
-            int(i.data(1, Qt.ItemDataRole.UserRole)) for i in items if i.checkState(0) == Qt.CheckState.Checked
-        )
-        self.count.setText(
-            f"Training {format_count(training)} of {format_count(total)} parameters "
-            f"({100 * training / max(total, 1):.0f} %)."
-        )
+        total = sum(int(i.data(0, PARAMETERS)) for i in items)
+        training = sum(int(i.data(0, PARAMETERS)) for i in items if i.checkState(0) == Qt.CheckState.Checked)
+        share = 100 * training / max(total, 1)
+        self.count.setText(f"{share:.0f} % of the model learns from your images; {100 - share:.0f} % stays as it was.")
+        self.count.setToolTip(f"Training {format_count(training)} of {format_count(total)} parameters ({share:.0f} %)")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:

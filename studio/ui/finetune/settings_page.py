@@ -26,18 +26,11 @@ from studio.spec.models import LOSSES
 from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.draft import TrainingOptions
+from studio.ui.finetune.plain import AUGMENTATIONS as AUGMENTATION_WORDS
 
 if TYPE_CHECKING:
     from studio.engine.training.jobfolder import ExportedJob
     from studio.ui.finetune.session import FinetuneSession
-
-AUGMENTATION_LABELS = {
-    "flip": "Flips",
-    "jitter": "Colour jitter",
-    "color": "DiffAugment colour",
-    "translation": "DiffAugment shift",
-    "cutout": "DiffAugment cutout",
-}
 
 
 class SettingsPage(QWizardPage):
@@ -57,14 +50,19 @@ class SettingsPage(QWizardPage):
         self.augment: dict[str, QCheckBox] = {}
         augment_row = QHBoxLayout()
         for name in AUGMENTATIONS:
-            box = QCheckBox(AUGMENTATION_LABELS.get(name, name))
+            label, tooltip = AUGMENTATION_WORDS.get(name, (name, name))
+            box = QCheckBox(label)
+            box.setToolTip(tooltip)
             self.augment[name] = box
             augment_row.addWidget(box)
         augment_row.addStretch(1)
         self.device = QComboBox()
-        self.kid = QCheckBox("Measure KID on held-out images at each checkpoint (slower on a CPU)")
+        self.kid = QCheckBox("Measure how close it gets to your images as it trains (slower on a CPU)")
         self.kid.setChecked(True)
-        self.kid.setToolTip("How close the samples are to your images, as a number: lower is closer")
+        self.kid.setToolTip(
+            "KID (kernel inception distance) on held-out images, before training and at each checkpoint: "
+            "lower is closer"
+        )
         self.estimate = QLabel("The estimate appears here.")
         self.estimate.setWordWrap(True)
         self.export_button = QPushButton("Export job folder for a bigger machine…")
@@ -74,7 +72,12 @@ class SettingsPage(QWizardPage):
         form.addRow("Batch", self.batch)
         form.addRow("Learning rate", self.lr)
         form.addRow("Loss", self.loss)
-        form.addRow("Augmentation", augment_row)
+        form.addRow("Variations", augment_row)
+        variations = form.labelForField(augment_row)
+        if variations is not None:
+            variations.setToolTip(
+                "Augmentation: each image is shown varied, so a small folder goes further (DiffAugment for a GAN)"
+            )
         form.addRow("Device", self.device)
         form.addRow("", self.kid)
         layout = QVBoxLayout(self)

@@ -1,4 +1,6 @@
-"""Page 5: the run on the worker: curves, the sample grid, progress, ETA, Pause/Resume/Stop."""
+"""Page 5: the run on the worker: curves, the "closer to your images" bar, the sample grid,
+progress, ETA, Pause/Resume/Stop. The status speaks plainly; the engine's own line (losses,
+it/s, KID) is its tooltip."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.curves import TrainingCurves
+from studio.ui.finetune.kid_bar import CloserBar
+from studio.ui.finetune.plain import loss_words
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
 
@@ -32,6 +36,7 @@ class TrainPage(QWizardPage):
         )
         self.samples = ImageView("The first samples appear after a few steps.")
         self.curves = TrainingCurves()
+        self.closer = CloserBar()
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.status = QLabel("Starting…")
@@ -47,13 +52,17 @@ class TrainPage(QWizardPage):
         buttons.addWidget(self.cancel_button)
         pictures = QHBoxLayout()
         pictures.addWidget(self.samples, 3)
-        pictures.addWidget(self.curves, 2)
+        side = QVBoxLayout()
+        side.addWidget(self.curves, 1)
+        side.addWidget(self.closer)
+        pictures.addLayout(side, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(pictures, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         session.trainingProgress.connect(self._on_progress)
         session.lossesLogged.connect(self.curves.add_losses)
+        session.kidMeasured.connect(self.closer.show_kid)
         session.samplesChanged.connect(self._on_samples)
         session.trainingPaused.connect(self._on_paused)
         session.trainingResumed.connect(self._on_resumed)
@@ -63,6 +72,8 @@ class TrainPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.curves.clear_values()
+        self.closer.clear()
+        self.closer.setVisible(self.session.draft.options.kid)
         self.bar.setValue(0)
         self.status.setText("Reading your images…")
         self.pause_button.setEnabled(True)
@@ -75,7 +86,16 @@ class TrainPage(QWizardPage):
         if progress.fraction is not None:
             self.bar.setValue(int(progress.fraction * 1000))
         text = progress.message
-        eta = getattr(progress, "eta_seconds", None)  # a TrainProgress's
+        phase = getattr(progress, "phase", None)  # a TrainProgress's
+        if phase == "train":
+            text = f"Step {progress.step} of {progress.total_steps}"
+            self.status.setToolTip(
+                progress.message + (f"\nLast logged: {loss_words(progress.losses)}" if progress.losses else "")
+            )
+        elif phase == "evaluate":
+            self.status.setToolTip(progress.message)
+            text = "Measuring how close its pictures are to your images…"
+        eta = getattr(progress, "eta_seconds", None)
         if eta is not None:
             text += f" · about {format_duration(eta)} left"
         self._show_status(text)
@@ -118,11 +138,10 @@ class TrainPage(QWizardPage):
     def _on_finished(self, result: FinetuneResult) -> None:
         self.bar.setValue(1000)
         text = f"Done: {result.train.step} steps in {format_duration(result.train.elapsed_s)}."
+        if result.kid_before or result.kid_after:
+            self.closer.show_result(result.kid_before, result.kid_after)
         if result.kid_before and result.kid_after:
-            text += (
-                f" KID on your held-out images went from {result.kid_before.kid:.3f} to "
-                f"{result.kid_after.kid:.3f} (lower is closer to your images)."
-            )
+            text += " " + self.closer.note.text()
         self.status.setText(text)
         self._ended()
 
