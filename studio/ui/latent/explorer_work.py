@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from studio.spec.ranges import MAX_SEED
+from studio.ui.latent.class_choice import class_choice
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
@@ -104,8 +105,9 @@ def device_name(device: DeviceInfo) -> str:
 
 
 def initial_state(model: LatentModel) -> LatentState:
-    """The model's first picture: the seed (and class) its card shows it with, else seed 0."""
-    seed, class_index = DEFAULT_SEED, None
+    """The model's first picture: the seed (and class) its card shows it with, else seed 0 (of
+    the class a fine-tune's folder trained, for one)."""
+    seed, class_index = DEFAULT_SEED, class_choice(model.card, model.class_names).own
     showcase = model.card.get("showcase") if isinstance(model.card, dict) else None
     if isinstance(showcase, dict):
         shown_seed, shown_class = showcase.get("seed"), showcase.get("class_index")

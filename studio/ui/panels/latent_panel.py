@@ -33,6 +33,7 @@ from studio.files.images import IMAGE_FILE_FILTER
 from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.latent.bookmarks import BookmarkStrip
+from studio.ui.latent.class_choice import class_at, combo_row, fill_class_combo
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.panels.base import Panel, PanelImage
@@ -146,8 +147,12 @@ class LatentPanel(Panel):
         self.class_label = section_label("Class")
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("What a conditional model draws")
+        self.class_note = QLabel("")  # a fine-tuned model's: what its other classes are
+        self.class_note.setWordWrap(True)
+        self.class_note.setEnabled(False)
         box.addWidget(self.class_label)
         box.addWidget(self.class_combo)
+        box.addWidget(self.class_note)
 
         box.addWidget(section_label("Seed"))
         self.seed_spin = QSpinBox()
@@ -324,11 +329,11 @@ class LatentPanel(Panel):
         index = next((i for i, m in enumerate(e.models) if m.path == e.info.path), -1)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
-        self.class_combo.clear()
-        self.class_combo.addItems(model.class_names)
+        fill_class_combo(self.class_combo, self.class_note, model.class_names, model.card)
         conditional = bool(model.class_names)
         self.class_label.setVisible(conditional)
         self.class_combo.setVisible(conditional)
+        self.class_note.setVisible(conditional and bool(self.class_note.text()))
         gan = model.kind == "gan"
         self.psi_label.setVisible(gan)
         self.psi_slider.setVisible(gan)
@@ -397,7 +402,7 @@ class LatentPanel(Panel):
             self.seed_spin.blockSignals(False)
         if state.class_index is not None:
             self.class_combo.blockSignals(True)
-            self.class_combo.setCurrentIndex(state.class_index)
+            self.class_combo.setCurrentIndex(combo_row(self.class_combo, state.class_index))
             self.class_combo.blockSignals(False)
         if not self.psi_slider.isSliderDown():
             self.psi_slider.blockSignals(True)
@@ -460,8 +465,10 @@ class LatentPanel(Panel):
             self.explorer.set_psi(value)
 
     @Slot(int)
-    def _on_class_chosen(self, index: int) -> None:
-        self.explorer.set_class(index)
+    def _on_class_chosen(self, row: int) -> None:
+        index = class_at(self.class_combo, row)
+        if index is not None:
+            self.explorer.set_class(index)
 
     def randomize(self) -> None:
         self.explorer.randomize()
