@@ -342,6 +342,8 @@ class MainWindow(QMainWindow):
             if not self._confirm_quit(self, title):
                 event.ignore()
                 return
+        if self.latent_panel.explorer.session_unsaved:
+            self.latent_panel.explorer.save_session()  # the last moves, before the debounce ends
         self.settings.current_panel = self.tabs.currentIndex()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
