@@ -40,6 +40,7 @@ from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.panels.finetune_panel import FinetunePanel
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.panels.style_panel import StylePanel
+from studio.ui.saved_notice import SavedNotice
 from studio.ui.shortcuts_dialog import ShortcutsDialog, shortcut_entries
 from studio.ui.theme import apply_theme
 
@@ -113,6 +114,9 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel("Starting the compute engine…")
         self.job_status = JobStatus(worker)
+        # "Saved NAME · Open folder" for a panel without a line of its own under its picture.
+        self.saved_notice = SavedNotice()
+        self.statusBar().addPermanentWidget(self.saved_notice)
         self.statusBar().addPermanentWidget(self.job_status)
         self.statusBar().addPermanentWidget(self.device_label)
 
@@ -273,13 +277,14 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as exc:  # SaveError is an OSError ("disk full", ...)
             self.show_error(str(exc), "")
             return False
-        self.statusBar().showMessage(f"Saved {Path(path).name}", 5_000)
+        self.current_panel().show_saved(path)
         return True
 
     def save_image_dialog(self) -> None:
-        path = self.current_panel().save_png_dialog("Save image")
+        panel = self.current_panel()
+        path = panel.save_png_dialog("Save image")
         if path is not None:
-            self.statusBar().showMessage(f"Saved {path.name}", 5_000)
+            panel.show_saved(path)
 
     # ----- drag and drop ------------------------------------------------------------------
     @staticmethod

@@ -273,3 +273,33 @@ def test_help_lists_every_keyboard_shortcut_the_window_really_has(window, qtbot)
     assert {("Latent Explorer", "B"), ("Latent Explorer", "R")} <= described
     assert ("Style Transfer", QKeySequence("Ctrl+Return").toString(native)) in described
     assert ("Style Transfer", QKeySequence("Escape").toString(native)) in described
+
+
+def test_file_save_image_confirms_the_file_name_with_an_open_folder_link(window, tmp_path, monkeypatch):
+    from studio.ui.panels import base as panel_base
+    from studio.ui.panels.base import PanelImage
+
+    folder = tmp_path / "saved here"
+    chosen = iter([folder / "first", folder / "second.png"])
+    monkeypatch.setattr(panel_base.QFileDialog, "getSaveFileName", lambda *a, **k: (str(next(chosen)), ""))
+    opened = []
+    monkeypatch.setattr("studio.ui.saved_notice.QDesktopServices.openUrl", lambda url: opened.append(url))
+    window.open_image(_red_square(tmp_path / "red.png"))
+    window.save_action.trigger()
+    # The explorer says so under its picture, as its Export PNG does.
+    notice = window.latent_panel.saved
+    assert (folder / "first.png").exists()
+    assert notice.isVisibleTo(window) and "Saved first.png" in notice.text() and "Open folder" in notice.text()
+    notice.linkActivated.emit("open-folder")
+    assert [url.toLocalFile() for url in opened] == [str(folder)]
+
+    # A panel without a line of its own: the status bar says it, with the same link.
+    window.tabs.setCurrentIndex(1)
+    style = window.current_panel()
+    style.show_image(PanelImage(Image.new("RGB", (20, 20), "blue"), {}, "painting.png"))
+    assert not window.saved_notice.isVisibleTo(window)
+    window.save_action.trigger()
+    assert (folder / "second.png").exists()
+    assert window.saved_notice.isVisibleTo(window) and "Saved second.png" in window.saved_notice.text()
+    window.saved_notice.linkActivated.emit("open-folder")
+    assert [url.toLocalFile() for url in opened] == [str(folder), str(folder)]
