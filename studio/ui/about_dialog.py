@@ -44,7 +44,7 @@ CREDITS = (
     ),
     Credit(
         "The bundled models (Emoji VAE, Emoji GAN, Emoji Faces) and the emoji group classifier",
-        "trained by this project with its own `studio train` command; each model's card records the "
+        "trained by this project with its own studio train command; each model's card records the "
         "command, the data and their licences.",
         "MIT, like the studio",
     ),

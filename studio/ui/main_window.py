@@ -35,6 +35,7 @@ from studio.files.paths import log_dir
 from studio.files.resources import resource_path
 from studio.services.settings import DEVICES, THEMES, Settings
 from studio.ui.about_dialog import AboutDialog
+from studio.ui.getting_started import GettingStartedDialog
 from studio.ui.job_status import JobStatus
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.panels.finetune_panel import FinetunePanel
@@ -163,6 +164,7 @@ class MainWindow(QMainWindow):
         self._choice_menu(device_menu, DEVICES, self.settings.device, self._set_device)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.getting_started_action = help_menu.addAction("&Getting started", self.show_getting_started)
         self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
         self.shortcuts_action.setShortcut(QKeySequence.StandardKey.HelpContents)
         about = help_menu.addAction(f"&About {APP_NAME}", self.show_about)
@@ -320,6 +322,13 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> ShortcutsDialog:
         """The window's keys, read from its actions and the panels' shortcuts (not modal)."""
         dialog = ShortcutsDialog(shortcut_entries(self, [(p.title, p) for p in self.panels]), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_getting_started(self) -> GettingStartedDialog:
+        """A few steps per panel and the keys, from a page bundled with the app (not modal)."""
+        dialog = GettingStartedDialog(shortcut_entries(self, [(p.title, p) for p in self.panels]), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog

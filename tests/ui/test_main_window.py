@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from studio.engine.jobs import Progress
 from studio.files.images import read_png_settings
@@ -325,3 +325,19 @@ def test_file_save_image_confirms_the_file_name_with_an_open_folder_link(window,
     assert window.saved_notice.isVisibleTo(window) and "Saved second.png" in window.saved_notice.text()
     window.saved_notice.linkActivated.emit("open-folder")
     assert [url.toLocalFile() for url in opened] == [str(folder), str(folder)]
+
+
+def test_help_getting_started_opens_a_bundled_page_with_steps_per_panel_and_the_keys(window, qtbot):
+    assert _menu_items(window, "Help")[0] == "Getting started"
+    window.getting_started_action.trigger()
+    dialogs = [d for d in window.findChildren(QDialog) if d.windowTitle() == "Getting started"]
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    text = dialogs[0].text.toPlainText()
+    for panel in ("Latent Explorer", "Style Transfer", "Fine-tune"):
+        assert panel in text
+    assert "Randomize" in text and "Bookmark" in text and "Keep my photo" in text and "New fine-tune" in text
+    # The keys come from the window's own shortcuts, as Help > Keyboard shortcuts lists them.
+    assert "Random sample" in text and "Bookmark the current point" in text
+    assert window.save_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText) in text
+    assert "http" not in dialogs[0].text.toHtml().replace("http://www.w3.org", "")  # nothing online
+    dialogs[0].close()
