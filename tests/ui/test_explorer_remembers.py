@@ -162,3 +162,26 @@ def test_a_remembered_state_round_trips_through_the_store(tmp_path):
     b = LatentState("b" * 64, "B", (2.0,), seed=None)
     store.save({a.model_sha256: a, b.model_sha256: b})
     assert list(store.load().values()) == [a, b]
+
+
+def test_a_remembered_model_that_is_gone_opens_another_without_an_error(qtbot, worker, tiny_models):
+    from PySide6.QtCore import QSettings
+
+    from studio.files.paths import config_dir
+    from studio.ui.panels.latent_panel import LatentPanel
+
+    gone = tiny_models["vae"].with_name("deleted.safetensors")
+    prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+    prefs.setValue("latent/model", str(gone))
+    prefs.sync()
+    path = data_dir() / FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "states": [_saved_state("f" * 64, "Deleted", z=[0.3] * 20)]}))
+
+    panel = LatentPanel(worker)
+    qtbot.addWidget(panel)
+    panel.show()
+    e = panel.explorer
+    qtbot.waitUntil(lambda: e.model is not None and not e.loading and e.shown_state == e.state, timeout=TIMEOUT)
+    assert e.model.name in ("Tiny GAN", "Tiny VAE") and e.state == initial_state(e.model)
+    assert not panel.message.isVisible()
