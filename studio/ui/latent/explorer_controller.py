@@ -51,6 +51,7 @@ from studio.ui.latent.explorer_work import (
     state_problem,
 )
 from studio.ui.latent.render_channel import RenderChannel
+from studio.ui.latent.session_store import SessionStore, class_problem, remembered_problem
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ PROJECTION_STEPS = 200
 KEPT_MODELS = 2
 _LAST_MODEL_KEY = "latent/model"
 _LAST_FOLDER_KEY = "files/last_folder"
+# The point is written this long after the artist's last change (a drag writes once, at its end).
+SESSION_SAVE_DELAY_MS = 600
 
 
 class ExplorerController(QObject):
@@ -99,6 +102,7 @@ class ExplorerController(QObject):
         *,
         list_models: Callable[[], list[InstalledModel]] | None = None,
         bookmarks: BookmarkStore | None = None,
+        session: SessionStore | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -121,7 +125,9 @@ class ExplorerController(QObject):
         self._shown: Rendered | None = None  # the newest picture of a point
         self._queued_image: tuple[Image.Image, str] | None = None  # encoded once the model is ready
         self._projection: JobLink | None = None
-        self._last_state: dict[str, LatentState] = {}  # per model sha256, for switching back
+        # Per model sha256, where the artist left it: for switching back, and after a restart.
+        self.session = session if session is not None else SessionStore()
+        self._last_state: dict[str, LatentState] = self.session.load()
         self._kept_models: dict[tuple, LatentModel] = {}  # recently loaded models, by file identity
         self._cache: OrderedDict[LatentState, Rendered] = OrderedDict()
         self._sha_by_path: dict[Path, str | None] = {}  # hashed on the worker
@@ -142,6 +148,11 @@ class ExplorerController(QObject):
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
         self._render_timer.timeout.connect(self._request_render)
+        self._session_timer = QTimer(self)
+        self._session_timer.setSingleShot(True)
+        self._session_timer.setInterval(SESSION_SAVE_DELAY_MS)
+        self._session_timer.timeout.connect(self.save_session)
+        self.stateChanged.connect(self._remember_point)
 
     # ----- the picture --------------------------------------------------------------------
     @property
@@ -277,9 +288,9 @@ class ExplorerController(QObject):
         self._render_timer.stop()
         self.preview.forget()
         self._set_loading(True)
-        sha = self._sha_by_path.get(info.path)
-        if state is None and sha is not None:
-            state = self._last_state.get(sha)  # back where the artist left this model
+        # Without a state asked for, the model opens where the artist left it (this session or
+        # an earlier one); its sha256 may not be known yet, so the worker picks it once loaded.
+        remembered = dict(self._last_state) if state is None else {}
         key = _file_key(info.path)
         kept = self._kept_models.get(key)
 
@@ -290,6 +301,13 @@ class ExplorerController(QObject):
             first, problem = state, None
             if state is not None and state.model_sha256 == model.sha256:
                 problem = state_problem(model, state)
+            elif state is None and (last := remembered.get(model.sha256)) is not None:
+                # A remembered point that no longer fits opens the usual first picture, quietly.
+                why = state_problem(model, last) or remembered_problem(last) or class_problem(last, model.class_names)
+                if why is None:
+                    first = last
+                else:
+                    log.warning("Not restoring the last point of %s: %s", model.name, why)
             if first is None or first.model_sha256 != model.sha256 or problem is not None:
                 first = initial_state(model)
             if model.directions_depend_on_class:
@@ -342,6 +360,26 @@ class ExplorerController(QObject):
     def _on_load_failed(self, message: str) -> None:
         self._set_loading(False)
         self.errorOccurred.emit(message)
+
+    # ----- remembered across restarts -----------------------------------------------------
+    @Slot(object)
+    def _remember_point(self, state: LatentState) -> None:
+        self._last_state.pop(state.model_sha256, None)  # the newest goes last
+        self._last_state[state.model_sha256] = state
+        self._session_timer.start()
+
+    def save_session(self) -> None:
+        """Write where the artist is in each model now (the debounced save, or at quit)."""
+        self._session_timer.stop()
+        try:
+            self.session.save(self._last_state)
+        except OSError as exc:  # SaveError too; the session is a convenience, never an error dialog
+            log.warning("Could not keep the explorer's point for the next start: %s", exc)
+
+    @property
+    def session_unsaved(self) -> bool:
+        """True while a change waits for the debounced save."""
+        return self._session_timer.isActive()
 
     # ----- the current point --------------------------------------------------------------
     def apply(self, state: LatentState) -> None:

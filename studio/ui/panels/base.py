@@ -16,6 +16,7 @@ from studio.files.resources import resource_path
 from studio.services.settings import Settings
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
+from studio.ui.saved_notice import SavedNotice
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -41,6 +42,8 @@ class Panel(QWidget):
     empty_hint = ""
 
     imageChanged = Signal()
+    # The panel's own "Saved NAME · Open folder" line, if it has one (else the window's is used).
+    saved: SavedNotice | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,6 +106,14 @@ class Panel(QWidget):
             self._show_error(str(exc))
             return None
         return path
+
+    def show_saved(self, path: str | Path) -> None:
+        """Confirm a save: "Saved NAME · Open folder", under the panel's picture when it has a
+        line for it, else in the window's status bar."""
+        path = Path(path)
+        notice = self.saved if isinstance(self.saved, SavedNotice) else getattr(self.window(), "saved_notice", None)
+        if isinstance(notice, SavedNotice):
+            notice.show_saved(path.name, path.parent)
 
     def ask_png_path(self, title: str = "Save PNG") -> Path | None:
         """Where to save the panel's picture (remembering the folder); None if cancelled or nothing to save."""

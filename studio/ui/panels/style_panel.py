@@ -489,9 +489,7 @@ class StylePanel(Panel):
         self.progress.setFormat("Saved")
         self.status.setText(f"Saved {path.name} at the photo's size, with its settings inside.")
         self._update_enabled()
-        window = self.window()
-        if isinstance(window, QMainWindow):
-            window.statusBar().showMessage(f"Saved {path.name}", 5_000)
+        self.show_saved(path)
 
     def _on_save_failed(self, message: str) -> None:
         self.progress.setRange(0, 1000)
@@ -537,6 +535,7 @@ class StylePanel(Panel):
         path = self.save_png_dialog("Save PNG")
         if path is not None:
             self.status.setText(f"Saved {path.name}, with its settings inside.")
+            self.show_saved(path)
 
     # ----- messages -------------------------------------------------------------------------------
     def _show_error(self, message: str) -> None:

@@ -1,0 +1,101 @@
+"""Where the artist left each model: the Latent Explorer's point, kept across restarts.
+
+The explorer reopens the last model it loaded (its path is in the settings file); this file
+keeps, per model sha256, the point shown last: class, seed, variety (truncation ψ) and the
+latent vector, which is what the direction sliders read. It lives in
+``data_dir()/explorer_session.json`` beside the bookmarks and is written atomically, a moment
+after the artist stops moving things (the controller debounces it).
+
+Whatever is in the file is only a suggestion: a state that does not parse, belongs to a model
+that changed, or holds values out of range is dropped with a line in the log, and the model
+opens at its usual first picture. Reading never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import TYPE_CHECKING
+
+from studio.engine.latent.state import LatentState
+from studio.files.atomic import atomic_write_bytes
+from studio.files.paths import data_dir
+from studio.spec.ranges import MAX_SEED, PSI_RANGE
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "explorer_session.json"
+FORMAT_VERSION = 1
+KEPT_STATES = 24  # models remembered; the oldest is forgotten first
+# A latent value this far from the prior's centre (±3 σ on the sliders) is not the artist's point.
+MAX_LATENT_VALUE = 1000.0
+
+
+def remembered_problem(state: LatentState) -> str | None:
+    """Why a remembered ``state`` is out of range for the explorer's controls, or None.
+
+    (Whether it fits its model, the latent size and the classes, is checked once the model
+    has loaded: :func:`studio.ui.latent.explorer_work.state_problem`, and :func:`class_problem`.)
+    """
+    low, high = PSI_RANGE
+    if not low <= state.psi <= high:
+        return f"variety {state.psi} is outside {low}..{high}"
+    if state.seed is not None and state.seed > MAX_SEED:
+        return f"seed {state.seed} is above {MAX_SEED}"
+    if any(not math.isfinite(v) or abs(v) > MAX_LATENT_VALUE for v in state.z):
+        return "the latent vector holds values far out of range"
+    return None
+
+
+def class_problem(state: LatentState, class_names: list[str]) -> str | None:
+    """Why ``state``'s class does not fit a model with ``class_names``, or None."""
+    if state.class_index is None:
+        return None
+    if not 0 <= state.class_index < len(class_names):
+        return f"it asks for class {state.class_index}; the model has {len(class_names)} classes"
+    return None
+
+
+class SessionStore:
+    """The last point of each model (by sha256), most recent last."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / FILE_NAME
+
+    def load(self) -> dict[str, LatentState]:
+        """The remembered states; entries that cannot be used are skipped (never an exception)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("Ignoring the explorer's saved session %s: %s", self.path, exc)
+            return {}
+        entries = data.get("states") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            log.warning("Ignoring the explorer's saved session %s: it holds no list of states", self.path)
+            return {}
+        states: dict[str, LatentState] = {}
+        for entry in entries:
+            try:
+                state = LatentState.from_settings(entry)
+            except (ValueError, TypeError) as exc:  # LatentStateError is a ValueError
+                log.warning("Skipping a saved explorer point: %s", exc)
+                continue
+            problem = remembered_problem(state)
+            if problem is not None:
+                log.warning("Skipping the saved point of %s: %s", state.model_name or state.model_sha256[:12], problem)
+                continue
+            states.pop(state.model_sha256, None)
+            states[state.model_sha256] = state
+        return states
+
+    def save(self, states: dict[str, LatentState]) -> None:
+        """Write ``states`` (the newest :data:`KEPT_STATES`) atomically; raises SaveError."""
+        kept = list(states.values())[-KEPT_STATES:]
+        payload = {"version": FORMAT_VERSION, "states": [state.to_settings() for state in kept]}
+        atomic_write_bytes(self.path, json.dumps(payload).encode("utf-8"))
