@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from studio.spec.ranges import MAX_SEED
+from studio.spec.ranges import MAX_SEED, SLIDER_RANGE
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from studio.engine.latent.state import LatentState
 
 DEFAULT_SEED = 0
+# The -/+ pictures beside each direction slider: drawn this many pixels on a side (twice the
+# 32 px they take on screen, so they stay sharp on a HiDPI screen).
+PREVIEW_PIXELS = 64
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,65 @@ def render_state(model: LatentModel, state: LatentState) -> Rendered:
     """Worker side: one picture of ``state``."""
     image = model.render(state)
     return Rendered(state, image, to_qimage(image))
+
+
+@dataclass(frozen=True)
+class DirectionPreview:
+    """A direction's two ends from one point: the picture with that slider at its minimum and
+    at its maximum (the others where they are)."""
+
+    index: int
+    minus: Image.Image
+    plus: Image.Image
+    minus_qimage: QImage  # small, converted on the worker
+    plus_qimage: QImage
+
+
+@dataclass(frozen=True)
+class DirectionPreviews:
+    state: LatentState  # the point they were drawn from
+    previews: tuple[DirectionPreview, ...]
+
+
+def slider_end(model: LatentModel, state: LatentState, directions: Directions, index: int, value: float) -> LatentState:
+    """``state`` with direction ``index``'s slider at ``value`` (the explorer's own move)."""
+    import dataclasses
+
+    import numpy as np
+
+    z = model.with_coordinate(state.z_array(), index, value, directions)
+    return dataclasses.replace(state, z=tuple(float(v) for v in np.asarray(z, dtype=np.float64).reshape(-1)))
+
+
+def render_direction_previews(
+    model: LatentModel, state: LatentState, directions: Directions, indices: list[int]
+) -> DirectionPreviews:
+    """Worker side: both ends of every direction in ``indices``, in one batch."""
+    import numpy as np
+
+    ends = [
+        slider_end(model, state, directions, index, value)
+        for index in indices
+        for value in (-SLIDER_RANGE, SLIDER_RANGE)
+    ]
+    if not ends:
+        return DirectionPreviews(state, ())
+    images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
+    previews = []
+    for n, index in enumerate(indices):
+        minus, plus = images[2 * n], images[2 * n + 1]
+        previews.append(DirectionPreview(index, minus, plus, to_qimage(_small(minus)), to_qimage(_small(plus))))
+    return DirectionPreviews(state, tuple(previews))
+
+
+def _small(image: Image.Image) -> Image.Image:
+    if max(image.size) <= PREVIEW_PIXELS:
+        return image
+    from PIL import Image as PILImage
+
+    small = image.copy()
+    small.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS), PILImage.Resampling.LANCZOS)
+    return small
 
 
 def directions_for(model: LatentModel, state: LatentState) -> Directions:
