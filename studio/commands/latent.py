@@ -17,7 +17,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="render one latent point of a VAE or GAN (or a 4x4 grid) to a PNG",
         description=(
             "Render the latent point of a seed. The PNG carries the exact state (model hash, class, "
-            "latent vector, psi), so opening it in the Latent Explorer restores it."
+            "latent vector, variety), so opening it in the Latent Explorer restores it."
         ),
     )
     _add_model_arguments(sample)
@@ -38,7 +38,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     walk = subparsers.add_parser(
         "interpolate",
         help="animate a walk through the latent points of several seeds (GIF, WebP or APNG)",
-        description="Slerp from seed to seed (and back to the first unless --no-loop) and save the animation.",
+        description=(
+            "Walk smoothly (slerp) from seed to seed, and back to the first unless --no-loop, and save the animation."
+        ),
     )
     _add_model_arguments(walk)
     walk.add_argument(
@@ -57,7 +59,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
     )
     parser.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
-    parser.add_argument("--psi", type=float, default=1.0, help="truncation for a GAN: below 1 is tamer (default 1)")
+    parser.add_argument(
+        "--psi", type=float, default=1.0, help="variety, for a GAN (truncation ψ): below 1 is tamer (default 1)"
+    )
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
 
 

@@ -394,18 +394,21 @@ class LatentPanel(Panel):
         complaint) while one loads; where to put a model only when there truly is none."""
         e = self.explorer
         model = e.model
+        tooltip = ""
         if e.loading:
             text = LOADING_TEXT
         elif model is not None:
             kind = "VAE" if model.kind == "vae" else "GAN"
-            text = f"{kind} · {model.latent_dim} latent dimensions · {model.image_size}×{model.image_size}" + (
+            text = f"{kind} · {model.image_size}×{model.image_size} pictures" + (
                 f" · {len(model.class_names)} classes" if model.class_names else ""
             )
+            tooltip = f"{model.latent_dim} latent dimensions"
         elif not e.models and e.started:
             text = f"Put a VAE or GAN (.safetensors with its card) in\n{e.library_folder}"
         else:
             text = ""
         self.model_info.setText(text)
+        self.model_info.setToolTip(tooltip)
 
     # ----- the state, shown ---------------------------------------------------------------
     @Slot(object)
