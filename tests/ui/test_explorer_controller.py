@@ -248,3 +248,24 @@ def test_undo_texts_name_the_slider_the_artist_sees(controller, fake_worker):
     controller.new_drag()
     controller.set_psi(0.6)
     assert controller.undo_stack.undoText() == "Set Variety"
+
+
+def test_a_newer_render_cuts_the_end_pictures_short_and_the_rest_follow(controller, fake_worker, qtbot, monkeypatch):
+    model = _switch_to(controller, fake_worker, "vae")
+    controller.want_previews(16)
+    original = model.render_batch
+    others = []
+
+    def render_batch(*args, **kwargs):
+        if not others:  # while the first pass runs, someone else asks for a render
+            others.append(fake_worker.request_render(lambda _device: "someone else's"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "render_batch", render_batch)
+    drawn = _draw_previews(qtbot, controller, fake_worker)
+    assert len(drawn.previews) == explorer_work.PREVIEW_CHUNK  # stopped after one pass
+    assert fake_worker.pending_render[0] == others[0]  # the other render's turn at once
+    fake_worker.draw()
+    drawn = _draw_previews(qtbot, controller, fake_worker)  # then the rest, unasked
+    assert sorted(p.index for p in drawn.previews) == list(range(explorer_work.PREVIEW_CHUNK, 16))
+    assert sorted(controller.direction_previews) == list(range(16)) and controller.previewer.requests == 2

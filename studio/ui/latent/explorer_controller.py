@@ -458,7 +458,15 @@ class ExplorerController(QObject):
         if self.loading or self._render_timer.isActive() or self.preview.pending or self.projecting:
             self._preview_timer.start()  # the picture first; its ends when it is on screen
             return
-        self.previewer.request(lambda _device: render_direction_previews(model, state, directions, missing))
+        worker = self.worker
+
+        def draw(_device: DeviceInfo) -> DirectionPreviews:
+            asked = worker.latest_stamp  # this request's; a newer one means the artist moved on
+            return render_direction_previews(
+                model, state, directions, missing, should_stop=lambda: worker.latest_stamp != asked
+            )
+
+        self.previewer.request(draw)
 
     @Slot(object)
     def _on_previews(self, drawn: DirectionPreviews) -> None:
@@ -471,6 +479,8 @@ class ExplorerController(QObject):
             self._previews.popitem(last=False)
         if drawn.state == self.state:
             self.previewsChanged.emit()
+            if self._missing_previews():  # cut short by another render: the rest later
+                self._preview_timer.start()
 
     # ----- intents: each change is an undo step -------------------------------------------
     def _push(self, new: LatentState, text: str, merge_key: Hashable | None = None) -> None:

@@ -13,6 +13,7 @@ from studio.spec.ranges import MAX_SEED, SLIDER_RANGE
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from PIL import Image
@@ -28,6 +29,8 @@ DEFAULT_SEED = 0
 # The -/+ pictures beside each direction slider: drawn this many pixels on a side (twice the
 # 32 px they take on screen, so they stay sharp on a HiDPI screen).
 PREVIEW_PIXELS = 64
+# Directions drawn per forward pass: a newer render waits at most one pass for its turn.
+PREVIEW_CHUNK = 2
 
 
 @dataclass(frozen=True)
@@ -87,23 +90,29 @@ def slider_end(model: LatentModel, state: LatentState, directions: Directions, i
 
 
 def render_direction_previews(
-    model: LatentModel, state: LatentState, directions: Directions, indices: list[int]
+    model: LatentModel,
+    state: LatentState,
+    directions: Directions,
+    indices: list[int],
+    should_stop: Callable[[], bool] | None = None,
 ) -> DirectionPreviews:
-    """Worker side: both ends of every direction in ``indices``, in one batch."""
+    """Worker side: both ends of every direction in ``indices``, in one call.
+
+    They are drawn a few directions per forward pass; between passes ``should_stop()`` (a newer
+    render waiting: the artist moved on) ends the call early with the directions drawn so far.
+    """
     import numpy as np
 
-    ends = [
-        slider_end(model, state, directions, index, value)
-        for index in indices
-        for value in (-SLIDER_RANGE, SLIDER_RANGE)
-    ]
-    if not ends:
-        return DirectionPreviews(state, ())
-    images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
-    previews = []
-    for n, index in enumerate(indices):
-        minus, plus = images[2 * n], images[2 * n + 1]
-        previews.append(DirectionPreview(index, minus, plus, to_qimage(_small(minus)), to_qimage(_small(plus))))
+    previews: list[DirectionPreview] = []
+    for start in range(0, len(indices), PREVIEW_CHUNK):
+        if previews and should_stop is not None and should_stop():
+            break
+        chunk = indices[start : start + PREVIEW_CHUNK]
+        ends = [slider_end(model, state, directions, i, v) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)]
+        images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
+        for n, index in enumerate(chunk):
+            minus, plus = images[2 * n], images[2 * n + 1]
+            previews.append(DirectionPreview(index, minus, plus, to_qimage(_small(minus)), to_qimage(_small(plus))))
     return DirectionPreviews(state, tuple(previews))
 
 
