@@ -269,3 +269,24 @@ def test_a_newer_render_cuts_the_end_pictures_short_and_the_rest_follow(controll
     drawn = _draw_previews(qtbot, controller, fake_worker)  # then the rest, unasked
     assert sorted(p.index for p in drawn.previews) == list(range(explorer_work.PREVIEW_CHUNK, 16))
     assert sorted(controller.direction_previews) == list(range(16)) and controller.previewer.requests == 2
+
+
+def test_studio_sample_change_draws_what_the_slider_s_end_picture_shows(
+    controller, fake_worker, qtbot, tmp_path, capsys
+):
+    from studio.cli import main
+    from studio.engine.latent.state import restore_state_from_png
+
+    _switch_to(controller, fake_worker, "vae")
+    assert controller.state.seed == 0
+    controller.want_previews(2)
+    _draw_previews(qtbot, controller, fake_worker)
+    out = tmp_path / "change.png"
+    assert main(["sample", "--model", "Tiny VAE", "--seed", "0", "--change", "1=-3", "-o", str(out)]) == 0
+    assert "Change 1 at -3" in capsys.readouterr().out
+    assert restore_state_from_png(out) == controller.with_coordinate(0, -SLIDER_RANGE)
+    written = np.asarray(Image.open(out).convert("RGB"))
+    assert np.array_equal(written, np.asarray(controller.direction_previews[0].minus))
+
+    assert main(["sample", "--model", "Tiny VAE", "--seed", "0", "--change", "21=1", "-o", str(out)]) == 2
+    assert "Change 1 to Change 20" in capsys.readouterr().err
