@@ -709,6 +709,14 @@ def test_each_direction_slider_shows_where_its_two_ends_lead(panel, qtbot):
     low = panel.explorer.with_coordinate(3, -SLIDER_RANGE)
     assert np.array_equal(_end_pixels(ends[3][0]), np.asarray(model.render(low)))
 
+    # A click on an end picture goes there: the picture becomes that small picture, in one undo step.
+    steps = panel.undo_stack.count()
+    qtbot.mouseClick(ends[3][0], Qt.MouseButton.LeftButton)
+    _wait_idle(qtbot, panel)
+    assert panel.sliders.sliders[3].value() == pytest.approx(-SLIDER_RANGE)
+    assert np.array_equal(_pixels(panel), np.asarray(model.render(low)))
+    assert panel.undo_stack.count() == steps + 1 and panel.undo_stack.undoText() == "Move Change 4"
+
     # "Show all": the rows that appear get their pictures too.
     panel.sliders.show_all.setChecked(True)
     qtbot.waitUntil(lambda: all(m.qimage is not None for m, _p in panel.sliders.ends), timeout=TIMEOUT)

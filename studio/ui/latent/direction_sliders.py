@@ -63,7 +63,10 @@ def make_slider(minimum: float, maximum: float, value: float = 0.0, decimals: in
 
 
 class EndPicture(QLabel):
-    """A small picture of where one end of a slider leads; an empty frame until it is drawn."""
+    """A small picture of where one end of a slider leads; an empty frame until it is drawn.
+    A click on it moves the slider to that end."""
+
+    clicked = Signal()
 
     def __init__(self, tooltip: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +76,12 @@ class EndPicture(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setToolTip(tooltip)
         self.qimage: QImage | None = None
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            self.clicked.emit()
+        super().mousePressEvent(event)
 
     def set_image(self, qimage: QImage | None) -> None:
         if qimage is self.qimage:
@@ -149,8 +158,10 @@ class DirectionSliders(QWidget):
             slider.valueChanged.connect(lambda value, i=index: self._on_value_changed(i, float(value)))
             on_press(slider, lambda i=index: self.dragStarted.emit(i))
             slider.sliderReleased.connect(lambda i=index: self.dragFinished.emit(i))
-            minus = EndPicture(f"{self._labels[index]} all the way down (−{SLIDER_RANGE:g})")
-            plus = EndPicture(f"{self._labels[index]} all the way up (+{SLIDER_RANGE:g})")
+            minus = EndPicture(f"{self._labels[index]} all the way down (−{SLIDER_RANGE:g}); click to go there")
+            plus = EndPicture(f"{self._labels[index]} all the way up (+{SLIDER_RANGE:g}); click to go there")
+            minus.clicked.connect(lambda i=index: self._go_to_end(i, -SLIDER_RANGE))
+            plus.clicked.connect(lambda i=index: self._go_to_end(i, SLIDER_RANGE))
             minus.setObjectName(f"direction-{index}-minus")
             plus.setObjectName(f"direction-{index}-plus")
             self._grid.addWidget(name, index, 0)
@@ -160,6 +171,12 @@ class DirectionSliders(QWidget):
             self.sliders.append(slider)
             self.ends.append((minus, plus))
         self.rowsChanged.emit(self.shown_count())
+
+    def _go_to_end(self, index: int, value: float) -> None:
+        """A click on an end picture: the slider moves there, as one drag of its own."""
+        self.dragStarted.emit(index)
+        self.sliders[index].setValue(value)
+        self.dragFinished.emit(index)
 
     def _on_value_changed(self, index: int, value: float) -> None:
         # Pressing a handle snaps it to the slider's grid (0.01) and announces that as a move;
