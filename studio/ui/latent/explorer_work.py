@@ -64,12 +64,12 @@ def render_state(model: LatentModel, state: LatentState) -> Rendered:
 @dataclass(frozen=True)
 class DirectionPreview:
     """A direction's two ends from one point: the picture with that slider at its minimum and
-    at its maximum (the others where they are)."""
+    at its maximum (the others where they are), at most :data:`PREVIEW_PIXELS` on a side."""
 
     index: int
     minus: Image.Image
     plus: Image.Image
-    minus_qimage: QImage  # small, converted on the worker
+    minus_qimage: QImage  # the same pictures, converted on the worker
     plus_qimage: QImage
 
 
@@ -111,8 +111,8 @@ def render_direction_previews(
         ends = [slider_end(model, state, directions, i, v) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)]
         images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
         for n, index in enumerate(chunk):
-            minus, plus = images[2 * n], images[2 * n + 1]
-            previews.append(DirectionPreview(index, minus, plus, to_qimage(_small(minus)), to_qimage(_small(plus))))
+            minus, plus = _small(images[2 * n]), _small(images[2 * n + 1])
+            previews.append(DirectionPreview(index, minus, plus, to_qimage(minus), to_qimage(plus)))
     return DirectionPreviews(state, tuple(previews))
 
 
