@@ -17,7 +17,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="render one latent point of a VAE or GAN (or a 4x4 grid) to a PNG",
         description=(
             "Render the latent point of a seed. The PNG carries the exact state (model hash, class, "
-            "latent vector, psi), so opening it in the Latent Explorer restores it."
+            "latent vector, variety), so opening it in the Latent Explorer restores it."
         ),
     )
     _add_model_arguments(sample)
@@ -32,13 +32,26 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="conditional model: one row per class, row r in class r (the same seeds in every row)",
     )
+    sample.add_argument(
+        "--change",
+        type=_change,
+        action="append",
+        default=[],
+        metavar="N=VALUE",
+        help=(
+            "move the explorer's slider Change N (1 is the biggest change) to VALUE, from -3 to 3; "
+            "repeat for more sliders (technically: the model's default latent directions)"
+        ),
+    )
     sample.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
     sample.set_defaults(run=_cmd_sample)
 
     walk = subparsers.add_parser(
         "interpolate",
         help="animate a walk through the latent points of several seeds (GIF, WebP or APNG)",
-        description="Slerp from seed to seed (and back to the first unless --no-loop) and save the animation.",
+        description=(
+            "Walk smoothly (slerp) from seed to seed, and back to the first unless --no-loop, and save the animation."
+        ),
     )
     _add_model_arguments(walk)
     walk.add_argument(
@@ -57,7 +70,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
     )
     parser.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
-    parser.add_argument("--psi", type=float, default=1.0, help="truncation for a GAN: below 1 is tamer (default 1)")
+    parser.add_argument(
+        "--psi", type=float, default=1.0, help="variety, for a GAN (truncation ψ): below 1 is tamer (default 1)"
+    )
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
 
 
@@ -83,6 +98,21 @@ def _frame_count(text: str) -> int:
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be 2 or more: {value}")
     return value
+
+
+def _change(text: str) -> tuple[int, float]:
+    from studio.spec.ranges import SLIDER_RANGE
+
+    number, _, value = text.partition("=")
+    try:
+        index, amount = int(number), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a slider and a value, like 1=-2.5: {text!r}") from None
+    if index < 1:
+        raise argparse.ArgumentTypeError(f"sliders are numbered from 1: {text!r}")
+    if not -SLIDER_RANGE <= amount <= SLIDER_RANGE:
+        raise argparse.ArgumentTypeError(f"a slider goes from {-SLIDER_RANGE:g} to {SLIDER_RANGE:g}: {text!r}")
+    return index, amount
 
 
 def _seed_list(text: str) -> list[int]:
@@ -118,6 +148,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         return fail(f"{output.name}: samples are saved as .png (the PNG carries the latent state)")
+    if args.change and args.grid:
+        return fail("--change moves the sliders of one sample: drop --grid")
     try:
         model, class_index = _load(args)
         if args.grid:
@@ -140,6 +172,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             settings = {"grid": {"model_sha256": model.sha256, "model_name": model.name, **grid}}
         else:
             state = model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)
+            if args.change:
+                state = _with_changes(model, state, args.change)
             image, settings = model.render(state), state_png_settings(model, state)
         save_png(output, image, settings)
     except SaveError as exc:
@@ -147,8 +181,22 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     except _input_errors() as exc:
         return fail(exc)
     shape = f", {rows}x{cols} grid" if args.grid else ""
-    print(f"Wrote {output} ({model.name}, seed {args.seed}{shape})")
+    moved = "".join(f", Change {n} at {v:g}" for n, v in args.change)
+    print(f"Wrote {output} ({model.name}, seed {args.seed}{shape}{moved})")
     return EXIT_OK
+
+
+def _with_changes(model, state, changes: list[tuple[int, float]]):
+    """``state`` with the explorer's sliders moved: slider N (from 1) to its value."""
+    import dataclasses
+
+    directions = model.directions(class_index=state.class_index if model.directions_depend_on_class else None)
+    z = state.z_array()
+    for number, value in changes:
+        if number > len(directions.labels):
+            raise ValueError(f"{model.name} has sliders Change 1 to Change {len(directions.labels)}, not {number}")
+        z = model.with_coordinate(z, number - 1, value, directions)
+    return dataclasses.replace(state, z=tuple(float(v) for v in z.astype("float64")))
 
 
 def _class_rows(model, seed: int, rows: int, cols: int, psi: float):

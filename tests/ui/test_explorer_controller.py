@@ -10,6 +10,7 @@ from PySide6.QtGui import QUndoStack
 from studio.engine.jobs import Progress
 from studio.files.images import load_image, save_png
 from studio.files.paths import models_dir
+from studio.spec.ranges import SLIDER_RANGE
 from studio.ui.latent import explorer_controller, explorer_work
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.qimage import to_pil
@@ -176,3 +177,116 @@ def test_model_files_are_hashed_on_the_worker(qtbot, fake_worker, tiny_models, m
     _settle(fake_worker)  # then the PNG's model loads, at the PNG's point
     assert controller.model.sha256 == gan.sha256 and controller.state == state
     assert controller.shown_state == state and controller.undo_stack.count() == 0
+
+
+# ----- the directions' -/+ pictures ------------------------------------------------------------
+
+
+def _draw_previews(qtbot, controller, fake):
+    """Wait for the controller to ask for the -/+ pictures (once the point settles), draw them."""
+    asked = controller.previewer.requests
+    qtbot.waitUntil(lambda: controller.previewer.requests > asked, timeout=5_000)
+    return fake.draw()
+
+
+def test_every_direction_s_ends_are_drawn_in_one_worker_call_and_show_the_slider_s_ends(controller, fake_worker, qtbot):
+    model = _switch_to(controller, fake_worker, "vae")  # 20 directions
+    assert controller.direction_previews == {} and controller.previewer.requests == 0  # nobody asked yet
+    controller.want_previews(16)
+    drawn = _draw_previews(qtbot, controller, fake_worker)
+    assert controller.previewer.requests == 1 and fake_worker.pending_render is None  # one call for all 16
+    assert sorted(p.index for p in drawn.previews) == list(range(16)) == sorted(controller.direction_previews)
+    for index in (0, 7, 15):
+        preview = controller.direction_previews[index]
+        low = model.render(controller.with_coordinate(index, -SLIDER_RANGE))
+        high = model.render(controller.with_coordinate(index, SLIDER_RANGE))
+        # The minus picture is the picture the slider shows at its minimum (and plus at its maximum).
+        assert np.array_equal(np.asarray(preview.minus), np.asarray(low))
+        assert np.array_equal(np.asarray(preview.plus), np.asarray(high))
+        assert not np.array_equal(np.asarray(preview.minus), np.asarray(preview.plus))
+        assert preview.minus_qimage.width() <= explorer_work.PREVIEW_PIXELS
+
+
+def test_end_pictures_wait_for_the_point_to_settle_and_are_kept_per_point(controller, fake_worker, qtbot):
+    _switch_to(controller, fake_worker, "vae")
+    controller.want_previews(4)
+    first = controller.state
+    _draw_previews(qtbot, controller, fake_worker)
+    kept = dict(controller.direction_previews)
+    assert controller.previewer.requests == 1
+
+    # A drag: many points in a row. Each picture is drawn; the ends are asked for only once the
+    # last point has been still for a moment, and only for that point.
+    for step in range(1, 6):
+        controller.new_drag()
+        controller.move_direction(0, 0.3 * step)
+        _next_render(qtbot, fake_worker)
+        fake_worker.draw()  # the picture of that point
+        assert controller.previewer.requests == 1
+    moved = controller.state
+    drawn = _draw_previews(qtbot, controller, fake_worker)
+    assert controller.previewer.requests == 2 and drawn.state == moved
+    assert not np.array_equal(
+        np.asarray(controller.direction_previews[1].minus), np.asarray(kept[1].minus)
+    )  # refreshed for the new point
+
+    # Back to the first point (undo): its ends are shown at once, with no worker call.
+    shown = Spy(controller.previewsChanged)
+    while controller.state != first:
+        controller.undo_stack.undo()
+    _settle(fake_worker)
+    assert shown.calls and controller.direction_previews == kept
+    qtbot.wait(2 * explorer_controller.PREVIEW_SETTLE_MS)
+    assert controller.previewer.requests == 2 and fake_worker.pending_render is None
+
+
+def test_undo_texts_name_the_slider_the_artist_sees(controller, fake_worker):
+    _switch_to(controller, fake_worker, "gan")
+    controller.new_drag()
+    controller.move_direction(2, 1.5)
+    assert controller.undo_stack.undoText() == "Move Change 3"
+    controller.new_drag()
+    controller.set_psi(0.6)
+    assert controller.undo_stack.undoText() == "Set Variety"
+
+
+def test_a_newer_render_cuts_the_end_pictures_short_and_the_rest_follow(controller, fake_worker, qtbot, monkeypatch):
+    model = _switch_to(controller, fake_worker, "vae")
+    controller.want_previews(16)
+    original = model.render_batch
+    others = []
+
+    def render_batch(*args, **kwargs):
+        if not others:  # while the first pass runs, someone else asks for a render
+            others.append(fake_worker.request_render(lambda _device: "someone else's"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "render_batch", render_batch)
+    drawn = _draw_previews(qtbot, controller, fake_worker)
+    assert len(drawn.previews) == explorer_work.PREVIEW_CHUNK  # stopped after one pass
+    assert fake_worker.pending_render[0] == others[0]  # the other render's turn at once
+    fake_worker.draw()
+    drawn = _draw_previews(qtbot, controller, fake_worker)  # then the rest, unasked
+    assert sorted(p.index for p in drawn.previews) == list(range(explorer_work.PREVIEW_CHUNK, 16))
+    assert sorted(controller.direction_previews) == list(range(16)) and controller.previewer.requests == 2
+
+
+def test_studio_sample_change_draws_what_the_slider_s_end_picture_shows(
+    controller, fake_worker, qtbot, tmp_path, capsys
+):
+    from studio.cli import main
+    from studio.engine.latent.state import restore_state_from_png
+
+    _switch_to(controller, fake_worker, "vae")
+    assert controller.state.seed == 0
+    controller.want_previews(2)
+    _draw_previews(qtbot, controller, fake_worker)
+    out = tmp_path / "change.png"
+    assert main(["sample", "--model", "Tiny VAE", "--seed", "0", "--change", "1=-3", "-o", str(out)]) == 0
+    assert "Change 1 at -3" in capsys.readouterr().out
+    assert restore_state_from_png(out) == controller.with_coordinate(0, -SLIDER_RANGE)
+    written = np.asarray(Image.open(out).convert("RGB"))
+    assert np.array_equal(written, np.asarray(controller.direction_previews[0].minus))
+
+    assert main(["sample", "--model", "Tiny VAE", "--seed", "0", "--change", "21=1", "-o", str(out)]) == 2
+    assert "Change 1 to Change 20" in capsys.readouterr().err

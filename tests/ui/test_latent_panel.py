@@ -645,3 +645,79 @@ def test_with_no_model_at_all_the_panel_says_where_to_put_one(qtbot, worker, tmp
     assert panel.model_info.text().startswith("Put a VAE or GAN")
     assert str(panel.explorer.library_folder) in panel.model_info.text()
     assert panel.view.hint() == panel.empty_hint
+
+
+JARGON = ("sefa", "ganspace", "vae-kl", "dim ", "dimension", "ψ", "truncation", "σ", "direction")
+
+
+def _on_screen_text(panel) -> list[str]:
+    """Every word the artist reads without hovering: labels, buttons, check boxes."""
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    widgets = panel.findChildren(QLabel) + panel.findChildren(QAbstractButton)
+    return [w.text() for w in widgets if w.isVisibleTo(panel) and w.text()]
+
+
+def test_sliders_say_what_they_do_and_keep_the_technical_names_in_their_tooltips(panel, qtbot):
+    _open(qtbot, panel, "vae")
+    names = [panel.sliders._grid.itemAtPosition(i, 0).widget() for i in range(3)]
+    assert [n.text() for n in names] == ["Change 1", "Change 2", "Change 3"]
+    assert panel.directions_label.text() == "CHANGES · BIGGEST FIRST"
+    assert "VAE-KL dimension" in names[0].toolTip() and "biggest change" in names[0].toolTip()
+    assert "VAE-KL dimension" in panel.sliders.sliders[0].toolTip()
+    assert "VAE-KL" in panel.directions_label.toolTip()
+
+    _open(qtbot, panel, "gan")
+    assert panel.psi_label.text() == "VARIETY"
+    assert "truncation ψ" in panel.psi_slider.toolTip() and "truncation ψ" in panel.psi_label.toolTip()
+    names = [panel.sliders._grid.itemAtPosition(i, 0).widget() for i in range(2)]
+    assert "SeFa direction 1" in names[0].toolTip() and "SeFa direction 2" in names[1].toolTip()
+    panel.psi_slider.setValue(0.6)
+    _wait_idle(qtbot, panel)
+    assert "variety 0.60" in panel.caption.text()
+    assert panel.undo_stack.undoText() == "Set Variety"
+    for text in _on_screen_text(panel):
+        assert not any(word in text.lower() for word in JARGON), text
+
+
+def _end_pixels(picture) -> np.ndarray:
+    return np.asarray(to_pil(picture.qimage))
+
+
+def test_each_direction_slider_shows_where_its_two_ends_lead(panel, qtbot):
+    from studio.spec.ranges import SLIDER_RANGE
+
+    model = _open(qtbot, panel, "vae")
+    ends = panel.sliders.ends
+    assert len(ends) == 16
+    qtbot.waitUntil(lambda: all(m.qimage is not None and p.qimage is not None for m, p in ends), timeout=TIMEOUT)
+    assert panel.explorer.previewer.requests == 1  # every row's pictures in one worker call
+    for index, (minus, plus) in enumerate(ends):
+        assert minus.isVisibleTo(panel) and not minus.pixmap().isNull() and minus.width() == 32
+        assert not np.array_equal(_end_pixels(minus), _end_pixels(plus))
+        if index in (0, 9):
+            low = panel.explorer.with_coordinate(index, -SLIDER_RANGE)
+            assert np.array_equal(_end_pixels(minus), np.asarray(model.render(low)))
+
+    # Moving a slider makes another point: once it settles, the other rows show its ends.
+    before = _end_pixels(ends[3][0])
+    requests = panel.explorer.previewer.requests
+    panel.sliders.sliders[0].setValue(2.5)
+    _wait_idle(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.explorer.previewer.requests > requests, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not np.array_equal(_end_pixels(ends[3][0]), before), timeout=TIMEOUT)
+    low = panel.explorer.with_coordinate(3, -SLIDER_RANGE)
+    assert np.array_equal(_end_pixels(ends[3][0]), np.asarray(model.render(low)))
+
+    # A click on an end picture goes there: the picture becomes that small picture, in one undo step.
+    steps = panel.undo_stack.count()
+    qtbot.mouseClick(ends[3][0], Qt.MouseButton.LeftButton)
+    _wait_idle(qtbot, panel)
+    assert panel.sliders.sliders[3].value() == pytest.approx(-SLIDER_RANGE)
+    assert np.array_equal(_pixels(panel), np.asarray(model.render(low)))
+    assert panel.undo_stack.count() == steps + 1 and panel.undo_stack.undoText() == "Move Change 4"
+
+    # "Show all": the rows that appear get their pictures too.
+    panel.sliders.show_all.setChecked(True)
+    qtbot.waitUntil(lambda: all(m.qimage is not None for m, _p in panel.sliders.ends), timeout=TIMEOUT)
+    assert len(panel.sliders.ends) == model.latent_dim

@@ -2,24 +2,31 @@
 
 Only the first :data:`TOP` rows are built until "Show all" is ticked: a 128-dimensional
 model would otherwise build 128 slider widgets the artist rarely needs.
+
+Each row shows, either side of its slider, a small picture of where the slider's two ends
+lead (drawn by the controller on the worker and handed in with :meth:`DirectionSliders.set_previews`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
 from studio.spec.ranges import SLIDER_RANGE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    from PySide6.QtGui import QImage
 
 TOP = 16
 DECIMALS = 2
 RESOLUTION = 10.0**-DECIMALS
+END_PICTURE = 32  # px on a side: the -/+ pictures beside each slider
 
 
 class _PressWatcher(QObject):
@@ -55,21 +62,60 @@ def make_slider(minimum: float, maximum: float, value: float = 0.0, decimals: in
     return slider
 
 
+class EndPicture(QLabel):
+    """A small picture of where one end of a slider leads; an empty frame until it is drawn.
+    A click on it moves the slider to that end."""
+
+    clicked = Signal()
+
+    def __init__(self, tooltip: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedSize(QSize(END_PICTURE, END_PICTURE))
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setScaledContents(False)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setToolTip(tooltip)
+        self.qimage: QImage | None = None
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            self.clicked.emit()
+        super().mousePressEvent(event)
+
+    def set_image(self, qimage: QImage | None) -> None:
+        if qimage is self.qimage:
+            return
+        self.qimage = qimage
+        if qimage is None:
+            self.clear()
+            return
+        ratio = self.devicePixelRatioF()
+        side = round(END_PICTURE * ratio)
+        pixmap = QPixmap.fromImage(qimage).scaled(
+            side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        pixmap.setDevicePixelRatio(ratio)
+        self.setPixmap(pixmap)
+
+
 class DirectionSliders(QWidget):
     valueMoved = Signal(int, float)  # direction index, new coordinate
     dragStarted = Signal(int)
     dragFinished = Signal(int)
+    rowsChanged = Signal(int)  # how many rows are on screen now
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._labels: list[str] = []
         self._values: list[float] = []
         self.sliders: list[QLabeledDoubleSlider] = []
+        self.ends: list[tuple[EndPicture, EndPicture]] = []  # each row's (minus, plus) pictures
         self._grid = QGridLayout()
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setHorizontalSpacing(8)
         self._grid.setVerticalSpacing(2)
-        self._grid.setColumnStretch(1, 1)
+        self._grid.setColumnStretch(2, 1)
         self.show_all = QCheckBox("Show all")
         self.show_all.setToolTip("Show a slider for every direction, not only the most influential ones")
         self.show_all.toggled.connect(self._on_show_all)
@@ -82,6 +128,7 @@ class DirectionSliders(QWidget):
         """Rebuild for a model: ``labels`` in order of influence."""
         for slider in self.sliders:
             slider.deleteLater()
+        self.ends = []
         while self._grid.count():
             item = self._grid.takeAt(0)
             if item.widget() is not None:
@@ -106,14 +153,30 @@ class DirectionSliders(QWidget):
             name.setMinimumWidth(64)
             name.setToolTip(self._tooltips[index])
             slider = make_slider(-SLIDER_RANGE, SLIDER_RANGE, self._values[index])
-            slider.setToolTip(f"{self._labels[index]}: ±{SLIDER_RANGE:g} σ")
+            slider.setToolTip(self._tooltips[index])
             slider.setObjectName(f"direction-{index}")
             slider.valueChanged.connect(lambda value, i=index: self._on_value_changed(i, float(value)))
             on_press(slider, lambda i=index: self.dragStarted.emit(i))
             slider.sliderReleased.connect(lambda i=index: self.dragFinished.emit(i))
+            minus = EndPicture(f"{self._labels[index]} all the way down (−{SLIDER_RANGE:g}); click to go there")
+            plus = EndPicture(f"{self._labels[index]} all the way up (+{SLIDER_RANGE:g}); click to go there")
+            minus.clicked.connect(lambda i=index: self._go_to_end(i, -SLIDER_RANGE))
+            plus.clicked.connect(lambda i=index: self._go_to_end(i, SLIDER_RANGE))
+            minus.setObjectName(f"direction-{index}-minus")
+            plus.setObjectName(f"direction-{index}-plus")
             self._grid.addWidget(name, index, 0)
-            self._grid.addWidget(slider, index, 1)
+            self._grid.addWidget(minus, index, 1)
+            self._grid.addWidget(slider, index, 2)
+            self._grid.addWidget(plus, index, 3)
             self.sliders.append(slider)
+            self.ends.append((minus, plus))
+        self.rowsChanged.emit(self.shown_count())
+
+    def _go_to_end(self, index: int, value: float) -> None:
+        """A click on an end picture: the slider moves there, as one drag of its own."""
+        self.dragStarted.emit(index)
+        self.sliders[index].setValue(value)
+        self.dragFinished.emit(index)
 
     def _on_value_changed(self, index: int, value: float) -> None:
         # Pressing a handle snaps it to the slider's grid (0.01) and announces that as a move;
@@ -129,7 +192,20 @@ class DirectionSliders(QWidget):
         for index, slider in enumerate(self.sliders):
             visible = checked or index < TOP
             slider.setVisible(visible)
-            self._grid.itemAtPosition(index, 0).widget().setVisible(visible)
+            for column in (0, 1, 3):
+                self._grid.itemAtPosition(index, column).widget().setVisible(visible)
+        self.rowsChanged.emit(self.shown_count())
+
+    def shown_count(self) -> int:
+        """How many rows are on screen (built rows stay built when "Show all" is unticked)."""
+        return len(self.sliders) if self.show_all.isChecked() else min(TOP, len(self.sliders))
+
+    def set_previews(self, previews: Mapping[int, tuple[QImage, QImage]]) -> None:
+        """Show the (minus, plus) pictures of these rows; other rows keep what they show."""
+        for index, (minus, plus) in previews.items():
+            if index < len(self.ends):
+                self.ends[index][0].set_image(minus)
+                self.ends[index][1].set_image(plus)
 
     def set_values(self, values: Sequence[float]) -> None:
         """Move the sliders to ``values`` without announcing it (the state already knows)."""

@@ -16,6 +16,11 @@ A slider drag calls :meth:`ExplorerController.apply` once per ``valueChanged``. 
 only record the state and (re)start a 0 ms timer, so all the moves delivered in one pass of the
 event loop become one render request; the worker's render slot then drops every request but
 the newest. No backlog can build up, and the last state asked for is always the one drawn.
+
+Each direction slider shows the picture at its two ends (:attr:`ExplorerController.direction_previews`).
+They are drawn on the worker, every direction asked for in one batch, once the point has
+settled (:data:`PREVIEW_SETTLE_MS` after the last change, and after the picture itself), and
+kept per point: undo and redo back to a point show its ends at once.
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ from studio.spec.ranges import MAX_SEED
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore, thumbnail_png
 from studio.ui.latent.commands import SetLatentState
+from studio.ui.latent.direction_names import VARIETY, change_label
 from studio.ui.latent.explorer_work import (
+    DirectionPreview,
+    DirectionPreviews,
     Encoded,
     Loaded,
     Rendered,
@@ -47,7 +55,9 @@ from studio.ui.latent.explorer_work import (
     directions_for,
     hash_files,
     initial_state,
+    render_direction_previews,
     render_state,
+    slider_end,
     state_problem,
 )
 from studio.ui.latent.render_channel import RenderChannel
@@ -75,6 +85,11 @@ IMAGE_CACHE_SIZE = 48
 PROJECTION_STEPS = 200
 # Loaded models kept for switching back at once (each holds its weights on the device).
 KEPT_MODELS = 2
+# The -/+ pictures of the directions are drawn once the point has been still this long: a drag
+# asks for none of them, only the pictures of its points.
+PREVIEW_SETTLE_MS = 250
+# Points whose direction pictures are kept (undo, redo and Reset show them at once).
+PREVIEW_CACHE_POINTS = 8
 _LAST_MODEL_KEY = "latent/model"
 _LAST_FOLDER_KEY = "files/last_folder"
 # The point is written this long after the artist's last change (a drag writes once, at its end).
@@ -94,6 +109,7 @@ class ExplorerController(QObject):
     errorCleared = Signal()
     bookmarksChanged = Signal()
     projectingChanged = Signal(bool)
+    previewsChanged = Signal()  # self.direction_previews has pictures of the current point
 
     def __init__(
         self,
@@ -132,6 +148,8 @@ class ExplorerController(QObject):
         self._cache: OrderedDict[LatentState, Rendered] = OrderedDict()
         self._sha_by_path: dict[Path, str | None] = {}  # hashed on the worker
         self._after_hashing: list[Callable[[], None]] = []
+        self.preview_count = 0  # how many directions' -/+ pictures the view wants (0: none)
+        self._previews: OrderedDict[LatentState, dict[int, DirectionPreview]] = OrderedDict()
 
         # The one channel for pictures of points; loads and encodings (whose results are new
         # points) and file hashes have their own, so a slider render never displaces them.
@@ -153,6 +171,14 @@ class ExplorerController(QObject):
         self._session_timer.setInterval(SESSION_SAVE_DELAY_MS)
         self._session_timer.timeout.connect(self.save_session)
         self.stateChanged.connect(self._remember_point)
+        # The directions' -/+ pictures: their own channel, asked once the point settles.
+        self.previewer = RenderChannel(worker, self)
+        self.previewer.done.connect(self._on_previews)
+        self.previewer.failed.connect(lambda message: log.warning("Direction previews failed: %s", message))
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_SETTLE_MS)
+        self._preview_timer.timeout.connect(self._request_previews)
 
     # ----- the picture --------------------------------------------------------------------
     @property
@@ -350,6 +376,7 @@ class ExplorerController(QObject):
         self.modelLoaded.emit()
         self.stateChanged.emit(self.state)
         self._show(loaded.first)
+        self._schedule_previews()
         if loaded.problem is not None:
             self.errorOccurred.emit(loaded.problem)
         if self._queued_image is not None:
@@ -418,6 +445,7 @@ class ExplorerController(QObject):
             self._show(cached)
         else:
             self._render_timer.start()
+        self._schedule_previews()
 
     def _request_render(self) -> None:
         model, state = self.model, self.state
@@ -431,6 +459,66 @@ class ExplorerController(QObject):
             return
         self.remember(rendered)
         self._show(rendered)
+
+    # ----- the directions' -/+ pictures ---------------------------------------------------
+    @property
+    def direction_previews(self) -> dict[int, DirectionPreview]:
+        """The -/+ pictures drawn so far from the current point, by direction index."""
+        return self._previews.get(self.state, {}) if self.state is not None else {}
+
+    def want_previews(self, count: int) -> None:
+        """Show the -/+ pictures of the first ``count`` directions (the sliders on screen)."""
+        if count != self.preview_count:
+            self.preview_count = count
+            self._schedule_previews()
+
+    def _missing_previews(self) -> list[int]:
+        if self.directions is None or self.state is None:
+            return []
+        have = self.direction_previews
+        return [i for i in range(min(self.preview_count, len(self.directions.labels))) if i not in have]
+
+    def _schedule_previews(self) -> None:
+        """The point (or the sliders wanted) changed: show what is known, draw the rest later."""
+        self.previewer.forget()  # a batch for an earlier point is of no use any more
+        if self.direction_previews:
+            self.previewsChanged.emit()  # this point's, kept from before
+        if self._missing_previews():
+            self._preview_timer.start()
+        else:
+            self._preview_timer.stop()
+
+    def _request_previews(self) -> None:
+        model, state, directions = self.model, self.state, self.directions
+        missing = self._missing_previews()
+        if model is None or state is None or directions is None or not missing:
+            return
+        if self.loading or self._render_timer.isActive() or self.preview.pending or self.projecting:
+            self._preview_timer.start()  # the picture first; its ends when it is on screen
+            return
+        worker = self.worker
+
+        def draw(_device: DeviceInfo) -> DirectionPreviews:
+            asked = worker.latest_stamp  # this request's; a newer one means the artist moved on
+            return render_direction_previews(
+                model, state, directions, missing, should_stop=lambda: worker.latest_stamp != asked
+            )
+
+        self.previewer.request(draw)
+
+    @Slot(object)
+    def _on_previews(self, drawn: DirectionPreviews) -> None:
+        if self.model is None or drawn.state.model_sha256 != self.model.sha256:
+            return
+        kept = self._previews.setdefault(drawn.state, {})
+        kept.update({p.index: p for p in drawn.previews})
+        self._previews.move_to_end(drawn.state)
+        while len(self._previews) > PREVIEW_CACHE_POINTS:
+            self._previews.popitem(last=False)
+        if drawn.state == self.state:
+            self.previewsChanged.emit()
+            if self._missing_previews():  # cut short by another render: the rest later
+                self._preview_timer.start()
 
     # ----- intents: each change is an undo step -------------------------------------------
     def _push(self, new: LatentState, text: str, merge_key: Hashable | None = None) -> None:
@@ -450,13 +538,14 @@ class ExplorerController(QObject):
     def move_direction(self, index: int, value: float) -> None:
         if self.state is None or self.directions is None:
             return
-        label = self.directions.labels[index]
-        self._push(self.with_coordinate(index, value), f"Move {label}", ("direction", index, self.drag_serial))
+        self._push(
+            self.with_coordinate(index, value), f"Move {change_label(index)}", ("direction", index, self.drag_serial)
+        )
 
     def set_psi(self, value: float) -> None:
         if self.state is not None:
             new = dataclasses.replace(self.state, psi=round(float(value), 4))
-            self._push(new, "Truncation ψ", ("psi", self.drag_serial))
+            self._push(new, f"Set {VARIETY}", ("psi", self.drag_serial))
 
     def set_class(self, index: int) -> None:
         state = self.state
@@ -675,9 +764,7 @@ class ExplorerController(QObject):
         return np.asarray(self.model.coordinates(state.z_array(), self.directions), dtype=np.float64)
 
     def with_coordinate(self, index: int, value: float, state: LatentState | None = None) -> LatentState:
-        state = state or self.state
-        z = self.model.with_coordinate(state.z_array(), index, value, self.directions)
-        return dataclasses.replace(state, z=_as_tuple(z))
+        return slider_end(self.model, state or self.state, self.directions, index, value)
 
     def with_seed(self, seed: int, state: LatentState | None = None) -> LatentState:
         state = state or self.state

@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from studio.spec.ranges import MAX_SEED
+from studio.spec.ranges import MAX_SEED, SLIDER_RANGE
 from studio.ui.latent.class_choice import class_choice
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from PIL import Image
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from studio.engine.latent.state import LatentState
 
 DEFAULT_SEED = 0
+# The -/+ pictures beside each direction slider: drawn this many pixels on a side (twice the
+# 32 px they take on screen, so they stay sharp on a HiDPI screen).
+PREVIEW_PIXELS = 64
+# Directions drawn per forward pass: a newer render waits at most one pass for its turn.
+PREVIEW_CHUNK = 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,71 @@ def render_state(model: LatentModel, state: LatentState) -> Rendered:
     """Worker side: one picture of ``state``."""
     image = model.render(state)
     return Rendered(state, image, to_qimage(image))
+
+
+@dataclass(frozen=True)
+class DirectionPreview:
+    """A direction's two ends from one point: the picture with that slider at its minimum and
+    at its maximum (the others where they are), at most :data:`PREVIEW_PIXELS` on a side."""
+
+    index: int
+    minus: Image.Image
+    plus: Image.Image
+    minus_qimage: QImage  # the same pictures, converted on the worker
+    plus_qimage: QImage
+
+
+@dataclass(frozen=True)
+class DirectionPreviews:
+    state: LatentState  # the point they were drawn from
+    previews: tuple[DirectionPreview, ...]
+
+
+def slider_end(model: LatentModel, state: LatentState, directions: Directions, index: int, value: float) -> LatentState:
+    """``state`` with direction ``index``'s slider at ``value`` (the explorer's own move)."""
+    import dataclasses
+
+    import numpy as np
+
+    z = model.with_coordinate(state.z_array(), index, value, directions)
+    return dataclasses.replace(state, z=tuple(float(v) for v in np.asarray(z, dtype=np.float64).reshape(-1)))
+
+
+def render_direction_previews(
+    model: LatentModel,
+    state: LatentState,
+    directions: Directions,
+    indices: list[int],
+    should_stop: Callable[[], bool] | None = None,
+) -> DirectionPreviews:
+    """Worker side: both ends of every direction in ``indices``, in one call.
+
+    They are drawn a few directions per forward pass; between passes ``should_stop()`` (a newer
+    render waiting: the artist moved on) ends the call early with the directions drawn so far.
+    """
+    import numpy as np
+
+    previews: list[DirectionPreview] = []
+    for start in range(0, len(indices), PREVIEW_CHUNK):
+        if previews and should_stop is not None and should_stop():
+            break
+        chunk = indices[start : start + PREVIEW_CHUNK]
+        ends = [slider_end(model, state, directions, i, v) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)]
+        images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
+        for n, index in enumerate(chunk):
+            minus, plus = _small(images[2 * n]), _small(images[2 * n + 1])
+            previews.append(DirectionPreview(index, minus, plus, to_qimage(minus), to_qimage(plus)))
+    return DirectionPreviews(state, tuple(previews))
+
+
+def _small(image: Image.Image) -> Image.Image:
+    if max(image.size) <= PREVIEW_PIXELS:
+        return image
+    from PIL import Image as PILImage
+
+    small = image.copy()
+    small.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS), PILImage.Resampling.LANCZOS)
+    return small
 
 
 def directions_for(model: LatentModel, state: LatentState) -> Directions:

@@ -1,7 +1,8 @@
 """The Latent Explorer: sliders through what a VAE or GAN has learnt.
 
 The picture is large on the left; on the right a scrollable column holds the model, class and
-seed, the actions, truncation (GAN) and one slider per direction; bookmarks run along the
+seed, the actions, variety (GAN truncation) and one slider per direction, each with small
+pictures of where its two ends lead; bookmarks run along the
 bottom. The panel is a view of its :class:`ExplorerController`: it shows the controller's
 picture, state and messages, and sends it what the artist does (the controller turns those
 into undo steps, renders and jobs).
@@ -34,6 +35,14 @@ from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.latent.bookmarks import BookmarkStrip
 from studio.ui.latent.class_choice import class_at, combo_row, fill_class_combo
+from studio.ui.latent.direction_names import (
+    CHANGES_HEADING,
+    VARIETY,
+    VARIETY_TOOLTIP,
+    change_label,
+    changes_heading_tooltip,
+    direction_tooltip,
+)
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.panels.base import Panel, PanelImage
@@ -190,13 +199,14 @@ class LatentPanel(Panel):
         box.addSpacing(4)
         box.addLayout(actions)
 
-        self.psi_label = section_label("Truncation ψ")
+        self.psi_label = section_label(VARIETY)
+        self.psi_label.setToolTip(VARIETY_TOOLTIP)
         self.psi_slider = make_slider(*PSI_RANGE, value=1.0)
-        self.psi_slider.setToolTip("Lower: more typical, less varied pictures. 1 = no truncation.")
+        self.psi_slider.setToolTip(VARIETY_TOOLTIP)
         box.addWidget(self.psi_label)
         box.addWidget(self.psi_slider)
 
-        self.directions_label = section_label("Directions")
+        self.directions_label = section_label(CHANGES_HEADING)
         box.addWidget(self.directions_label)
         self.sliders = DirectionSliders()
         box.addWidget(self.sliders)
@@ -263,6 +273,8 @@ class LatentPanel(Panel):
         self.sliders.valueMoved.connect(e.move_direction)
         self.sliders.dragStarted.connect(e.new_drag)
         self.sliders.dragFinished.connect(e.new_drag)
+        self.sliders.rowsChanged.connect(e.want_previews)
+        e.previewsChanged.connect(self._show_previews)
         self.strip.restoreRequested.connect(self.restore_bookmark)
         # Queued: the strip is rebuilt after a rename, not while its editor is still committing.
         self.strip.renamed.connect(self.rename_bookmark, Qt.ConnectionType.QueuedConnection)
@@ -346,10 +358,18 @@ class LatentPanel(Panel):
     @Slot()
     def _on_directions_changed(self) -> None:
         directions = self.explorer.directions
+        count = len(directions.labels)
         self.sliders.set_directions(
-            directions.labels, [f"importance {s:.3g} ({directions.method})" for s in directions.scores]
+            [change_label(i) for i in range(count)], [direction_tooltip(directions, i) for i in range(count)]
         )
-        self.directions_label.setText(f"DIRECTIONS · {directions.method.upper()}")
+        self.directions_label.setToolTip(changes_heading_tooltip(directions))
+        self._show_previews()
+
+    @Slot()
+    def _show_previews(self) -> None:
+        """The -/+ pictures of the current point, as far as they are drawn."""
+        previews = self.explorer.direction_previews
+        self.sliders.set_previews({i: (p.minus_qimage, p.plus_qimage) for i, p in previews.items()})
 
     def _update_enabled(self) -> None:
         has_models = bool(self.explorer.models)
@@ -379,18 +399,21 @@ class LatentPanel(Panel):
         complaint) while one loads; where to put a model only when there truly is none."""
         e = self.explorer
         model = e.model
+        tooltip = ""
         if e.loading:
             text = LOADING_TEXT
         elif model is not None:
             kind = "VAE" if model.kind == "vae" else "GAN"
-            text = f"{kind} · {model.latent_dim} latent dimensions · {model.image_size}×{model.image_size}" + (
+            text = f"{kind} · {model.image_size}×{model.image_size} pictures" + (
                 f" · {len(model.class_names)} classes" if model.class_names else ""
             )
+            tooltip = f"{model.latent_dim} latent dimensions"
         elif not e.models and e.started:
             text = f"Put a VAE or GAN (.safetensors with its card) in\n{e.library_folder}"
         else:
             text = ""
         self.model_info.setText(text)
+        self.model_info.setToolTip(tooltip)
 
     # ----- the state, shown ---------------------------------------------------------------
     @Slot(object)
@@ -427,7 +450,7 @@ class LatentPanel(Panel):
             parts.append(e.model.class_names[state.class_index])
         parts.append(f"seed {state.seed}" if state.seed is not None else "own point")
         if e.model.kind == "gan" and state.psi != 1.0:
-            parts.append(f"ψ {state.psi:.2f}")
+            parts.append(f"{VARIETY.lower()} {state.psi:.2f}")
         self.caption.setText("  ·  ".join(parts))
 
     @Slot(str)
