@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from studio.files.images import IMAGE_FILE_FILTER
 from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
+from studio.ui.export_size import ExportSizeControl
 from studio.ui.latent.bookmarks import BookmarkStrip
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from studio.engine.latent.state import LatentState
     from studio.files.images import LoadedImage
     from studio.services.worker import Worker
+    from studio.spec.export_size import ExportSize
     from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore
     from studio.ui.latent.interpolation import InterpolationDialog
     from studio.ui.latent.sample_grid import SampleGridDialog
@@ -184,6 +186,8 @@ class LatentPanel(Panel):
         actions.addWidget(self.export_button, 1, 1)
         box.addSpacing(4)
         box.addLayout(actions)
+        self.size_choice = ExportSizeControl()  # how large Export PNG, Save image and animations are
+        box.addWidget(self.size_choice)
 
         self.psi_label = section_label("Truncation ψ")
         self.psi_slider = make_slider(*PSI_RANGE, value=1.0)
@@ -234,6 +238,7 @@ class LatentPanel(Panel):
         e.directionsChanged.connect(self._on_directions_changed)
         e.stateChanged.connect(self._on_state_changed)
         e.pictureChanged.connect(lambda: self.view.set_image(self.explorer.qimage))
+        e.pictureChanged.connect(self._on_picture_size)
         e.imageReady.connect(self.imageChanged)
         e.noticeChanged.connect(self._on_notice)
         e.errorOccurred.connect(self._show_error)
@@ -450,6 +455,14 @@ class LatentPanel(Panel):
     def _clear_error(self) -> None:
         self.message.hide()
         self.message.setText("")
+
+    def export_size(self) -> ExportSize:
+        return self.size_choice.value()
+
+    @Slot()
+    def _on_picture_size(self) -> None:
+        if self.explorer.image is not None:
+            self.size_choice.set_native_size(*self.explorer.image.size)
 
     # ----- what the artist does -----------------------------------------------------------
     @Slot(float)
