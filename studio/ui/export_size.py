@@ -9,7 +9,16 @@ views follow its smooth/crisp half (:meth:`ImageView.set_enlarging`).
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QButtonGroup, QComboBox, QGridLayout, QRadioButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QSpinBox,
+    QWidget,
+)
 
 from studio.services.settings import Settings
 from studio.spec.export_size import MAX_SIDE, MIN_SIDE, RESAMPLE_TIPS, SCALES, ExportSize
@@ -53,11 +62,16 @@ def apply_saved_enlarging() -> None:
 
 
 class ExportSizeControl(QWidget):
-    """[4x · 256 px ▾] [512 px] / (•) Smooth ( ) Crisp (pixel art)."""
+    """Export size [4x · 256 px ▾] [512 px], and under it (•) Smooth ( ) Crisp (pixel art).
+
+    ``label`` is the line's title; "" leaves it out (a form row names it instead).
+    """
 
     changed = Signal(object)  # ExportSize
 
-    def __init__(self, parent: QWidget | None = None, native: tuple[int, int] = (64, 64)) -> None:
+    def __init__(
+        self, label: str = "Export size", parent: QWidget | None = None, native: tuple[int, int] = (64, 64)
+    ) -> None:
         super().__init__(parent)
         self._native = native
         self.size_combo = QComboBox()
@@ -82,11 +96,19 @@ class ExportSizeControl(QWidget):
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setHorizontalSpacing(6)
-        layout.addWidget(self.size_combo, 0, 0)
-        layout.addWidget(self.pixels, 0, 1)
-        layout.addWidget(self.smooth, 1, 0)
-        layout.addWidget(self.crisp, 1, 1)
-        layout.setColumnStretch(0, 1)
+        if label:
+            title = QLabel(label)
+            title.setBuddy(self.size_combo)
+            layout.addWidget(title, 0, 0)
+        sizes = QHBoxLayout()
+        sizes.addWidget(self.size_combo, 1)
+        sizes.addWidget(self.pixels)
+        layout.addLayout(sizes, 0, 1)
+        resamples = QHBoxLayout()
+        resamples.addWidget(self.smooth)
+        resamples.addWidget(self.crisp)
+        resamples.addStretch(1)
+        layout.addLayout(resamples, 1, 1)
         layout.setColumnStretch(1, 1)
         self._label_sizes()
         self._show(export_preference().value())

@@ -101,7 +101,7 @@ class InterpolationDialog(QDialog):
         options.addRow("Between two bookmarks", self.frames_spin)
         options.addRow("", self.loop_check)
         options.addRow("Speed", self.fps_spin)
-        self.size_choice = ExportSizeControl()  # the explorer's remembered export size
+        self.size_choice = ExportSizeControl(label="")  # the explorer's remembered export size
         options.addRow("Export size", self.size_choice)
 
         left = QWidget()
