@@ -66,7 +66,7 @@ def test_the_smooth_picture_is_rendered_once_per_new_image_not_per_paint(qtbot, 
     view = _view(qtbot, _noise())
     for _ in range(5):
         view.grab()
-    assert calls == [(640, 640)]
+    assert len(calls) == 1 and view.displayed_image().width() == 640
     view.set_image(to_qimage(_noise(1)))  # a slider moved: a new picture
     view.grab()
     view.grab()
@@ -74,7 +74,7 @@ def test_the_smooth_picture_is_rendered_once_per_new_image_not_per_paint(qtbot, 
     view.resize(456, 456)  # a smaller window: rendered again at the new size, once
     view.grab()
     view.grab()
-    assert calls[-1] == (440, 440) and len(calls) == 3
+    assert len(calls) == 3 and view.displayed_image().width() == 440
 
 
 def test_the_choice_is_remembered_across_restarts_and_shared_by_every_control(qtbot):

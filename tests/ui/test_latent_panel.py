@@ -386,9 +386,13 @@ def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, 
     gif = dialog.export_animation(tmp_path / "loop.gif")
     with Image.open(gif) as animation:
         assert animation.n_frames == expected
+        assert animation.size == (256, 256)  # the export size: 4x unless the artist chose otherwise
+    dialog.size_choice.set_value(ExportSize(pixels=100, resample="crisp"))
+    assert panel.size_choice.value() == ExportSize(pixels=100, resample="crisp")  # one choice, shared
     frames = tmp_path / "frames"
     dialog.export_frames(frames)
     assert len(sorted(frames.glob("*.png"))) == expected
+    assert {Image.open(path).size for path in frames.glob("*.png")} == {(100, 100)}
 
     # From the button: the dialog confirms with the file's name and a link to its folder.
     opened = _record_opened_urls(monkeypatch)
