@@ -106,13 +106,14 @@ def resize(image: Image.Image, size: tuple[int, int], resample: str = DEFAULT_RE
     """``image`` at ``size`` (a new image; the same one when the size already matches)."""
     from PIL import Image
 
-    if image.size == tuple(size):
+    width, height = size
+    if image.size == (width, height):
         return image
     if resample not in RESAMPLES:
         raise ExportSizeError(f"resample must be {' or '.join(RESAMPLES)}, not {resample!r}")
     method = Image.Resampling.NEAREST if resample == "crisp" else Image.Resampling.LANCZOS
     source = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
-    return source.resize(tuple(size), method)
+    return source.resize((width, height), method)
 
 
 def export_image(image: Image.Image, size: ExportSize) -> Image.Image:
