@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
+from studio.spec.export_size import MAX_SIDE, MIN_SIDE, RESAMPLES, SCALES, ExportSize, ExportSizeError
 
 MAX_GRID_SIDE = 64
 _ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.files.animation's, without importing Pillow
@@ -44,6 +45,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     sample.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
+    _add_size_arguments(sample)
     sample.set_defaults(run=_cmd_sample)
 
     walk = subparsers.add_parser(
@@ -62,6 +64,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     walk.add_argument("--no-loop", action="store_true", help="stop at the last seed and play once")
     walk.add_argument("-o", "--output", required=True, metavar="OUT", help="the animation: .gif, .webp, .png or .apng")
     walk.add_argument("--frames-dir", metavar="DIR", help="also write every frame as a PNG carrying its latent state")
+    _add_size_arguments(walk)
     walk.set_defaults(run=_cmd_interpolate)
 
 
@@ -74,6 +77,48 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--psi", type=float, default=1.0, help="variety, for a GAN (truncation ψ): below 1 is tamer (default 1)"
     )
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+
+
+def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--scale",
+        type=_scale,
+        metavar="|".join(map(str, SCALES)),
+        help="enlarge the picture by this factor (default 1: the model's own size)",
+    )
+    size.add_argument(
+        "--size",
+        type=_pixel_size,
+        metavar="PX",
+        help=f"enlarge (or shrink) the picture to PX pixels on its long side ({MIN_SIDE} to {MAX_SIDE})",
+    )
+    parser.add_argument(
+        "--resample",
+        choices=RESAMPLES,
+        default="smooth",
+        help="how it is enlarged: crisp = sharp pixel blocks (nearest, for pixel art), smooth = Lanczos (default)",
+    )
+
+
+def _scale(text: str) -> int:
+    try:
+        return ExportSize.parse(text).scale
+    except ExportSizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _pixel_size(text: str) -> int:
+    value = _non_negative_int(text.lower().removesuffix("px"))
+    try:
+        ExportSize(pixels=value)
+    except ExportSizeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _export_size(args: argparse.Namespace) -> ExportSize:
+    return ExportSize(scale=args.scale or 1, pixels=args.size, resample=args.resample)
 
 
 def _non_negative_int(text: str) -> int:
@@ -144,6 +189,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from studio.engine.latent.state import state_png_settings
     from studio.files.atomic import SaveError
     from studio.files.images import save_png
+    from studio.spec.export_size import export_image
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":
@@ -175,6 +221,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             if args.change:
                 state = _with_changes(model, state, args.change)
             image, settings = model.render(state), state_png_settings(model, state)
+        image = export_image(image, _export_size(args))
         save_png(output, image, settings)
     except SaveError as exc:
         return fail(exc, EXIT_FAILURE)
@@ -182,7 +229,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         return fail(exc)
     shape = f", {rows}x{cols} grid" if args.grid else ""
     moved = "".join(f", Change {n} at {v:g}" for n, v in args.change)
-    print(f"Wrote {output} ({model.name}, seed {args.seed}{shape}{moved})")
+    print(f"Wrote {output} ({model.name}, seed {args.seed}{shape}{moved}, {image.width} x {image.height} px)")
     return EXIT_OK
 
 
@@ -215,6 +262,7 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
     from studio.engine.latent.state import state_png_settings
     from studio.files.animation import export_animation, export_frames
     from studio.files.atomic import SaveError
+    from studio.spec.export_size import export_frames as sized_frames
 
     output = Path(args.output)
     if output.suffix.lower() not in _ANIMATION_SUFFIXES:
@@ -226,7 +274,9 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
         path = interpolate_frames(
             [model.random_z(seed, class_index) for seed in args.seeds], args.frames, loop=not args.no_loop
         )
-        frames = model.render_batch(path, class_index, args.psi)
+        size = _export_size(args)
+        size.check(model.image_size, model.image_size)  # before the frames are rendered
+        frames = sized_frames(model.render_batch(path, class_index, args.psi), size)
         export_animation(frames, output, fps=args.fps, loop=not args.no_loop)
         if args.frames_dir:
             settings = [state_png_settings(model, model.state(z, class_index, args.psi)) for z in path]
@@ -236,5 +286,7 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
     except _input_errors() as exc:
         return fail(exc)
     extra = f", frames in {args.frames_dir}" if args.frames_dir else ""
-    print(f"Wrote {output} ({len(frames)} frames at {args.fps:g} fps{extra})")
+    print(
+        f"Wrote {output} ({len(frames)} frames of {frames[0].width} x {frames[0].height} px at {args.fps:g} fps{extra})"
+    )
     return EXIT_OK

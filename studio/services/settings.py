@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from studio.files.paths import config_dir
+from studio.spec.export_size import DEFAULT_RESAMPLE, DEFAULT_TEXT, ExportSize
 
 THEMES = ("system", "light", "dark")
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -55,6 +56,17 @@ class Settings:
     @last_folder.setter
     def last_folder(self, folder: str) -> None:
         self._store.setValue("files/last_folder", folder)
+
+    @property
+    def export_size(self) -> ExportSize:
+        """How large the explorer's exports are and how they are enlarged (default 4x, smooth)."""
+        text = str(self._store.value("export/size", DEFAULT_TEXT))
+        return ExportSize.from_text(text, str(self._store.value("export/resample", DEFAULT_RESAMPLE)))
+
+    @export_size.setter
+    def export_size(self, size: ExportSize) -> None:
+        self._store.setValue("export/size", size.text)
+        self._store.setValue("export/resample", size.resample)
 
     def window_geometry(self) -> QByteArray | None:
         value = self._store.value("window/geometry")

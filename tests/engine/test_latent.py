@@ -492,3 +492,65 @@ def test_an_unconditional_model_offers_no_classes_even_if_its_card_lists_the_dat
     model = LatentModel.load(path)
     assert model.class_names == []
     assert model.render(model.random_z(1)).size == (64, 64)
+
+
+def test_cli_exports_take_a_size_and_a_resampler(library_gan, tmp_path, capsys):
+    from studio.cli import main
+
+    out = tmp_path / "big.png"
+    assert (
+        main(["sample", "--model", "Tiny GAN", "--seed", "4", "--scale", "4", "--resample", "crisp", "-o", str(out)])
+        == 0
+    )
+    assert "256 x 256 px" in capsys.readouterr().out
+    model = LatentModel.load(library_gan)
+    native = pil_to_array(model.render(restore_state_from_png(out)))  # the state survives the enlarging
+    big = np.asarray(Image.open(out).convert("RGB"))
+    assert big.shape == (4 * model.image_size, 4 * model.image_size, 3)
+    assert np.array_equal(big[::4, ::4], native) and np.array_equal(big[3::4, 3::4], native)
+
+    smooth = tmp_path / "smooth.png"
+    assert main(["sample", "--model", "Tiny GAN", "--seed", "4", "--size", "200", "-o", str(smooth)]) == 0
+    assert Image.open(smooth).size == (200, 200)
+    assert restore_state_from_png(smooth) == restore_state_from_png(out)
+
+    walk = tmp_path / "walk.gif"
+    frames = tmp_path / "frames"
+    words = ["interpolate", "--model", "Tiny GAN", "--seeds", "1,2,3", "--frames", "6", "--class", "1", "--scale", "8"]
+    assert main([*words, "-o", str(walk), "--frames-dir", str(frames)]) == 0
+    with Image.open(walk) as animation:
+        assert animation.size == (8 * model.image_size,) * 2 and animation.n_frames == 6
+    first = sorted(frames.glob("*.png"))[0]
+    assert Image.open(first).size == (8 * model.image_size,) * 2
+    assert np.array_equal(restore_state_from_png(first).z_array(), model.random_z(1))
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--scale", "3"],
+        ["--scale", "big"],
+        ["--size", "5"],
+        ["--size", "99999"],
+        ["--resample", "blurry"],
+        ["--scale", "4", "--size", "300"],
+    ],
+)
+def test_cli_refuses_nonsense_sizes_with_exit_2(library_gan, tmp_path, capsys, words):
+    from studio.cli import main
+
+    out = tmp_path / "a.png"
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", "--model", "Tiny GAN", "--seed", "1", *words, "-o", str(out)])
+    assert exit_.value.code == 2
+    assert words[0] in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_refuses_a_grid_too_large_to_export(library_gan, tmp_path, capsys):
+    from studio.cli import main
+
+    out = tmp_path / "grid.png"
+    words = ["sample", "--model", "Tiny GAN", "--seed", "1", "--grid", "--rows", "20", "--cols", "20", "--scale", "8"]
+    assert main([*words, "-o", str(out)]) == 2
+    assert "8192" in capsys.readouterr().err and not out.exists()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit
 
 from studio.files.images import load_image, read_png_settings
 from studio.files.paths import data_dir, models_dir
+from studio.spec.export_size import ExportSize, export_image
 from studio.ui import saved_notice
 from studio.ui.latent import explorer_controller, interpolation
 from studio.ui.latent.bookmark_store import BookmarkStore
@@ -269,7 +270,9 @@ def test_exported_png_reopens_to_the_same_state_and_picture(tiny_models, window,
         assert settings["latent"]["z"] == list(exported_state.z)
         assert settings["latent"]["class_index"] == 2 and settings["latent"]["psi"] == pytest.approx(0.7)
         assert settings["model"]["sha256"] == panel.explorer.model.sha256
-        assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), exported)
+        # Exports are 4x, smooth, unless the artist chose otherwise: 64 px becomes 256 px.
+        big = export_image(Image.fromarray(exported), ExportSize(scale=4, resample="smooth"))
+        assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(big))
 
     panel.randomize()
     _open(qtbot, panel, "vae")  # even another model loaded: the PNG brings its own back
@@ -383,9 +386,13 @@ def test_interpolation_renders_n_frames_and_exports_a_gif_with_that_many(panel, 
     gif = dialog.export_animation(tmp_path / "loop.gif")
     with Image.open(gif) as animation:
         assert animation.n_frames == expected
+        assert animation.size == (256, 256)  # the export size: 4x unless the artist chose otherwise
+    dialog.size_choice.set_value(ExportSize(pixels=100, resample="crisp"))
+    assert panel.size_choice.value() == ExportSize(pixels=100, resample="crisp")  # one choice, shared
     frames = tmp_path / "frames"
     dialog.export_frames(frames)
     assert len(sorted(frames.glob("*.png"))) == expected
+    assert {Image.open(path).size for path in frames.glob("*.png")} == {(100, 100)}
 
     # From the button: the dialog confirms with the file's name and a link to its folder.
     opened = _record_opened_urls(monkeypatch)
@@ -721,3 +728,25 @@ def test_each_direction_slider_shows_where_its_two_ends_lead(panel, qtbot):
     panel.sliders.show_all.setChecked(True)
     qtbot.waitUntil(lambda: all(m.qimage is not None for m, _p in panel.sliders.ends), timeout=TIMEOUT)
     assert len(panel.sliders.ends) == model.latent_dim
+
+
+def test_export_png_at_8x_crisp_gives_exact_pixel_blocks_and_reopens_to_the_same_state(panel, qtbot, tmp_path):
+    _open(qtbot, panel, "gan")
+    panel.size_choice.set_value(ExportSize(scale=8, resample="crisp"))
+    assert panel.size_choice.size_combo.currentText() == "8x · 512 px"
+    state, native = panel.explorer.state, _pixels(panel)
+    path = panel.export_png(tmp_path / "big.png")
+    big = np.asarray(Image.open(path).convert("RGB"))
+    assert big.shape == (512, 512, 3)
+    assert np.array_equal(big.reshape(64, 8, 64, 8, 3), np.broadcast_to(native[:, None, :, None], (64, 8, 64, 8, 3)))
+
+    panel.size_choice.set_value(ExportSize(pixels=300, resample="smooth"))
+    smooth = panel.export_png(tmp_path / "smooth.png")
+    assert Image.open(smooth).size == (300, 300)
+
+    panel.randomize()
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state != state
+    assert panel.accept_image(load_image(path))  # 512 px, and still the same point
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state == state and np.array_equal(_pixels(panel), native)

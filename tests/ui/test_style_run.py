@@ -420,7 +420,10 @@ def test_every_preset_shows_its_time_and_a_run_measures_this_machines_speed(qtbo
     # Before any run: every quality shows a first guess, and says so.
     before = _preset_texts(panel)
     for name, text in before.items():
-        assert " · ~" in text and text.endswith((" s", " min", " h")), text
+        # "Quick · 256 px" over "~20 s": the result's size, then the time.
+        size_line, time_line = text.split("\n")
+        assert size_line.endswith(f" · {PRESETS[name].size} px"), text
+        assert time_line.startswith("~") and time_line.endswith((" s", " min", " h")), text
         assert "first guess" in panel.form.presets.buttons[name].toolTip()
     assert "about" in panel.form.summary.text()
     seconds, measured = panel.run.estimate(PRESETS["balanced"])

@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
 
 from studio.engine.latent.interpolation import interpolation_job
 from studio.files import animation
+from studio.spec.export_size import export_frames
+from studio.ui.export_size import ExportSizeControl
 from studio.ui.image_view import ImageView
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmarks import bookmark_icon
@@ -99,6 +101,8 @@ class InterpolationDialog(QDialog):
         options.addRow("Between two bookmarks", self.frames_spin)
         options.addRow("", self.loop_check)
         options.addRow("Speed", self.fps_spin)
+        self.size_choice = ExportSizeControl(label="")  # the explorer's remembered export size
+        options.addRow("Export size", self.size_choice)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -220,6 +224,8 @@ class InterpolationDialog(QDialog):
         self._link = None
         self.frames = list(frames)
         self._qframes = [to_qimage(frame) for frame in self.frames]
+        if self.frames:
+            self.size_choice.set_native_size(*self.frames[0].size)
         self.scrub.blockSignals(True)
         self.scrub.setRange(0, max(len(self.frames) - 1, 0))
         self.scrub.blockSignals(False)
@@ -272,12 +278,16 @@ class InterpolationDialog(QDialog):
         self.play_button.setEnabled(has)
 
     # ----- exporting -----------------------------------------------------------------------
+    def sized_frames(self) -> list[Image.Image]:
+        """The frames at the chosen export size."""
+        return export_frames(self.frames, self.size_choice.value())
+
     def export_animation(self, path: str | Path) -> Path:
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
+            frames = self.sized_frames()
             return Path(
-                animation.export_animation(self.frames, path, self.fps_spin.value(), self.loop_check.isChecked())
-                or path
+                animation.export_animation(frames, path, self.fps_spin.value(), self.loop_check.isChecked()) or path
             )
         finally:
             QGuiApplication.restoreOverrideCursor()
@@ -285,7 +295,7 @@ class InterpolationDialog(QDialog):
     def export_frames(self, folder: str | Path):
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            return animation.export_frames(self.frames, folder)
+            return animation.export_frames(self.sized_frames(), folder)
         finally:
             QGuiApplication.restoreOverrideCursor()
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QVBoxLayout, QWi
 from studio.files.images import save_png
 from studio.files.resources import resource_path
 from studio.services.settings import Settings
+from studio.spec.export_size import export_image
 from studio.ui.image_view import ImageView
 from studio.ui.qimage import to_qimage
 from studio.ui.saved_notice import SavedNotice
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from studio.files.images import LoadedImage
+    from studio.spec.export_size import ExportSize
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,18 @@ class Panel(QWidget):
         self.imageChanged.emit()
 
     # ----- saving the picture ---------------------------------------------------------------
+    def export_size(self) -> ExportSize | None:
+        """How large this panel's exports are; None: the picture as it is."""
+        return None
+
     def export_png(self, path: str | Path) -> Path:
-        """Write the panel's picture as a PNG that carries the settings that made it."""
+        """Write the panel's picture (at :meth:`export_size`) as a PNG that carries the settings that made it."""
         item = self.current()
         if item is None:
             raise ValueError("There is no picture in this panel to save yet.")
-        return save_png(path, item.image, {"panel": self.title, **item.settings})
+        size = self.export_size()
+        image = item.image if size is None else export_image(item.image, size)
+        return save_png(path, image, {"panel": self.title, **item.settings})
 
     def save_png_dialog(self, title: str = "Save PNG") -> Path | None:
         """Ask where to save, save, and remember the folder; None if cancelled or failed."""

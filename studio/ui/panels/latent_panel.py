@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from studio.files.images import IMAGE_FILE_FILTER
 from studio.spec.ranges import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
+from studio.ui.export_size import ExportSizeControl
 from studio.ui.latent.bookmarks import BookmarkStrip
 from studio.ui.latent.class_choice import class_at, combo_row, fill_class_combo
 from studio.ui.latent.direction_names import (
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from studio.engine.latent.state import LatentState
     from studio.files.images import LoadedImage
     from studio.services.worker import Worker
+    from studio.spec.export_size import ExportSize
     from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore
     from studio.ui.latent.interpolation import InterpolationDialog
     from studio.ui.latent.sample_grid import SampleGridDialog
@@ -198,6 +200,8 @@ class LatentPanel(Panel):
         actions.addWidget(self.export_button, 1, 1)
         box.addSpacing(4)
         box.addLayout(actions)
+        self.size_choice = ExportSizeControl()  # how large Export PNG, Save image and animations are
+        box.addWidget(self.size_choice)
 
         self.psi_label = section_label(VARIETY)
         self.psi_label.setToolTip(VARIETY_TOOLTIP)
@@ -249,6 +253,7 @@ class LatentPanel(Panel):
         e.directionsChanged.connect(self._on_directions_changed)
         e.stateChanged.connect(self._on_state_changed)
         e.pictureChanged.connect(lambda: self.view.set_image(self.explorer.qimage))
+        e.pictureChanged.connect(self._on_picture_size)
         e.imageReady.connect(self.imageChanged)
         e.noticeChanged.connect(self._on_notice)
         e.errorOccurred.connect(self._show_error)
@@ -478,6 +483,14 @@ class LatentPanel(Panel):
     def _clear_error(self) -> None:
         self.message.hide()
         self.message.setText("")
+
+    def export_size(self) -> ExportSize:
+        return self.size_choice.value()
+
+    @Slot()
+    def _on_picture_size(self) -> None:
+        if self.explorer.image is not None:
+            self.size_choice.set_native_size(*self.explorer.image.size)
 
     # ----- what the artist does -----------------------------------------------------------
     @Slot(float)

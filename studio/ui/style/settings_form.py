@@ -184,6 +184,11 @@ class LayerPicker(QToolButton):
         self.changed.emit(self._layers)
 
 
+def preset_label(name: str) -> str:
+    """'Quick · 256 px': the preset's name and the long side of its result."""
+    return f"{PRESET_LABELS.get(name, name.capitalize())} · {PRESETS[name].size} px"
+
+
 class PresetBar(QWidget):
     """Preview · Balanced · High quality as one segmented control."""
 
@@ -199,7 +204,7 @@ class PresetBar(QWidget):
         row.setSpacing(0)
         names = list(PRESETS)
         for index, name in enumerate(names):
-            button = QPushButton(PRESET_LABELS.get(name, name.capitalize()))
+            button = QPushButton(preset_label(name))
             button.setCheckable(True)
             button.setToolTip(PRESET_TIPS.get(name, ""))
             button.setObjectName("segment")
@@ -222,11 +227,11 @@ class PresetBar(QWidget):
             button.clicked.connect(lambda _checked=False, n=name: self.chosen.emit(n))
 
     def show_estimates(self, estimator: Estimator) -> None:
-        """Each button's label with how long its Refine will take ('Balanced · ~40 s')."""
+        """Each button's label with its result's size and how long its Refine will take
+        ('Balanced · 512 px', then '~40 s' under it)."""
         for name, button in self.buttons.items():
             seconds, measured = estimator(PRESETS[name])
-            label = PRESET_LABELS.get(name, name.capitalize())
-            button.setText(f"{label} · {short_duration(seconds)}")
+            button.setText(f"{preset_label(name)}\n{short_duration(seconds)}")
             button.setToolTip(
                 f"{PRESET_TIPS.get(name, '')}\n{duration_text(seconds).capitalize()} ({estimate_note(measured)})"
             )
