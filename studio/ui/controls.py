@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QSplitter, QWidget
 
 
 def section_label(title: str) -> QLabel:
@@ -20,21 +20,58 @@ def section_label(title: str) -> QLabel:
     return label
 
 
-def scrolling_column(column: QWidget, min_width: int) -> QScrollArea:
-    """The control column in a frameless, vertical-only scroll area."""
-    scroll = QScrollArea()
-    scroll.setWidget(column)
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setMinimumWidth(min_width)
-    return scroll
+# However small the window, a control column shows this much of itself (the rest scrolls): the
+# window's minimum size follows from it, so the controls never shrink into a sliver.
+CONTROLS_MIN_HEIGHT = 300
+
+
+class ControlScroll(QScrollArea):
+    """A frameless, vertical-only scroll area that is never narrower than its column's controls
+    (with room for the scroll bar) nor shorter than ``min_height``: the picture beside it gives way."""
+
+    def __init__(self, column: QWidget, min_width: int, min_height: int) -> None:
+        super().__init__()
+        self._min_width = min_width
+        self._min_height = min_height
+        self.setWidget(column)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        column.installEventFilter(self)
+
+    def column_width(self) -> int:
+        """The width the column's controls need, plus the scroll bar that may appear beside them."""
+        return self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(max(self._min_width, self.column_width()), self._min_height)
+
+    def sizeHint(self) -> QSize:
+        return QSize(max(self._min_width, self.column_width()), super().sizeHint().height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Controls added later (direction sliders, longer labels) can widen the column.
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
+
+
+def scrolling_column(column: QWidget, min_width: int, min_height: int = CONTROLS_MIN_HEIGHT) -> QScrollArea:
+    """The control column in a frameless, vertical-only scroll area, at least ``min_width`` wide
+    (wider if its controls need it) and ``min_height`` tall."""
+    return ControlScroll(column, min_width, min_height)
+
+
+# The picture gives way to the controls down to this width (the run bar and hints under it still fit).
+PICTURE_MIN_WIDTH = 280
 
 
 def picture_beside_controls(picture: QWidget, controls: QWidget, sizes: tuple[int, int]) -> QSplitter:
     """The panels' main row: the picture takes the spare width, the controls keep theirs."""
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.setChildrenCollapsible(False)
+    picture.setMinimumWidth(max(picture.minimumWidth(), PICTURE_MIN_WIDTH))
     splitter.addWidget(picture)
     splitter.addWidget(controls)
     splitter.setStretchFactor(0, 1)

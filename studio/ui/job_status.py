@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QWidget
 
 from studio.services.running_job import RunningJob
 
@@ -12,13 +14,47 @@ if TYPE_CHECKING:
     from studio.services.worker import Worker
 
 
+# The longest text the bar shows: its width is measured from this, so it is never cut off.
+_WIDEST_BAR_TEXT = "100% · 999 min left"
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that gives way to the window: too long, it ends in "…" and the tooltip has
+    all of it. A job's message ("Found 120 images in /a/long/folder…") never widens the window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def show_text(self, text: str) -> None:
+        """Show ``text``, all of it in the tooltip."""
+        self.setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("Mmmmmmmm…"), super().minimumSizeHint().height())
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(
+            self.contentsRect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), self.shown_text()
+        )
+        painter.end()
+
+
 class JobStatus(QWidget):
     def __init__(self, worker: Worker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job = RunningJob(worker, self)
-        self.label = QLabel()
+        self.label = ElidedLabel()
         self.bar = QProgressBar()
-        self.bar.setFixedWidth(180)
+        # Wide enough for "100% · 999 min left" in this font, with the bar's own margins.
+        self.bar.setFixedWidth(max(180, self.bar.fontMetrics().horizontalAdvance(_WIDEST_BAR_TEXT) + 40))
         self.bar.setTextVisible(True)
         self.pause_button = QToolButton(text="Pause")
         self.stop_button = QToolButton(text="Stop")
@@ -26,7 +62,8 @@ class JobStatus(QWidget):
         self.stop_button.clicked.connect(self.job.stop)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.label, self.bar, self.pause_button, self.stop_button):
+        layout.addWidget(self.label, 1)
+        for widget in (self.bar, self.pause_button, self.stop_button):
             layout.addWidget(widget)
         self.job.started.connect(self._on_started)
         self.job.progressed.connect(self._on_progress)
@@ -35,7 +72,7 @@ class JobStatus(QWidget):
         self.hide()
 
     def _on_started(self, title: str) -> None:
-        self.label.setText(title)
+        self.label.show_text(title)
         self.bar.setRange(0, 0)  # busy until the first fraction arrives
         self.show()
 
@@ -47,7 +84,7 @@ class JobStatus(QWidget):
             self.bar.setValue(round(1000 * fraction))
             self.bar.setFormat(f"%p%{_time_left(self.job.seconds_left(fraction))}")
         if message:
-            self.label.setText(message)
+            self.label.show_text(message)
 
 
 def _time_left(seconds: float | None) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
 from studio.ui.finetune.base_page import BasePage
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from studio.ui.finetune.session import FinetuneSession
+
+
+WIZARD_MIN_SIZE = QSize(760, 560)
 
 
 class FinetuneWizard(QWizard):
@@ -65,6 +68,9 @@ class FinetuneWizard(QWizard):
         self.setButtonText(QWizard.WizardButton.FinishButton, "Save to library")
         session.trainingChanged.connect(self._on_training_changed)
         session.modelSaved.connect(self._on_model_saved)
+        # QWizard's own minimum follows the current page only; this one holds every page (the
+        # settings form is the widest) with the training samples and curves big enough to read.
+        self.setMinimumSize(WIZARD_MIN_SIZE)
         self.resize(900, 680)
 
     def _on_training_changed(self, training: bool) -> None:

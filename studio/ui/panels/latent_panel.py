@@ -125,10 +125,11 @@ class LatentPanel(Panel):
         self.saved.setAlignment(Qt.AlignmentFlag.AlignCenter)
         picture_layout.addWidget(self.saved)
         picture_layout.addWidget(self.message)
+        # The bookmarks strip sits under the picture, so the controls keep the column's full height.
+        picture_layout.addWidget(self._build_bookmark_bar())
 
         self.splitter = picture_beside_controls(picture, self._build_controls(), (700, 360))
         layout.addWidget(self.splitter, 1)
-        layout.addWidget(self._build_bookmark_bar())
 
         # Panel keys, not menu actions: Help > Keyboard shortcuts lists them by their whatsThis.
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -238,6 +239,7 @@ class LatentPanel(Panel):
         self.strip_hint = QLabel("No bookmarks for this model yet: press Bookmark (B) to keep the current point.")
         self.strip_hint.setEnabled(False)
         self.strip_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.strip_hint.setWordWrap(True)  # the picture's column can be narrow
         self.strip_hint.setFixedHeight(self.strip.height())
         self.strip.hide()
         layout.addLayout(header)

@@ -166,7 +166,7 @@ class StylePanel(Panel):
         left.addStretch(1)
         self.loss_plot = LossPlot()
         self.loss_plot.setFixedHeight(96)
-        self.loss_plot.setMinimumWidth(120)
+        self.loss_plot.setMinimumWidth(170)  # its axis labels stay apart in a narrow window
         self.loss_plot.setMaximumWidth(280)
         row.addLayout(left, 1)
         row.addWidget(self.loss_plot, 1)
@@ -277,8 +277,10 @@ class StylePanel(Panel):
         self.save_button.setMinimumHeight(34)
         # The quality of a Refine sits beside it: one action, one choice.
         self.quality = self.form.presets
-        refine_row.addWidget(self.start_button, 1)
-        refine_row.addWidget(self.quality, 2)
+        # The quality over its Refine, the full column wide: the presets' time estimates need the
+        # width, and beside the buttons they made the column (and the window) wider than a small screen.
+        refine_row.addWidget(self.quality, 1)
+        run_row.addWidget(self.start_button, 2)
         run_row.addWidget(self.stop_button, 1)
         run_row.addWidget(self.save_button, 1)
         self.run_hint = QLabel("")
