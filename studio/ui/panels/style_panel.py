@@ -131,7 +131,7 @@ class StylePanel(Panel):
         picture_layout.addWidget(self.view, 1)
         picture_layout.addWidget(self._build_run_bar())
 
-        self.splitter = picture_beside_controls(picture, self._build_controls(), (900, 400))
+        self.splitter = picture_beside_controls(picture, self._build_controls(), (900, 384))
         layout.addWidget(self.splitter, 1)
 
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
