@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from typing import ClassVar
 
+import shiboken6
 from PySide6.QtCore import QRect, QSize, Qt, QThread
 from PySide6.QtGui import QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -55,7 +56,10 @@ class ImageView(QWidget):
             raise ValueError(f"resample must be {' or '.join(RESAMPLES)}, not {resample!r}")
         cls._enlarging = resample
         for view in list(cls._views):
-            view.update()
+            if shiboken6.isValid(view):  # a view Qt has deleted can outlive its wrapper here
+                view.update()
+            else:
+                cls._views.discard(view)
 
     @classmethod
     def enlarging(cls) -> str:
