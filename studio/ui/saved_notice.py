@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtCore import QEvent, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -33,6 +33,16 @@ class SavedNotice(QLabel):
         self.setText(f'Saved {escape(name)} · <a href="open-folder">{OPEN_FOLDER}</a>')
         self.setToolTip(str(self.folder))
         self.show()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Qt colours a rich text's link when it reads the text, from the palette of that moment:
+        # after a theme switch the link would keep the other theme's colour (a light purple on the
+        # light window), so the text is read again in the new palette.
+        if event.type() == QEvent.Type.PaletteChange and self.text():
+            text = self.text()
+            self.setText("")
+            self.setText(text)
+        super().changeEvent(event)
 
     @Slot(str)
     def _open_folder(self, _link: str = "") -> None:

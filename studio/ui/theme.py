@@ -39,6 +39,13 @@ def _dark_palette() -> QPalette:
         QPalette.ColorRole.Link: "#9d8cff",
         QPalette.ColorRole.Highlight: "#7f6fd6",
         QPalette.ColorRole.HighlightedText: "#ffffff",
+        # The shades for frames and borders (``palette(mid)``): a new QPalette has the light
+        # theme's greys here, a bright #b8b8b8 border on the dark window.
+        QPalette.ColorRole.Light: "#505058",
+        QPalette.ColorRole.Midlight: "#3c3c43",
+        QPalette.ColorRole.Mid: "#62626c",
+        QPalette.ColorRole.Dark: "#1a1a1e",
+        QPalette.ColorRole.Shadow: "#0d0d10",
     }
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))

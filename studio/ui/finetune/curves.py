@@ -28,7 +28,20 @@ TOOLTIP = (
     "For a VAE, Likeness falling means its pictures are getting closer to yours.\n"
     + "; ".join(f"{LOSSES[k]}: {v}" for k, v in LOSS_TOOLTIPS.items())
 )
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+# The lines after the first (which is the palette's highlight), for a light and a dark plot: each
+# reads at a contrast of 5 or more on its palette's base colour (pure colours that read on both, like
+# orange or brown, do not exist), and they are swapped on a theme switch.
+_LIGHT_COLOURS = ("#c62828", "#2e7d32", "#1565c0", "#b45309", "#8c564b")
+_DARK_COLOURS = ("#ff7b72", "#56d364", "#58a6ff", "#ffa657", "#d2a8ff")
+
+
+def line_colour(palette: QPalette, index: int) -> QColor:
+    """The ``index``-th curve's colour on ``palette``: the highlight, then colours that read on its base."""
+    if index == 0:
+        return palette.color(QPalette.ColorRole.Highlight)
+    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
+    colours = _DARK_COLOURS if dark else _LIGHT_COLOURS
+    return QColor(colours[(index - 1) % len(colours)])
 
 
 class TrainingCurves(QuietPlot):
@@ -44,6 +57,13 @@ class TrainingCurves(QuietPlot):
     def apply_palette(self) -> None:
         super().apply_palette()
         self.getPlotItem().setTitle(TITLE, color=self.palette().color(QPalette.ColorRole.Text).name(), size="9pt")
+        # (QuietPlot.__init__ calls this before there are curves.)
+        for index, curve in enumerate(getattr(self, "_curves", {}).values()):
+            curve.setPen(pg.mkPen(line_colour(self.palette(), index), width=2))
+        legend = self.getPlotItem().legend
+        if legend is not None:
+            for sample, _label in legend.items:
+                sample.update()  # the legend's line samples are drawn from the curves' pens
 
     def clear_values(self) -> None:
         for curve in self._curves.values():
@@ -60,7 +80,7 @@ class TrainingCurves(QuietPlot):
             steps.append(int(step))
             values.append(float(value))
             if name not in self._curves:
-                colour = QColor(_COLOURS[len(self._curves) % len(_COLOURS)])
+                colour = line_colour(self.palette(), len(self._curves))
                 self._curves[name] = self.getPlotItem().plot(
                     [], [], pen=pg.mkPen(colour, width=2), name=LOSSES.get(name, name)
                 )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QCheckBox, QFrame, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
 from studio.spec.ranges import SLIDER_RANGE
@@ -71,7 +71,9 @@ class EndPicture(QLabel):
     def __init__(self, tooltip: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFixedSize(QSize(END_PICTURE, END_PICTURE))
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        # A border in the palette's frame shade: the style's own frame is the window's colour a
+        # little darker, which the dark window all but hides.
+        self.setStyleSheet("EndPicture { border: 1px solid palette(mid); }")
         self.setScaledContents(False)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setToolTip(tooltip)
