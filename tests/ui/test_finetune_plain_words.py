@@ -97,6 +97,17 @@ def test_the_settings_page_names_variations_plainly_with_their_technical_names_i
     for name in ("color", "translation", "cutout"):
         assert "DiffAugment" in page.augment[name].toolTip() and f"({name})" in page.augment[name].toolTip()
     assert not JARGON.search(page.kid.text()) and "KID" in page.kid.toolTip()
+    rows = {
+        page.steps: ("Training length", "Steps"),
+        page.batch: ("Images at a time", "Batch size"),
+        page.lr: ("Learning speed", "Learning rate"),
+        page.loss: ("Judging rule", "Loss"),
+    }
+    form = page.layout().itemAt(0).layout()
+    for field, (plain, technical) in rows.items():
+        label = form.labelForField(field)
+        assert label.text() == plain and label.toolTip().startswith(f"{technical}:")
+        assert field.toolTip() == label.toolTip()  # the same words hovering the box itself
 
 
 def test_the_training_page_reads_plainly_losses_in_the_tooltip_and_a_closer_bar_fills_as_it_improves(qtbot, session):

@@ -35,6 +35,28 @@ AUGMENTATIONS = {
     "cutout": ("Cut holes", "DiffAugment cutout: a random square blanked out (cutout)"),
 }
 
+SETTINGS = {
+    # the settings page's rows: (plain label, tooltip with the technical name)
+    "steps": (
+        "Training length",
+        "Steps: how many rounds of learning, each on a handful of your images. More adapt further and take longer",
+    ),
+    "batch": (
+        "Images at a time",
+        "Batch size: how many images each step learns from together. More is steadier and needs more memory",
+    ),
+    "lr": (
+        "Learning speed",
+        "Learning rate: how far each step changes the model. Too fast and it forgets what it knew; "
+        "the recipe's default suits most runs",
+    ),
+    "loss": (
+        "Judging rule",
+        "Loss: how the Judge (discriminator) scores the Maker's (generator's) pictures. "
+        "The base model's own rule is the safe choice",
+    ),
+}
+
 LOSSES = {
     "d": "Judge",
     "g": "Maker",

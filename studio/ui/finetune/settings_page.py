@@ -27,6 +27,7 @@ from studio.ui.controls import section_label
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.draft import TrainingOptions
 from studio.ui.finetune.plain import AUGMENTATIONS as AUGMENTATION_WORDS
+from studio.ui.finetune.plain import SETTINGS as SETTING_WORDS
 
 if TYPE_CHECKING:
     from studio.engine.training.jobfolder import ExportedJob
@@ -68,10 +69,11 @@ class SettingsPage(QWizardPage):
         self.export_button = QPushButton("Export job folder for a bigger machine…")
         self.export_button.clicked.connect(self.export_job_folder)
         form = QFormLayout()
-        form.addRow("Steps", self.steps)
-        form.addRow("Batch", self.batch)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Loss", self.loss)
+        for name, field in (("steps", self.steps), ("batch", self.batch), ("lr", self.lr), ("loss", self.loss)):
+            label, tooltip = SETTING_WORDS[name]
+            form.addRow(label, field)
+            form.labelForField(field).setToolTip(tooltip)
+            field.setToolTip(tooltip)
         form.addRow("Variations", augment_row)
         variations = form.labelForField(augment_row)
         if variations is not None:
