@@ -4,7 +4,8 @@ Switching at run time goes through :func:`apply_theme` alone. Widgets follow the
 none of them keeps a colour of its own: style sheets name palette roles (``palette(base)``),
 not colour values (the one exception, ERROR_COLOUR, reads on both palettes), and anything
 painted or configured from the palette outside Qt's styles (the pyqtgraph plots, icons drawn
-once) redoes it on ``QEvent.PaletteChange``. Qt resolves a
+once, and a rich text's links, which Qt colours when it reads the text) redoes it on
+``QEvent.PaletteChange``. Qt resolves a
 style sheet's ``palette(...)`` roles when it polishes a widget, and a widget under a style sheet
 keeps the palette it was polished with, so :func:`apply_theme` re-polishes every widget that
 carries a style sheet after setting the new palette.
