@@ -153,7 +153,10 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
         view_menu.addSeparator()
         full_screen = view_menu.addAction("&Full screen", self._toggle_full_screen)
-        full_screen.setShortcut(QKeySequence.StandardKey.FullScreen)
+        # Qt's standard key is empty under a bare X server (no desktop): F11 there, as elsewhere.
+        full_screen.setShortcuts(
+            QKeySequence.keyBindings(QKeySequence.StandardKey.FullScreen) or [QKeySequence(Qt.Key.Key_F11)]
+        )
         self.status_bar_action = view_menu.addAction("Status &bar")
         self.status_bar_action.setCheckable(True)
         self.status_bar_action.setChecked(True)

@@ -70,6 +70,9 @@ def test_the_explorer_offers_a_fine_tuned_models_own_class_first_with_also_knows
     # The first picture is of the folder's class, and the box shows it.
     assert panel.explorer.state.class_index == 2 and combo.currentText() == "my owls"
     assert panel.class_note.isVisibleTo(panel) and panel.class_note.text().startswith("Also knows: cat, dog")
+    # The caption names the folder's class once: the model is already named after it.
+    qtbot.waitUntil(lambda: "seed" in panel.caption.text(), timeout=TIMEOUT)
+    assert panel.caption.text().count("my owls") == 1
 
     # Choosing "dog" (its row is not its class index any more) draws class 1.
     row = texts.index("dog")

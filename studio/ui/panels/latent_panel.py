@@ -454,7 +454,10 @@ class LatentPanel(Panel):
             return
         parts = [e.model.name]
         if state.class_index is not None and state.class_index < len(e.model.class_names):
-            parts.append(e.model.class_names[state.class_index])
+            class_name = e.model.class_names[state.class_index]
+            # A fine-tuned model is named after its folder ("Emoji GAN · my photos"): not twice.
+            if class_name not in (part.strip() for part in e.model.name.split("·")):
+                parts.append(class_name)
         parts.append(f"seed {state.seed}" if state.seed is not None else "own point")
         if e.model.kind == "gan" and state.psi != 1.0:
             parts.append(f"{VARIETY.lower()} {state.psi:.2f}")
