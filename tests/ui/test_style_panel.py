@@ -158,17 +158,55 @@ def test_presets_and_advanced_edit_one_settings_value(panel):
     assert panel.settings() == before and "min_size" in form.error.text()
 
 
+def test_a_long_file_name_fits_its_box_in_bold_and_grows_back_when_the_box_widens(qtbot, panel, tmp_path):
+    slot = panel.content_slot
+    name = "astronaut-van-gogh-starry-night-512-content.png"
+    panel.resize(1100, 720)
+    assert slot.load_path(_photo(tmp_path / name))
+    label = slot.name_label
+    qtbot.waitUntil(lambda: label.width() > 0)
+    assert label.font().bold()
+    shown = label.text()
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.width()  # no letter cut off
+    assert shown.startswith("astro") and shown.endswith(".png")
+    if shown != name:
+        assert label.toolTip() == name  # the full name on hover
+    slot.setFixedWidth(900)  # room for all of it: the whole name comes back
+    qtbot.waitUntil(lambda: label.text() == name)
+    assert label.toolTip() == ""
+    slot.setFixedWidth(220)  # narrower again: shortened again, still inside the label
+    qtbot.waitUntil(lambda: label.text() != name)
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+    assert label.toolTip() == name
+
+
+def test_advanced_arrow_points_right_when_closed_and_down_when_open(panel):
+    advanced = panel.form.advanced
+
+    def looks(icon, symbol):
+        return icon.pixmap(16, 16).toImage() == advanced._arrow(symbol).pixmap(16, 16).toImage()
+
+    assert not advanced.isExpanded()
+    assert looks(advanced.toggleButton().icon(), "▶") and not looks(advanced.toggleButton().icon(), "▲")
+    advanced.expand(animate=False)
+    assert looks(advanced.toggleButton().icon(), "▼")
+
+
 # ----- running -------------------------------------------------------------------------------------
 
 
 def test_start_runs_to_a_stylised_picture_with_live_previews(qtbot, panel, worker, tmp_path):
     _fill(panel, tmp_path)
+    # Before any run the loss plot's place holds a plain note, not an empty plot with ticks.
+    assert panel.loss_box.currentWidget() is panel.loss_placeholder and not panel.loss_plot.isVisible()
+    height = panel.loss_box.height()
     previews, shown = [], []
     worker.jobProgress.connect(lambda _id, p: previews.append(p.preview) if p.preview is not None else None)
     panel.run.previewReady.connect(shown.append)
     item = _run(qtbot, panel, worker)
     assert item is not None
     assert len(previews) >= 2 and len(shown) >= 1
+    assert panel.loss_plot.isVisible() and panel.loss_box.height() == height  # the curve, same place
     result = np.asarray(item.image, dtype=float)
     photo = np.asarray(panel.content_slot.image().resize(item.image.size), dtype=float)
     assert np.abs(result - photo).mean() > 1.0  # it changed

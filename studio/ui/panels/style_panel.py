@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -97,6 +98,7 @@ class StylePanel(Panel):
         run.started.connect(self._on_started)
         run.progressed.connect(self._on_progress)
         run.lossAdded.connect(self.loss_plot.add_value)
+        run.lossAdded.connect(self._show_loss)
         run.previewReady.connect(self._on_preview)
         run.finished.connect(self._on_outcome)
         run.cancelled.connect(self._on_outcome)
@@ -165,11 +167,21 @@ class StylePanel(Panel):
         left.addWidget(self.message)
         left.addStretch(1)
         self.loss_plot = LossPlot()
-        self.loss_plot.setFixedHeight(96)
-        self.loss_plot.setMinimumWidth(170)  # its axis labels stay apart in a narrow window
-        self.loss_plot.setMaximumWidth(280)
+        # Until a Refine has loss values the plot's place holds a plain note (an empty plot shows
+        # only meaningless ticks); both share one fixed box, so nothing moves when it appears.
+        self.loss_placeholder = QLabel("How the picture settles, step by step, is drawn here during Refine.")
+        self.loss_placeholder.setWordWrap(True)
+        self.loss_placeholder.setEnabled(False)
+        self.loss_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loss_placeholder.setToolTip(self.loss_plot.toolTip())
+        self.loss_box = QStackedWidget()
+        self.loss_box.addWidget(self.loss_placeholder)
+        self.loss_box.addWidget(self.loss_plot)
+        self.loss_box.setFixedHeight(96)
+        self.loss_box.setMinimumWidth(170)  # its axis labels stay apart in a narrow window
+        self.loss_box.setMaximumWidth(280)
         row.addLayout(left, 1)
-        row.addWidget(self.loss_plot, 1)
+        row.addWidget(self.loss_box, 1)
         return bar
 
     def _build_controls(self) -> QWidget:
@@ -402,11 +414,17 @@ class StylePanel(Panel):
     def _on_started(self, _job_id: int) -> None:
         self._clear_error()
         self.loss_plot.clear_values()
+        self._show_loss()
         self.progress.setRange(0, 0)  # busy until the first fraction arrives
         self.progress.setFormat("Starting…")
         self.status.setText("Loading VGG19 and the images…")
         self.run_hint.setText("Refining: Stop keeps the best picture so far.")
         self._update_enabled()
+
+    def _show_loss(self, *_args) -> None:
+        """The loss plot once there are values to draw, the plain note before."""
+        has_values = bool(self.loss_plot.values())
+        self.loss_box.setCurrentWidget(self.loss_plot if has_values else self.loss_placeholder)
 
     def _on_progress(self, progress: RunProgress) -> None:
         if progress.fraction is None:
@@ -441,6 +459,7 @@ class StylePanel(Panel):
             self._restore_view()
             return
         self.loss_plot.set_values(outcome.losses)
+        self._show_loss()
         if not outcome.stopped:
             self.progress.setValue(1000)
         self.progress.setFormat(

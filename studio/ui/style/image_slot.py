@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -98,6 +98,45 @@ class _Thumb(QLabel):
         painter.end()
 
 
+class _NameLabel(QLabel):
+    """A bold one-line name, shortened in the middle to the width it has now and again on every
+    resize, measured with its own (bold) font; the full name is in its tooltip when shortened."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._full = text
+        bold = QFont(self.font())
+        bold.setBold(True)
+        self.setFont(bold)
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 1))
+        super().setText(shown)
+        self.setToolTip("" if shown == self._full else self._full)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 2, hint.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._elide()
+
+
 class ImageSlot(QFrame):
     """One image the artist gives: drop a file on it, click it to choose one, × to clear it."""
 
@@ -119,11 +158,7 @@ class ImageSlot(QFrame):
         self.setToolTip(f"Drop {hint.lower()} here, or click to choose a file")
 
         self.thumb = _Thumb()
-        self.name_label = QLabel(hint)
-        bold = QFont(self.name_label.font())
-        bold.setBold(True)
-        self.name_label.setFont(bold)
-        self.name_label.setMinimumWidth(40)
+        self.name_label = _NameLabel(hint)
         self.info_label = QLabel("Drop a file, or click to choose")
         self.info_label.setEnabled(False)
         self.message = QLabel("")
@@ -182,14 +217,12 @@ class ImageSlot(QFrame):
         self.clear_message()
         if loaded is None:
             self.thumb.set_thumb(None)
-            self.name_label.setText(self._hint)
+            self.name_label.set_full_text(self._hint)
             self.info_label.setText("Drop a file, or click to choose")
             self.setToolTip(f"Drop {self._hint.lower()} here, or click to choose a file")
         else:
             self.thumb.set_thumb(thumbnail(loaded.image))
-            metrics = self.name_label.fontMetrics()
-            width = max(self.name_label.width(), 120)
-            self.name_label.setText(metrics.elidedText(loaded.path.name, Qt.TextElideMode.ElideMiddle, width))
+            self.name_label.set_full_text(loaded.path.name)
             self.info_label.setText(f"{loaded.image.width} × {loaded.image.height} · {loaded.source_format}")
             self.setToolTip(f"{loaded.path}\nDrop another file or click to replace it")
         self._update_look()

@@ -249,7 +249,11 @@ class PresetBar(QWidget):
 
 class Collapsible(QCollapsible):
     """superqt's collapsible box, whose arrows are drawn in the palette's text colour again after a
-    theme switch (superqt draws them once, in the colour of the moment)."""
+    theme switch (superqt draws them once, in the colour of the moment). Closed it points at its
+    title (▶), open it points down at what it shows (▼)."""
+
+    COLLAPSED_ARROW = "▶"
+    EXPANDED_ARROW = "▼"
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
@@ -266,8 +270,8 @@ class Collapsible(QCollapsible):
         return QIcon(pixmap)
 
     def _draw_arrows(self) -> None:
-        self.setExpandedIcon(self._arrow("▼"))
-        self.setCollapsedIcon(self._arrow("▲"))
+        self.setExpandedIcon(self._arrow(self.EXPANDED_ARROW))
+        self.setCollapsedIcon(self._arrow(self.COLLAPSED_ARROW))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
