@@ -7,6 +7,56 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QSplitter, QWidget
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that gives way to its layout: too long for its width, it is shortened with
+    "…" (at ``mode``: the end, or the middle for file names) on every resize and font change, and
+    the tooltip holds all of it. It asks for its full text's width but needs only ``min_width``."""
+
+    def __init__(
+        self,
+        text: str = "",
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+        min_width: int = 40,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(text, parent)
+        self._full = text
+        self._mode = mode
+        self._min_width = min_width
+
+    def full_text(self) -> str:
+        return self._full
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+        self.updateGeometry()
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's width."""
+        return self.text()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, self._mode, max(self.contentsRect().width(), 1))
+        super().setText(shown)
+        self.setToolTip("" if shown == self._full else self._full)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 2, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._min_width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._elide()
+
+
 def section_label(title: str) -> QLabel:
     """A small, muted, capitalised heading over a group of controls."""
     label = QLabel(title.upper())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QWidget
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
 from studio.services.running_job import RunningJob
+from studio.ui.controls import ElidedLabel
 
 if TYPE_CHECKING:
     from studio.services.worker import Worker
@@ -18,40 +18,12 @@ if TYPE_CHECKING:
 _WIDEST_BAR_TEXT = "100% · 999 min left"
 
 
-class ElidedLabel(QLabel):
-    """A one-line label that gives way to the window: too long, it ends in "…" and the tooltip has
-    all of it. A job's message ("Found 120 images in /a/long/folder…") never widens the window."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-
-    def show_text(self, text: str) -> None:
-        """Show ``text``, all of it in the tooltip."""
-        self.setText(text)
-        self.setToolTip(text)
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self.fontMetrics().horizontalAdvance("Mmmmmmmm…"), super().minimumSizeHint().height())
-
-    def shown_text(self) -> str:
-        """The text as drawn at the label's width."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setPen(self.palette().color(self.foregroundRole()))
-        painter.drawText(
-            self.contentsRect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), self.shown_text()
-        )
-        painter.end()
-
-
 class JobStatus(QWidget):
     def __init__(self, worker: Worker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job = RunningJob(worker, self)
-        self.label = ElidedLabel()
+        # A job's message ("Found 120 images in /a/long/folder…") ends in "…", never widening the window.
+        self.label = ElidedLabel(min_width=QFontMetrics(self.font()).horizontalAdvance("Mmmmmmmm…"))
         self.bar = QProgressBar()
         # Wide enough for "100% · 999 min left" in this font, with the bar's own margins.
         self.bar.setFixedWidth(max(180, self.bar.fontMetrics().horizontalAdvance(_WIDEST_BAR_TEXT) + 40))
@@ -72,7 +44,7 @@ class JobStatus(QWidget):
         self.hide()
 
     def _on_started(self, title: str) -> None:
-        self.label.show_text(title)
+        self.label.set_full_text(title)
         self.bar.setRange(0, 0)  # busy until the first fraction arrives
         self.show()
 
@@ -84,7 +56,7 @@ class JobStatus(QWidget):
             self.bar.setValue(round(1000 * fraction))
             self.bar.setFormat(f"%p%{_time_left(self.job.seconds_left(fraction))}")
         if message:
-            self.label.show_text(message)
+            self.label.set_full_text(message)
 
 
 def _time_left(seconds: float | None) -> str:

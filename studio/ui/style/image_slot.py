@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.files.images import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
+from studio.ui.controls import ElidedLabel
 from studio.ui.latent.direction_sliders import make_slider
 from studio.ui.qimage import to_qimage
 from studio.ui.theme import ERROR_COLOUR
@@ -98,45 +99,6 @@ class _Thumb(QLabel):
         painter.end()
 
 
-class _NameLabel(QLabel):
-    """A bold one-line name, shortened in the middle to the width it has now and again on every
-    resize, measured with its own (bold) font; the full name is in its tooltip when shortened."""
-
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self._full = text
-        bold = QFont(self.font())
-        bold.setBold(True)
-        self.setFont(bold)
-        self.setMinimumWidth(40)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def full_text(self) -> str:
-        return self._full
-
-    def set_full_text(self, text: str) -> None:
-        self._full = text
-        self._elide()
-
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 1))
-        super().setText(shown)
-        self.setToolTip("" if shown == self._full else self._full)
-
-    def sizeHint(self) -> QSize:
-        hint = super().sizeHint()
-        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 2, hint.height())
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._elide()
-
-    def changeEvent(self, event) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:
-            self._elide()
-
-
 class ImageSlot(QFrame):
     """One image the artist gives: drop a file on it, click it to choose one, × to clear it."""
 
@@ -158,7 +120,12 @@ class ImageSlot(QFrame):
         self.setToolTip(f"Drop {hint.lower()} here, or click to choose a file")
 
         self.thumb = _Thumb()
-        self.name_label = _NameLabel(hint)
+        # The file name, bold, shortened in the middle to the box's width (its tooltip has all of it).
+        self.name_label = ElidedLabel(hint, Qt.TextElideMode.ElideMiddle)
+        bold = QFont(self.name_label.font())
+        bold.setBold(True)
+        self.name_label.setFont(bold)
+        self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info_label = QLabel("Drop a file, or click to choose")
         self.info_label.setEnabled(False)
         self.message = QLabel("")
