@@ -36,6 +36,12 @@ class ExportSizeError(ValueError):
     """A size or resample text that means nothing; the message says what would."""
 
 
+def check_resample(resample: str) -> None:
+    """Raise :class:`ExportSizeError` unless ``resample`` is one of :data:`RESAMPLES`."""
+    if resample not in RESAMPLES:
+        raise ExportSizeError(f"resample must be {' or '.join(RESAMPLES)}, not {resample!r}")
+
+
 @dataclass(frozen=True)
 class ExportSize:
     """A factor (``scale``) or a long side in pixels (``pixels``), and the resampler."""
@@ -45,8 +51,7 @@ class ExportSize:
     resample: str = DEFAULT_RESAMPLE
 
     def __post_init__(self) -> None:
-        if self.resample not in RESAMPLES:
-            raise ExportSizeError(f"resample must be {' or '.join(RESAMPLES)}, not {self.resample!r}")
+        check_resample(self.resample)
         if self.pixels is None and self.scale not in SCALES:
             raise ExportSizeError(f"the scale must be {', '.join(map(str, SCALES))}, not {self.scale!r}")
         if self.pixels is not None and not MIN_SIDE <= self.pixels <= MAX_SIDE:
@@ -109,8 +114,7 @@ def resize(image: Image.Image, size: tuple[int, int], resample: str = DEFAULT_RE
     width, height = size
     if image.size == (width, height):
         return image
-    if resample not in RESAMPLES:
-        raise ExportSizeError(f"resample must be {' or '.join(RESAMPLES)}, not {resample!r}")
+    check_resample(resample)
     method = Image.Resampling.NEAREST if resample == "crisp" else Image.Resampling.LANCZOS
     source = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
     return source.resize((width, height), method)

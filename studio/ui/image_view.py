@@ -16,7 +16,7 @@ from PySide6.QtCore import QRect, QSize, Qt, QThread
 from PySide6.QtGui import QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from studio.spec.export_size import DEFAULT_RESAMPLE, RESAMPLES, resize
+from studio.spec.export_size import DEFAULT_RESAMPLE, check_resample, resize
 from studio.ui.qimage import to_pil, to_qimage
 
 # Lanczos straight to a large window costs 15 to 20 ms at 900 px on a 2-core CPU, a frame and
@@ -52,8 +52,7 @@ class ImageView(QWidget):
     @classmethod
     def set_enlarging(cls, resample: str) -> None:
         """How every picture view enlarges small pictures: "smooth" or "crisp"."""
-        if resample not in RESAMPLES:
-            raise ValueError(f"resample must be {' or '.join(RESAMPLES)}, not {resample!r}")
+        check_resample(resample)
         cls._enlarging = resample
         for view in list(cls._views):
             if shiboken6.isValid(view):  # a view Qt has deleted can outlive its wrapper here
