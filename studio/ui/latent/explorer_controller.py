@@ -61,7 +61,7 @@ from studio.ui.latent.explorer_work import (
     state_problem,
 )
 from studio.ui.latent.render_channel import RenderChannel
-from studio.ui.latent.session_store import SessionStore, class_problem, remembered_problem
+from studio.ui.latent.session_store import SessionStore, remembered_problem
 from studio.ui.qimage import to_qimage
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ class ExplorerController(QObject):
                 problem = state_problem(model, state)
             elif state is None and (last := remembered.get(model.sha256)) is not None:
                 # A remembered point that no longer fits opens the usual first picture, quietly.
-                why = state_problem(model, last) or remembered_problem(last) or class_problem(last, model.class_names)
+                why = state_problem(model, last) or remembered_problem(last)
                 if why is None:
                     first = last
                 else:

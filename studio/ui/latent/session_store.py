@@ -39,7 +39,7 @@ def remembered_problem(state: LatentState) -> str | None:
     """Why a remembered ``state`` is out of range for the explorer's controls, or None.
 
     (Whether it fits its model, the latent size and the classes, is checked once the model
-    has loaded: :func:`studio.ui.latent.explorer_work.state_problem`, and :func:`class_problem`.)
+    has loaded, as for any point: :func:`studio.ui.latent.explorer_work.state_problem`.)
     """
     low, high = PSI_RANGE
     if not low <= state.psi <= high:
@@ -48,15 +48,6 @@ def remembered_problem(state: LatentState) -> str | None:
         return f"seed {state.seed} is above {MAX_SEED}"
     if any(not math.isfinite(v) or abs(v) > MAX_LATENT_VALUE for v in state.z):
         return "the latent vector holds values far out of range"
-    return None
-
-
-def class_problem(state: LatentState, class_names: list[str]) -> str | None:
-    """Why ``state``'s class does not fit a model with ``class_names``, or None."""
-    if state.class_index is None:
-        return None
-    if not 0 <= state.class_index < len(class_names):
-        return f"it asks for class {state.class_index}; the model has {len(class_names)} classes"
     return None
 
 
