@@ -202,25 +202,30 @@ def arrow_off_palette(window) -> list[str]:
     return [] if ratio >= MIN_CONTRAST else [f"Advanced arrow {arrow} on {background} ({ratio:.2f})"]
 
 
+def _dark_window(qtbot, worker, size: tuple[int, int]) -> MainWindow:
+    """The main window shown in the Dark theme, at ``size``."""
+    apply_theme(QApplication.instance(), "dark")
+    settings = Settings()
+    settings.theme = "dark"
+    window = MainWindow(worker, settings, confirm_quit=lambda *_: True)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    return window
+
+
 @pytest.fixture
 def styled_window(qtbot, fake_worker, tmp_path, no_bundled_models):
     """The window with a photo and a painting in Style Transfer (names, remove buttons, weights)
     and an error message under the painting."""
-    app = QApplication.instance()
-    apply_theme(app, "dark")
-    settings = Settings()
-    settings.theme = "dark"
-    window = MainWindow(fake_worker, settings, confirm_quit=lambda *_: True)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
+    window = _dark_window(qtbot, fake_worker, (1200, 800))
     Image.new("RGB", (80, 60), (200, 60, 40)).save(tmp_path / "photo.png")
     Image.new("RGB", (80, 60), (40, 60, 200)).save(tmp_path / "painting.png")
     window.panels[1].content_slot.load_path(tmp_path / "photo.png")
     window.panels[1].style_slots[0].load_path(tmp_path / "painting.png")
     window.panels[1].style_slots[0].show_message("Could not read broken.png: not an image")
     yield window
-    apply_theme(app, "light")
+    apply_theme(QApplication.instance(), "light")
 
 
 def test_switching_dark_light_dark_keeps_every_text_readable_and_plots_on_the_palette(styled_window):
@@ -280,13 +285,7 @@ def test_with_a_model_loaded_a_switch_restyles_the_explorer_rows_notices_status_
     the status bar's, whose "Open folder" link is coloured when the text is read), the running job
     in the status bar, and Help > Getting started left open."""
     app = QApplication.instance()
-    apply_theme(app, "dark")
-    settings = Settings()
-    settings.theme = "dark"
-    window = MainWindow(worker, settings, confirm_quit=lambda *_: True)
-    qtbot.addWidget(window)
-    window.resize(1300, 900)
-    window.show()
+    window = _dark_window(qtbot, worker, (1300, 900))
     panel = window.latent_panel
     qtbot.waitUntil(lambda: panel.explorer.model is not None and not panel.explorer.loading, timeout=60_000)
     if panel.explorer.model.kind != "gan":
