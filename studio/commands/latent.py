@@ -235,15 +235,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _with_changes(model, state, changes: list[tuple[int, float]]):
     """``state`` with the explorer's sliders moved: slider N (from 1) to its value."""
-    import dataclasses
-
     directions = model.directions(class_index=state.class_index if model.directions_depend_on_class else None)
-    z = state.z_array()
     for number, value in changes:
         if number > len(directions.labels):
             raise ValueError(f"{model.name} has sliders Change 1 to Change {len(directions.labels)}, not {number}")
-        z = model.with_coordinate(z, number - 1, value, directions)
-    return dataclasses.replace(state, z=tuple(float(v) for v in z.astype("float64")))
+        state = model.state_with_coordinate(state, number - 1, value, directions)
+    return state
 
 
 def _class_rows(model, seed: int, rows: int, cols: int, psi: float):

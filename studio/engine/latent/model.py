@@ -481,6 +481,16 @@ class LatentModel:
         target = float(value) * float(directions.scales[index]) + float(vector @ directions.origin)
         return (z + (target - vector @ z) * vector).astype(np.float32)
 
+    def state_with_coordinate(
+        self, state: LatentState, index: int, value: float, directions: Directions | None = None
+    ) -> LatentState:
+        """``state`` with slider ``index`` at ``value`` (:meth:`with_coordinate` on its latent vector):
+        the explorer's slider move, its -/+ pictures and ``studio sample --change``."""
+        import dataclasses
+
+        z = self.with_coordinate(state.z_array(), index, value, directions)
+        return dataclasses.replace(state, z=tuple(float(v) for v in np.asarray(z, dtype=np.float64).reshape(-1)))
+
     # --- the artist's own image ------------------------------------------------------------------
 
     def _image_tensor(self, image: Image.Image) -> torch.Tensor:

@@ -57,7 +57,6 @@ from studio.ui.latent.explorer_work import (
     initial_state,
     render_direction_previews,
     render_state,
-    slider_end,
     state_problem,
 )
 from studio.ui.latent.render_channel import RenderChannel
@@ -764,7 +763,7 @@ class ExplorerController(QObject):
         return np.asarray(self.model.coordinates(state.z_array(), self.directions), dtype=np.float64)
 
     def with_coordinate(self, index: int, value: float, state: LatentState | None = None) -> LatentState:
-        return slider_end(self.model, state or self.state, self.directions, index, value)
+        return self.model.state_with_coordinate(state or self.state, index, value, self.directions)
 
     def with_seed(self, seed: int, state: LatentState | None = None) -> LatentState:
         state = state or self.state

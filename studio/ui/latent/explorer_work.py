@@ -80,16 +80,6 @@ class DirectionPreviews:
     previews: tuple[DirectionPreview, ...]
 
 
-def slider_end(model: LatentModel, state: LatentState, directions: Directions, index: int, value: float) -> LatentState:
-    """``state`` with direction ``index``'s slider at ``value`` (the explorer's own move)."""
-    import dataclasses
-
-    import numpy as np
-
-    z = model.with_coordinate(state.z_array(), index, value, directions)
-    return dataclasses.replace(state, z=tuple(float(v) for v in np.asarray(z, dtype=np.float64).reshape(-1)))
-
-
 def render_direction_previews(
     model: LatentModel,
     state: LatentState,
@@ -109,7 +99,9 @@ def render_direction_previews(
         if previews and should_stop is not None and should_stop():
             break
         chunk = indices[start : start + PREVIEW_CHUNK]
-        ends = [slider_end(model, state, directions, i, v) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)]
+        ends = [
+            model.state_with_coordinate(state, i, v, directions) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)
+        ]
         images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
         for n, index in enumerate(chunk):
             minus, plus = _small(images[2 * n]), _small(images[2 * n + 1])
