@@ -442,12 +442,16 @@ class StylePanel(Panel):
 
     def _on_failed(self, message: str) -> None:
         self._update_enabled()
+        self._show_failure("Failed", message)
+        self._restore_view()
+
+    def _show_failure(self, bar_text: str, message: str) -> None:
+        """An empty bar reading ``bar_text``, and ``message`` where the panel shows errors."""
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setFormat("Failed")
+        self.progress.setFormat(bar_text)
         self.status.setText("")
         self._show_error(message)
-        self._restore_view()
 
     def _on_outcome(self, outcome: StyleOutcome | None) -> None:
         self._update_enabled()
@@ -513,11 +517,7 @@ class StylePanel(Panel):
         self.show_saved(path)
 
     def _on_save_failed(self, message: str) -> None:
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("Not saved")
-        self.status.setText("")
-        self._show_error(message)
+        self._show_failure("Not saved", message)
         self._update_enabled()
 
     def _restore_view(self) -> None:
