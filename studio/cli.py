@@ -14,7 +14,7 @@ import sys
 from studio import APP_NAME, __version__
 from studio.commands import COMMAND_MODULES
 from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, print_error
-from studio.spec.ranges import MAX_SEED
+from studio.spec.bounds import MAX_SEED
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:

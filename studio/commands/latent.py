@@ -146,7 +146,7 @@ def _frame_count(text: str) -> int:
 
 
 def _change(text: str) -> tuple[int, float]:
-    from studio.spec.ranges import SLIDER_RANGE
+    from studio.spec.bounds import SLIDER_RANGE
 
     number, _, value = text.partition("=")
     try:

@@ -10,7 +10,7 @@ from PySide6.QtGui import QUndoStack
 from studio.engine.jobs import Progress
 from studio.files.images import load_image, save_png
 from studio.files.paths import models_dir
-from studio.spec.ranges import SLIDER_RANGE
+from studio.spec.bounds import SLIDER_RANGE
 from studio.ui.latent import explorer_controller, explorer_work
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.qimage import to_pil

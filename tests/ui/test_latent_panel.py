@@ -692,7 +692,7 @@ def _end_pixels(picture) -> np.ndarray:
 
 
 def test_each_direction_slider_shows_where_its_two_ends_lead(panel, qtbot):
-    from studio.spec.ranges import SLIDER_RANGE
+    from studio.spec.bounds import SLIDER_RANGE
 
     model = _open(qtbot, panel, "vae")
     ends = panel.sliders.ends

@@ -24,7 +24,7 @@ from studio.engine.latent.directions import (
     write_cached_directions,
 )
 from studio.engine.latent.state import LatentState, is_int
-from studio.spec.ranges import MAX_SEED
+from studio.spec.bounds import MAX_SEED
 
 if TYPE_CHECKING:
     import os

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from studio.spec.ranges import SLIDER_RANGE
+from studio.spec.bounds import SLIDER_RANGE
 
 if TYPE_CHECKING:
     from studio.engine.latent.directions import Directions

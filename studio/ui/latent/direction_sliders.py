@@ -16,7 +16,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from studio.spec.ranges import SLIDER_RANGE
+from studio.spec.bounds import SLIDER_RANGE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

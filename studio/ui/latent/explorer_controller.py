@@ -39,8 +39,8 @@ from studio.engine.latent.state import LatentState, LatentStateError, state_png_
 from studio.files.atomic import SaveError
 from studio.files.images import ImageLoadError, load_image
 from studio.files.paths import config_dir, models_dir
+from studio.spec.bounds import MAX_SEED
 from studio.spec.png import LATENT_KEY
-from studio.spec.ranges import MAX_SEED
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore, thumbnail_png
 from studio.ui.latent.commands import SetLatentState

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from studio.spec.ranges import MAX_SEED, SLIDER_RANGE
+from studio.spec.bounds import MAX_SEED, SLIDER_RANGE
 from studio.ui.latent.class_choice import class_choice
 from studio.ui.qimage import to_qimage
 

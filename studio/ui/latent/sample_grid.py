@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.spec.ranges import MAX_SEED
+from studio.spec.bounds import MAX_SEED
 from studio.ui.latent.explorer_work import Rendered
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from studio.engine.latent.state import LatentState
 from studio.files.atomic import atomic_write_bytes
 from studio.files.paths import data_dir
-from studio.spec.ranges import MAX_SEED, PSI_RANGE
+from studio.spec.bounds import MAX_SEED, PSI_RANGE
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.files.images import IMAGE_FILE_FILTER
-from studio.spec.ranges import MAX_SEED, PSI_RANGE
+from studio.spec.bounds import MAX_SEED, PSI_RANGE
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.export_size import ExportSizeControl
 from studio.ui.latent.bookmarks import BookmarkStrip

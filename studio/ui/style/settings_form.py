@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from studio.spec.ranges import MAX_SEED
+from studio.spec.bounds import MAX_SEED
 from studio.spec.style import LAYER_NAMES
 from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text, estimate_seconds

@@ -1,0 +1,112 @@
+"""Every number a user types or a file says, with the range the studio accepts.
+
+One table, shared by the command line (``Bound.argument`` is an argparse type), the GUI's
+forms (spin boxes take ``low``/``high``), restoring a PNG's state and loading a model card
+(``Bound.check``). Out of range is a plain message naming the number, never an overflow, an
+allocation failure or a segfault further down (RELIABILITY.md item 30).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class OutOfRange(ValueError):
+    """A number outside its bound, or not a number at all; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range of one kind of number; ``what`` names it in a message ("the seed")."""
+
+    what: str
+    low: int | float
+    high: int | float
+    integer: bool = True
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable, or None when it is."""
+        # bool is an int subclass; true in a hand-edited file must not pass for 1.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{self.what} must be a number, got {_shown(value)}"
+        if self.integer and isinstance(value, float):
+            if not value.is_integer():
+                return f"{self.what} must be a whole number, got {_shown(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{self.what} must be a finite number, got {value}"
+        if not self.low <= value <= self.high:
+            return f"{self.what} must be {_number(self.low)} to {_number(self.high)}, got {_shown(value)}"
+        return None
+
+    def check(self, value: object) -> int | float:
+        """``value`` as this bound's type (int or float); raises :class:`OutOfRange`."""
+        problem = self.problem(value)
+        if problem is not None:
+            raise OutOfRange(problem)
+        assert isinstance(value, (int, float))
+        return int(value) if self.integer else float(value)
+
+    def clamp(self, value: int | float) -> int | float:
+        return min(self.high, max(self.low, value))
+
+    def parse(self, text: str) -> int | float:
+        """A number typed as text; raises :class:`OutOfRange`."""
+        try:
+            value: int | float = int(text) if self.integer else float(text)
+        except (TypeError, ValueError):
+            kind = "a whole number" if self.integer else "a number"
+            raise OutOfRange(f"{self.what} must be {kind}, got {_shown(text)}") from None
+        return self.check(value)
+
+    def argument(self) -> Callable[[str], int | float]:
+        """An argparse ``type=``: a bad value exits 2 with this bound's message."""
+
+        def parse(text: str) -> int | float:
+            try:
+                return self.parse(text)
+            except OutOfRange as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+
+        parse.__name__ = self.what  # argparse names the type in some messages
+        return parse
+
+
+def _number(value: int | float) -> str:
+    return str(int(value)) if isinstance(value, int) or value.is_integer() else f"{value:g}"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# Seeds are 31-bit: Qt's spin boxes hold a signed 32-bit int, and every seeded generator
+# (Python's, numpy's, torch's) accepts them.
+SEED = Bound("the seed", 0, 2**31 - 1)
+# torch.set_num_threads with a huge count crashes the process (segfault) instead of refusing.
+THREADS = Bound("the number of CPU threads", 1, 256)
+FRAMES = Bound("the number of frames", 2, 10_000)
+FPS = Bound("frames per second", 0.1, 100.0, integer=False)
+BATCH = Bound("the batch size", 1, 4096)
+TRAINING_STEPS = Bound("the number of training steps", 1, 10_000_000)
+# Latent sliders span +-3 sigma of the standard normal prior.
+SLIDER = Bound("a slider value", -3.0, 3.0, integer=False)
+# The GAN truncation slider: 0 gives the mean image, 1 no truncation, above 1 wilder pictures.
+PSI = Bound("the variety", 0.0, 1.5, integer=False)
+
+# Model card fields: large enough for any model the studio trains or could, small enough that
+# a tampered card cannot ask for gigabytes before a layer is built.
+LATENT_DIM = Bound("latent_dim", 1, 4096)
+NUM_CLASSES = Bound("num_classes", 0, 10_000)
+CHANNELS = Bound("a channel count", 1, 4096)
+MAPPING_LAYERS = Bound("mapping_layers", 1, 32)
+
+MAX_SEED = int(SEED.high)
+SLIDER_RANGE = float(SLIDER.high)
+PSI_RANGE = (float(PSI.low), float(PSI.high))
