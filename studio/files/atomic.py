@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 
 
 class SaveError(OSError):
-    """A save failed; the message is meant for the user and names the file."""
+    """A save failed; the message is meant for the user and names the file.
+
+    ``str()`` is the message alone ("cannot write /x/out.png: disk full"), without OSError's
+    "[Errno 28]" in front, so every caller can show it as it is.
+    """
+
+    def __str__(self) -> str:
+        return self.strerror if self.strerror else super().__str__()
 
 
 def _current_umask() -> int:
@@ -40,42 +47,115 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# Plain words for the causes a user can do something about; anything else is strerror.
+_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOENT: "the folder does not exist (a missing drive?)",
+    errno.ENOTDIR: "a part of the folder path is a file, not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EIO: "input/output error (a failing or removed drive?)",
+}
+
+
+def save_error(target: str | os.PathLike[str], exc: OSError) -> SaveError:
+    """The :class:`SaveError` for ``exc`` met while saving ``target``: "cannot write TARGET: REASON".
+
+    The message names the file the user asked for, never a temporary file or a folder the
+    save had to create on the way.
+    """
+    if isinstance(exc, SaveError):
+        return exc
+    reason = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return SaveError(exc.errno, f"cannot write {target}: {reason}")
+
+
+# The studio's own temporary files: ".NAME.RANDOM.tmp" (tempfile.mkstemp's random part is 8
+# characters of [a-z0-9_]); nothing a user names so by hand.
+_TEMP_PREFIX = "."
+_TEMP_SUFFIX = ".tmp"
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(file)`` on a temporary file, then move it over ``path`` atomically.
 
-    On any failure the temporary file is removed, ``path`` is left as it was, and a
-    :class:`SaveError` with a readable message is raised ("disk full" for ENOSPC).
+    On any failure the temporary file is removed, ``path`` is left as it was, and every
+    OSError on the way (creating the folder, the temporary file, writing, fsync, the rename)
+    becomes a :class:`SaveError` naming ``path``: "cannot write PATH: disk full".
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
-        # mkstemp makes the file private (0600); a saved image or model should get the
-        # permissions the file had, or those any new file of the user's would get.
-        try:
-            mode = target.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o666 & ~_UMASK
-        os.chmod(tmp, mode)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX, dir=folder)
+        tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as handle:
+            # mkstemp makes the file private (0600); a saved image or model should get the
+            # permissions the file had, or those any new file of the user's would get.
+            try:
+                mode = target.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o666 & ~_UMASK
+            os.chmod(tmp, mode)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+        tmp = None
         _fsync_dir(folder)
     except BaseException as exc:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError) and not isinstance(exc, SaveError):
-            if exc.errno == errno.ENOSPC:
-                raise SaveError(errno.ENOSPC, f"Could not save {target.name}: disk full") from exc
-            raise SaveError(exc.errno, f"Could not save {target.name}: {exc.strerror or exc}") from exc
+        if tmp is not None:
+            try:
+                tmp.unlink()
+            except OSError:  # the folder turned read-only: clean_stale_temps removes it later
+                pass
+        if isinstance(exc, OSError):
+            raise save_error(target, exc) from exc
         raise
     return target
+
+
+def clean_stale_temps(folder: str | os.PathLike[str], older_than: float = 120.0) -> list[Path]:
+    """Remove the temporary files a killed save left in ``folder`` (not its subfolders).
+
+    Only the studio's own pattern (``.NAME.RANDOM.tmp``, a plain file) older than
+    ``older_than`` seconds is removed, so a save running at the same time is safe. Never
+    raises: a folder that cannot be read or a file that cannot be removed is left alone.
+    Returns the files removed.
+    """
+    import time
+
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)):
+            continue
+        stem = name[len(_TEMP_PREFIX) : -len(_TEMP_SUFFIX)]
+        # ".NAME." + 8 random characters: a dot with something on both sides of it.
+        target_name, dot, random_part = stem.rpartition(".")
+        if not (dot and target_name and random_part):
+            continue
+        try:
+            if (
+                not entry.is_file(follow_symlinks=False)
+                or now - entry.stat(follow_symlinks=False).st_mtime < older_than
+            ):
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
