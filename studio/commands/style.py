@@ -116,7 +116,8 @@ def run_stylize(args: argparse.Namespace) -> int:
     from studio.engine.devices import select_device
     from studio.engine.style.transfer import StyleTransferError, stylize_job
     from studio.files.atomic import SaveError
-    from studio.files.images import load_image, save_png
+    from studio.files.images import load_image
+    from studio.files.recovery import save_png_keeping_result
     from studio.spec.style_settings import StyleSettingsError, png_settings
 
     output = Path(args.output)
@@ -175,9 +176,9 @@ def run_stylize(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     metadata = png_settings(result, Path(args.content).name, labels)
     try:
-        save_png(output, result.image, metadata)
-    except SaveError as exc:
-        return fail(exc.strerror or exc, EXIT_FAILURE)
+        save_png_keeping_result(output, result.image, metadata)
+    except SaveError as exc:  # the picture is in the recovery folder when it could be kept
+        return fail(exc, EXIT_FAILURE)
     w, h = result.image.size
     state = "stopped early, best so far" if result.cancelled else f"{len(result.scales)} scales"
     print(f"Wrote {output} ({w}x{h}, {state}, {result.seconds:.1f} s on {result.device})")
@@ -211,7 +212,8 @@ def run_instant(
     from studio.engine.devices import select_device
     from studio.engine.style.instant import MAX_SIDE, blend_style_vectors, load_instant_networks
     from studio.files.atomic import SaveError
-    from studio.files.images import load_image, save_png
+    from studio.files.images import load_image
+    from studio.files.recovery import save_png_keeping_result
     from studio.spec.style_settings import instant_png_settings
 
     strength = 1.0 if args.strength is None else args.strength
@@ -259,9 +261,9 @@ def run_instant(
         seconds=seconds,
     )
     try:
-        save_png(output, image, metadata)
-    except SaveError as exc:
-        return fail(exc.strerror or exc, EXIT_FAILURE)
+        save_png_keeping_result(output, image, metadata)
+    except SaveError as exc:  # the picture is in the recovery folder when it could be kept
+        return fail(exc, EXIT_FAILURE)
     w, h = image.size
     print(f"Wrote {output} ({w}x{h}, instant, strength {strength:g}, {seconds:.1f} s on {net.device})")
     return EXIT_OK

@@ -35,6 +35,7 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+NEW_FOLDER_MODE = 0o777 & ~_UMASK  # what a folder the user makes gets; mkdtemp's are private (0700)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -42,7 +42,6 @@ def test_every_failing_os_call_names_the_target_and_keeps_the_old_file(tmp_path,
 
     with pytest.raises(SaveError) as error:
         atomic_write_bytes(target, b"new picture")
-    monkeypatch.undo()
 
     assert str(error.value).startswith(f"cannot write {target}: {reason}")
     assert error.value.strerror == str(error.value)
@@ -57,7 +56,6 @@ def test_a_folder_that_cannot_be_made_names_the_target(tmp_path, monkeypatch):
 
     with pytest.raises(SaveError) as error:
         atomic_write_bytes(target, b"picture")
-    monkeypatch.undo()
 
     assert str(error.value) == f"cannot write {target}: read-only file system"
     assert list(tmp_path.iterdir()) == []
@@ -142,5 +140,4 @@ def test_clean_stale_temps_never_raises(tmp_path, monkeypatch):
     _age(stale, 3600)
     monkeypatch.setattr(atomic.os, "unlink", _fail(errno.EROFS))
     assert clean_stale_temps(tmp_path) == []
-    monkeypatch.undo()
     assert stale.exists()

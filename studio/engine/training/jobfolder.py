@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ from studio.engine.training.finetune.base import load_base
 from studio.engine.training.finetune.config import class_names, finetune_config
 from studio.engine.training.finetune.library import library_path
 from studio.engine.training.finetune.settings import FinetuneSettings
-from studio.files.atomic import atomic_write, atomic_write_bytes
+from studio.files.atomic import NEW_FOLDER_MODE, SaveError, atomic_write, atomic_write_bytes, save_error
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 JOB_FORMAT = 1
 JOB_FILE = "job.json"
 OUT_DIR = "out"
+STAGING_SUFFIX = ".partial"  # ".NAME.RANDOM.partial": a job folder being written
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,39 @@ def export_job(
     except StopIteration as stop:
         dataset, scan = stop.value
     yield Progress(None, "Writing the job folder…")
-    target.mkdir(parents=True, exist_ok=True)
+    # Written beside the target under a temporary name and renamed at the end: a failure (a
+    # full or read-only disk) or a cancel leaves no half folder that would refuse the retry.
+    staging: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
+        os.chmod(staging, NEW_FOLDER_MODE)
+        command = _write_job_folder(staging, settings, base, config, dataset, scan, data_name, nproc_per_node, nnodes)
+        if target.exists():
+            target.rmdir()  # empty (checked above); a rename over a folder fails on Windows
+        os.replace(staging, target)
+        staging = None
+    except OSError as exc:  # SaveError too: the message names the job folder, not the staging one
+        cause = exc.__cause__ if isinstance(exc, SaveError) and isinstance(exc.__cause__, OSError) else exc
+        raise save_error(target, cause) from exc
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return ExportedJob(folder=target, command=command, images=scan.count, skipped=scan.skipped_count)
+
+
+def _write_job_folder(
+    target: Path,
+    settings: FinetuneSettings,
+    base: Any,
+    config: Any,
+    dataset: Any,
+    scan: Any,
+    data_name: str,
+    nproc_per_node: int | str,
+    nnodes: int,
+) -> str:
+    """Write the job folder's files into ``target`` (an empty folder); the command that runs it."""
     (target / "base").mkdir()
     copied = [base.path, card_path(base.path)]
     if base.checkpoint is not None:
@@ -184,7 +218,8 @@ just {OUT_DIR}/) back and import it: File > Import fine-tuned model, or
     studio finetune --import {OUT_DIR}/
 """
     atomic_write_bytes(target / "README.txt", readme.encode("utf-8"))
-    return ExportedJob(folder=target, command=command, images=scan.count, skipped=scan.skipped_count)
+
+    return command
 
 
 def export_job_folder(

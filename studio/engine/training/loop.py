@@ -51,7 +51,7 @@ from studio.engine.training.grid import COLUMNS, image_grid
 from studio.engine.training.kid import KidResult, feature_name, is_best, measure_kid
 from studio.engine.training.sampler import BatchSampler
 from studio.engine.training.trainers import _RANK_SEED, Trainer, build_trainer
-from studio.files.atomic import SaveError
+from studio.files.atomic import SaveError, clean_stale_temps
 from studio.files.images import save_png
 
 if TYPE_CHECKING:
@@ -257,6 +257,8 @@ class TrainingRun:
             raise TrainingError(
                 f"{ckpt_path.name} already holds a training run: resume it, or train into another output file"
             )
+        if self.resuming and self.main:  # what a save killed in the last session left beside the checkpoint
+            clean_stale_temps(ckpt_path.parent)
         checkpoint = load_checkpoint(ckpt_path) if self.resuming and ckpt_path.exists() else None
         if checkpoint is not None:
             if is_slim(checkpoint.card):
@@ -420,9 +422,21 @@ class TrainingRun:
             self.on_checkpoint(path, step)
         return path
 
+    def _save_model(self, model: Any, card: dict[str, Any]) -> Path:
+        """Write the finished model; a failed write says the checkpoint is there to finish from."""
+        try:
+            return save_generative_model(self.out, model, card)
+        except SaveError as exc:
+            hint = _resume_hint(self.last_saved_step, self.ckpt_path)
+            raise SaveError(exc.errno, f"{exc.strerror}. {hint} Resume to write the model.") from exc
+
     def write_samples(self) -> Image.Image:
         grid = image_grid(self._trainer().preview(), COLUMNS)
-        save_png(self.grid_path, grid, {"kind": self.config.kind, "step": self.step_count, "model": self.out.name})
+        try:
+            save_png(self.grid_path, grid, {"kind": self.config.kind, "step": self.step_count, "model": self.out.name})
+        except SaveError as exc:  # a disk turned read-only or full mid-run: say what is still there
+            hint = _resume_hint(self.last_saved_step, self.ckpt_path)
+            raise SaveError(exc.errno, f"{exc.strerror} at step {self.step_count}. {hint}") from exc
         return grid
 
     def cancel(self) -> TrainResult:
@@ -493,7 +507,7 @@ class TrainingRun:
 
             train_split = self.dataset.train()
             final_model, card["prior"] = fit_prior_on(final_model, train_split.images, train_split.labels.numpy())
-        final = save_generative_model(self.out, final_model, card)
+        final = self._save_model(final_model, card)
         if config.evaluate and not config.kid_at_checkpoints and len(heldout) >= 2:
             # The model card's measures (see studio.engine.evaluation): written once the model is
             # saved, so a failed or cancelled evaluation never costs the trained model.
@@ -509,7 +523,7 @@ class TrainingRun:
                 card.pop("kid_note", None)
             else:
                 card["kid_note"] = evaluation_note
-            final = save_generative_model(self.out, final_model, card)
+            final = self._save_model(final_model, card)
         return self.result(checkpoint=self.ckpt_path, model=final, samples=self.grid_path, kid=kid, card=card)
 
     # --- the parts -------------------------------------------------------------------------------
