@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from studio.ui.theme import apply_theme
 
     setup_logging(console=args.self_test)
+    from studio.files.paths import clean_user_data_temps
+
+    for leftover in clean_user_data_temps():  # temp files of saves killed in an earlier session
+        logging.getLogger(__name__).info("removed %s, left by a save that was killed", leftover)
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)

@@ -45,9 +45,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "available_devices": [d.label for d in available_devices()],
         "folders": {
             "bundled models": str(bundled_models_dir()),
-            "model library": str(models_dir()),
-            "settings": str(config_dir()),
-            "logs": str(log_dir()),
+            # Shown, not made: `studio info` works when the user data folder cannot be written.
+            "model library": str(models_dir(create=False)),
+            "settings": str(config_dir(create=False)),
+            "logs": str(log_dir(create=False)),
         },
         "models": [
             {"name": m.name, "origin": m.origin, "architecture": m.architecture, "path": str(m.path)}

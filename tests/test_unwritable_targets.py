@@ -209,3 +209,54 @@ def test_export_job_into_an_unwritable_place_is_a_clean_error(bases, pictures, t
     assert code == EXIT_FAILURE
     assert f"error: cannot write {target}: " in err and "Traceback" not in err
     assert blocker.read_bytes() == b"not a folder"
+
+
+# --- studio info and the start: the user data folders -------------------------------------------------------------
+
+
+def test_studio_info_works_when_the_user_data_folder_cannot_be_made(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "home"
+    blocker.write_bytes(b"a file where the studio's folder should be")
+    monkeypatch.setenv("LATENT_STUDIO_HOME", str(blocker))
+
+    assert studio("info", "--device", "cpu") == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert f"Model library: {blocker / 'data' / 'models'}" in out and "Installed models:" in out
+    assert blocker.read_bytes() == b"a file where the studio's folder should be"
+
+
+def test_a_user_data_folder_that_cannot_be_made_is_a_save_error_naming_it(tmp_path, monkeypatch):
+    from studio.files.paths import models_dir
+
+    blocker = tmp_path / "home"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("LATENT_STUDIO_HOME", str(blocker))
+    with pytest.raises(SaveError, match=f"^cannot write {blocker / 'data'}: a part of the folder path is a file"):
+        models_dir()
+
+
+def test_the_start_removes_killed_saves_temp_files_from_the_user_data_folders(tmp_path):
+    from studio.files.paths import clean_user_data_temps, config_dir, finetune_runs_dir, models_dir
+
+    run = finetune_runs_dir() / "run-20260101-120000"
+    run.mkdir()
+    autosave = data_dir() / "autosave"
+    autosave.mkdir()
+    stale = [
+        models_dir() / ".x.safetensors.abc12345.tmp",
+        config_dir() / ".bookmarks.json.k2j4h5g6.tmp",
+        run / ".ink.ckpt.safetensors.q1w2e3r4.tmp",
+        autosave / ".style.json.zxcvbnm1.tmp",
+    ]
+    kept = [models_dir() / "x.safetensors", config_dir() / "bookmarks.json", run / "ink.ckpt.safetensors"]
+    then = time.time() - 3600
+    for path in stale + kept:
+        path.write_bytes(b"" if path in stale else b"the user's")
+        os.utime(path, (then, then))
+
+    removed = clean_user_data_temps()
+
+    assert sorted(removed) == sorted(stale)
+    assert not any(path.exists() for path in stale)
+    assert all(path.read_bytes() == b"the user's" for path in kept)

@@ -50,7 +50,7 @@ def _sample_precision(card: dict) -> float | None:
 def installed_models() -> list[InstalledModel]:
     """Bundled models first, then the user's library, each sorted by file name."""
     found: list[InstalledModel] = []
-    for folder, origin in ((bundled_models_dir(), "bundled"), (models_dir(), "library")):
+    for folder, origin in ((bundled_models_dir(), "bundled"), (models_dir(create=False), "library")):
         found.extend(_describe(path, origin) for path in list_models([folder]))
     scores = {m.path: m.score for m in found if m.origin == "bundled" and m.score is not None}
     if scores:
