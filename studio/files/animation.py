@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, features
 
-from studio.files.atomic import atomic_write
+from studio.files.atomic import atomic_write, save_error
 from studio.files.images import save_png
 
 if TYPE_CHECKING:
@@ -90,7 +90,10 @@ def export_frames(
     if not stem or any(sep in stem for sep in ("/", "\\")) or stem in (".", ".."):
         raise ValueError(f"{stem!r} cannot start a file name")
     directory = Path(folder)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise save_error(directory, exc) from exc
     digits = max(4, len(str(len(rgb))))
     return [
         save_png(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from studio.engine.checkpoints import ModelFileError
-from studio.engine.style.instant import CACHE_FOLDER, cached_or_built
+from studio.engine.style.instant import CACHE_FOLDER, cached_or_built, write_cache
 from studio.engine.style.multistyle import NUM_STYLES, load_multistyle
 from studio.files.images import load_image, save_png
 from studio.files.paths import models_dir
@@ -106,8 +106,7 @@ def thumbnail_path(index: int) -> Path:
 
 
 def cache_path(index: int) -> Path:
-    folder = models_dir() / CACHE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = models_dir(create=False) / CACHE_FOLDER  # made by the save that writes the cache
     return folder / f"builtin-style-{index:02d}.png"
 
 
@@ -149,7 +148,7 @@ def builtin_style_image(index: int, device: DeviceInfo | torch.device | str = "c
 
     def build() -> Image.Image:
         image = render_builtin_style(index, device)
-        save_png(path, image, _record(index, image, photo_sha))
+        write_cache(path, "built-in style", lambda: save_png(path, image, _record(index, image, photo_sha)))
         return image
 
     return cached_or_built(path, "built-in style", from_cache, build)

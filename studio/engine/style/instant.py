@@ -48,6 +48,7 @@ from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
 from studio.engine.devices import DeviceInfo, run_with_oom_fallback
+from studio.files.atomic import SaveError
 from studio.files.images import array_to_pil, pil_to_array
 from studio.files.paths import models_dir
 
@@ -675,8 +676,7 @@ def networks_from_onnx(folder: Path | None = None) -> tuple[StylePredictor, Styl
 
 
 def cache_path() -> Path:
-    folder = models_dir() / CACHE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = models_dir(create=False) / CACHE_FOLDER  # made by the save that writes the cache
     return folder / CACHE_NAME
 
 
@@ -730,6 +730,14 @@ def verified_cache(path: Path, version: int) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def write_cache(path: Path, what: str, write: Callable[[], object]) -> None:
+    """Write a cache; one that cannot be written (a read-only or full disk) costs a rebuild next time, nothing more."""
+    try:
+        write()
+    except SaveError as exc:
+        log.warning("%s cache not written: %s", what, exc)
+
+
 def cached_or_built(path: Path, what: str, from_cache: Callable[[Path], T], build: Callable[[], T]) -> T:
     """``from_cache(path)``, or when there is no usable cache, ``build()`` (which writes it)."""
     if path.is_file():
@@ -765,7 +773,7 @@ def load_networks() -> tuple[StylePredictor, StyleTransformer]:
 
     def build() -> tuple[StylePredictor, StyleTransformer]:
         predictor, transformer = networks_from_onnx()
-        _save_cache(path, predictor, transformer)
+        write_cache(path, "instant style", lambda: _save_cache(path, predictor, transformer))
         return predictor, transformer
 
     return cached_or_built(path, "instant style", _networks_from_cache, build)

@@ -40,6 +40,7 @@ from studio.engine.style.instant import (
     once_per_device,
     onnx_folder,
     verified_cache,
+    write_cache,
 )
 from studio.files.images import array_to_pil
 from studio.files.paths import models_dir
@@ -167,8 +168,7 @@ def network_from_onnx(folder: Path | None = None) -> MultiStyleNet:
 
 
 def cache_path() -> Path:
-    folder = models_dir() / CACHE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = models_dir(create=False) / CACHE_FOLDER  # made by the save that writes the cache
     return folder / CACHE_NAME
 
 
@@ -206,7 +206,7 @@ def load_network() -> MultiStyleNet:
 
     def build() -> MultiStyleNet:
         net = network_from_onnx()
-        save_model(path, dict(net.state_dict()), _card())
+        write_cache(path, "multi-style", lambda: save_model(path, dict(net.state_dict()), _card()))
         return net
 
     return cached_or_built(path, "multi-style", _network_from_cache, build)

@@ -565,12 +565,14 @@ class StyleRun(QObject):
         painter, png, target = self._painter, outcome.png, Path(path)
 
         def job(device: DeviceInfo) -> Generator[Progress, None, Path]:
-            from studio.files.images import save_png
+            from studio.files.recovery import save_png_keeping_result
 
             picture = yield from painter.full_size_job(request, device)
             record = dict(png[STYLE_KEY])
             record["instant"] = {**record["instant"], "size": list(picture.image.size)}
-            return save_png(target, picture.image, {**(extra or {}), STYLE_KEY: record})
+            # A target that cannot be written keeps the painting in the user data folder; the
+            # failure message says where.
+            return save_png_keeping_result(target, picture.image, {**(extra or {}), STYLE_KEY: record})
 
         self._save_link = JobLink(
             self.worker,
