@@ -38,6 +38,18 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def forget_networks():
+    """Style networks are kept per process; forget them, so no test sees another's (or a missing) cache."""
+    from studio.engine.style import instant, multistyle
+
+    instant.forget_loaded()
+    multistyle.forget_loaded()
+    yield
+    instant.forget_loaded()
+    multistyle.forget_loaded()
+
+
 def studio(*words: str) -> int:
     from studio.cli import build_parser
 
@@ -117,6 +129,7 @@ def test_stylize_says_so_when_the_picture_cannot_be_kept_anywhere(tmp_path, caps
 
     err = capsys.readouterr().err
     assert code == EXIT_FAILURE
+    # The style networks' cache could not be written either: a warning, the painting went on.
     assert f"error: cannot write {output}: disk full; keeping it in the user data folder failed too (" in err
     assert "Traceback" not in err and _recovered() == []
 
