@@ -56,3 +56,8 @@ def models_dir() -> Path:
 def finetune_runs_dir() -> Path:
     """Fine-tune runs the wizard has not saved into the library yet (kept across a crash)."""
     return _ensure(data_dir() / "finetune-runs")
+
+
+def autosave_dir() -> Path:
+    """The artist's unsaved work, written as they work, so that a crash loses none of it."""
+    return _ensure(data_dir() / "autosave")
