@@ -1,0 +1,50 @@
+"""Run inside the real app by --test-script (tests/ui/test_crash_recovery.py): the artist's work.
+
+Opens PHOTO and PAINTING in the Style panel once the worker is ready; when the instant picture
+is autosaved, starts a long Refine and writes READY (the picture's checksum), so that the test
+kills the app during that job. ``window``, ``worker`` and ``app`` come from the app.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from studio.spec.style_settings import StyleSettings
+
+PHOTO, PAINTING, READY = os.environ["CRASH_PHOTO"], os.environ["CRASH_PAINTING"], Path(os.environ["CRASH_READY"])
+panel = window.style_panel  # noqa: F821 (given by the app)
+window.tabs.setCurrentWidget(panel)  # noqa: F821
+# A Refine that runs long enough to be killed in the middle.
+panel.run.set_settings(StyleSettings(size=96, min_size=96, steps=5000, seed=7, preview_interval_s=0.0))
+
+
+def checksum(image) -> str:
+    return hashlib.sha256(np.asarray(image.convert("RGB")).tobytes()).hexdigest()
+
+
+def open_images(*_args) -> None:
+    window.open_image(PHOTO)  # noqa: F821
+    window.open_image(PAINTING)  # noqa: F821
+
+
+def on_saved() -> None:
+    run = panel.run
+    if run.result is None or run.running or READY.exists():
+        return
+    shown = checksum(run.result.image)
+
+    def on_started(_job_id: int) -> None:
+        READY.write_text(json.dumps({"result": shown, "settings": run.settings().to_dict()}))
+
+    run.started.connect(on_started)
+    run.start()
+
+
+panel.autosave.saved.connect(on_saved)
+if worker.device is not None:  # noqa: F821
+    open_images()
+else:
+    worker.ready.connect(open_images)  # noqa: F821
