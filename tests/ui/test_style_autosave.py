@@ -217,6 +217,7 @@ def test_an_autosave_that_cannot_be_written_keeps_the_previous_one_and_the_panel
     def refuse(*_args, **_kwargs):
         raise SaveError(30, "Could not save work.json: Read-only file system")
 
+    writable = files.atomic_write_bytes
     monkeypatch.setattr(files, "atomic_write_bytes", refuse)
     panel.run.set_photo(_loaded("new.jpg", 7))
     future = panel.autosave.save_now()
@@ -226,3 +227,23 @@ def test_an_autosave_that_cannot_be_written_keeps_the_previous_one_and_the_panel
     assert work.read_bytes() == before
     assert "The Style autosave was not written: Could not save work.json: Read-only file system" in caplog.text
     assert panel.run.photo.path.name == "new.jpg" and panel.message.isHidden()
+    # The disk is writable again: the next save writes every picture it names.
+    monkeypatch.setattr(files, "atomic_write_bytes", writable)
+    _save(qtbot, panel)
+    manifest = json.loads(work.read_text())
+    assert manifest["photo"]["name"] == "new.jpg"
+    assert all((work.parent / entry["file"]).is_file() for entry in [manifest["photo"], *manifest["paintings"]])
+
+
+def test_an_unwritable_data_folder_still_starts_the_panel_without_autosave(make_panel, monkeypatch, caplog):
+    def refuse():
+        raise PermissionError(13, "Permission denied", "/read-only/data/autosave")
+
+    monkeypatch.setattr("studio.ui.style.autosave.autosave_dir", refuse)
+    panel = make_panel()
+    assert not panel.autosave.enabled and not panel.recovery_bar.isVisible()
+    panel.run.set_photo(_loaded("harbour.jpg", 1))
+    assert panel.autosave.save_now() is None
+    panel.end_session()
+    assert "The Style work is not autosaved: cannot create its folder" in caplog.text
+    assert "/read-only/data/autosave" in caplog.text

@@ -62,11 +62,20 @@ class StyleAutosave(QObject):
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.save_now)
         self._writeEnded.connect(self._on_write_ended)
-        self._lock = QLockFile(str(autosave_dir() / LOCK_FILE))
+        self.enabled = False
+        try:
+            folder = autosave_dir()
+        except OSError as exc:  # an unwritable data folder: the app still starts, without autosave
+            log.warning("The Style work is not autosaved: cannot create its folder (%s)", exc)
+            return
+        self._lock = QLockFile(str(folder / LOCK_FILE))
         self._lock.setStaleLockTime(0)  # stale only when its process is gone, however old
         self.enabled = self._lock.tryLock(0)
         if not self.enabled:
-            log.info("Another Latent Studio window keeps the Style autosave; this one does not autosave")
+            if self._lock.error() == QLockFile.LockError.LockFailedError:
+                log.info("Another Latent Studio window keeps the Style autosave; this one does not autosave")
+            else:
+                log.warning("The Style work is not autosaved: cannot write %s", folder / LOCK_FILE)
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="style-autosave")
         if files.keep_unfinished():
@@ -111,6 +120,7 @@ class StyleAutosave(QObject):
         if problem:
             # The autosave is a safety copy, never an error dialog; the log says why.
             log.warning("The Style autosave was not written: %s", problem)
+            self._written.clear()  # the pictures of that write may be missing: write them all next time
         else:
             self.saved.emit()
 
