@@ -244,3 +244,13 @@ def read_work(folder: Path, *, pictures: bool = True) -> RecoveredWork | None:
         result_stopped=isinstance(result_entry, dict) and result_entry.get("stopped") is True,
         unreadable=unreadable,
     )
+
+
+def unfinished_work() -> RecoveredWork | None:
+    """Style work left by a session that did not end cleanly (or kept by one open now), names
+    only, for `studio info`; None when there is none or the folder cannot be read."""
+    try:
+        folders = [recovered_folder(), current_folder()]
+    except OSError:
+        return None
+    return next((work for work in (read_work(f, pictures=False) for f in folders) if work is not None), None)

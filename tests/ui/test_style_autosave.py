@@ -247,3 +247,18 @@ def test_an_unwritable_data_folder_still_starts_the_panel_without_autosave(make_
     panel.end_session()
     assert "The Style work is not autosaved: cannot create its folder" in caplog.text
     assert "/read-only/data/autosave" in caplog.text
+
+
+def test_studio_info_names_work_left_by_a_crash(qtbot, make_panel, studio_home):
+    from tests.test_cli import run_studio
+
+    first = make_panel()
+    _work(first)
+    _save(qtbot, first)
+    _crash(first)
+    result = run_studio("info", home=studio_home)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Autosaved Style work: the photo harbour.jpg, 2 paintings (starry night.png, waves.jpg)"
+        f" and the last picture, in {files.current_folder()}"
+    ) in result.stdout
