@@ -1,11 +1,11 @@
 """RELIABILITY 25: the real app killed with SIGKILL during a style job offers the work back.
 
 The app runs in a subprocess (``python -m studio.app --test-script``, the small hook that runs a
-script in the started app) with its user folders in tmp_path. The first start opens a photo
-and a painting in the Style panel; once the instant picture is autosaved it starts a long
-Refine, and the test kills the app with SIGKILL during that job. The second start must show
-the offer, and Restore it must give back the same photo, painting, weight, strength, settings
-and last picture.
+script in the started app) with its user folders in tmp_path. The first start moves the Latent
+Explorer to seed 4242, then opens a photo and a painting in the Style panel; once the instant
+picture is autosaved it starts a long Refine, and the test kills the app with SIGKILL during
+that job. The second start must show the offer, and Restore it must give back the same photo,
+painting, weight, strength, settings and last picture, and the explorer must reopen on seed 4242.
 
 Display: on a real X server (Xvfb) when the ``Xvfb`` binary exists, so the app draws with its
 X11 platform plugin as on a desktop; otherwise (CI's bare image) Qt's offscreen platform.
@@ -140,6 +140,9 @@ def test_kill_9_during_a_style_job_is_offered_back_and_restored(tmp_path, displa
     assert state["settings"] == before["settings"]
     assert state["result"] == before["result"] == state["shown"]
     assert state["status"] == "Your last Style work is back."
+    # The Latent Explorer's point, remembered by its own session store, survived the kill too.
+    assert before["explorer"]["seed"] == 4242
+    assert state["explorer"] == before["explorer"]
     # A clean quit after the restore: nothing is offered next time.
     assert not files.current_folder().exists() and not files.recovered_folder().exists()
     assert data_dir() == Path(os.environ["LATENT_STUDIO_HOME"]) / "data"

@@ -1,7 +1,8 @@
 """Run inside the real app by --test-script (tests/ui/test_crash_recovery.py): the next start.
 
-Reports what the Style panel offers, saves a screenshot of the offer (CRASH_SCREENSHOT), clicks
-Restore it, reports what the panel then holds to CRASH_REPORT, and quits cleanly.
+Waits for the Latent Explorer to show its model (where it reopens), then reports what the
+Style panel offers, saves a screenshot of the offer (CRASH_SCREENSHOT), clicks Restore it,
+reports what the panel then holds to CRASH_REPORT, and quits cleanly.
 """
 
 import hashlib
@@ -15,7 +16,7 @@ from PySide6.QtCore import QTimer
 from studio.ui.qimage import to_pil
 
 panel = window.style_panel  # noqa: F821 (given by the app)
-window.tabs.setCurrentWidget(panel)  # noqa: F821
+explorer = window.latent_panel.explorer  # noqa: F821
 window.resize(1200, 760)  # noqa: F821
 
 
@@ -24,9 +25,18 @@ def checksum(image) -> str:
 
 
 def report() -> None:
+    shown = explorer.shown_state
+    if shown is None or explorer.busy:
+        QTimer.singleShot(100, report)
+        return
+    window.tabs.setCurrentWidget(panel)  # noqa: F821
     app.processEvents()  # noqa: F821
     bar = panel.recovery_bar
-    state = {"offer_visible": bar.isVisible(), "offer": bar.label.text()}
+    state = {
+        "offer_visible": bar.isVisible(),
+        "offer": bar.label.text(),
+        "explorer": {"model": shown.model_sha256, "seed": shown.seed},
+    }
     shot = os.environ.get("CRASH_SCREENSHOT")
     if shot:
         window.grab().save(shot)  # noqa: F821
