@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", help="compute device for this run: auto, cuda, cuda:N, mps or cpu")
     # For benchmarks/startup_time.py: print when the window is on screen, then quit.
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    # For tests that drive the real app in a subprocess (tests/ui/test_crash_recovery.py): once
+    # the window is shown, run this Python file with `window`, `worker` and `app` in its globals.
+    parser.add_argument("--test-script", metavar="PATH", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -93,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     QTimer.singleShot(0, worker.start)
     for image in args.images:
         QTimer.singleShot(0, lambda path=image: window.open_image(path))
+
+    if args.test_script:
+        source = Path(args.test_script).read_text(encoding="utf-8")
+        code = compile(source, args.test_script, "exec")
+        QTimer.singleShot(0, lambda: exec(code, {"window": window, "worker": worker, "app": app}))
 
     if args.self_test:
         from studio.ui.self_test import SelfTest

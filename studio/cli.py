@@ -75,7 +75,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for model in info["models"]:
         kind = f", {model['architecture']}" if model["architecture"] else ""
         print(f"  {model['name']} ({model['origin']}{kind}) {model['path']}")
+    _print_unfinished_work()
     return EXIT_OK
+
+
+def _print_unfinished_work() -> None:
+    from studio.files.autosave import unfinished_work
+
+    work = unfinished_work()
+    if work is not None:
+        print(f"Autosaved Style work: {work.summary()}, in {work.folder}")
+        print("  (unless latent-studio is open now, it offers this work back on its next start)")
 
 
 def _cmd_model_inspect(args: argparse.Namespace) -> int:

@@ -82,3 +82,8 @@ def clean_user_data_temps() -> list[Path]:
     for folder in folders:
         removed += clean_stale_temps(folder)
     return removed
+
+
+def autosave_dir(*, create: bool = True) -> Path:
+    """The artist's unsaved work, written as they work, so that a crash loses none of it."""
+    return _ensure(data_dir(create=create) / "autosave", create)

@@ -105,7 +105,8 @@ class MainWindow(QMainWindow):
         self.latent_panel = LatentPanel(worker, self.undo_stack)
         self.finetune_panel = FinetunePanel(worker)
         self.finetune_panel.openInExplorer.connect(self.open_model_in_explorer)
-        self.panels: list[Panel] = [self.latent_panel, StylePanel(worker), self.finetune_panel]
+        self.style_panel = StylePanel(worker)
+        self.panels: list[Panel] = [self.latent_panel, self.style_panel, self.finetune_panel]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for panel in self.panels:
@@ -361,6 +362,7 @@ class MainWindow(QMainWindow):
                 return
         if self.latent_panel.explorer.session_unsaved:
             self.latent_panel.explorer.save_session()  # the last moves, before the debounce ends
+        self.style_panel.end_session()  # a clean quit: nothing to offer back next time
         self.settings.current_panel = self.tabs.currentIndex()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()

@@ -51,9 +51,11 @@ from studio.spec.style_settings import StyleSettings
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.qimage import to_qimage
+from studio.ui.style.autosave import RecoveryError, StyleAutosave
 from studio.ui.style.compare_view import CompareView
 from studio.ui.style.image_slot import ImageSlot, StyleSlot
 from studio.ui.style.loss_plot import LossPlot
+from studio.ui.style.recovery_bar import RecoveryBar
 from studio.ui.style.settings_form import SettingsForm
 from studio.ui.style.style_gallery import StyleGallery
 from studio.ui.style.style_run import BUILTIN_FORMAT, MAX_STYLES, RunProgress, StyleOutcome, StyleRun
@@ -115,6 +117,12 @@ class StylePanel(Panel):
         run.saveFailed.connect(self._on_save_failed)
         run.add_painting()  # one empty painting slot to drop on
         run.load_gallery()
+        # The work is saved as the artist works; a crash's work is offered back above the picture.
+        self.autosave = StyleAutosave(run, self)
+        if self.autosave.offer is not None:
+            self.recovery_bar.offer(self.autosave.offer.summary())
+        self.recovery_bar.restoreClicked.connect(self.restore_autosave)
+        self.recovery_bar.discardClicked.connect(self.discard_autosave)
 
     # ----- construction -------------------------------------------------------------------
     def _build(self) -> None:
@@ -130,6 +138,8 @@ class StylePanel(Panel):
         picture_layout = QVBoxLayout(picture)
         picture_layout.setContentsMargins(0, 0, 0, 0)
         picture_layout.setSpacing(6)
+        self.recovery_bar = RecoveryBar()
+        picture_layout.addWidget(self.recovery_bar)
         picture_layout.addWidget(self.view, 1)
         picture_layout.addWidget(self._build_run_bar())
 
@@ -557,6 +567,34 @@ class StylePanel(Panel):
         if path is not None:
             self.status.setText(f"Saved {path.name}, with its settings inside.")
             self.show_saved(path)
+
+    # ----- work a crash left ----------------------------------------------------------------------
+    def restore_autosave(self) -> None:
+        """Restore it: the recovered photo, paintings, settings and last picture fill the panel."""
+        try:
+            outcome = self.autosave.restore()
+        except RecoveryError as exc:
+            self._show_error(str(exc))
+            return
+        self.recovery_bar.hide()
+        self._clear_error()
+        self.show_image(None if outcome is None else PanelImage(outcome.image, outcome.png, outcome.name))
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("Restored")
+        missing = self.autosave.unreadable
+        self.status.setText(
+            "Your last Style work is back."
+            + (f" These pictures could not be read back: {', '.join(missing)}." if missing else "")
+        )
+
+    def discard_autosave(self) -> None:
+        self.autosave.discard()
+        self.recovery_bar.hide()
+
+    def end_session(self) -> None:
+        """A clean quit: the autosave of this session is not needed any more."""
+        self.autosave.end_session()
 
     # ----- messages -------------------------------------------------------------------------------
     def _show_error(self, message: str) -> None:

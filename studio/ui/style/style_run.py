@@ -662,6 +662,41 @@ class StyleRun(QObject):
         )
         return self.result
 
+    # ----- work saved before a crash --------------------------------------------------------------
+    def refill(
+        self,
+        photo: LoadedImage | None,
+        paintings: list[Painting],
+        strength: float,
+        settings: StyleSettings | None,
+        result: StyleOutcome | None,
+    ) -> StyleOutcome | None:
+        """Put back work saved earlier (:mod:`studio.ui.style.autosave`) as it was: the photo, the
+        paintings with their weights, the strength, the settings, and ``result`` as the picture
+        (no instant picture is painted over it). Nothing changes while a run is on (check
+        :attr:`running` first)."""
+        if self.running:
+            return None
+        self._quiet = True
+        try:
+            if settings is not None:
+                self.set_settings(settings)
+            self.set_strength(strength)
+            self.photo = photo
+            self._photo_key = next(_keys)
+            self.paintings = list(paintings[:MAX_STYLES]) or [Painting()]
+            self.inputsChanged.emit()
+        finally:
+            self._quiet = False
+            self.ask_instant.cancel()
+            if self._channel is not None:
+                self._channel.forget()
+        if result is not None and result.kind == "instant":
+            # Save PNG paints an instant picture again at full size: from these same inputs.
+            result = dataclasses.replace(result, request=self.instant_request())
+        self.result = result
+        return result
+
 
 def _suggested_name(content_name: str, style_names: list[str]) -> str:
     content = Path(content_name).stem or "photo"
