@@ -96,12 +96,12 @@ class RecoveredWork:
         return f"{text} and the last picture" if self.result is not None else text
 
 
-def current_folder() -> Path:
-    return autosave_dir() / CURRENT
+def current_folder(*, create: bool = True) -> Path:
+    return autosave_dir(create=create) / CURRENT
 
 
-def recovered_folder() -> Path:
-    return autosave_dir() / RECOVERED
+def recovered_folder(*, create: bool = True) -> Path:
+    return autosave_dir(create=create) / RECOVERED
 
 
 def write_work(folder: Path, manifest: dict[str, Any], pictures: list[Picture]) -> None:
@@ -250,7 +250,8 @@ def unfinished_work() -> RecoveredWork | None:
     """Style work left by a session that did not end cleanly (or kept by one open now), names
     only, for `studio info`; None when there is none or the folder cannot be read."""
     try:
-        folders = [recovered_folder(), current_folder()]
+        # `studio info` only looks: it creates no folder.
+        folders = [recovered_folder(create=False), current_folder(create=False)]
     except OSError:
         return None
     return next((work for work in (read_work(f, pictures=False) for f in folders) if work is not None), None)
