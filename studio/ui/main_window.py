@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         self._connect_worker()
         self.errorReported.connect(self.show_error)
         self._restore_layout()
+        if self.settings.problem:  # a settings file set aside at start: said once, in plain words
+            self.show_error(self.settings.problem, "")
 
     # ----- construction -------------------------------------------------------------------
     def _build_menus(self) -> None:

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.files.images import IMAGE_FILE_FILTER
-from studio.spec.bounds import MAX_SEED, PSI_RANGE
+from studio.spec.bounds import MAX_SEED, PSI_RANGE, SEED
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
 from studio.ui.export_size import ExportSizeControl
 from studio.ui.latent.bookmarks import BookmarkStrip
@@ -426,18 +426,17 @@ class LatentPanel(Panel):
     @Slot(object)
     def _on_state_changed(self, state: LatentState) -> None:
         e = self.explorer
-        if state.seed is not None:
-            self.seed_spin.blockSignals(True)
-            self.seed_spin.setValue(state.seed)
-            self.seed_spin.blockSignals(False)
+        # QSignalBlocker unblocks however the block ends: a failure here never leaves a
+        # control deaf until a restart.
+        if state.seed is not None and SEED.problem(state.seed) is None:
+            with QSignalBlocker(self.seed_spin):
+                self.seed_spin.setValue(state.seed)
         if state.class_index is not None:
-            self.class_combo.blockSignals(True)
-            self.class_combo.setCurrentIndex(combo_row(self.class_combo, state.class_index))
-            self.class_combo.blockSignals(False)
+            with QSignalBlocker(self.class_combo):
+                self.class_combo.setCurrentIndex(combo_row(self.class_combo, state.class_index))
         if not self.psi_slider.isSliderDown():
-            self.psi_slider.blockSignals(True)
-            self.psi_slider.setValue(state.psi)
-            self.psi_slider.blockSignals(False)
+            with QSignalBlocker(self.psi_slider):
+                self.psi_slider.setValue(state.psi)
         values = e.coordinates(state)
         dragged = [i for i, s in enumerate(self.sliders.sliders) if s.isSliderDown()]
         if dragged:

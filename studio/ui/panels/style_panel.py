@@ -31,7 +31,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.files.paths import config_dir
+from studio.services.settings import open_preferences, preference
 from studio.spec.png import STYLE_KEY
 from studio.spec.style_settings import StyleSettings
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
@@ -87,7 +87,7 @@ class StylePanel(Panel):
 
     def __init__(self, worker: Worker | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        self._prefs = open_preferences()
         self.run = StyleRun(worker, self._prefs, self)
         self.style_slots: list[StyleSlot] = []
         self._shown_photo: LoadedImage | None = None
@@ -251,7 +251,7 @@ class StylePanel(Panel):
         self.run.speedChanged.connect(self.form.refresh_estimates)
         self.run.inputsChanged.connect(self.form.refresh_estimates)
         box.addWidget(self.form)
-        if self._prefs.value("style/advanced_open", False, type=bool):
+        if preference(self._prefs, "style/advanced_open", False) in (True, "true"):
             self.form.advanced.expand(animate=False)
         self.form.advanced.toggled.connect(
             lambda: self._prefs.setValue("style/advanced_open", self.form.advanced.isExpanded())

@@ -41,6 +41,8 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
 from studio.files.images import ImageLoadError, LoadedImage, load_image
+from studio.files.user_json import parse_json
+from studio.services.settings import preference
 from studio.spec.png import STYLE_KEY
 from studio.spec.style_settings import (
     PRESETS,
@@ -388,12 +390,12 @@ class StyleRun(QObject):
         self.settingsChanged.emit(settings)
 
     def _saved_settings(self) -> StyleSettings:
-        raw = self._prefs.value(SETTINGS_PREF, "") if self._prefs is not None else ""
-        if raw:
+        raw = preference(self._prefs, SETTINGS_PREF, "") if self._prefs is not None else ""
+        if isinstance(raw, str) and raw:
             try:
-                return StyleSettings.from_dict(json.loads(str(raw)))
-            except (StyleSettingsError, ValueError, TypeError):
-                log.warning("Ignoring unusable saved style settings")
+                return StyleSettings.from_dict(parse_json(raw, expect=dict))
+            except (StyleSettingsError, ValueError, TypeError, OverflowError) as exc:  # UserJsonError too
+                log.warning("Ignoring unusable saved style settings: %s", exc)
         return PRESETS["preview"]
 
     # ----- how long a Refine takes ---------------------------------------------------------------
@@ -414,8 +416,8 @@ class StyleRun(QObject):
         if self._prefs is None:
             return None
         try:
-            value = float(self._prefs.value(SPEED_PREF, 0.0))
-        except (TypeError, ValueError):
+            value = float(preference(self._prefs, SPEED_PREF, 0.0))
+        except (TypeError, ValueError, OverflowError):
             return None
         return value if math.isfinite(value) and value > 0 else None
 
