@@ -533,6 +533,8 @@ class StylePanel(Panel):
         restored = self.run.restore(loaded)
         if restored is None:
             self.run.take_image(loaded)
+            if self.run.unusable is not None:  # a tampered run: said once, the panel as it was
+                self._show_error(self.run.unusable)
             return True
         self.show_image(PanelImage(restored.image, restored.png, restored.name))
         self._clear_error()
