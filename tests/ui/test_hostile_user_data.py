@@ -39,9 +39,7 @@ def test_deep_bookmarks_session_and_settings_never_stop_the_window(qtbot, worker
     session.write_text('{"states": ' + "[" * DEEP)
     ini = config_dir() / "settings.ini"
     original = (
-        "[appearance]\ntheme=dark\n"
-        f"[compute]\ndevice={_deep_variant(40_000)}\n"
-        f'[style]\nsettings="{"[" * DEEP}"\n'
+        f'[appearance]\ntheme=dark\n[compute]\ndevice={_deep_variant(40_000)}\n[style]\nsettings="{"[" * DEEP}"\n'
     )
     ini.write_text(original)
 
