@@ -151,6 +151,7 @@ class StylePanel(Panel):
         left = QVBoxLayout()
         left.setSpacing(4)
         self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.status.setWordWrap(True)
         self.status.setEnabled(False)
         self.progress = QProgressBar()
@@ -159,6 +160,7 @@ class StylePanel(Panel):
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.message.hide()
@@ -296,6 +298,7 @@ class StylePanel(Panel):
         run_row.addWidget(self.stop_button, 1)
         run_row.addWidget(self.save_button, 1)
         self.run_hint = QLabel("")
+        self.run_hint.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.run_hint.setEnabled(False)
         self.run_hint.setWordWrap(True)
         actions_layout.addLayout(refine_row)

@@ -296,6 +296,7 @@ class SettingsForm(QWidget):
         self.presets = PresetBar()
         self.presets.chosen.connect(self.apply_preset)
         self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.summary.setEnabled(False)
         self.summary.setWordWrap(True)
         box.addWidget(self.presets)
@@ -408,6 +409,7 @@ class SettingsForm(QWidget):
         self.fields["preview_interval_s"].setSuffix(" s")
 
         self.error = QLabel("")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error.hide()
