@@ -9,7 +9,6 @@ the default for anything unusable (a list where text belongs, a number too large
 from __future__ import annotations
 
 import logging
-import re
 import stat
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +30,19 @@ SETTINGS_FILE = "settings.ini"
 # The studio's own settings are a few kilobytes (the window layout is the largest part).
 MAX_SETTINGS_BYTES = 1024 * 1024
 # Qt writes "@Variant(...)" for values the studio never stores (lists, maps, Qt types); such a
-# value is decoded recursively by Qt, in C++, and a deep one overflows its stack.
-_VARIANT_LINE = re.compile(rb"^[^=\n]*=\s*\"?@Variant\(", re.MULTILINE)
+# value is decoded recursively by Qt, in C++, and a deep one overflows its stack. (A string
+# that starts with "@" is written "@@", so no text the studio stores reads as one.)
+_VARIANT = b"@Variant("
+
+
+# Settings files that Qt must not read (hostile, and they could not be moved aside): the
+# studio runs on its defaults, from a file beside them that does not exist.
+_UNUSABLE: set[Path] = set()
 
 
 def settings_path() -> Path:
-    return config_dir() / SETTINGS_FILE
+    path = config_dir() / SETTINGS_FILE
+    return path.with_name("settings.defaults.ini") if path in _UNUSABLE else path
 
 
 def check_settings_file(path: Path | None = None) -> str | None:
@@ -44,7 +50,9 @@ def check_settings_file(path: Path | None = None) -> str | None:
     set aside, else None. Never raises, never loses the original: a file that is not a regular
     file or too large is renamed aside whole; lines with values the studio never writes are
     dropped from a copy, the original kept beside it."""
-    path = path or settings_path()
+    path = path or config_dir() / SETTINGS_FILE
+    if path in _UNUSABLE:
+        return None  # said already
     try:
         info = path.stat()
     except OSError:
@@ -52,6 +60,8 @@ def check_settings_file(path: Path | None = None) -> str | None:
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SETTINGS_BYTES:
         why = "it is not a regular file" if not stat.S_ISREG(info.st_mode) else f"it is {info.st_size:,} bytes"
         aside = set_aside(path)
+        if aside is None:
+            _UNUSABLE.add(path)
         kept = f"it was kept as {aside.name}" if aside is not None else "it was left as it is"
         return _told(
             f"The settings file {path} could not be used ({why}); the studio starts with its defaults and {kept}."
@@ -60,22 +70,40 @@ def check_settings_file(path: Path | None = None) -> str | None:
         data = path.read_bytes()
     except OSError:
         return None
-    lines = data.splitlines(keepends=True)
-    kept_lines = [line for line in lines if not _VARIANT_LINE.match(line)]
-    if len(kept_lines) == len(lines):
+    entries = _logical_lines(data)
+    kept = [entry for entry in entries if _VARIANT not in entry]
+    if len(kept) == len(entries):
         return None
     aside = set_aside(path)
     if aside is None:
-        return _told(f"The settings file {path} holds values the studio cannot use and could not be moved aside.")
+        _UNUSABLE.add(path)
+        return _told(
+            f"The settings file {path} holds values the studio cannot use and could not be moved aside; "
+            "the studio starts with its defaults."
+        )
     try:
-        atomic_write_bytes(path, b"".join(kept_lines))
+        atomic_write_bytes(path, b"".join(kept))
     except OSError as exc:  # SaveError too: the studio starts from its defaults
         log.warning("Could not write the cleaned settings file %s: %s", path, exc)
-    dropped = len(lines) - len(kept_lines)
+    dropped = len(entries) - len(kept)
     return _told(
         f"{dropped} setting(s) in {path} held values the studio cannot use and were reset to their defaults; "
         f"the original file was kept as {aside.name}."
     )
+
+
+def _logical_lines(data: bytes) -> list[bytes]:
+    """The INI file's entries as Qt reads them: a line ending in a backslash goes on to the next."""
+    entries: list[bytes] = []
+    current = b""
+    for line in data.splitlines(keepends=True):
+        current += line
+        if not current.rstrip(b"\r\n").endswith(b"\\"):
+            entries.append(current)
+            current = b""
+    if current:
+        entries.append(current)
+    return entries
 
 
 def _told(message: str) -> str:
@@ -85,9 +113,8 @@ def _told(message: str) -> str:
 
 def open_preferences() -> QSettings:
     """The settings file as a QSettings, checked first (see :func:`check_settings_file`)."""
-    path = settings_path()
-    check_settings_file(path)
-    return QSettings(str(path), QSettings.Format.IniFormat)
+    check_settings_file()
+    return QSettings(str(settings_path()), QSettings.Format.IniFormat)
 
 
 def preference(store: QSettings, key: str, default: Any) -> Any:
@@ -106,10 +133,9 @@ def _as_text(value: Any, default: str) -> str:
 
 class Settings:
     def __init__(self) -> None:
-        path = settings_path()
         #: What was wrong with the settings file at start, for the window to say once (or None).
-        self.problem = check_settings_file(path)
-        self._store = QSettings(str(path), QSettings.Format.IniFormat)
+        self.problem = check_settings_file()
+        self._store = QSettings(str(settings_path()), QSettings.Format.IniFormat)
 
     def _text(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = preference(self._store, key, default)

@@ -212,3 +212,26 @@ def test_a_style_png_with_a_huge_first_scale_never_overflows_the_form(window, tm
         assert field.minimum() <= field.value() <= field.maximum() and not field.signalsBlocked()
     panel.form.fields["seed"].setValue(99)
     assert panel.settings().seed == 99
+
+
+def test_a_variant_on_a_continued_line_is_dropped_too():
+    config_dir().mkdir(parents=True, exist_ok=True)
+    ini = config_dir() / "settings.ini"
+    ini.write_text(f"[appearance]\ntheme=\\\n{_deep_variant(3)}\n[compute]\ndevice=cpu\n")
+    settings = Settings()
+    assert settings.problem.startswith("1 setting(s) in")
+    assert settings.theme == "system" and settings.device == "cpu"
+
+
+def test_a_hostile_settings_file_that_cannot_be_moved_is_never_read(monkeypatch):
+    config_dir().mkdir(parents=True, exist_ok=True)
+    ini = config_dir() / "settings.ini"
+    hostile = f"[appearance]\ntheme=dark\n[compute]\ndevice={_deep_variant(DEEP // 4)}\n"
+    ini.write_text(hostile)
+    monkeypatch.setattr("studio.services.settings.set_aside", lambda path: None)  # a read-only folder
+    settings = Settings()
+    assert settings.problem == (
+        f"The settings file {ini} holds values the studio cannot use and could not be moved aside; "
+        "the studio starts with its defaults."
+    )
+    assert settings.theme == "system" and ini.read_text() == hostile
