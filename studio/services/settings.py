@@ -71,8 +71,8 @@ def check_settings_file(path: Path | None = None) -> str | None:
     except OSError:
         return None
     entries = _logical_lines(data)
-    kept = [entry for entry in entries if _VARIANT not in entry]
-    if len(kept) == len(entries):
+    usable = [entry for entry in entries if _VARIANT not in entry]
+    if len(usable) == len(entries):
         return None
     aside = set_aside(path)
     if aside is None:
@@ -82,10 +82,10 @@ def check_settings_file(path: Path | None = None) -> str | None:
             "the studio starts with its defaults."
         )
     try:
-        atomic_write_bytes(path, b"".join(kept))
+        atomic_write_bytes(path, b"".join(usable))
     except OSError as exc:  # SaveError too: the studio starts from its defaults
         log.warning("Could not write the cleaned settings file %s: %s", path, exc)
-    dropped = len(entries) - len(kept)
+    dropped = len(entries) - len(usable)
     return _told(
         f"{dropped} setting(s) in {path} held values the studio cannot use and were reset to their defaults; "
         f"the original file was kept as {aside.name}."
