@@ -151,6 +151,25 @@ def test_a_png_with_an_unusable_latent_state_says_so_and_opens_as_a_picture(late
     qtbot.waitUntil(lambda: panel.explorer.state.seed == 11, timeout=TIMEOUT)
 
 
+def test_a_bookmark_with_a_seed_above_the_seed_box_restores_its_exact_point(latent_panel, qtbot):
+    panel = latent_panel
+    _open(qtbot, panel, "vae")
+    bookmark = panel.add_bookmark("big seed")
+    bookmark.settings[LATENT_KEY]["seed"] = 2**40  # a hand-edited bookmarks.json
+    z = tuple(bookmark.settings[LATENT_KEY]["z"])
+    panel.sliders.sliders[0].setValue(-2.5)
+    _wait_idle(qtbot, panel)
+    panel.explorer.restore_bookmark(bookmark.id)
+    _wait_idle(qtbot, panel)
+    assert panel.explorer.state.z == z and panel.explorer.state.seed is None
+    assert panel.message.text() == (
+        "The bookmark “big seed”: the seed must be 0 to 2147483647, got 1099511627776; "
+        "its exact point is shown, without a seed."
+    )
+    panel.seed_spin.setValue(3)
+    qtbot.waitUntil(lambda: panel.explorer.state.seed == 3, timeout=TIMEOUT)
+
+
 def panel_pixels(panel) -> np.ndarray:
     from studio.ui.qimage import to_pil
 
