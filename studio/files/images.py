@@ -30,6 +30,7 @@ import PIL
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from studio.files.atomic import atomic_write
+from studio.files.user_json import UserJsonError, parse_json
 from studio.spec.png import SETTINGS_KEY
 
 if TYPE_CHECKING:
@@ -197,12 +198,9 @@ def _settings_from_info(path: Path, info: dict[str | tuple[int, int], Any]) -> d
     if raw is None:
         return None
     try:
-        settings = json.loads(raw)
-    except (TypeError, ValueError):
-        log.warning("Ignoring the studio settings in %s: not valid JSON", path)
-        return None
-    if not isinstance(settings, dict):
-        log.warning("Ignoring the studio settings in %s: not a JSON object", path)
+        settings: dict = parse_json(raw if isinstance(raw, (str, bytes)) else str(raw), expect=dict)
+    except UserJsonError as exc:
+        log.warning("Ignoring the studio settings in %s: %s", path, exc)
         return None
     return settings
 

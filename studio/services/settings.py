@@ -1,25 +1,145 @@
-"""The user's preferences and window layout, kept in an INI file in the user's config folder."""
+"""The user's preferences and window layout, kept in an INI file in the user's config folder.
+
+Whatever that file holds, the studio starts: it is checked before Qt reads it
+(:func:`check_settings_file`), since Qt's own reader crashes the process on a value that nests
+lists a hundred thousand deep, and each value is read through :func:`preference`, which gives
+the default for anything unusable (a list where text belongs, a number too large).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import stat
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from studio.files.atomic import atomic_write_bytes
 from studio.files.paths import config_dir
+from studio.files.user_json import set_aside
 from studio.spec.export_size import DEFAULT_RESAMPLE, DEFAULT_TEXT, ExportSize
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 THEMES = ("system", "light", "dark")
 DEVICES = ("auto", "cuda", "mps", "cpu")
+SETTINGS_FILE = "settings.ini"
+# The studio's own settings are a few kilobytes (the window layout is the largest part).
+MAX_SETTINGS_BYTES = 1024 * 1024
+# Qt writes "@Variant(...)" for values the studio never stores (lists, maps, Qt types); such a
+# value is decoded recursively by Qt, in C++, and a deep one overflows its stack. (A string
+# that starts with "@" is written "@@", so no text the studio stores reads as one.)
+_VARIANT = b"@Variant("
+
+
+# Settings files that Qt must not read (hostile, and they could not be moved aside): the
+# studio runs on its defaults, from a file beside them that does not exist.
+_UNUSABLE: set[Path] = set()
+
+
+def settings_path() -> Path:
+    path = config_dir() / SETTINGS_FILE
+    return path.with_name("settings.defaults.ini") if path in _UNUSABLE else path
+
+
+def check_settings_file(path: Path | None = None) -> str | None:
+    """Make the settings file safe for Qt to read; a message for the user when something was
+    set aside, else None. Never raises, never loses the original: a file that is not a regular
+    file or too large is renamed aside whole; lines with values the studio never writes are
+    dropped from a copy, the original kept beside it."""
+    path = path or config_dir() / SETTINGS_FILE
+    if path in _UNUSABLE:
+        return None  # said already
+    try:
+        info = path.stat()
+    except OSError:
+        return None  # missing (a first start), or unreadable: Qt then starts from defaults too
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SETTINGS_BYTES:
+        why = "it is not a regular file" if not stat.S_ISREG(info.st_mode) else f"it is {info.st_size:,} bytes"
+        aside = set_aside(path)
+        if aside is None:
+            _UNUSABLE.add(path)
+        kept = f"it was kept as {aside.name}" if aside is not None else "it was left as it is"
+        return _told(
+            f"The settings file {path} could not be used ({why}); the studio starts with its defaults and {kept}."
+        )
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    entries = _logical_lines(data)
+    usable = [entry for entry in entries if _VARIANT not in entry]
+    if len(usable) == len(entries):
+        return None
+    aside = set_aside(path)
+    if aside is None:
+        _UNUSABLE.add(path)
+        return _told(
+            f"The settings file {path} holds values the studio cannot use and could not be moved aside; "
+            "the studio starts with its defaults."
+        )
+    try:
+        atomic_write_bytes(path, b"".join(usable))
+    except OSError as exc:  # SaveError too: the studio starts from its defaults
+        log.warning("Could not write the cleaned settings file %s: %s", path, exc)
+    dropped = len(entries) - len(usable)
+    return _told(
+        f"{dropped} setting(s) in {path} held values the studio cannot use and were reset to their defaults; "
+        f"the original file was kept as {aside.name}."
+    )
+
+
+def _logical_lines(data: bytes) -> list[bytes]:
+    """The INI file's entries as Qt reads them: a line ending in a backslash goes on to the next."""
+    entries: list[bytes] = []
+    current = b""
+    for line in data.splitlines(keepends=True):
+        current += line
+        if not current.rstrip(b"\r\n").endswith(b"\\"):
+            entries.append(current)
+            current = b""
+    if current:
+        entries.append(current)
+    return entries
+
+
+def _told(message: str) -> str:
+    log.warning("%s", message)
+    return message
+
+
+def open_preferences() -> QSettings:
+    """The settings file as a QSettings, checked first (see :func:`check_settings_file`)."""
+    check_settings_file()
+    return QSettings(str(settings_path()), QSettings.Format.IniFormat)
+
+
+def preference(store: QSettings, key: str, default: Any) -> Any:
+    """``store``'s value for ``key``, or ``default`` when Qt or PySide cannot convert what the
+    file holds (never an exception: a hand-edited settings file must not stop the app)."""
+    try:
+        return store.value(key, default)
+    except Exception:  # noqa: BLE001 - any conversion failure of a hostile value means "not set"
+        log.warning("Ignoring the unusable setting %s", key)
+        return default
+
+
+def _as_text(value: Any, default: str) -> str:
+    return value if isinstance(value, str) else default
 
 
 class Settings:
     def __init__(self) -> None:
-        self._store = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        #: What was wrong with the settings file at start, for the window to say once (or None).
+        self.problem = check_settings_file()
+        self._store = QSettings(str(settings_path()), QSettings.Format.IniFormat)
 
     def _text(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = str(self._store.value(key, default))
-        return value if value in allowed else default
+        value = preference(self._store, key, default)
+        return value if isinstance(value, str) and value in allowed else default
 
     @property
     def theme(self) -> str:
@@ -39,10 +159,10 @@ class Settings:
 
     @property
     def current_panel(self) -> int:
-        stored: Any = self._store.value("window/panel", 0)  # whatever the settings file holds
+        stored: Any = preference(self._store, "window/panel", 0)  # whatever the settings file holds
         try:
             return int(stored)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return 0
 
     @current_panel.setter
@@ -51,7 +171,7 @@ class Settings:
 
     @property
     def last_folder(self) -> str:
-        return str(self._store.value("files/last_folder", ""))
+        return _as_text(preference(self._store, "files/last_folder", ""), "")
 
     @last_folder.setter
     def last_folder(self, folder: str) -> None:
@@ -60,8 +180,9 @@ class Settings:
     @property
     def export_size(self) -> ExportSize:
         """How large the explorer's exports are and how they are enlarged (default 4x, smooth)."""
-        text = str(self._store.value("export/size", DEFAULT_TEXT))
-        return ExportSize.from_text(text, str(self._store.value("export/resample", DEFAULT_RESAMPLE)))
+        text = _as_text(preference(self._store, "export/size", DEFAULT_TEXT), DEFAULT_TEXT)
+        resample = _as_text(preference(self._store, "export/resample", DEFAULT_RESAMPLE), DEFAULT_RESAMPLE)
+        return ExportSize.from_text(text, resample)
 
     @export_size.setter
     def export_size(self, size: ExportSize) -> None:
@@ -69,11 +190,11 @@ class Settings:
         self._store.setValue("export/resample", size.resample)
 
     def window_geometry(self) -> QByteArray | None:
-        value = self._store.value("window/geometry")
+        value = preference(self._store, "window/geometry", None)
         return value if isinstance(value, QByteArray) else None
 
     def window_state(self) -> QByteArray | None:
-        value = self._store.value("window/state")
+        value = preference(self._store, "window/state", None)
         return value if isinstance(value, QByteArray) else None
 
     def save_window(self, geometry: QByteArray, state: QByteArray) -> None:

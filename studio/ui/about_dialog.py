@@ -77,11 +77,14 @@ def about_text(device: DeviceInfo | None, models: list[InstalledModel]) -> str:
     if device is not None and device.note:
         device_text += f" ({device.note})"
     # Model names come from files' cards: shown as text, never as markup.
-    model_items = "".join(f"<li>{html.escape(m.name)} <i>({m.origin})</i></li>" for m in models) or "<li>none yet</li>"
+    model_items = (
+        "".join(f"<li>{html.escape(m.name)} <i>({html.escape(m.origin)})</i></li>" for m in models)
+        or "<li>none yet</li>"
+    )
     return (
         f"<h2>{APP_NAME} {__version__}</h2>"
         "<p>Explore latent spaces, transfer styles and fine-tune models on your own images.</p>"
-        f"<p><b>Device:</b> {device_text}</p>"
+        f"<p><b>Device:</b> {html.escape(device_text)}</p>"
         f"<p><b>Installed models:</b></p><ul>{model_items}</ul>"
         f"<p><b>Credits and licences:</b></p><ul>{''.join(_credit_item(c) for c in CREDITS)}</ul>"
         f"<p>{APP_NAME} itself: MIT licence.</p>"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QSplitter, QWidget
@@ -20,6 +22,7 @@ class ElidedLabel(QLabel):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(text, parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # file names: shown as they are, never as markup
         self._full = text
         self._mode = mode
         self._min_width = min_width
@@ -39,7 +42,7 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         shown = self.fontMetrics().elidedText(self._full, self._mode, max(self.contentsRect().width(), 1))
         super().setText(shown)
-        self.setToolTip("" if shown == self._full else self._full)
+        self.setToolTip("" if shown == self._full else plain_tooltip(self._full))
 
     def sizeHint(self) -> QSize:
         return QSize(self.fontMetrics().horizontalAdvance(self._full) + 2, super().sizeHint().height())
@@ -55,6 +58,15 @@ class ElidedLabel(QLabel):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._elide()
+
+
+def plain_tooltip(text: str) -> str:
+    """``text`` (a file's name, a card's text) for a tooltip, shown as it is: Qt renders a tooltip
+    that looks like markup as rich text, so one with "<" or "&" is escaped inside a paragraph
+    that keeps its line breaks."""
+    if "<" not in text and "&" not in text:
+        return text
+    return f'<p style="white-space: pre-wrap">{html.escape(text)}</p>'
 
 
 def section_label(title: str) -> QLabel:

@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.device_label = QLabel("Starting the compute engine…")
+        self.device_label.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.job_status = JobStatus(worker)
         # "Saved NAME · Open folder" for a panel without a line of its own under its picture.
         self.saved_notice = SavedNotice()
@@ -126,6 +127,8 @@ class MainWindow(QMainWindow):
         self._connect_worker()
         self.errorReported.connect(self.show_error)
         self._restore_layout()
+        if self.settings.problem:  # a settings file set aside at start: said once, in plain words
+            self.show_error(self.settings.problem, "")
 
     # ----- construction -------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -345,6 +348,7 @@ class MainWindow(QMainWindow):
         log.error("%s", summary)
         self.statusBar().showMessage(summary, 10_000)
         box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, summary, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # messages name files, whose names may look like markup
         if details:
             box.setDetailedText(details)
         box.setModal(False)

@@ -13,6 +13,8 @@ from PySide6.QtCore import QEvent, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QWidget
 
+from studio.ui.controls import plain_tooltip
+
 OPEN_FOLDER = "Open folder"
 
 
@@ -31,7 +33,7 @@ class SavedNotice(QLabel):
         """Say that ``name`` was saved in ``folder`` (a file's name, or "12 frames")."""
         self.folder = Path(folder)
         self.setText(f'Saved {escape(name)} · <a href="open-folder">{OPEN_FOLDER}</a>')
-        self.setToolTip(str(self.folder))
+        self.setToolTip(plain_tooltip(str(self.folder)))
         self.show()
 
     def changeEvent(self, event: QEvent) -> None:

@@ -38,7 +38,12 @@ def is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits in a hand-edited file
+        return False
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class LatentState:
             raise LatentStateError("the latent vector (z) is missing or holds something other than finite numbers")
         try:
             return cls(sha, name, tuple(z), latent.get("class_index"), latent.get("psi", 1.0), latent.get("seed"))
-        except ValueError as exc:  # class_index, psi or seed
+        except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
             raise LatentStateError(str(exc)) from exc
 
 

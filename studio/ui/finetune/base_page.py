@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWizardPage
 
+from studio.ui.controls import plain_tooltip
 from studio.ui.finetune.common import THUMBNAIL, thumbnail_pixmap
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class BasePage(QWizardPage):
         self.empty = QLabel("No GAN or VAE is installed. Train one with “studio train”, or reinstall the studio.")
         self.empty.setWordWrap(True)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.status.setWordWrap(True)
         self.status.hide()
         layout = QVBoxLayout(self)
@@ -53,7 +55,7 @@ class BasePage(QWizardPage):
             kind = "GAN" if info.architecture == "gan-generator" else "VAE"
             item = QListWidgetItem(f"{info.name}\n{kind} · {info.origin}")
             item.setData(Qt.ItemDataRole.UserRole, str(info.path))
-            item.setToolTip(str(info.path))
+            item.setToolTip(plain_tooltip(str(info.path)))
             self.models.addItem(item)
         self.models.blockSignals(False)
         self.empty.setVisible(not models)
@@ -86,7 +88,7 @@ class BasePage(QWizardPage):
         self.completeChanged.emit()
 
     def _on_failed(self, message: str) -> None:
-        self.status.setText(f"<b>Cannot use this model:</b> {message}")
+        self.status.setText(f"Cannot use this model: {message}")
         self.status.show()
         self.completeChanged.emit()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QVBoxLayout, QWizardPage
 
 from studio.ui.finetune.kid_bar import CloserBar
@@ -28,6 +29,7 @@ class FinishPage(QWizardPage):
         self.name = QLineEdit()
         self.name.textChanged.connect(lambda *_: self.completeChanged.emit())
         self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.summary.setWordWrap(True)
         self.open_explorer = QCheckBox("Open it in the Latent Explorer")
         self.open_explorer.setChecked(True)

@@ -45,6 +45,7 @@ class FreezePage(QWizardPage):
         self.blocks.setRootIsDecorated(True)
         self.blocks.itemChanged.connect(self._on_block_toggled)
         self.count = QLabel()
+        self.count.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         layout = QVBoxLayout(self)
         layout.addLayout(self.preset_box)
         layout.addWidget(section_label("Or choose part by part"))

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.spec.finetune import MIN_IMAGES
-from studio.ui.controls import section_label
+from studio.ui.controls import plain_tooltip, section_label
 from studio.ui.finetune.common import FOLDER_THUMBNAILS, THUMBNAIL, thumbnail_pixmap
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class ImagesPage(QWizardPage):
         self.progress = QProgressBar()
         self.progress.hide()
         self.summary = QLabel("No folder chosen yet.")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.summary.setWordWrap(True)
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListWidget.ViewMode.IconMode)
@@ -121,7 +122,7 @@ class ImagesPage(QWizardPage):
 
     def _on_scan_failed(self, message: str) -> None:
         self.progress.hide()
-        self.summary.setText(f"<b>Cannot use this folder:</b> {message}")
+        self.summary.setText(f"Cannot use this folder: {message}")
         self.completeChanged.emit()
 
     def _on_scanned(self, scan: FolderScan) -> None:
@@ -129,8 +130,8 @@ class ImagesPage(QWizardPage):
         text = f"{scan.summary()} in {scan.folder}."
         if not scan.enough():
             text = (
-                f"<b>Only {scan.count} usable image{'s' if scan.count != 1 else ''}: at least {MIN_IMAGES} "
-                f"are needed.</b> Add more images to the folder, or choose another."
+                f"Only {scan.count} usable image{'s' if scan.count != 1 else ''}: at least {MIN_IMAGES} "
+                f"are needed. Add more images to the folder, or choose another."
             )
             if scan.skipped:
                 text += f" ({scan.skipped_count} skipped, see below.)"
@@ -145,7 +146,7 @@ class ImagesPage(QWizardPage):
         for path in shown:
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, str(path))
-            item.setToolTip(scan.relative(path))
+            item.setToolTip(plain_tooltip(scan.relative(path)))
             self.thumbnails.addItem(item)
         self.session.draw_folder_thumbnails(shown, THUMBNAIL)
         self.completeChanged.emit()

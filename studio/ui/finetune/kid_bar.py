@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QWidget
 
 from studio.ui.controls import section_label
@@ -30,6 +31,7 @@ class CloserBar(QWidget):
         self.after_bar = self._bar()
         self.after_label = QLabel("After")
         self.note = QLabel()
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.note.setWordWrap(True)
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -65,6 +65,7 @@ class SettingsPage(QWizardPage):
             "lower is closer"
         )
         self.estimate = QLabel("The estimate appears here.")
+        self.estimate.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.estimate.setWordWrap(True)
         self.export_button = QPushButton("Export job folder for a bigger machine…")
         self.export_button.clicked.connect(self.export_job_folder)

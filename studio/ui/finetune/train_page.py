@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
+from studio.ui.controls import plain_tooltip
 from studio.ui.finetune.common import format_duration
 from studio.ui.finetune.curves import TrainingCurves
 from studio.ui.finetune.kid_bar import CloserBar
@@ -40,6 +42,7 @@ class TrainPage(QWizardPage):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.status = QLabel("Starting…")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.status.setWordWrap(True)
         self.pause_button = QPushButton("Pause")
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -90,10 +93,12 @@ class TrainPage(QWizardPage):
         if phase == "train":
             text = f"Step {progress.step} of {progress.total_steps}"
             self.status.setToolTip(
-                progress.message + (f"\nLast logged: {loss_words(progress.losses)}" if progress.losses else "")
+                plain_tooltip(
+                    progress.message + (f"\nLast logged: {loss_words(progress.losses)}" if progress.losses else "")
+                )
             )
         elif phase == "evaluate":
-            self.status.setToolTip(progress.message)
+            self.status.setToolTip(plain_tooltip(progress.message))
             text = "Measuring how close its pictures are to your images…"
         eta = getattr(progress, "eta_seconds", None)
         if eta is not None:
@@ -157,7 +162,7 @@ class TrainPage(QWizardPage):
         self._ended()
 
     def _on_failed(self, message: str) -> None:
-        self.status.setText(f"<b>Training stopped:</b> {message}")
+        self.status.setText(f"Training stopped: {message}")
         self._ended()
 
     def isComplete(self) -> bool:

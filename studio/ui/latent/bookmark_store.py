@@ -22,6 +22,7 @@ from PIL import Image
 from studio.engine.latent.state import LatentState
 from studio.files.atomic import atomic_write_bytes
 from studio.files.paths import data_dir
+from studio.files.user_json import read_user_json, set_aside
 from studio.spec.png import LATENT_KEY
 
 if TYPE_CHECKING:
@@ -90,21 +91,24 @@ class BookmarkStore:
         self._load()
 
     def _load(self) -> None:
-        if not self.path.exists():
+        found = read_user_json(self.path, expect=(dict, list))
+        if found.missing:
             return
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            entries = data["bookmarks"] if isinstance(data, dict) else data
-            self.bookmarks = [Bookmark.from_json(entry) for entry in entries]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            aside = self.path.with_name(f"{self.path.stem}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        problem = found.problem
+        if problem is None:
             try:
-                self.path.replace(aside)
-            except OSError:
-                aside = self.path
-            self.load_error = f"Could not read your bookmarks ({exc}); the file was kept as {aside.name}."
-            log.error("%s", self.load_error)
-            self.bookmarks = []
+                entries = found.value["bookmarks"] if isinstance(found.value, dict) else found.value
+                if not isinstance(entries, list):
+                    raise TypeError("the bookmarks are not a list")
+                self.bookmarks = [Bookmark.from_json(entry) for entry in entries]
+                return
+            except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+                problem = f"cannot read {self.path}: {exc}"
+        self.bookmarks = []
+        aside = set_aside(self.path)
+        kept = f"the file was kept as {aside.name}" if aside is not None else "the file was left as it is"
+        self.load_error = f"Could not read your bookmarks ({problem}); {kept}."
+        log.error("%s", self.load_error)
 
     def save(self) -> None:
         payload = {"version": FORMAT_VERSION, "bookmarks": [b.to_json() for b in self.bookmarks]}

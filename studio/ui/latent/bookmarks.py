@@ -6,6 +6,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
+from studio.ui.controls import plain_tooltip
 from studio.ui.latent.bookmark_store import THUMBNAIL_SIZE, Bookmark
 
 
@@ -62,7 +63,7 @@ class BookmarkStrip(QListWidget):
             for bookmark in bookmarks:
                 item = QListWidgetItem(bookmark_icon(bookmark), bookmark.name)
                 item.setData(Qt.ItemDataRole.UserRole, bookmark.id)
-                item.setToolTip(bookmark.name)
+                item.setToolTip(plain_tooltip(bookmark.name))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 self.addItem(item)
         finally:

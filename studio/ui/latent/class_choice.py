@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 
+from studio.ui.controls import plain_tooltip
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QComboBox, QLabel
 
@@ -91,7 +93,7 @@ def fill_class_combo(combo: QComboBox, note: QLabel, class_names: list[str], car
         combo.insertSeparator(1)
         combo.setItemData(0, "Your images", Qt.ItemDataRole.ToolTipRole)
     note.setText(choice.note)
-    note.setToolTip(choice.tooltip)
+    note.setToolTip(plain_tooltip(choice.tooltip))
     note.setVisible(bool(choice.note))
 
 

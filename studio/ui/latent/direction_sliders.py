@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayo
 from superqt import QLabeledDoubleSlider
 
 from studio.spec.bounds import SLIDER_RANGE
+from studio.ui.controls import plain_tooltip
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -152,10 +153,11 @@ class DirectionSliders(QWidget):
     def _build_rows(self, count: int) -> None:
         for index in range(len(self.sliders), count):
             name = QLabel(self._labels[index])
+            name.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
             name.setMinimumWidth(64)
-            name.setToolTip(self._tooltips[index])
+            name.setToolTip(plain_tooltip(self._tooltips[index]))
             slider = make_slider(-SLIDER_RANGE, SLIDER_RANGE, self._values[index])
-            slider.setToolTip(self._tooltips[index])
+            slider.setToolTip(plain_tooltip(self._tooltips[index]))
             slider.setObjectName(f"direction-{index}")
             slider.valueChanged.connect(lambda value, i=index: self._on_value_changed(i, float(value)))
             on_press(slider, lambda i=index: self.dragStarted.emit(i))

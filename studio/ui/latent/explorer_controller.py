@@ -32,14 +32,15 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from studio.engine.environment import InstalledModel, installed_models
 from studio.engine.latent.state import LatentState, LatentStateError, state_png_settings
 from studio.files.atomic import SaveError
 from studio.files.images import ImageLoadError, load_image
-from studio.files.paths import config_dir, models_dir
-from studio.spec.bounds import MAX_SEED
+from studio.files.paths import models_dir
+from studio.services.settings import open_preferences, preference
+from studio.spec.bounds import MAX_SEED, SEED
 from studio.spec.png import LATENT_KEY
 from studio.ui.job_link import JobLink
 from studio.ui.latent.bookmark_store import Bookmark, BookmarkStore, thumbnail_png
@@ -124,7 +125,7 @@ class ExplorerController(QObject):
         self.worker = worker
         self.undo_stack = undo_stack
         self.bookmarks = bookmarks if bookmarks is not None else BookmarkStore()
-        self.prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        self.prefs = open_preferences()
         self._list_models = list_models or installed_models
         self.models: list[InstalledModel] = []
         self.info: InstalledModel | None = None
@@ -263,7 +264,8 @@ class ExplorerController(QObject):
         self.started = True
         if not self.models or self.model is not None or self.loading:
             return  # nothing to load, or an opened PNG already chose the model
-        last = str(self.prefs.value(_LAST_MODEL_KEY, ""))
+        last = preference(self.prefs, _LAST_MODEL_KEY, "")
+        last = last if isinstance(last, str) else ""
         featured = next((i for i, m in enumerate(self.models) if m.featured), 0)
         self.load_model(next((i for i, m in enumerate(self.models) if str(m.path) == last), featured))
 
@@ -627,11 +629,14 @@ class ExplorerController(QObject):
             return
         try:
             state = bookmark.state()
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError) as exc:  # LatentStateError is a ValueError
             self.errorOccurred.emit(f"The bookmark “{bookmark.name}” cannot be restored: {exc}")
             return
+        state, note = seed_in_range(state, f"The bookmark “{bookmark.name}”")
         self.origin = state
         self._push(state, f"Go to bookmark “{bookmark.name}”")
+        if note is not None:  # after the step, which clears the message
+            self.errorOccurred.emit(note)
 
     def rename_bookmark(self, bookmark_id: str, name: str) -> None:
         try:
@@ -655,23 +660,26 @@ class ExplorerController(QObject):
 
     @property
     def last_folder(self) -> str:
-        return str(self.prefs.value(_LAST_FOLDER_KEY, ""))
+        folder = preference(self.prefs, _LAST_FOLDER_KEY, "")
+        return folder if isinstance(folder, str) else ""
 
     def open_image(self, loaded: LoadedImage) -> bool:
         """An opened or dropped image: a PNG of the explorer restores its state; another image
         is encoded (VAE) or projected (GAN). False, without models: it is not the explorer's."""
         if not self.refresh_models():
             return False
-        state = _state_in(loaded)
+        state, note = _state_in(loaded)
         if state is None:
             self.encode_image(loaded.image, loaded.path.name)
             if not self.started:
                 self.start()
+            if note is not None:  # after encode_image, which clears the message
+                self.errorOccurred.emit(note)
             return True
-        self._when_hashed(lambda: self._open_state(state, loaded.path.name))
+        self._when_hashed(lambda: self._open_state(state, loaded.path.name, note))
         return True
 
-    def _open_state(self, state: LatentState, name: str) -> None:
+    def _open_state(self, state: LatentState, name: str, note: str | None = None) -> None:
         if self.model_for_sha(state.model_sha256) is None:
             self.errorOccurred.emit(f"{name} was made with the model “{state.model_name}”, which is not installed.")
             return
@@ -681,6 +689,8 @@ class ExplorerController(QObject):
             self.apply(state)  # nothing to undo back to yet
         else:
             self.adopt(state, f"Open {name}")
+        if note is not None:  # after the step, which clears the message
+            self.errorOccurred.emit(note)
 
     def encode_file(self, path: str | Path) -> None:
         """Encode (or project) the image file at ``path``."""
@@ -778,15 +788,33 @@ class ExplorerController(QObject):
         return state
 
 
-def _state_in(loaded: LoadedImage) -> LatentState | None:
+def _state_in(loaded: LoadedImage) -> tuple[LatentState | None, str | None]:
+    """The latent state a PNG carries (None for a plain picture) and what to tell the artist
+    about it: a state that cannot be used makes it a plain picture, named in the message."""
     settings = loaded.settings or {}
     if LATENT_KEY not in settings:
-        return None
+        return None, None
     try:
-        return LatentState.from_settings(settings)
-    except (LatentStateError, ValueError) as exc:
-        log.warning("%s: unusable latent state (%s); treating it as a plain image", loaded.path.name, exc)
-        return None
+        state = LatentState.from_settings(settings)
+    except (LatentStateError, ValueError, TypeError, OverflowError) as exc:
+        note = f"{loaded.path.name} carries an explorer point that cannot be used ({exc}); it was opened as a picture."
+        log.warning("%s", note)
+        return None, note
+    return seed_in_range(state, loaded.path.name)
+
+
+def seed_in_range(state: LatentState, name: str) -> tuple[LatentState, str | None]:
+    """``state`` with a seed the seed box can hold, and a note when its seed was dropped.
+
+    A PNG of an older ``studio sample --seed 3000000000`` carries its exact latent vector, so
+    the picture opens exactly; only the seed, which the seed box cannot show, is left out.
+    """
+    problem = SEED.problem(state.seed) if state.seed is not None else None
+    if problem is None:
+        return state, None
+    note = f"{name}: {problem}; its exact point is shown, without a seed."
+    log.warning("%s", note)
+    return dataclasses.replace(state, seed=None), note
 
 
 def _file_key(path: Path) -> tuple:

@@ -59,6 +59,7 @@ class SampleGridDialog(QDialog):
         self.channel.failed.connect(self._on_failed)
 
         self.hint = QLabel("Click a sample to continue from it. Shuffle for sixteen new ones.")
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.hint.setWordWrap(True)
         grid = QGridLayout()
         grid.setSpacing(6)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from studio.engine.latent.state import LatentState
 from studio.files.atomic import atomic_write_bytes
 from studio.files.paths import data_dir
+from studio.files.user_json import read_user_json, set_aside
 from studio.spec.bounds import MAX_SEED, PSI_RANGE
 
 if TYPE_CHECKING:
@@ -58,23 +59,29 @@ class SessionStore:
         self.path = path or data_dir() / FILE_NAME
 
     def load(self) -> dict[str, LatentState]:
-        """The remembered states; entries that cannot be used are skipped (never an exception)."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        """The remembered states; entries that cannot be used are skipped (never an exception).
+
+        A file that cannot be read at all is moved aside (its name then ends in
+        ``.unreadable-<time>.json``), so the next save does not overwrite it unseen.
+        """
+        found = read_user_json(self.path, expect=dict)
+        if found.missing:
             return {}
-        except (OSError, ValueError) as exc:
-            log.warning("Ignoring the explorer's saved session %s: %s", self.path, exc)
-            return {}
-        entries = data.get("states") if isinstance(data, dict) else None
+        entries = found.value.get("states") if found.ok else None
         if not isinstance(entries, list):
-            log.warning("Ignoring the explorer's saved session %s: it holds no list of states", self.path)
+            aside = set_aside(self.path)
+            kept = f"kept as {aside.name}" if aside is not None else "left as it is"
+            log.warning(
+                "Ignoring the explorer's saved session (%s); the file was %s",
+                found.problem or f"{self.path} holds no list of states",
+                kept,
+            )
             return {}
         states: dict[str, LatentState] = {}
         for entry in entries:
             try:
                 state = LatentState.from_settings(entry)
-            except (ValueError, TypeError) as exc:  # LatentStateError is a ValueError
+            except (ValueError, TypeError, OverflowError) as exc:  # LatentStateError is a ValueError
                 log.warning("Skipping a saved explorer point: %s", exc)
                 continue
             problem = remembered_problem(state)

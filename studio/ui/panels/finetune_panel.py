@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.files.paths import finetune_runs_dir
-from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
+from studio.ui.controls import picture_beside_controls, plain_tooltip, scrolling_column, section_label
 from studio.ui.panels.base import Panel, PanelImage
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class FinetunePanel(Panel):
                 continue
             item = QListWidgetItem(run.name)
             item.setData(Qt.ItemDataRole.UserRole, str(run))
-            item.setToolTip(str(run))
+            item.setToolTip(plain_tooltip(str(run)))
             self.runs.addItem(item)
         if self.runs.count():
             self.runs.setCurrentRow(0)

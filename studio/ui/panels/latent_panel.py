@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.files.images import IMAGE_FILE_FILTER
-from studio.spec.bounds import MAX_SEED, PSI_RANGE
-from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
+from studio.spec.bounds import MAX_SEED, PSI_RANGE, SEED
+from studio.ui.controls import picture_beside_controls, plain_tooltip, scrolling_column, section_label
 from studio.ui.export_size import ExportSizeControl
 from studio.ui.latent.bookmarks import BookmarkStrip
 from studio.ui.latent.class_choice import class_at, combo_row, fill_class_combo
@@ -108,9 +108,11 @@ class LatentPanel(Panel):
 
         # The picture, a caption under it, then the bookmarks strip.
         self.caption = QLabel("")
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.caption.setEnabled(False)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setStyleSheet(f"color: {ERROR_COLOUR};")
@@ -152,6 +154,7 @@ class LatentPanel(Panel):
         self.model_combo.setToolTip(f"Bundled models and your library ({self.explorer.library_folder})")
         box.addWidget(self.model_combo)
         self.model_info = QLabel("")
+        self.model_info.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.model_info.setEnabled(False)
         self.model_info.setWordWrap(True)
         box.addWidget(self.model_info)
@@ -160,6 +163,7 @@ class LatentPanel(Panel):
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("What a conditional model draws")
         self.class_note = QLabel("")  # a fine-tuned model's: what its other classes are
+        self.class_note.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.class_note.setWordWrap(True)
         self.class_note.setEnabled(False)
         box.addWidget(self.class_label)
@@ -319,7 +323,9 @@ class LatentPanel(Panel):
         for info in self.explorer.models:
             kind = {"vae": "VAE", "gan-generator": "GAN"}.get(info.architecture, info.architecture)
             combo.addItem(f"{info.name}  ·  {kind}", str(info.path))
-            combo.setItemData(combo.count() - 1, f"{info.path}\n{info.origin}", Qt.ItemDataRole.ToolTipRole)
+            combo.setItemData(
+                combo.count() - 1, plain_tooltip(f"{info.path}\n{info.origin}"), Qt.ItemDataRole.ToolTipRole
+            )
         if not self.explorer.models:
             combo.addItem("No models installed")
         current = self.explorer.info
@@ -426,18 +432,17 @@ class LatentPanel(Panel):
     @Slot(object)
     def _on_state_changed(self, state: LatentState) -> None:
         e = self.explorer
-        if state.seed is not None:
-            self.seed_spin.blockSignals(True)
-            self.seed_spin.setValue(state.seed)
-            self.seed_spin.blockSignals(False)
+        # QSignalBlocker unblocks however the block ends: a failure here never leaves a
+        # control deaf until a restart.
+        if state.seed is not None and SEED.problem(state.seed) is None:
+            with QSignalBlocker(self.seed_spin):
+                self.seed_spin.setValue(state.seed)
         if state.class_index is not None:
-            self.class_combo.blockSignals(True)
-            self.class_combo.setCurrentIndex(combo_row(self.class_combo, state.class_index))
-            self.class_combo.blockSignals(False)
+            with QSignalBlocker(self.class_combo):
+                self.class_combo.setCurrentIndex(combo_row(self.class_combo, state.class_index))
         if not self.psi_slider.isSliderDown():
-            self.psi_slider.blockSignals(True)
-            self.psi_slider.setValue(state.psi)
-            self.psi_slider.blockSignals(False)
+            with QSignalBlocker(self.psi_slider):
+                self.psi_slider.setValue(state.psi)
         values = e.coordinates(state)
         dragged = [i for i, s in enumerate(self.sliders.sliders) if s.isSliderDown()]
         if dragged:

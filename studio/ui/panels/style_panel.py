@@ -31,7 +31,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.files.paths import config_dir
+from studio.services.settings import open_preferences, preference
 from studio.spec.png import STYLE_KEY
 from studio.spec.style_settings import StyleSettings
 from studio.ui.controls import picture_beside_controls, scrolling_column, section_label
@@ -89,7 +89,7 @@ class StylePanel(Panel):
 
     def __init__(self, worker: Worker | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._prefs = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        self._prefs = open_preferences()
         self.run = StyleRun(worker, self._prefs, self)
         self.style_slots: list[StyleSlot] = []
         self._shown_photo: LoadedImage | None = None
@@ -161,6 +161,7 @@ class StylePanel(Panel):
         left = QVBoxLayout()
         left.setSpacing(4)
         self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.status.setWordWrap(True)
         self.status.setEnabled(False)
         self.progress = QProgressBar()
@@ -169,6 +170,7 @@ class StylePanel(Panel):
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.message.hide()
@@ -261,7 +263,7 @@ class StylePanel(Panel):
         self.run.speedChanged.connect(self.form.refresh_estimates)
         self.run.inputsChanged.connect(self.form.refresh_estimates)
         box.addWidget(self.form)
-        if self._prefs.value("style/advanced_open", False, type=bool):
+        if preference(self._prefs, "style/advanced_open", False) in (True, "true"):
             self.form.advanced.expand(animate=False)
         self.form.advanced.toggled.connect(
             lambda: self._prefs.setValue("style/advanced_open", self.form.advanced.isExpanded())
@@ -306,6 +308,7 @@ class StylePanel(Panel):
         run_row.addWidget(self.stop_button, 1)
         run_row.addWidget(self.save_button, 1)
         self.run_hint = QLabel("")
+        self.run_hint.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.run_hint.setEnabled(False)
         self.run_hint.setWordWrap(True)
         actions_layout.addLayout(refine_row)
@@ -543,6 +546,8 @@ class StylePanel(Panel):
         restored = self.run.restore(loaded)
         if restored is None:
             self.run.take_image(loaded)
+            if self.run.unusable is not None:  # a tampered run: said once, the panel as it was
+                self._show_error(self.run.unusable)
             return True
         self.show_image(PanelImage(restored.image, restored.png, restored.name))
         self._clear_error()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.files.images import IMAGE_FILE_FILTER, ImageLoadError, LoadedImage, load_image
-from studio.ui.controls import ElidedLabel
+from studio.ui.controls import ElidedLabel, plain_tooltip
 from studio.ui.latent.direction_sliders import make_slider
 from studio.ui.qimage import to_qimage
 from studio.ui.theme import ERROR_COLOUR
@@ -127,8 +127,10 @@ class ImageSlot(QFrame):
         self.name_label.setFont(bold)
         self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info_label = QLabel("Drop a file, or click to choose")
+        self.info_label.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.info_label.setEnabled(False)
         self.message = QLabel("")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.message.hide()
@@ -191,7 +193,7 @@ class ImageSlot(QFrame):
             self.thumb.set_thumb(thumbnail(loaded.image))
             self.name_label.set_full_text(loaded.path.name)
             self.info_label.setText(f"{loaded.image.width} × {loaded.image.height} · {loaded.source_format}")
-            self.setToolTip(f"{loaded.path}\nDrop another file or click to replace it")
+            self.setToolTip(plain_tooltip(f"{loaded.path}\nDrop another file or click to replace it"))
         self._update_look()
         self.imageChanged.emit(loaded)
 

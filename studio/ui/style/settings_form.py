@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap, QValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -296,6 +296,7 @@ class SettingsForm(QWidget):
         self.presets = PresetBar()
         self.presets.chosen.connect(self.apply_preset)
         self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.summary.setEnabled(False)
         self.summary.setWordWrap(True)
         box.addWidget(self.presets)
@@ -408,6 +409,7 @@ class SettingsForm(QWidget):
         self.fields["preview_interval_s"].setSuffix(" s")
 
         self.error = QLabel("")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error.hide()
@@ -481,20 +483,23 @@ class SettingsForm(QWidget):
         try:
             for name, widget in self.fields.items():
                 value = getattr(s, name)
-                widget.blockSignals(True)
-                if isinstance(widget, LayerPicker):
-                    widget.set_layers(value)
-                elif isinstance(widget, QComboBox):
-                    index = widget.findData(value)
-                    if index < 0:
-                        widget.addItem(str(value), value)
-                        index = widget.count() - 1
-                    widget.setCurrentIndex(index)
-                elif isinstance(widget, QCheckBox):
-                    widget.setChecked(bool(value))
-                else:
-                    widget.setValue(value)
-                widget.blockSignals(False)
+                # Unblocked however this ends: a failure never leaves a field deaf.
+                with QSignalBlocker(widget):
+                    if isinstance(widget, LayerPicker):
+                        widget.set_layers(value)
+                    elif isinstance(widget, QComboBox):
+                        index = widget.findData(value)
+                        if index < 0:
+                            widget.addItem(str(value), value)
+                            index = widget.count() - 1
+                        widget.setCurrentIndex(index)
+                    elif isinstance(widget, QCheckBox):
+                        widget.setChecked(bool(value))
+                    elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                        # Python compares any number with the range; Qt overflows past 32 bits.
+                        widget.setValue(min(max(value, widget.minimum()), widget.maximum()))
+                    else:
+                        widget.setValue(value)
         finally:
             self._updating = False
         if not keep_error:

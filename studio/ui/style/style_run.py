@@ -41,6 +41,9 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
 from studio.files.images import ImageLoadError, LoadedImage, load_image
+from studio.files.user_json import parse_json
+from studio.services.settings import preference
+from studio.spec.bounds import SEED
 from studio.spec.png import STYLE_KEY
 from studio.spec.style_settings import (
     PRESETS,
@@ -192,6 +195,7 @@ class StyleRun(QObject):
         self._changed_during_run = False
         self._speed: float | None = self._saved_speed()  # seconds per step per megapixel, measured
         self._quiet = False  # restoring a PNG: its picture stays on screen, no instant render
+        self.unusable: str | None = None  # why the last PNG's run could not be restored
         self._emit_preview = qthrottled(self._show_preview, PREVIEW_MIN_INTERVAL_MS, leading=True, parent=self)
         # Worker side only: the networks' style vectors, kept between pictures.
         self._painter = InstantPainter()
@@ -388,12 +392,12 @@ class StyleRun(QObject):
         self.settingsChanged.emit(settings)
 
     def _saved_settings(self) -> StyleSettings:
-        raw = self._prefs.value(SETTINGS_PREF, "") if self._prefs is not None else ""
-        if raw:
+        raw = preference(self._prefs, SETTINGS_PREF, "") if self._prefs is not None else ""
+        if isinstance(raw, str) and raw:
             try:
-                return StyleSettings.from_dict(json.loads(str(raw)))
-            except (StyleSettingsError, ValueError, TypeError):
-                log.warning("Ignoring unusable saved style settings")
+                return StyleSettings.from_dict(parse_json(raw, expect=dict))
+            except (StyleSettingsError, ValueError, TypeError, OverflowError) as exc:  # UserJsonError too
+                log.warning("Ignoring unusable saved style settings: %s", exc)
         return PRESETS["preview"]
 
     # ----- how long a Refine takes ---------------------------------------------------------------
@@ -414,8 +418,8 @@ class StyleRun(QObject):
         if self._prefs is None:
             return None
         try:
-            value = float(self._prefs.value(SPEED_PREF, 0.0))
-        except (TypeError, ValueError):
+            value = float(preference(self._prefs, SPEED_PREF, 0.0))
+        except (TypeError, ValueError, OverflowError):
             return None
         return value if math.isfinite(value) and value > 0 else None
 
@@ -603,42 +607,31 @@ class StyleRun(QObject):
     # ----- a saved PNG ----------------------------------------------------------------------------
     def restore(self, loaded: LoadedImage) -> StyleOutcome | None:
         """Take back the settings and style weights a PNG from this panel (or `studio stylize`)
-        carries, and its picture as the result; None if it carries none that can be used."""
+        carries, and its picture as the result; None if it carries none that can be used.
+
+        A PNG whose run cannot be used (a hand-edited or damaged one) changes nothing here and
+        leaves why, naming the file, in :attr:`unusable` for the panel to say.
+        """
+        self.unusable = None
         png = loaded.settings or {}
         run = png.get(STYLE_KEY)
         if not isinstance(run, dict):
             return None
-        instant = instant_from_png(png)
-        if instant is not None:
-            names, weights, strength = instant.get("styles"), instant.get("weights"), instant.get("strength")
-            kind = "instant"
-        else:
-            try:
-                restored = settings_from_png(png)
-            except (StyleSettingsError, ValueError, TypeError) as exc:
-                log.warning("%s: unusable style settings (%s); treating it as a plain image", loaded.path.name, exc)
-                return None
-            if restored is None:
-                return None
-            names, weights = run.get("styles"), run.get("style_weights")
-            # Refine starts from the instant picture at the panel's strength (run_settings), not
-            # from the PNG's start: the strength goes to its slider, the quality settings keep
-            # the panel's own start and strength.
-            strength = getattr(restored, "strength", None)
-            restored = restored.replace(init=self.settings().init, strength=self.settings().strength)
-            kind = "refined"
-        names = [str(name) for name in names] if isinstance(names, list) else []
-        weights = weights if isinstance(weights, list) else []
-        by_name = {
-            name: float(w)
-            for name, w in zip(names, weights, strict=False)
-            if isinstance(w, (int, float)) and math.isfinite(w) and w >= 0
-        }
+        try:
+            kind, restored, names, by_name, strength = self._restorable(png, run)
+        except (StyleSettingsError, ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
+            self.unusable = (
+                f"{loaded.path.name} carries style settings that cannot be used ({exc}); it was opened as a picture."
+            )
+            log.warning("%s", self.unusable)
+            return None
+        if restored is None and kind == "refined":
+            return None
         self._quiet = True  # the PNG's picture stays on screen; the next edit paints again
         try:
-            if kind == "refined":
+            if restored is not None:
                 self.set_settings(restored)
-            if isinstance(strength, (int, float)) and math.isfinite(strength):
+            if strength is not None:
                 self.set_strength(strength)
             here = {p.name for p in self.paintings}
             for name in names:
@@ -696,6 +689,52 @@ class StyleRun(QObject):
             result = dataclasses.replace(result, request=self.instant_request())
         self.result = result
         return result
+
+    def _restorable(
+        self, png: dict, run: dict
+    ) -> tuple[str, StyleSettings | None, list[str], dict[str, float], float | None]:
+        """What :meth:`restore` applies, every value checked first (so nothing is half applied);
+        raises ValueError (or StyleSettingsError, TypeError, OverflowError) naming the bad field."""
+        instant = instant_from_png(png)
+        restored: StyleSettings | None = None
+        if instant is not None:
+            names, weights, strength = instant.get("styles"), instant.get("weights"), instant.get("strength")
+            kind = "instant"
+        else:
+            restored = settings_from_png(png)
+            if restored is None:
+                return "refined", None, [], {}, None
+            problem = SEED.problem(restored.seed)
+            if problem is not None:
+                raise ValueError(problem)
+            names, weights = run.get("styles"), run.get("style_weights")
+            # Refine starts from the instant picture at the panel's strength (run_settings), not
+            # from the PNG's start: the strength goes to its slider, the quality settings keep
+            # the panel's own start and strength.
+            strength = restored.strength
+            restored = restored.replace(init=self.settings().init, strength=self.settings().strength)
+            kind = "refined"
+        names = [] if names is None else names
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError("the painting names are not a list of names")
+        weights = [] if weights is None else weights
+        if not isinstance(weights, list):
+            raise ValueError("the style weights are not a list of numbers")
+        by_name = {name: _png_number("a style weight", w) for name, w in zip(names, weights, strict=False)}
+        return kind, restored, names, by_name, None if strength is None else _png_number("the strength", strength)
+
+
+def _png_number(what: str, value: object) -> float:
+    """A weight or strength a PNG carries: a finite number, 0 or more; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number, got {str(value)[:40]!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise ValueError(f"{what} is far too large") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{what} must be 0 or more, got {number}")
+    return number
 
 
 def _suggested_name(content_name: str, style_names: list[str]) -> str:
