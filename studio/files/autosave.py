@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from studio.files.atomic import atomic_write_bytes
 from studio.files.images import ImageLoadError, LoadedImage, load_image, save_png
 from studio.files.paths import autosave_dir
+from studio.files.user_json import read_user_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -184,14 +185,13 @@ def _image(folder: Path, entry: object, unreadable: list[str]) -> tuple[LoadedIm
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """work.json as a dict, or None when there is none or it is not usable (never raises)."""
-    try:
-        data = json.loads((folder / WORK_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    read = read_user_json(folder / WORK_FILE)
+    if read.problem is not None:
+        log.warning("Ignoring the autosave: %s", read.problem)
+    data = read.value
+    if data is None:
         return None
-    except (OSError, ValueError, RecursionError) as exc:
-        log.warning("Ignoring the autosave %s: %s", folder / WORK_FILE, exc)
-        return None
-    if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+    if data.get("version") != FORMAT_VERSION:
         log.warning("Ignoring the autosave %s: not a version %d work file", folder / WORK_FILE, FORMAT_VERSION)
         return None
     return data
