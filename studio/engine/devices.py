@@ -137,14 +137,20 @@ def memory_in_use(device: DeviceInfo) -> int | None:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA's OutOfMemoryError and MPS's 'MPS backend out of memory' RuntimeError."""
+    """True for CUDA's OutOfMemoryError, MPS's 'MPS backend out of memory' RuntimeError, and the
+    CPU's: torch's 'DefaultCPUAllocator: can't allocate memory' (or 'not enough memory' on
+    Windows) RuntimeError, and Python's MemoryError."""
     import torch
 
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
     if isinstance(exc, RuntimeError):
         text = str(exc)
-        return text.startswith("MPS backend out of memory") or "CUDA out of memory" in text
+        return (
+            text.startswith("MPS backend out of memory")
+            or "CUDA out of memory" in text
+            or "DefaultCPUAllocator" in text
+        )
     return False
 
 
