@@ -288,6 +288,7 @@ def run_instant(
 
 
 def _stylize_failure(exc: Exception) -> int | None:
+    from studio.engine.devices import is_device_lost
     from studio.engine.style.transfer import StyleOutOfMemory
 
     if isinstance(exc, StyleOutOfMemory):
@@ -295,6 +296,12 @@ def _stylize_failure(exc: Exception) -> int | None:
         return fail(f"not enough memory for {exc.size} px{advice}", EXIT_FAILURE)
     if isinstance(exc, MemoryError):
         return fail("out of memory; try a smaller --size", EXIT_FAILURE)
+    if is_device_lost(exc):  # RELIABILITY.md case 18: no retry on a broken GPU
+        return fail(
+            f"{str(exc).splitlines()[0]}; the GPU cannot be used again in this run: "
+            "run the command again, or with --device cpu",
+            EXIT_FAILURE,
+        )
     if isinstance(exc, RuntimeError):  # OutOfMemory on every device, or a torch failure
         return fail(exc, EXIT_FAILURE)
     return None
