@@ -157,3 +157,29 @@ def test_studio_stylize_says_the_gpu_is_broken(tmp_path, capsys, monkeypatch, on
     assert err[-1].startswith("error: CUDA error: device-side assert triggered")
     assert "the GPU cannot be used again in this run: run the command again, or with --device cpu" in err[-1]
     assert not output.exists()
+
+
+def test_the_worker_recovers_from_out_of_memory_and_runs_the_next_job(worker, qtbot, monkeypatch):
+    """Case 15 in the worker: the failed job's memory is released outside its except block, the
+    user reads the failure, and the next job runs without a restart."""
+    from studio.services import worker as worker_module
+
+    released: list[object] = []
+    monkeypatch.setattr(worker_module, "release_memory", lambda device=None: released.append(device))
+
+    def greedy(device):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        yield
+
+    with qtbot.waitSignal(worker.jobFailed, timeout=30_000, raising=True) as failed:
+        worker.submit("Style transfer", greedy)
+    assert failed.args[1] == "Style transfer failed: OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB"
+    assert released == [worker.device]
+
+    def works(device):
+        return "done"
+        yield
+
+    with qtbot.waitSignal(worker.jobFinished, timeout=30_000, raising=True) as finished:
+        worker.submit("Next", works)
+    assert finished.args[1] == "done"
