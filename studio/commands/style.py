@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from studio.engine.style.builtin import BuiltinStyle
+    from studio.engine.style.shape import UnpaintableImage
 
 
 def add_commands(subparsers: Any) -> None:
@@ -114,6 +115,7 @@ def build_settings(args: argparse.Namespace, init_is_image: bool) -> StyleSettin
 
 def run_stylize(args: argparse.Namespace) -> int:
     from studio.engine.devices import select_device
+    from studio.engine.style.shape import UnpaintableImage
     from studio.engine.style.transfer import StyleTransferError, stylize_job
     from studio.files.atomic import SaveError
     from studio.files.images import load_image
@@ -157,6 +159,8 @@ def run_stylize(args: argparse.Namespace) -> int:
         styles = list(zip(_style_images(args.styles, builtins, device), weights, strict=True))
         init_image = load_image(args.init).image if init_is_image else None
         job = stylize_job(content, styles, settings, device, init_image=init_image)
+    except UnpaintableImage as exc:
+        return fail(_unpaintable(exc, args.content, labels))
     except (StyleSettingsError, StyleTransferError, ValueError) as exc:  # ImageLoadError is a ValueError
         return fail(exc)
     if device.note:
@@ -185,6 +189,12 @@ def run_stylize(args: argparse.Namespace) -> int:
     return end.code
 
 
+def _unpaintable(exc: UnpaintableImage, content: str, labels: list[str]) -> str:
+    """The message for a picture too thin to paint, naming its file."""
+    names = {"photo": Path(content).name} | {f"style image {i}": label for i, label in enumerate(labels, 1)}
+    return f"{names.get(exc.role, 'the ' + exc.role)} is {exc.reason}"
+
+
 def _builtin_styles(names: list[str]) -> list[BuiltinStyle]:
     """The ``--builtin`` styles, in order; ValueError naming every built-in style for an unknown one."""
     from studio.engine.style.builtin import builtin_style
@@ -209,8 +219,9 @@ def run_instant(
 
     from PIL import Image
 
-    from studio.engine.devices import select_device
+    from studio.engine.devices import OutOfMemory, select_device
     from studio.engine.style.instant import MAX_SIDE, blend_style_vectors, load_instant_networks
+    from studio.engine.style.shape import UnpaintableImage, check_paintable
     from studio.files.atomic import SaveError
     from studio.files.images import load_image
     from studio.files.recovery import save_png_keeping_result
@@ -230,8 +241,11 @@ def run_instant(
         return fail(f"--size must be between 16 and {MAX_SIDE} px with --instant, not {args.size}")
     try:
         photo = load_image(args.content).image.convert("RGB")
+        check_paintable(photo.size, "photo")
         device = select_device(args.device)
         styles = _style_images(args.styles, builtins, device)
+        for number, style in enumerate(styles, 1):
+            check_paintable(style.size, f"style image {number}")
         if device.note:
             print(f"note: {device.note}", file=sys.stderr)
         start = time.perf_counter()
@@ -245,11 +259,17 @@ def run_instant(
         vector = blend_style_vectors([net.style_vector(style) for style in styles], weights)
         image = net.stylize(photo, vector, strength, on_retry=lambda note: print(f"note: {note}", file=sys.stderr))
         seconds = time.perf_counter() - start
+    except UnpaintableImage as exc:
+        return fail(_unpaintable(exc, args.content, labels))
     except ValueError as exc:  # ImageLoadError, InstantStyleError (missing or damaged weights)
         return fail(exc)
     except MemoryError:
         return fail("out of memory; try a smaller --size", EXIT_FAILURE)
-    except RuntimeError as exc:  # OutOfMemory on every device, or a torch failure
+    except OutOfMemory:
+        return fail(
+            f"not enough memory for {max(photo.size)} px; try --size {max(16, max(photo.size) // 2)}", EXIT_FAILURE
+        )
+    except RuntimeError as exc:  # a torch failure
         return fail(exc, EXIT_FAILURE)
     metadata = instant_png_settings(
         strength=strength,
@@ -270,8 +290,20 @@ def run_instant(
 
 
 def _stylize_failure(exc: Exception) -> int | None:
+    from studio.engine.devices import is_device_lost
+    from studio.engine.style.transfer import StyleOutOfMemory
+
+    if isinstance(exc, StyleOutOfMemory):
+        advice = f"; try --size {exc.suggested}" if exc.suggested else "; close other programs and try again"
+        return fail(f"not enough memory for {exc.size} px{advice}", EXIT_FAILURE)
     if isinstance(exc, MemoryError):
         return fail("out of memory; try a smaller --size", EXIT_FAILURE)
+    if is_device_lost(exc):  # RELIABILITY.md case 18: no retry on a broken GPU
+        return fail(
+            f"{str(exc).splitlines()[0]}; the GPU cannot be used again in this run: "
+            "run the command again, or with --device cpu",
+            EXIT_FAILURE,
+        )
     if isinstance(exc, RuntimeError):  # OutOfMemory on every device, or a torch failure
         return fail(exc, EXIT_FAILURE)
     return None

@@ -89,6 +89,7 @@ def available_devices() -> list[DeviceInfo]:
         found.extend(_cuda_info(i) for i in range(torch.cuda.device_count()))
     if _mps_available():
         found.append(_mps_info())
+    found = [device for device in found if device.torch_device not in _unusable]
     found.append(_cpu_info())
     return found
 
@@ -109,10 +110,14 @@ def select_device(preference: str | None = None) -> DeviceInfo:
                 index = int(wanted.split(":", 1)[1])
             except ValueError:
                 index = -1
+        if f"cuda:{index}" in _unusable:
+            return _fallback(f"cuda:{index} stopped working ({_unusable[f'cuda:{index}']})")
         if torch.cuda.is_available() and 0 <= index < torch.cuda.device_count():
             return _cuda_info(index)
         return _fallback(f"{wanted} was requested but is not available")
     if wanted == "mps":
+        if "mps" in _unusable:
+            return _fallback(f"mps stopped working ({_unusable['mps']})")
         if _mps_available():
             return _mps_info()
         return _fallback("mps was requested but is not available")
@@ -137,15 +142,47 @@ def memory_in_use(device: DeviceInfo) -> int | None:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA's OutOfMemoryError and MPS's 'MPS backend out of memory' RuntimeError."""
+    """True for CUDA's OutOfMemoryError, MPS's 'MPS backend out of memory' RuntimeError, and the
+    CPU's: torch's 'DefaultCPUAllocator: can't allocate memory' (or 'not enough memory' on
+    Windows) RuntimeError, and Python's MemoryError."""
     import torch
 
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
     if isinstance(exc, RuntimeError):
         text = str(exc)
-        return text.startswith("MPS backend out of memory") or "CUDA out of memory" in text
+        return (
+            text.startswith("MPS backend out of memory")
+            or "CUDA out of memory" in text
+            or "DefaultCPUAllocator" in text
+        )
     return False
+
+
+# CUDA errors after which the context is broken until the process ends (RELIABILITY.md case 18):
+# every later call on the device fails as well, so retrying there only loops.
+_DEVICE_LOST = (
+    "device-side assert triggered",
+    "an illegal memory access was encountered",
+    "unspecified launch failure",
+    "uncorrectable ECC error",
+)
+_unusable: dict[str, str] = {}  # torch device name -> why it stopped working
+
+
+def is_device_lost(exc: BaseException) -> bool:
+    """True for an unrecoverable GPU error (a device-side assert, an illegal memory access...)."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and not is_out_of_memory(exc) and any(t in text for t in _DEVICE_LOST)
+
+
+def mark_unusable(device: DeviceInfo, exc: BaseException) -> str:
+    """Never choose ``device`` again in this process; the sentence that tells the user."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    _unusable[device.torch_device] = reason
+    message = f"{device.label} stopped working ({reason}); the studio uses the CPU until it is restarted"
+    log.error(message)
+    return message
 
 
 def release_memory(device: DeviceInfo | None = None) -> None:

@@ -16,10 +16,13 @@ atomically through :func:`studio.files.atomic.atomic_write`.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import re
+import stat
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,15 +119,24 @@ def load_image(path: str | os.PathLike[str]) -> LoadedImage:
         if os.fstat(handle.fileno()).st_size == 0:
             raise ImageLoadError(path, "empty file")
         try:
-            with Image.open(handle, formats=ALLOWED_FORMATS) as opened:
-                _check_pixel_limit(path, opened.size)
-                # Decodes the current frame only: frame 0. n_frames and seeking are avoided
-                # because they walk the whole file, unbounded for an animation of many frames.
-                opened.load()
-                source_format = opened.format or "unknown"
-                settings = _settings_from_info(path, opened.info) if source_format == "PNG" else None
-                upright = ImageOps.exif_transpose(opened)  # a copy, detached from the file
-            image, alpha = _to_rgb_and_alpha(upright)
+            try:
+                image, alpha, source_format, settings = _decode(path, handle)
+            except ValueError as exc:
+                if isinstance(exc, ImageLoadError) or not _is_text_limit(exc):
+                    raise
+                # Pillow refuses PNG text chunks above MAX_TEXT_CHUNK / MAX_TEXT_MEMORY (a guard
+                # against memory bombs, which stays as it is): the pixels are read without them.
+                stripped = _png_without_text(handle)
+                if stripped is None:
+                    raise ImageLoadError(path, _TEXT_TOO_LARGE) from exc
+                log.warning("%s: %s; opened without it", path, _TEXT_TOO_LARGE)
+                try:
+                    image, alpha, source_format, _ = _decode(path, stripped)
+                except ImageLoadError:
+                    raise
+                except Exception as inner:
+                    raise ImageLoadError(path, f"{_TEXT_TOO_LARGE}, and the pixels are damaged") from inner
+                settings = None
         except ImageLoadError:
             raise
         except UnidentifiedImageError as exc:
@@ -142,6 +154,59 @@ def load_image(path: str | os.PathLike[str]) -> LoadedImage:
     return LoadedImage(image, alpha, path, source_format, settings)
 
 
+def _decode(path: Path, handle: BinaryIO) -> tuple[Image.Image, Image.Image | None, str, dict | None]:
+    with Image.open(handle, formats=ALLOWED_FORMATS) as opened:
+        _check_pixel_limit(path, opened.size)
+        # Decodes the current frame only: frame 0. n_frames and seeking are avoided
+        # because they walk the whole file, unbounded for an animation of many frames.
+        opened.load()
+        source_format = opened.format or "unknown"
+        settings = _settings_from_info(path, opened.info) if source_format == "PNG" else None
+        upright = ImageOps.exif_transpose(opened)  # a copy, detached from the file
+    image, alpha = _to_rgb_and_alpha(upright)
+    return image, alpha, source_format, settings
+
+
+_TEXT_TOO_LARGE = "its text metadata is too large to read safely"
+_TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A PNG is copied into memory (without its text) only up to this size.
+_MAX_STRIPPED_BYTES = 256 * 1024 * 1024
+
+
+def _is_text_limit(exc: ValueError) -> bool:
+    """Pillow's refusal of a PNG text chunk that decompresses past its limits."""
+    text = str(exc)
+    return "MAX_TEXT_CHUNK" in text or "MAX_TEXT_MEMORY" in text
+
+
+def _png_without_text(handle: BinaryIO) -> io.BytesIO | None:
+    """The PNG in ``handle`` with its text chunks left out, or None when it cannot be walked."""
+    handle.seek(0)
+    if handle.read(8) != _PNG_SIGNATURE:
+        return None
+    out = io.BytesIO()
+    out.write(_PNG_SIGNATURE)
+    while True:
+        header = handle.read(8)
+        if len(header) < 8:
+            return None  # ends without IEND
+        (length,) = struct.unpack(">I", header[:4])
+        kind = header[4:]
+        if kind in _TEXT_CHUNKS:
+            handle.seek(length + 4, os.SEEK_CUR)  # data and CRC
+            continue
+        if out.tell() + length + 12 > _MAX_STRIPPED_BYTES:
+            return None
+        body = handle.read(length + 4)
+        if len(body) < length + 4:
+            return None
+        out.write(header + body)
+        if kind == b"IEND":
+            out.seek(0)
+            return out
+
+
 def read_png_settings(path: str | os.PathLike[str]) -> dict | None:
     """The settings a studio PNG export carries, or None when the image has none.
 
@@ -155,13 +220,37 @@ def _open_for_reading(path: Path) -> BinaryIO:
     if path.is_dir():  # checked first: Windows reports opening a folder as "permission denied"
         raise ImageLoadError(path, "this is a folder, not an image")
     try:
-        return path.open("rb")
+        # A FIFO or a device would block or never end when read: refused before opening. The
+        # open is non-blocking too, and checked again, in case the path changed in between.
+        _check_regular(path, os.stat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as exc:
         raise ImageLoadError(path, "file not found") from exc
     except PermissionError as exc:
         raise ImageLoadError(path, "permission denied") from exc
     except OSError as exc:
         raise ImageLoadError(path, f"could not read the file ({exc.strerror or exc})") from exc
+    handle = os.fdopen(fd, "rb")
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+    except ImageLoadError:
+        handle.close()
+        raise
+    return handle
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(path, "this is a folder, not an image")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a special file"
+        )
+        raise ImageLoadError(path, f"not a regular file ({kind}), so it cannot be an image")
 
 
 def _max_pixels() -> int:

@@ -26,7 +26,14 @@ from functools import partial
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
-from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, select_device
+from studio.engine.devices import (
+    DeviceInfo,
+    is_device_lost,
+    is_out_of_memory,
+    mark_unusable,
+    release_memory,
+    select_device,
+)
 from studio.engine.jobs import JobCancelled, Progress
 
 log = logging.getLogger("studio.worker")
@@ -321,11 +328,19 @@ class Worker(QObject):
         self._recover(oom)
         self._fail(job, message)
 
-    @staticmethod
-    def _report(what: str, title: str, exc: Exception) -> tuple[str, bool]:
-        """Log ``exc`` with its traceback; return the UI's message and whether it was an OOM."""
+    def _report(self, what: str, title: str, exc: Exception) -> tuple[str, bool]:
+        """Log ``exc`` with its traceback; return the UI's message and whether it was an OOM.
+
+        An unrecoverable GPU error (a device-side assert) marks the device unusable: later
+        renders and jobs run on the CPU, and the message says so (no retry on the GPU)."""
         log.error("%s (%s) failed", what, title, exc_info=exc)
-        return f"{title} failed: {_describe(exc)}", is_out_of_memory(exc)
+        message = f"{title} failed: {_describe(exc)}"
+        if self._device is not None and self._device.kind != "cpu" and is_device_lost(exc):
+            message = f"{title} failed: {mark_unusable(self._device, exc)}"
+            device = select_device(self._preference)
+            with self._cond:
+                self._device = device
+        return message, is_out_of_memory(exc)
 
     def _recover(self, out_of_memory: bool) -> None:
         # Called after the except block has ended: the traceback, which holds the failed

@@ -110,3 +110,6 @@ MAPPING_LAYERS = Bound("mapping_layers", 1, 32)
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)
 PSI_RANGE = (float(PSI.low), float(PSI.high))
+# An image's long side over its short side, for style transfer: a 13:1 panorama is painted (its
+# short side enlarged to what the networks need); a strip of a pixel or two is refused by name.
+ASPECT_RATIO = Bound("the long side over the short side", 1.0, 64.0, integer=False)

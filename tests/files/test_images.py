@@ -219,14 +219,14 @@ def test_unreadable_file(tmp_path, monkeypatch):
     path = tmp_path / "locked.png"
     quadrants().save(path)
     # Simulated: chmod does not stop root, and these tests may run as root.
-    real_open = Path.open
+    real_open = os.open
 
-    def deny(self, *args, **kwargs):
-        if self == path:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)
+    def deny(name, *args, **kwargs):
+        if Path(name) == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", deny)
+    monkeypatch.setattr(os, "open", deny)  # the loader opens with os.open (non-blocking)
     with pytest.raises(ImageLoadError) as error:
         load_image(path)
     assert_names_file(error, path, "permission denied")

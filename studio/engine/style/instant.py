@@ -47,7 +47,8 @@ from PIL import Image
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
-from studio.engine.devices import DeviceInfo, run_with_oom_fallback
+from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, run_with_oom_fallback
+from studio.engine.style.shape import paint_size
 from studio.files.atomic import SaveError
 from studio.files.images import array_to_pil, pil_to_array
 from studio.files.paths import models_dir
@@ -105,6 +106,9 @@ TILE_CONTEXT = 32  # extra photo around each tile, run through the network and c
 STATS_SIZE = TILE_ABOVE
 MIN_TILE = 128  # out of memory halves the tile down to this, then tries the CPU
 MAX_SIDE = 4096
+# The 9x9 first conv reflects 4 px, and the quarter-size features need 2 px for their padding:
+# thinner photos are painted enlarged to this short side, then scaled back.
+MIN_SIDE = 8
 
 
 T = TypeVar("T")
@@ -913,7 +917,7 @@ class InstantStyle:
         photo = photo.detach().float().cpu()
         h, w = photo.shape[-2:]
         scale = min(1.0, stats_size / max(h, w))
-        small_size = (max(4, round(h * scale)), max(4, round(w * scale)))
+        small_size = (max(MIN_SIDE, round(h * scale)), max(MIN_SIDE, round(w * scale)))
         small = photo if small_size == (h, w) else F.interpolate(photo, small_size, mode="area")
         sizes = [tile]
         while sizes[-1] // 2 >= min_tile:
@@ -959,6 +963,41 @@ class InstantStyle:
                 weight[..., y0:y1, x0:x1] += ramp
         return total / weight
 
+    def _render_whole_or_tiled(
+        self,
+        photo: Image.Image,
+        style: torch.Tensor,
+        tile: int,
+        overlap: int,
+        stats_size: int,
+        on_retry: Callable[[str], None] | None,
+    ) -> torch.Tensor:
+        """The photo painted whole; out of memory (on any device, the CPU's allocator included)
+        paints it in tiles instead, which need a fraction of the memory."""
+        failure = ""
+        try:
+            return self.render(_to_tensor(photo, self.device), style)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            del exc
+        # Outside the except block: the failed attempt's tensors are gone now.
+        release_memory()
+        w, h = photo.size
+        message = f"Out of memory painting {w}x{h} px whole on {self.device} ({failure}); painting it in tiles"
+        log.warning(message)
+        if on_retry is not None:
+            on_retry(message)
+        return self.render_tiled(
+            _to_tensor(photo, torch.device("cpu")),
+            style,
+            tile=min(tile, max(MIN_SIDE * 2, max(w, h) // 2)),
+            overlap=overlap,
+            stats_size=min(stats_size, max(w, h) // 2),
+            on_retry=on_retry,
+        )
+
     def stylize(
         self,
         photo: Image.Image,
@@ -985,6 +1024,9 @@ class InstantStyle:
         style = style_vector.to(self.device)
         if strength < 1.0:
             style = strength * style + (1.0 - strength) * self.style_vector(photo)
+        asked = photo.size
+        if min(asked) < MIN_SIDE:  # a thin panorama: painted with its short side enlarged
+            photo = photo.resize(paint_size(asked, max(asked), MIN_SIDE), Image.Resampling.LANCZOS)
         if max(photo.size) > tile_above:
             out = self.render_tiled(
                 _to_tensor(photo, torch.device("cpu")),
@@ -995,8 +1037,9 @@ class InstantStyle:
                 on_retry=on_retry,
             )
         else:
-            out = self.render(_to_tensor(photo, self.device), style)
-        return array_to_pil(out[0])
+            out = self._render_whole_or_tiled(photo, style, tile, overlap, stats_size, on_retry)
+        image = array_to_pil(out[0])
+        return image if image.size == asked else image.resize(asked, Image.Resampling.LANCZOS)
 
 
 _lock = threading.Lock()

@@ -39,7 +39,8 @@ from studio.engine import devices
 from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory, run_with_oom_fallback
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
-from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
+from studio.engine.style.shape import UnpaintableImage, check_paintable, fit_size, paint_size
+from studio.engine.style.vgg import VGG19Features, load_vgg19, min_input_side, preprocess
 from studio.files.images import array_to_pil, pil_to_array
 from studio.spec.style_settings import StyleSettings, StyleSettingsError
 
@@ -77,6 +78,27 @@ class StyleResult:
 
 class StyleTransferError(ValueError):
     """The inputs cannot be used (no style, weights adding to 0, init image missing...)."""
+
+
+class StyleOutOfMemory(OutOfMemory):
+    """Out of memory at ``size`` px on the long side on the CPU, the last resort; ``suggested``
+    is a size that fitted or might (None when even the smallest did not)."""
+
+    def __init__(self, size: int, suggested: int | None, failure: str) -> None:
+        self.size, self.suggested = size, suggested
+        advice = f"try {suggested} px or smaller" if suggested else "close other programs and try again"
+        super().__init__(f"Not enough memory for {size} px on the CPU ({failure}); {advice}")
+
+
+__all__ = [
+    "StyleOutOfMemory",
+    "StyleProgress",
+    "StyleResult",
+    "StyleTransferError",
+    "UnpaintableImage",
+    "fit_size",
+    "stylize_job",
+]
 
 
 # --- colour ---------------------------------------------------------------------------------------
@@ -131,13 +153,6 @@ def _match_luminance(y: torch.Tensor, reference_y: torch.Tensor) -> torch.Tensor
 
 
 # --- images and tensors ---------------------------------------------------------------------------
-
-
-def fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """(width, height) with the long side ``long_side`` and the aspect ratio of ``size``."""
-    w, h = size
-    scale = long_side / max(w, h)
-    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _to_tensor(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
@@ -257,6 +272,9 @@ class _Run:
             raise StyleTransferError(f"style weights must be 0 or more and add up to more than 0, got {weights}")
         if settings.init == "image" and init_image is None:
             raise StyleTransferError("settings.init is 'image' but no starting image was given")
+        check_paintable(content.size, "photo")
+        for number, (image, _) in enumerate(styles, 1):
+            check_paintable(image.size, f"style image {number}")
         self.content = content.convert("RGB")
         # A style with weight 0 contributes nothing: skipped rather than computed and multiplied by 0.
         self.styles = [
@@ -269,6 +287,9 @@ class _Run:
         self.init_image = init_image.convert("RGB") if init_image is not None and settings.init == "image" else None
         self.luminance = settings.preserve_color == "luminance"
         self.notes: list[str] = []
+        # VGG19 halves the picture at each pool: a thinner side would shrink to nothing.
+        self.min_side = min_input_side(settings.content_layers + settings.style_layers)
+        self.wanted: dict[tuple[int, int], tuple[int, int]] = {}  # a size painted larger -> the size asked for
         self.history: list[torch.Tensor] = []  # one [scale, total, content, style, tv] row per step, on device
         self.history_rows: list[dict[str, float]] = []  # rows already read back (before a device change)
         self.scales_run: list[tuple[int, int]] = []
@@ -284,10 +305,22 @@ class _Run:
     # -- planning --
 
     def _plan(self, long_sides: Sequence[int]) -> list[tuple[int, int]]:
-        return [fit_size(self.content.size, side) for side in long_sides]
+        """The scales' sizes; a thin picture's short side is kept at ``min_side`` (so several
+        coarse scales may come out the same size: each is run once)."""
+        plan: list[tuple[int, int]] = []
+        for side in long_sides:
+            fitted = fit_size(self.content.size, side)
+            size = paint_size(self.content.size, side, self.min_side)
+            if size != fitted:
+                self.wanted[size] = fitted
+            if not plan or plan[-1] != size:
+                plan.append(size)
+        return plan
 
     def _fraction(self, plan: Sequence[tuple[int, int]], index: int, step: int) -> float:
         # Weighted by pixels: a step at 1024 px costs about 16 steps at 256 px.
+        if index >= len(plan):
+            return 1.0  # out of memory ended the plan at the last finished scale
         work = [w * h for w, h in plan]
         done = sum(work[:index]) + work[index] * step / self.settings.steps
         return min(1.0, done / max(sum(work), 1))
@@ -297,6 +330,13 @@ class _Run:
     def generate(self) -> Generator[StyleProgress, None, StyleResult]:
         settings = self.settings
         plan = self._plan(settings.scale_sizes())
+        if plan[-1] in self.wanted:
+            (w, h), (fw, fh) = plan[-1], self.wanted[plan[-1]]
+            self.notes.append(
+                f"The photo is {max(w, h) / min(w, h):.0f} times as {'wide' if w >= h else 'tall'} as it is "
+                f"{'tall' if w >= h else 'wide'}: painted at {w}x{h} px (style transfer needs at least "
+                f"{self.min_side} px on the short side) and scaled to {fw}x{fh} px"
+            )
         device = self.device
         cancelled = False
         index = 0
@@ -358,9 +398,11 @@ class _Run:
         failed = max(plan[index])
         smaller = int(failed * OOM_SHRINK)
         finished = max(plan[index - 1]) if index > 0 else 0
-        if device.kind != "cpu" and smaller > finished and smaller >= 16:
+        shrunk = self._plan([smaller]) if smaller >= 16 else [plan[index]]
+        # (A thin picture's short side cannot shrink below what VGG needs: no smaller size then.)
+        if smaller > finished and shrunk[-1] != plan[index]:
             # Larger scales would fail as well: this smaller one becomes the last.
-            new_plan = plan[:index] + self._plan([smaller])
+            new_plan = plan[:index] + shrunk
             return (
                 new_plan,
                 device,
@@ -378,7 +420,14 @@ class _Run:
                 cpu,
                 (f"Out of memory on {device.label} at {failed} px; continuing on the CPU (slower)"),
             )
-        raise OutOfMemory(f"Out of memory on the CPU at {failed} px ({failure}); choose a smaller size")
+        if finished:
+            # Nothing smaller is left to try: the last finished scale is the result.
+            return (
+                plan[:index],
+                device,
+                f"Out of memory on {device.label} at {failed} px; kept the finished {finished} px result",
+            )
+        raise StyleOutOfMemory(failed, smaller if smaller >= 16 else None, failure)
 
     def _instant(self, device: DeviceInfo) -> Image.Image:
         """The instant style network's painting of the content at the run's size: the first start.
@@ -455,7 +504,7 @@ class _Run:
             grams = []
             style_long = max(16, round(max(size) * settings.style_scale))
             for style_image, _weight in self.styles:
-                style = _to_tensor(style_image, fit_size(style_image.size, style_long)).to(where)
+                style = _to_tensor(style_image, paint_size(style_image.size, style_long, self.min_side)).to(where)
                 if settings.preserve_color == "match":
                     style = match_color(style, content)
                 elif self.luminance:
@@ -586,6 +635,8 @@ class _Run:
     def _result(self, device: DeviceInfo, cancelled: bool) -> StyleResult:
         if self.final_rgb is not None:
             image = array_to_pil(self.final_rgb)
+            if image.size in self.wanted:  # a thin picture painted larger: back to the size asked for
+                image = image.resize(self.wanted[image.size], Image.Resampling.LANCZOS)
         else:
             # Cancelled before the first scale finished anything: the starting image, as is.
             source = self.init_image if self.init_image is not None else self.content

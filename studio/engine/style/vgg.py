@@ -159,6 +159,14 @@ class VGG19Features(nn.Module):
         return result
 
 
+def min_input_side(layers: Sequence[str]) -> int:
+    """The shortest side VGG19 can take to reach ``layers``: each pool before the deepest halves
+    the picture (rounding down), and a side that reaches 0 fails inside torch."""
+    deepest = max(LAYER_DEPTH[canonical_layer(name)] for name in layers)
+    pools = sum(1 for name in LAYER_NAMES[: deepest + 1] if name.startswith("pool"))
+    return 2**pools
+
+
 def load_vgg19(layers: Sequence[str], pooling: str = "max", device: str | torch.device = "cpu") -> VGG19Features:
     """A ready model on ``device``; the weights are read from disk once per process."""
     return VGG19Features(layers, pooling).to(device)
