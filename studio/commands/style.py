@@ -268,6 +268,10 @@ def run_instant(
 
 
 def _stylize_failure(exc: Exception) -> int | None:
+    from studio.engine.picture_health import PictureNotFinite
+
+    if isinstance(exc, PictureNotFinite):  # after the whole run: say so instead of saving grey
+        return fail(exc, EXIT_FAILURE)
     if isinstance(exc, MemoryError):
         return fail("out of memory; try a smaller --size", EXIT_FAILURE)
     if isinstance(exc, RuntimeError):  # OutOfMemory on every device, or a torch failure

@@ -48,6 +48,7 @@ from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
 from studio.engine.devices import DeviceInfo, run_with_oom_fallback
+from studio.engine.picture_health import check_picture
 from studio.files.images import array_to_pil, pil_to_array
 from studio.files.paths import models_dir
 
@@ -988,6 +989,7 @@ class InstantStyle:
             )
         else:
             out = self.render(_to_tensor(photo, self.device), style)
+        check_picture(out, f"the instant style network gave no numbers on {self.device}")
         return array_to_pil(out[0])
 
 

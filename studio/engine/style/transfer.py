@@ -38,6 +38,7 @@ from PIL import Image
 from studio.engine import devices
 from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory, run_with_oom_fallback
 from studio.engine.jobs import JobCancelled, Progress
+from studio.engine.picture_health import check_picture
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.vgg import VGG19Features, load_vgg19, preprocess
 from studio.files.images import array_to_pil, pil_to_array
@@ -585,6 +586,10 @@ class _Run:
 
     def _result(self, device: DeviceInfo, cancelled: bool) -> StyleResult:
         if self.final_rgb is not None:
+            check_picture(
+                self.final_rgb,
+                f"the style transfer diverged on {device.label}; try a lower learning rate or style weight",
+            )
             image = array_to_pil(self.final_rgb)
         else:
             # Cancelled before the first scale finished anything: the starting image, as is.
