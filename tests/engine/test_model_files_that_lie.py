@@ -420,3 +420,26 @@ def test_an_instant_painting_that_comes_out_nan_is_named_not_grey(tmp_path, monk
     assert args.run(args) == 2
     err = capsys.readouterr().err
     assert "the picture came out as NaN/Inf" in err and not out.exists()
+
+
+def test_a_card_nested_past_the_parser_s_depth_is_a_model_file_error_and_other_models_still_resolve():
+    from studio.engine.latent.state import LatentState, find_model_for_state
+
+    good = saved_gan(models_dir(), "good")
+    deep = saved_gan(models_dir(), "deep")
+    card_path(deep).write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"deep\.json: model card is not valid JSON"):
+        LatentModel.load(deep)
+    model = LatentModel.load(good)
+    state = model.state(np.zeros(16, dtype=np.float32))
+    assert find_model_for_state(LatentState(model.sha256, "Good", state.z, None, 1.0, None)) == good
+
+
+def test_a_multi_style_painting_that_comes_out_nan_is_named_not_grey(monkeypatch):
+    from studio.engine.style import multistyle
+    from tests.engine.test_style_transfer import photo
+
+    styler = multistyle.load_multistyle("cpu")
+    monkeypatch.setattr(multistyle.MultiStyle, "render", lambda self, tensor, weights: tensor * float("inf") * 0)
+    with pytest.raises(PictureNotFinite, match=r"the picture came out as NaN/Inf: the multi-style network"):
+        styler.stylize(photo(48, 40), [1.0] + [0.0] * (multistyle.NUM_STYLES - 1))
