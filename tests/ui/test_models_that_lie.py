@@ -3,6 +3,8 @@ through its usual failure path (errorOccurred), and keeps the picture it showed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -52,3 +54,29 @@ def test_a_model_whose_weights_are_nan_is_refused_in_the_model_list(controller, 
     _settle(fake_worker)
     assert any("tiny-gan.safetensors: this model's weights contain NaN/Inf" in call[0] for call in errors.calls)
     assert controller.model is not None and np.all(np.isfinite(controller.state.z_array()))
+
+
+def test_the_style_panel_shows_a_nan_picture_as_its_failure_and_keeps_no_grey_result(qtbot, fake_worker, monkeypatch):
+    from studio.engine.style import transfer
+    from studio.files.images import LoadedImage
+    from studio.spec.style_settings import StyleSettings
+    from studio.ui.panels.style_panel import StylePanel
+    from tests.engine.test_style_transfer import painting, photo
+
+    real_job, real_rgb = transfer.stylize_job, transfer._Run._as_rgb
+    tiny = StyleSettings(size=48, min_size=48, steps=2, preview_interval_s=0.0, amp=False, init="content")
+    monkeypatch.setattr(
+        transfer, "stylize_job", lambda content, styles, _settings, device: real_job(content, styles, tiny, device)
+    )
+    monkeypatch.setattr(transfer._Run, "_as_rgb", lambda self, v, c: real_rgb(self, v, c) * float("nan"))
+    panel = StylePanel(fake_worker)
+    qtbot.addWidget(panel)
+    panel.accept_image(LoadedImage(photo(48, 40), None, Path("beach.png"), "PNG", None))
+    panel.accept_image(LoadedImage(painting(48, 48), None, Path("starry night.png"), "PNG", None))
+    unowned = []
+    fake_worker.unownedJobFailed.connect(lambda _id, message: unowned.append(message))
+    panel.start()
+    fake_worker.run()
+    assert "the picture came out as NaN/Inf: the style transfer diverged" in panel.message.text()
+    assert panel.progress.format() == "Failed" and unowned == []
+    assert panel.start_button.isEnabled()
