@@ -443,3 +443,19 @@ def test_a_multi_style_painting_that_comes_out_nan_is_named_not_grey(monkeypatch
     monkeypatch.setattr(multistyle.MultiStyle, "render", lambda self, tensor, weights: tensor * float("inf") * 0)
     with pytest.raises(PictureNotFinite, match=r"the picture came out as NaN/Inf: the multi-style network"):
         styler.stylize(photo(48, 40), [1.0] + [0.0] * (multistyle.NUM_STYLES - 1))
+
+
+def test_a_lying_base_model_for_a_fine_tune_is_a_clear_error():
+    from types import SimpleNamespace
+
+    from studio.engine.training.finetune.base import base_init, load_base
+
+    path = saved_gan(models_dir(), "base")
+    tamper_card(path, lambda card: card.update(architecture=["gan-generator"]))
+    with pytest.raises(TrainingError, match=r"base\.safetensors is not a VAE or GAN generator"):
+        load_base("Base")
+    tamper_card(path, lambda card: card.update(architecture="gan-generator"))
+    tamper_tensors(path, _fill(float("nan")))
+    base = load_base("Base")
+    with pytest.raises(ModelFileError, match=r"base\.safetensors: this model's weights contain NaN/Inf"):
+        base_init(base, SimpleNamespace(model=base.config))

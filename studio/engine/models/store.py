@@ -91,6 +91,21 @@ def _model_class(config: VAEConfig | GANConfig) -> type[VAE] | type[Generator] |
     return generator_class(config) if isinstance(config, GANConfig) else VAE
 
 
+def check_model_weights(
+    file: Path, tensors: dict[str, torch.Tensor], config: VAEConfig | GANConfig, what: str, *, folded: bool = True
+) -> None:
+    """Refuse ``tensors`` that are not the weights of the model ``config`` describes, or hold
+    NaN/Inf or the wrong dtypes, without building it (:func:`build_checked` says more)."""
+    import torch
+
+    # Spectral norm only reparametrizes weights a loaded model holds folded: without it the
+    # skeleton has the folded model's names and shapes, and builds without a power iteration.
+    plain = dataclasses.replace(config, g_spectral_norm=False) if folded and isinstance(config, GANConfig) else config
+    with torch.device("meta"):
+        skeleton = _model_class(config)(plain)  # type: ignore[arg-type]  # the class generator_class picked
+    check_weights(file, tensors, skeleton.state_dict(), what, dataclasses.asdict(config))
+
+
 def build_checked(
     file: Path, tensors: dict[str, torch.Tensor], config: VAEConfig | GANConfig, what: str, *, folded: bool = True
 ) -> VAE | Generator | StyleGenerator:
@@ -104,15 +119,8 @@ def build_checked(
     model file's (spectral norm folded in); False for a training checkpoint's module, which keeps
     spectral norm's parametrization and is returned with it.
     """
-    import torch
-
+    check_model_weights(file, tensors, config, what, folded=folded)
     model_cls = _model_class(config)
-    # Spectral norm only reparametrizes weights a loaded model holds folded: without it the
-    # skeleton has the folded model's names and shapes, and builds without a power iteration.
-    plain = dataclasses.replace(config, g_spectral_norm=False) if folded and isinstance(config, GANConfig) else config
-    with torch.device("meta"):
-        skeleton = model_cls(plain)  # type: ignore[arg-type]  # the class generator_class picked for it
-    check_weights(file, tensors, skeleton.state_dict(), what, dataclasses.asdict(config))
     model = model_cls(config).eval()  # type: ignore[arg-type]
     if folded:
         model = fold_spectral_norm(model)
