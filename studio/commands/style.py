@@ -291,11 +291,14 @@ def run_instant(
 
 def _stylize_failure(exc: Exception) -> int | None:
     from studio.engine.devices import is_device_lost
+    from studio.engine.picture_health import PictureNotFinite
     from studio.engine.style.transfer import StyleOutOfMemory
 
     if isinstance(exc, StyleOutOfMemory):
         advice = f"; try --size {exc.suggested}" if exc.suggested else "; close other programs and try again"
         return fail(f"not enough memory for {exc.size} px{advice}", EXIT_FAILURE)
+    if isinstance(exc, PictureNotFinite):  # after the whole run: say so instead of saving grey
+        return fail(exc, EXIT_FAILURE)
     if isinstance(exc, MemoryError):
         return fail("out of memory; try a smaller --size", EXIT_FAILURE)
     if is_device_lost(exc):  # RELIABILITY.md case 18: no retry on a broken GPU

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from studio.files.atomic import SaveError, atomic_write_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     import torch
 
@@ -279,6 +279,99 @@ def load_model(
     if str(device) != "cpu":
         tensors = {name: tensor.to(device) for name, tensor in tensors.items()}
     return tensors, card
+
+
+def _shape(shape: Iterable[int]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _guilty_field(
+    expected: tuple[int, ...], found: tuple[int, ...], fields: Mapping[str, object]
+) -> tuple[str, object, int] | None:
+    """The card field a mis-shaped tensor contradicts: one whose value is the size the card
+    needs where the weights have another (latent_dim 4000 against weights made for 16)."""
+    if len(expected) != len(found):
+        return None
+    for want, have in zip(expected, found, strict=True):
+        if want == have:
+            continue
+        for name, value in fields.items():
+            if isinstance(value, int) and not isinstance(value, bool) and value == want:
+                return name, value, have
+    return None
+
+
+def check_weights(
+    file: Path,
+    tensors: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor],
+    what: str,
+    fields: Mapping[str, object] | None = None,
+) -> None:
+    """Refuse weights that do not fit a model before it is built, or that hold no usable numbers.
+
+    ``expected`` is the model's state dict, on the meta device where it is not built yet (its
+    shapes and dtypes cost no memory); ``what`` names the model ("the gan-generator its card
+    describes") and ``fields`` its card's config, so a mis-shaped tensor names the field that
+    does not match. Raises :class:`ModelFileError`: missing or extra tensors, a shape that does
+    not fit, a dtype that is not a number of the right kind (bool, complex, int where floats
+    belong), and NaN or Inf anywhere in the weights (a model that draws flat grey pictures).
+    """
+    missing = [name for name in expected if name not in tensors]
+    extra = [name for name in tensors if name not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(
+                f"missing {', '.join(missing[:3])}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            )
+        if extra:
+            parts.append(
+                f"unexpected {', '.join(extra[:3])}" + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+            )
+        raise ModelFileError(f"{file.name}: its weights do not match {what} ({'; '.join(parts)})")
+    for name, want in expected.items():
+        have = tensors[name]
+        if tuple(have.shape) != tuple(want.shape):
+            guilty = _guilty_field(tuple(want.shape), tuple(have.shape), fields or {})
+            sizes = f"{name} is {_shape(have.shape)}, the card needs {_shape(want.shape)}"
+            if guilty is not None:
+                field, value, actual = guilty
+                raise ModelFileError(
+                    f"{file.name}: its card says {field} {value} but its weights were made for {actual} ({sizes})"
+                )
+            raise ModelFileError(f"{file.name}: its weights do not match {what} ({sizes})")
+        wants_float = want.dtype.is_floating_point
+        if have.dtype.is_floating_point != wants_float or have.dtype.is_complex or have.dtype == _bool_dtype():
+            kind = "floating-point numbers" if wants_float else "whole numbers"
+            dtype = str(have.dtype).removeprefix("torch.")
+            raise ModelFileError(f"{file.name}: the weight {name} holds {dtype} values where the model needs {kind}")
+    bad = non_finite(tensors)
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise ModelFileError(
+            f"{file.name}: this model's weights contain NaN/Inf (in {bad[0]}{more}); "
+            "it cannot draw pictures (a training run that diverged saves such weights)"
+        )
+
+
+def non_finite(tensors: Mapping[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors that hold NaN or Inf (weights that diverged)."""
+    return [name for name, tensor in tensors.items() if tensor.dtype.is_floating_point and not _finite(tensor)]
+
+
+def _bool_dtype() -> torch.dtype:
+    import torch
+
+    return torch.bool
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    import torch
+
+    if tensor.dtype.itemsize == 1:  # float8: not every kernel takes it
+        tensor = tensor.float()
+    return bool(torch.isfinite(tensor).all())
 
 
 def _detach_for_saving(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

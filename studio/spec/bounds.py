@@ -106,10 +106,17 @@ LATENT_DIM = Bound("latent_dim", 1, 4096)
 NUM_CLASSES = Bound("num_classes", 0, 10_000)
 CHANNELS = Bound("a channel count", 1, 4096)
 MAPPING_LAYERS = Bound("mapping_layers", 1, 32)
+# The width of a style GAN's w; the same reasoning as latent_dim.
+W_DIM = Bound("w_dim", 1, 4096)
+# A VAE's mixture prior: one set of components per class, a handful per class in practice.
+PRIOR_COMPONENTS = Bound("prior_components", 0, 256)
+# A VAE's KL weight: above a few hundred the model learns nothing; infinity poisons every loss.
+BETA = Bound("beta", 0.0, 1000.0, integer=False)
+
+# An image's long side over its short side, for style transfer: a 13:1 panorama is painted (its
+# short side enlarged to what the networks need); a strip of a pixel or two is refused by name.
+ASPECT_RATIO = Bound("the long side over the short side", 1.0, 64.0, integer=False)
 
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)
 PSI_RANGE = (float(PSI.low), float(PSI.high))
-# An image's long side over its short side, for style transfer: a 13:1 panorama is painted (its
-# short side enlarged to what the networks need); a strip of a pixel or two is refused by name.
-ASPECT_RATIO = Bound("the long side over the short side", 1.0, 64.0, integer=False)

@@ -8,7 +8,19 @@ not deep inside a layer constructor. The networks they describe live in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from studio.spec.bounds import (
+    BETA,
+    CHANNELS,
+    LATENT_DIM,
+    MAPPING_LAYERS,
+    NUM_CLASSES,
+    PRIOR_COMPONENTS,
+    W_DIM,
+    Bound,
+    OutOfRange,
+)
 
 # GAN losses by name; studio.engine.models.losses says what each one computes.
 LOSSES = ("nonsaturating", "lsgan", "wgan-gp", "hinge")
@@ -17,12 +29,28 @@ ATTENTION_RESOLUTIONS = (16, 32)
 # "dcgan" (v1: DCGAN-style networks, models/gan.py) or "style" (v2, models/stylegan.py: a
 # mapping network to w, per-layer styles, a residual discriminator with a decoder).
 GAN_ARCHITECTURES = ("dcgan", "style")
-MAX_PRIOR_COMPONENTS = 256
+MAX_PRIOR_COMPONENTS = int(PRIOR_COMPONENTS.high)
 
 
-def _is_int(value: object, minimum: int) -> bool:
-    # bool is an int subclass; "true" in a hand-edited card must not pass for 1.
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+def _check_numbers(config: object, bounds: dict[str, Bound]) -> None:
+    """Each field's number against its row of the bounds table, the message naming the field.
+
+    A card asking for a latent_dim of 10**9 must fail here, before a layer asks for terabytes.
+    Whole numbers only where the bound says so: 16.0 in a hand-edited card is refused rather
+    than reaching a layer constructor as a float.
+    """
+    for name, bound in bounds.items():
+        value = getattr(config, name)
+        problem = replace(bound, what=name).problem(value)
+        if problem is not None or (bound.integer and not isinstance(value, int)):
+            raise OutOfRange(problem or f"{name} must be a whole number, got {value!r}")
+
+
+def _one_of(name: str, value: object, choices: tuple[object, ...]) -> None:
+    # A list or a dict from a hand-edited card is simply not one of the choices (and never hashed).
+    if isinstance(value, bool) or not any(type(value) is type(c) and value == c for c in choices):
+        shown = ", ".join(str(c) for c in choices)
+        raise ValueError(f"{name} must be one of {shown}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -40,26 +68,24 @@ class GANConfig:
     mapping_layers: int = 4  # style: layers of the mapping network
 
     def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size!r}")
-        for name in ("latent_dim", "g_channels", "d_channels"):
-            if not _is_int(getattr(self, name), minimum=1):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not _is_int(self.num_classes, minimum=0):
-            raise ValueError(f"num_classes must be 0 (unconditional) or more, got {self.num_classes!r}")
-        if self.attention_res is not None and self.attention_res not in ATTENTION_RESOLUTIONS:
-            raise ValueError(
-                f"attention_res must be None or one of {ATTENTION_RESOLUTIONS}, got {self.attention_res!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _one_of("image_size", self.image_size, IMAGE_SIZES)
+        _check_numbers(
+            self,
+            {
+                "latent_dim": LATENT_DIM,
+                "num_classes": NUM_CLASSES,
+                "g_channels": CHANNELS,
+                "d_channels": CHANNELS,
+                "w_dim": W_DIM,
+                "mapping_layers": MAPPING_LAYERS,
+            },
+        )
+        if self.attention_res is not None:
+            _one_of("attention_res", self.attention_res, ATTENTION_RESOLUTIONS)
+        _one_of("loss", self.loss, LOSSES)
         if not isinstance(self.g_spectral_norm, bool):
             raise ValueError(f"g_spectral_norm must be true or false, got {self.g_spectral_norm!r}")
-        if self.architecture not in GAN_ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(GAN_ARCHITECTURES)}, got {self.architecture!r}")
-        for name in ("w_dim", "mapping_layers"):
-            if not _is_int(getattr(self, name), minimum=1):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        _one_of("architecture", self.architecture, GAN_ARCHITECTURES)
         if self.architecture == "style" and self.attention_res is not None:
             raise ValueError("self-attention is part of the dcgan architecture only")
 
@@ -81,12 +107,14 @@ class VAEConfig:
     prior_components: int = 0
 
     def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size!r}")
-        for name in ("channels", "latent_dim", "base_channels"):
-            if not _is_int(getattr(self, name), minimum=1):
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not isinstance(self.beta, (int, float)) or isinstance(self.beta, bool) or not self.beta >= 0:
-            raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
-        if not (_is_int(self.prior_components, minimum=0) and self.prior_components <= MAX_PRIOR_COMPONENTS):
-            raise ValueError(f"prior_components must be 0..{MAX_PRIOR_COMPONENTS}, got {self.prior_components!r}")
+        _one_of("image_size", self.image_size, IMAGE_SIZES)
+        _check_numbers(
+            self,
+            {
+                "channels": CHANNELS,
+                "latent_dim": LATENT_DIM,
+                "base_channels": CHANNELS,
+                "beta": BETA,
+                "prior_components": PRIOR_COMPONENTS,
+            },
+        )

@@ -315,7 +315,16 @@ class LatentModel:
             if buffers.labels is not None:
                 assert index is not None  # a model with a labels buffer has classes, so _class gave one
                 buffers.labels.fill_(index)
-            return _to_pil(self._generate(buffers.z, buffers.labels, psi)[0])
+            return self._picture(self._generate(buffers.z, buffers.labels, psi)[0])
+
+    def _picture(self, image: torch.Tensor) -> Image.Image:
+        """The picture as an image, refused with a message naming the model when it holds NaN/Inf
+        (weights that diverged, or half precision overflowing on some GPUs): never flat grey."""
+        from studio.engine.picture_health import check_picture
+
+        file = f" ({self.path.name})" if self.path is not None else ""
+        check_picture(image, f"{self.name}{file} gave no numbers at this point on {self.device}")
+        return _to_pil(image)
 
     def render_batch(
         self, zs: np.ndarray, class_indices: int | Sequence[int | None] | None = None, psi: float = 1.0
@@ -338,7 +347,7 @@ class LatentModel:
                 labels = None
                 if self.class_names:
                     labels = torch.tensor(classes[start : start + _BATCH], dtype=torch.long, device=self.device)
-                images.extend(_to_pil(x) for x in self._generate(z, labels, psi))
+                images.extend(self._picture(x) for x in self._generate(z, labels, psi))
         return images
 
     def sample_grid(
@@ -585,10 +594,10 @@ def _projection_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _to_pil(image: torch.Tensor) -> Image.Image:
-    """A [C, H, W] tensor in [-1, 1] as an RGB image (NaN, which half precision can give, as grey)."""
+    """A [C, H, W] tensor in [-1, 1] (checked to hold numbers) as an RGB image."""
     import torch
 
-    pixels = torch.nan_to_num(image, 0.0).add(1.0).mul_(127.5).clamp_(0.0, 255.0).add_(0.5).to(torch.uint8)
+    pixels = image.add(1.0).mul_(127.5).clamp_(0.0, 255.0).add_(0.5).to(torch.uint8)
     if pixels.shape[0] == 1:
         pixels = pixels.expand(3, -1, -1)
     return Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy())

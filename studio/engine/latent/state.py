@@ -158,7 +158,7 @@ def find_model_for_state(state: LatentState) -> Path:
         try:
             card = json.loads(card_path(model.path).read_text(encoding="utf-8"))
             recorded = card.get("sha256") if isinstance(card, dict) else None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # a card nested past the parser's depth
             recorded = None
         if recorded == state.model_sha256:
             return model.path

@@ -48,6 +48,7 @@ from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
 from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, run_with_oom_fallback
+from studio.engine.picture_health import check_picture
 from studio.engine.style.shape import paint_size
 from studio.files.atomic import SaveError
 from studio.files.images import array_to_pil, pil_to_array
@@ -1038,6 +1039,7 @@ class InstantStyle:
             )
         else:
             out = self._render_whole_or_tiled(photo, style, tile, overlap, stats_size, on_retry)
+        check_picture(out, f"the instant style network gave no numbers on {self.device}")
         image = array_to_pil(out[0])
         return image if image.size == asked else image.resize(asked, Image.Resampling.LANCZOS)
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, save_model
+from studio.engine.picture_health import check_picture
 from studio.engine.style.instant import (
     CACHE_FOLDER,
     LICENCE,
@@ -261,7 +262,9 @@ class MultiStyle:
 
     def stylize(self, photo: Image.Image, weights: Sequence[float] | Mapping[str | int, float]) -> Image.Image:
         """The photo, at its own size, in the blend of styles ``weights`` (normalised to sum to 1)."""
-        return array_to_pil(self.render(_to_tensor(photo, self.device), style_weights(weights))[0])
+        out = self.render(_to_tensor(photo, self.device), style_weights(weights))
+        check_picture(out, f"the multi-style network gave no numbers on {self.device}")
+        return array_to_pil(out[0])
 
 
 _loaded: dict[str, MultiStyle] = {}

@@ -38,6 +38,7 @@ from PIL import Image
 from studio.engine import devices
 from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory, run_with_oom_fallback
 from studio.engine.jobs import JobCancelled, Progress
+from studio.engine.picture_health import check_picture
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
 from studio.engine.style.shape import UnpaintableImage, check_paintable, fit_size, paint_size
 from studio.engine.style.vgg import VGG19Features, load_vgg19, min_input_side, preprocess
@@ -634,6 +635,10 @@ class _Run:
 
     def _result(self, device: DeviceInfo, cancelled: bool) -> StyleResult:
         if self.final_rgb is not None:
+            check_picture(
+                self.final_rgb,
+                f"the style transfer diverged on {device.label}; try a lower learning rate or style weight",
+            )
             image = array_to_pil(self.final_rgb)
             if image.size in self.wanted:  # a thin picture painted larger: back to the size asked for
                 image = image.resize(self.wanted[image.size], Image.Resampling.LANCZOS)

@@ -10,6 +10,7 @@ they are atomic: a crash or a full disk leaves the previous checkpoint whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from studio.spec.models import GANConfig
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Iterator
 
     from studio.engine.models import VAE
     from studio.engine.models.gan import Generator
@@ -65,6 +67,32 @@ class Checkpoint:
     elapsed_s: float  # training time of every session so far
     state: dict[str, Any]  # {"trainer": ..., "sampler": ...}
     card: dict[str, Any]
+    file: Path | None = None  # where it was read from, for messages
+
+
+@contextlib.contextmanager
+def checkpoint_weights(file: Path, use: str) -> Iterator[None]:
+    """Put a checkpoint's tensors into modules; what torch raises becomes a :class:`ModelFileError`.
+
+    Resuming (``use`` "resumed") and importing ("imported") go through here: a crafted or
+    damaged checkpoint (a tensor of the wrong shape, a module's weights missing, state of the
+    wrong type) is a model-file error naming the file, not a RuntimeError or KeyError
+    traceback. Running out of memory keeps its own type, so the caller can retry or say so.
+    """
+    from studio.engine.devices import is_out_of_memory
+
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        if is_out_of_memory(exc):
+            raise
+        # KeyError's text is its key in quotes; torch's size mismatches run to pages: the start says enough.
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        detail = " ".join(str(detail).split())
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise ModelFileError(f"{file.name} cannot be {use}: {detail}") from exc
 
 
 def save_checkpoint(
@@ -134,7 +162,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         elapsed = float(card.get("elapsed_s", 0.0))
     except (KeyError, TypeError, ValueError, StateError) as exc:
         raise ModelFileError(f"{file.name}: corrupt or incomplete checkpoint ({exc})") from exc
-    return Checkpoint(config=config, step=step, elapsed_s=elapsed, state=state, card=card)
+    return Checkpoint(config=config, step=step, elapsed_s=elapsed, state=state, card=card, file=file)
 
 
 def is_slim(card: dict[str, Any]) -> bool:
@@ -183,17 +211,25 @@ def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | 
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> VAE | Generator | StyleGenerator:
     """The model a checkpoint would finish as: the averaged generator of a GAN (else its
-    generator), or the VAE; in eval mode, on the CPU."""
-    from studio.engine.models import VAE
-    from studio.engine.models.gan import generator_class
+    generator), or the VAE; in eval mode, on the CPU.
 
+    Its weights are checked against the run's config before the model is built
+    (:func:`~studio.engine.models.store.build_checked`: shapes, dtypes, NaN/Inf), so a crafted
+    or diverged checkpoint is a :class:`ModelFileError` naming the file.
+    """
+    from studio.engine.models.store import build_checked
+
+    file = checkpoint.file or Path("the checkpoint")
     config = checkpoint.config
-    modules = checkpoint.state["trainer"]["modules"]
-    module: VAE | Generator | StyleGenerator
-    if isinstance(config.model, GANConfig):  # kind "gan" (TrainConfig checks the model against its kind)
-        module = generator_class(config.model)(config.model)
-        module.load_state_dict(modules.get("g_ema") or modules["g"], strict=True)
-    else:
-        module = VAE(config.model)
-        module.load_state_dict(modules["vae"], strict=True)
-    return module.eval()
+    with checkpoint_weights(file, "imported"):
+        modules = checkpoint.state["trainer"]["modules"]
+        if not isinstance(modules, dict):
+            raise TypeError("its modules are not a map of weights")
+        # kind "gan" (TrainConfig checks the model against its kind): the averaged generator if kept.
+        names = ("g_ema", "g") if isinstance(config.model, GANConfig) else ("vae",)
+        weights = next((modules[name] for name in names if modules.get(name)), None)
+        if not isinstance(weights, dict):
+            raise KeyError(f"it holds no weights for {' or '.join(repr(n) for n in names)}")
+        kind = "gan generator" if isinstance(config.model, GANConfig) else "vae"
+        module = build_checked(file, weights, config.model, f"the {kind} its training config describes", folded=False)
+    return module

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -284,6 +285,20 @@ def _checked_target(name: str, overwrite: bool) -> Path:
     return target
 
 
+def _refuse_diverged(source: Path, card: dict[str, Any]) -> None:
+    """A run whose last losses were NaN/Inf (a model card's ``final_losses``) is not a model to keep."""
+    losses = card.get("final_losses")
+    if not isinstance(losses, dict):
+        return
+    bad = [str(name) for name, value in losses.items() if isinstance(value, float) and not math.isfinite(value)]
+    if bad:
+        raise TrainingError(
+            f"{source.name}: its training diverged (the {', '.join(bad)} loss is NaN/Inf), "
+            "so it was not imported into the library; import an earlier checkpoint or train again with a lower "
+            "learning rate"
+        )
+
+
 def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, overwrite: bool = False) -> Path:
     """Bring a fine-tune result into the model library; returns the library file.
 
@@ -302,7 +317,8 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
     if source.name.endswith(CHECKPOINT_SUFFIX):
         checkpoint = load_checkpoint(source)  # ModelFileError names a damaged file
         config, card = checkpoint.config, dict(checkpoint.card)
-        module = model_from_checkpoint(checkpoint)
+        _refuse_diverged(source, card)
+        module = model_from_checkpoint(checkpoint)  # and its weights that do not fit, or are NaN/Inf
         model_name = name or str(card.get("name") or source.name[: -len(CHECKPOINT_SUFFIX)])
         target = _checked_target(model_name, overwrite)
         new_card: dict[str, Any] = {
@@ -320,6 +336,7 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
         _copy(source, checkpoint_path(saved))
         return saved
     loaded = load_generative_model(source)  # checks the file, its card and that the weights fit
+    _refuse_diverged(source, loaded.card)
     model_name = name or str(loaded.card.get("name") or source.stem)
     target = _checked_target(model_name, overwrite)
     tensors, card = load_model(source)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from studio.engine.checkpoints import non_finite
 from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.models import VAE, save_generative_model
@@ -40,6 +41,7 @@ from studio.engine.training.card import best_card, model_card, run_info
 from studio.engine.training.checkpoint import (
     Checkpoint,
     checkpoint_path,
+    checkpoint_weights,
     is_slim,
     load_checkpoint,
     model_path,
@@ -300,14 +302,10 @@ class TrainingRun:
         trainer, sampler, checkpoint = self._trainer(), self._sampler(), self._checkpoint
         elapsed = 0.0
         if checkpoint is not None:
-            try:
+            with checkpoint_weights(self.ckpt_path, "resumed"):
                 self.notes += trainer.load_state_dict(checkpoint.state["trainer"], checkpoint.step)
                 if not sampler.load_state_dict(checkpoint.state["sampler"]):
                     self.notes.append("the data set changed size since the checkpoint; a new epoch starts now")
-            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-                if is_out_of_memory(exc):
-                    raise
-                raise TrainingError(f"{self.ckpt_path.name} cannot be resumed: {exc}") from exc
             self.step_count, elapsed = checkpoint.step, checkpoint.elapsed_s
             self.last_saved_step = self.step_count
             # Checkpoints keep the history as plain dicts (older ones too).
@@ -456,6 +454,15 @@ class TrainingRun:
         if not self.main:  # process 0 evaluates and saves the model
             return self.result()
         config, step, heldout = self.config, self.step_count, self.heldout
+        # Losses are checked when logged; weights that went NaN/Inf since must not become the last
+        # checkpoint or a library model that draws grey.
+        bad = non_finite(self._trainer().final_model().state_dict())
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged by step {step}: the model's weights contain NaN/Inf ({bad[0]}), "
+                f"so it was not saved. {_resume_hint(self.last_saved_step, self.ckpt_path)} "
+                "Try a lower learning rate (--lr)."
+            )
         if self.last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
             self.checkpoint()
         if not self.grid_path.exists():

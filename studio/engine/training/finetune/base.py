@@ -18,6 +18,7 @@ from studio.engine.checkpoints import ModelFileError, inspect_model, load_model,
 from studio.engine.latent.state import ModelNotFoundError, find_model
 from studio.engine.models.gan import generator_class
 from studio.engine.models.layers import plain_state_dict
+from studio.engine.models.store import check_model_weights
 from studio.engine.training.checkpoint import checkpoint_path, load_checkpoint, read_checkpoint_config
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.spec.models import GANConfig, VAEConfig
@@ -68,7 +69,7 @@ def load_base(name_or_path: str) -> BaseModel:
         raise TrainingError(str(exc)) from exc
     architecture = card.get("architecture")
     kinds = {"gan-generator": "gan", "vae": "vae"}
-    if architecture not in kinds:
+    if not isinstance(architecture, str) or architecture not in kinds:  # a list in a card is no architecture
         raise TrainingError(f"{path.name} is not a VAE or GAN generator the studio can fine-tune")
     try:
         config = (GANConfig if kinds[architecture] == "gan" else VAEConfig)(**card["config"])
@@ -122,6 +123,8 @@ def base_init(base: BaseModel, config: TrainConfig) -> tuple[dict[str, dict[str,
     checkpoint when it has one, else it starts new.
     """
     tensors, _ = load_model(base.path)
+    # A base whose weights do not fit its card, or went NaN/Inf, is a model-file error naming it.
+    check_model_weights(base.path, tensors, base.config, f"the {base.kind} its card describes")
     if base.kind == "vae":
         return {"vae": tensors}, ""
     model = config.model
