@@ -153,6 +153,8 @@ def test_strength_runs_from_the_photos_own_style_to_the_paintings(nets, inputs, 
 
 
 def test_cache_is_written_then_used_without_onnx(monkeypatch):
+    # Networks an earlier test loaded (under its own user data folder) would skip the first load.
+    instant.forget_loaded()
     first = instant.load_instant_networks("cpu")
     path = instant.cache_path()
     assert path.is_file()
