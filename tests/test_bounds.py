@@ -291,3 +291,22 @@ def test_the_interpolation_and_latent_bounds_match_the_cli():
     assert FRAMES.low <= 2 and FRAMES.high >= 240 and FPS.low <= 1 and FPS.high >= 60
     assert THREADS.low == 1
     assert all(isinstance(getattr(bounds, name), bounds.Bound) for name in ("EXPORT_SIDE", "STYLE_SIZE", "HELDOUT"))
+
+
+def test_no_option_of_any_command_takes_an_unbounded_number():
+    import argparse
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    unbounded = [
+        f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+        for parser in parsers(build_parser())
+        for action in parser._actions
+        if action.type in (int, float) and not action.choices  # a fixed list of choices bounds itself
+    ]
+    assert unbounded == []
