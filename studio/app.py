@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from studio import APP_NAME, ORG_NAME, __version__
+from studio.commands.terminal import EXIT_INTERRUPTED
+from studio.spec.bounds import SELF_TEST_TIMEOUT
 
 
 def _give_windowed_builds_real_streams() -> None:
@@ -26,7 +28,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--self-test", action="store_true", help="open the window, run one job on the device, exit 0 if all works"
     )
     parser.add_argument("--screenshot", metavar="PATH", help="with --self-test: save a screenshot of the window")
-    parser.add_argument("--timeout", type=float, default=180.0, help="with --self-test: seconds to wait (default 180)")
+    parser.add_argument(
+        "--timeout",
+        type=SELF_TEST_TIMEOUT.argument(),
+        default=180.0,
+        help="with --self-test: seconds to wait (default 180)",
+    )
     parser.add_argument("--device", help="compute device for this run: auto, cuda, cuda:N, mps or cpu")
     # For benchmarks/startup_time.py: print when the window is on screen, then quit.
     parser.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
@@ -37,6 +44,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _start(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C while the studio starts (Qt and the window take seconds to import): stop
+        # quietly, with the shell's code for it, not a traceback.
+        return EXIT_INTERRUPTED
+
+
+def _start(argv: list[str] | None) -> int:
     _give_windowed_builds_real_streams()
     args = parse_args(argv)
 

@@ -13,8 +13,8 @@ import sys
 
 from studio import APP_NAME, __version__
 from studio.commands import COMMAND_MODULES
-from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, print_error
-from studio.spec.bounds import MAX_SEED
+from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, print_error
+from studio.spec.bounds import PER_CLASS, SEED
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
@@ -131,8 +131,6 @@ def _cmd_model_showcase(args: argparse.Namespace) -> int:
 
     try:
         path = find_model(args.model)
-        if not 0 <= args.seed <= MAX_SEED:
-            raise ValueError(f"the seed must be 0 to {MAX_SEED}, got {args.seed}")
         class_index = LatentModel.load(path).class_index(args.class_)
         tensors, card = load_model(path)
         card["showcase"] = {"seed": args.seed, "class_index": class_index}
@@ -180,14 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit_prior.add_argument("model", help="VAE name or file")
     fit_prior.add_argument("--data", required=True, help="the data set it was trained on")
-    fit_prior.add_argument("--per-class", type=int, default=3, help="Gaussians per class (default 3)")
+    fit_prior.add_argument("--per-class", type=PER_CLASS.argument(), default=3, help="Gaussians per class (default 3)")
     fit_prior.add_argument("-o", "--out", help="write here instead of replacing the model")
     fit_prior.set_defaults(run=_cmd_model_fit_prior)
     showcase = model_commands.add_parser(
         "showcase", help="set the seed (and class) the Latent Explorer first shows a model at"
     )
     showcase.add_argument("model", help="model name or file")
-    showcase.add_argument("--seed", type=int, required=True, help="the seed to open at")
+    showcase.add_argument("--seed", type=SEED.argument(), required=True, help="the seed to open at")
     showcase.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
     showcase.set_defaults(run=_cmd_model_showcase)
 
@@ -197,12 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return EXIT_OK
-    return args.run(args)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return EXIT_OK
+        return args.run(args)
+    except KeyboardInterrupt:
+        # Ctrl+C before a job's own handling takes over (importing torch takes seconds): the
+        # user asked to stop, so stop quietly, with the shell's code for it.
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

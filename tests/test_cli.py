@@ -187,7 +187,7 @@ def test_ctrl_c_in_studio_stylize_writes_the_best_image_so_far(tmp_path, studio_
     for name in ("photo.png", "style.png"):
         Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / name)
     env = dict(os.environ, LATENT_STUDIO_HOME=str(studio_home), STUDIO_DEVICE="cpu", OMP_NUM_THREADS="1")
-    command = ["stylize", "photo.png", "style.png", "-o", "out.png", "--size", "48", "--steps", "100000"]
+    command = ["stylize", "photo.png", "style.png", "-o", "out.png", "--size", "48", "--steps", "10000"]
     process = subprocess.Popen(
         [sys.executable, "-m", "studio", *command, "--threads", "1"],
         cwd=tmp_path,
@@ -334,7 +334,6 @@ def test_studio_stylize_instant_paints_at_the_size_asked(tmp_path, studio_home):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--strength", "1.5"], "--strength must be between 0 and 1, not 1.5"),
         (["--steps", "5"], "--steps: not used by --instant"),
         (["--preset", "high"], "--preset: not used by --instant"),
     ],

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from studio.commands.job_driver import drive_job, exit_with
 from studio.commands.terminal import EXIT_BAD_INPUT
+from studio.spec.bounds import DATA_IMAGE_SIZE, DATA_LIMIT, HELDOUT, SEED
 
 if TYPE_CHECKING:
     import argparse
@@ -25,12 +26,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     emoji.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    emoji.add_argument("--size", type=int, default=64, help="image width and height in pixels (default 64)")
     emoji.add_argument(
-        "--limit", type=int, metavar="N", help="at most N emoji, taken in turn from each group (quick tests)"
+        "--size", type=DATA_IMAGE_SIZE.argument(), default=64, help="image width and height in pixels (default 64)"
     )
-    emoji.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
-    emoji.add_argument("--holdout", type=float, default=0.1, help="fraction held out, per group (default 0.1)")
+    emoji.add_argument(
+        "--limit",
+        type=DATA_LIMIT.argument(),
+        metavar="N",
+        help="at most N emoji, taken in turn from each group (quick tests)",
+    )
+    emoji.add_argument("--seed", type=SEED.argument(), default=0, help="seed of the held-out split (default 0)")
+    emoji.add_argument(
+        "--holdout", type=HELDOUT.argument(), default=0.1, help="fraction held out, per group (default 0.1)"
+    )
     emoji.add_argument(
         "--skin-tones", action="store_true", help="also include the skin-tone variants (about 1,800 more people)"
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.commands.job_driver import drive_job, exit_with
 from studio.commands.terminal import EXIT_BAD_INPUT, EXIT_OK, apply_threads, print_error
+from studio.spec.bounds import EVAL_SAMPLES, SEED, THREADS, TRAINING_STEPS
 
 if TYPE_CHECKING:
     import argparse
@@ -31,10 +32,12 @@ def add_commands(subparsers: Any) -> None:
     )
     evaluate.add_argument("models", nargs="+", metavar="MODEL", help="model name, model file or .ckpt.safetensors")
     evaluate.add_argument("--data", required=True, help="the data set the model was trained on (folder or .npz)")
-    evaluate.add_argument("--samples", type=int, default=2000, help="samples to draw (default 2000)")
+    evaluate.add_argument(
+        "--samples", type=EVAL_SAMPLES.argument(), default=2000, help="samples to draw (default 2000)"
+    )
     evaluate.add_argument("--out", help="folder for the report and the neighbour sheet (default: beside the model)")
     evaluate.add_argument("--classifier", help="the emoji classifier (default: the bundled one)")
-    evaluate.add_argument("--threads", type=int, help="CPU threads")
+    evaluate.add_argument("--threads", type=THREADS.argument(), help="CPU threads")
     evaluate.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
     evaluate.add_argument("--json", action="store_true", help="print the reports as JSON")
     evaluate.add_argument("--card", action="store_true", help="also store each report in its model's card")
@@ -47,9 +50,11 @@ def add_commands(subparsers: Any) -> None:
     )
     classifier.add_argument("--data", required=True, help="data set folder or .npz")
     classifier.add_argument("--out", required=True, help="classifier file to write (.safetensors)")
-    classifier.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
-    classifier.add_argument("--seed", type=int, default=0)
-    classifier.add_argument("--threads", type=int, help="CPU threads")
+    classifier.add_argument(
+        "--steps", type=TRAINING_STEPS.argument(), default=1500, help="optimiser steps (default 1500)"
+    )
+    classifier.add_argument("--seed", type=SEED.argument(), default=0, help="seed (default 0)")
+    classifier.add_argument("--threads", type=THREADS.argument(), help="CPU threads")
     classifier.set_defaults(run=run_train_classifier)
 
 

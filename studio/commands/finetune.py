@@ -26,6 +26,7 @@ from studio.commands.terminal import (
     print_error,
     training_failure,
 )
+from studio.spec.bounds import THREADS
 from studio.spec.options import options_of
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def add_commands(subparsers: Any) -> None:
     from studio.engine.training.finetune.settings import FinetuneSettings
 
     add_options(FinetuneSettings, {"what": what, "run": run})
-    run.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    run.add_argument("--threads", type=THREADS.argument(), help="CPU threads (default: torch's choice)")
     run.add_argument("--resume", action="store_true", help="continue NAME's run from its checkpoint")
     other = parser.add_argument_group("other actions")
     other.add_argument(

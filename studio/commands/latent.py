@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
+from studio.spec.bounds import EXPORT_SIDE, FPS, FRAMES, GRID_SIDE, PSI, SEED, SLIDER, OutOfRange
 from studio.spec.export_size import MAX_SIDE, MIN_SIDE, RESAMPLES, SCALES, ExportSize, ExportSizeError
 
-MAX_GRID_SIDE = 64
 _ANIMATION_SUFFIXES = (".gif", ".webp", ".png", ".apng")  # studio.files.animation's, without importing Pillow
 
 
@@ -22,12 +22,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     _add_model_arguments(sample)
-    sample.add_argument("--seed", type=_non_negative_int, required=True, help="seed of the latent vector")
+    sample.add_argument("--seed", type=SEED.argument(), required=True, help="seed of the latent vector")
     sample.add_argument(
         "--grid", action="store_true", help="a grid of seeds SEED, SEED+1, ... (4x4 unless --rows/--cols)"
     )
-    sample.add_argument("--rows", type=_grid_side, default=4, help="grid rows (default 4)")
-    sample.add_argument("--cols", type=_grid_side, default=4, help="grid columns (default 4)")
+    sample.add_argument("--rows", type=GRID_SIDE.argument(), default=4, help="grid rows (default 4)")
+    sample.add_argument("--cols", type=GRID_SIDE.argument(), default=4, help="grid columns (default 4)")
     sample.add_argument(
         "--class-per-row",
         action="store_true",
@@ -59,8 +59,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     walk.add_argument(
         "--seeds", type=_seed_list, required=True, metavar="S1,S2,...", help="two or more seeds, in order"
     )
-    walk.add_argument("--frames", type=_frame_count, default=24, help="frames in the whole animation (default 24)")
-    walk.add_argument("--fps", type=float, default=12.0, help="frames per second (default 12)")
+    walk.add_argument("--frames", type=FRAMES.argument(), default=24, help="frames in the whole animation (default 24)")
+    walk.add_argument("--fps", type=FPS.argument(), default=12.0, help="frames per second (default 12)")
     walk.add_argument("--no-loop", action="store_true", help="stop at the last seed and play once")
     walk.add_argument("-o", "--output", required=True, metavar="OUT", help="the animation: .gif, .webp, .png or .apng")
     walk.add_argument("--frames-dir", metavar="DIR", help="also write every frame as a PNG carrying its latent state")
@@ -74,7 +74,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
     parser.add_argument(
-        "--psi", type=float, default=1.0, help="variety, for a GAN (truncation ψ): below 1 is tamer (default 1)"
+        "--psi",
+        type=PSI.argument(),
+        default=1.0,
+        help="variety, for a GAN (truncation ψ): below 1 is tamer (default 1)",
     )
     parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
 
@@ -109,59 +112,33 @@ def _scale(text: str) -> int:
 
 
 def _pixel_size(text: str) -> int:
-    value = _non_negative_int(text.lower().removesuffix("px"))
-    try:
-        ExportSize(pixels=value)
-    except ExportSizeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
+    return int(EXPORT_SIDE.argument()(text.strip().lower().removesuffix("px")))
 
 
 def _export_size(args: argparse.Namespace) -> ExportSize:
     return ExportSize(scale=args.scale or 1, pixels=args.size, resample=args.resample)
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
-    return value
-
-
-def _grid_side(text: str) -> int:
-    value = _non_negative_int(text)
-    if not 1 <= value <= MAX_GRID_SIDE:
-        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_GRID_SIDE}: {value}")
-    return value
-
-
-def _frame_count(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be 2 or more: {value}")
-    return value
-
-
 def _change(text: str) -> tuple[int, float]:
-    from studio.spec.bounds import SLIDER_RANGE
-
     number, _, value = text.partition("=")
     try:
-        index, amount = int(number), float(value)
+        index = int(number)
     except ValueError:
         raise argparse.ArgumentTypeError(f"give a slider and a value, like 1=-2.5: {text!r}") from None
     if index < 1:
         raise argparse.ArgumentTypeError(f"sliders are numbered from 1: {text!r}")
-    if not -SLIDER_RANGE <= amount <= SLIDER_RANGE:
-        raise argparse.ArgumentTypeError(f"a slider goes from {-SLIDER_RANGE:g} to {SLIDER_RANGE:g}: {text!r}")
+    try:
+        amount = float(SLIDER.parse(value))
+    except OutOfRange as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
     return index, amount
 
 
 def _seed_list(text: str) -> list[int]:
-    seeds = [_non_negative_int(part.strip()) for part in text.split(",") if part.strip()]
+    try:
+        seeds = [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
+    except OutOfRange as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if len(seeds) < 2:
         raise argparse.ArgumentTypeError("give at least two seeds, separated by commas: 1,2,3")
     return seeds
@@ -264,8 +241,6 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in _ANIMATION_SUFFIXES:
         return fail(f"{output.name}: animations are saved as {', '.join(_ANIMATION_SUFFIXES)}")
-    if not args.fps > 0:
-        return fail(f"--fps must be above 0, got {args.fps}")
     try:
         model, class_index = _load(args)
         path = interpolate_frames(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from studio.commands.job_driver import drive_job
 from studio.commands.options import add_options
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, apply_threads, fail
+from studio.spec.bounds import STRENGTH, STYLE_WEIGHT, THREADS, OutOfRange
 from studio.spec.options import given_options
 from studio.spec.style_settings import PRESETS, StyleSettings
 
@@ -58,7 +59,7 @@ def add_commands(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--strength",
-        type=float,
+        type=STRENGTH.argument(),
         metavar="0..1",
         help="with --instant or --refine: how much of the style the instant painting has, from 0 (the "
         "photo's own style) to 1 (default)",
@@ -82,15 +83,15 @@ def add_commands(subparsers: Any) -> None:
     )
     add_options(StyleSettings, {"run": parser})
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: STUDIO_DEVICE or auto)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=THREADS.argument(), help="CPU threads (default: torch's choice)")
     parser.set_defaults(run=run_stylize)
 
 
 def _weight_list(text: str) -> list[float]:
     try:
-        weights = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r} (e.g. 1,0.5)") from None
+        weights = [float(STYLE_WEIGHT.parse(part.strip())) for part in text.split(",") if part.strip()]
+    except OutOfRange as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (give one weight per style, e.g. 1,0.5)") from None
     if not weights:
         raise argparse.ArgumentTypeError("give one weight per style, separated by commas: 1,0.5")
     return weights

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from studio.spec.bounds import THREADS
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -22,8 +24,9 @@ def apply_threads(threads: int | None) -> str | None:
     """Set torch's CPU threads from ``--threads``; the error to report when the value is invalid."""
     if threads is None:
         return None
-    if threads < 1:
-        return "--threads must be at least 1"
+    problem = THREADS.problem(threads)
+    if problem is not None:  # torch.set_num_threads with a huge count segfaults instead of refusing
+        return f"--threads: {problem}"
     import torch
 
     torch.set_num_threads(threads)

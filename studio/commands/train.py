@@ -25,6 +25,7 @@ from studio.commands.terminal import (
     training_failure,
 )
 from studio.engine.training.config import TrainConfig, default_config
+from studio.spec.bounds import CHANNELS, LATENT_DIM, LOSS_WEIGHT, MAPPING_LAYERS, THREADS
 from studio.spec.models import LOSSES, GANConfig, VAEConfig
 from studio.spec.options import given_options, options_of
 
@@ -45,15 +46,17 @@ def add_commands(subparsers: Any) -> None:
     run = train.add_argument_group("run")
     run.add_argument(
         "--threads",
-        type=int,
+        type=THREADS.argument(),
         help="CPU threads (default: torch's choice, one per core); 1 is faster when other work shares the cores",
     )
     run.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint if there is one")
     model = train.add_argument_group("model")
-    model.add_argument("--latent-dim", type=int, help="size of the latent vector")
-    model.add_argument("--channels", type=int, help="GAN: generator channels at 4x4 (256); VAE: base channels (32)")
-    model.add_argument("--d-channels", type=int, help="GAN: discriminator channels at full size (32)")
-    model.add_argument("--beta", type=float, help="VAE: weight of the KL term (1.0)")
+    model.add_argument("--latent-dim", type=LATENT_DIM.argument(), help="size of the latent vector")
+    model.add_argument(
+        "--channels", type=CHANNELS.argument(), help="GAN: generator channels at 4x4 (256); VAE: base channels (32)"
+    )
+    model.add_argument("--d-channels", type=CHANNELS.argument(), help="GAN: discriminator channels at full size (32)")
+    model.add_argument("--beta", type=LOSS_WEIGHT.argument(), help="VAE: weight of the KL term (1.0)")
     gan = train.add_argument_group("GAN")
     gan.add_argument("--loss", choices=LOSSES, help="GAN loss (default hinge)")
     gan.add_argument(
@@ -69,8 +72,10 @@ def add_commands(subparsers: Any) -> None:
         help="dcgan (v1, the default) or style (v2: mapping network, per-layer styles, residual "
         "discriminator with a decoder; DiffAugment, LeCam and the conditioning ramp on by default)",
     )
-    gan.add_argument("--w-dim", type=int, help="GAN v2: width of w and of the mapping network (256)")
-    gan.add_argument("--mapping-layers", type=int, help="GAN v2: layers of the mapping network (4)")
+    gan.add_argument("--w-dim", type=LATENT_DIM.argument(), help="GAN v2: width of w and of the mapping network (256)")
+    gan.add_argument(
+        "--mapping-layers", type=MAPPING_LAYERS.argument(), help="GAN v2: layers of the mapping network (4)"
+    )
     gan.add_argument(
         "--augment",
         help="comma-separated: flip, jitter, color, translation, cutout, diffaugment (= the last three), "
@@ -223,6 +228,13 @@ def run_train(args: argparse.Namespace) -> int:
     except (DatasetError, ModelFileError, TrainingError, ValueError) as exc:
         print_error(str(exc))
         return EXIT_BAD_INPUT
+    training_images = int((dataset.split == 0).sum())
+    if 0 < training_images < config.batch:
+        print(
+            f"note: the batch ({config.batch}) is larger than the data set's {training_images} training images: "
+            f"each step shows some images more than once (--batch {training_images} or less avoids it)",
+            file=sys.stderr,
+        )
 
     command = _command_line(args)
     job = train_job(

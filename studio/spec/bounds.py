@@ -35,11 +35,11 @@ class Bound:
         # bool is an int subclass; true in a hand-edited file must not pass for 1.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"{self.what} must be a number, got {_shown(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{self.what} must be a finite number, got {value}"
         if self.integer and isinstance(value, float):
             if not value.is_integer():
                 return f"{self.what} must be a whole number, got {_shown(value)}"
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"{self.what} must be a finite number, got {value}"
         if not self.low <= value <= self.high:
             return f"{self.what} must be {_number(self.low)} to {_number(self.high)}, got {_shown(value)}"
         return None
@@ -116,6 +116,57 @@ BETA = Bound("beta", 0.0, 1000.0, integer=False)
 # An image's long side over its short side, for style transfer: a 13:1 panorama is painted (its
 # short side enlarged to what the networks need); a strip of a pixel or two is refused by name.
 ASPECT_RATIO = Bound("the long side over the short side", 1.0, 64.0, integer=False)
+
+
+# An exported picture's long side: below 16 is no picture anyone exports, above 8192 a typo or
+# a memory error on the way (studio.spec.export_size's MIN_SIDE/MAX_SIDE).
+EXPORT_SIDE = Bound("a pixel size", 16, 8192)
+# studio sample --grid: rows and columns of pictures (64 x 64 tiles is already a poster).
+GRID_SIDE = Bound("the number of grid rows or columns", 1, 64)
+# Style transfer's long side: the same ceiling as an export; each scale's memory grows with its square.
+STYLE_SIZE = Bound("the size", 16, 8192)
+# Its first (coarsest) scale; larger than STYLE_SIZE only means one scale.
+STYLE_MIN_SIZE = Bound("the first scale's size (min_size)", 16, 8192)
+STYLE_STEPS = Bound("the number of steps per scale", 1, 10_000)
+# Content, style and smoothness weights: losses are normalised, so past 1e9 is a typo.
+STYLE_WEIGHT = Bound("a weight", 0.0, 1e9, integer=False)
+# L-BFGS step (1 = the plain quasi-Newton step); Adam: 1 = 0.02 per step. 0 never moves.
+STYLE_LEARNING_RATE = Bound("the learning rate", 0.001, 10.0, integer=False)
+STYLE_SCALE = Bound("the style scale", 0.05, 8.0, integer=False)
+# The instant painting's strength: 0 the photo's own style, 1 the painting's.
+STRENGTH = Bound("the strength", 0.0, 1.0, integer=False)
+# Seconds between live previews of a style run (0: every step).
+PREVIEW_INTERVAL = Bound("the preview interval in seconds", 0.0, 60.0, integer=False)
+# A training or fine-tune learning rate: 0 never moves, above 1 diverges at once.
+LEARNING_RATE = Bound("the learning rate", 1e-8, 1.0, integer=False)
+# Adam's betas: 1 would never forget.
+ADAM_BETA = Bound("an Adam beta", 0.0, 0.9999, integer=False)
+# A class's number in a conditional model (below NUM_CLASSES's ceiling).
+CLASS_INDEX = Bound("the class number", 0, 9_999)
+# How often a run logs, samples or checkpoints, in steps.
+STEP_INTERVAL = Bound("a step interval", 1, 10_000_000)
+# Discriminator steps per generator step (wgan-gp uses 5).
+N_CRITIC = Bound("the discriminator steps per generator step", 1, 100)
+# Loss weights given on the command line (gradient penalty, the VAE's beta).
+LOSS_WEIGHT = Bound("a loss weight", 0.0, 1e6, integer=False)
+# The generator's weight average decay; 0 switches it off, 1 would never move.
+EMA_DECAY = Bound("the weight average decay (--ema)", 0.0, 0.99999, integer=False)
+# LeCam regularisation weight (TrainConfig checks the same ceiling).
+LECAM = Bound("the LeCam weight", 0.0, 10.0, integer=False)
+# The part of a folder or data set kept out of training; 0.9 would leave too little to learn from.
+HELDOUT = Bound("the held-out part", 0.0, 0.8, integer=False)
+# Samples drawn by studio evaluate (and a run's closing measures).
+EVAL_SAMPLES = Bound("the number of samples", 2, 100_000)
+# Gaussians per class when fitting a VAE's prior.
+PER_CLASS = Bound("the number of Gaussians per class", 1, 64)
+# The VAE's VGG19 feature term's weight (TrainConfig's MAX_FEATURE_LOSS).
+FEATURE_LOSS = Bound("the feature loss weight", 0.0, 100.0, integer=False)
+# A data set's image side (studio data emoji --size).
+DATA_IMAGE_SIZE = Bound("the image size", 8, 1024)
+# studio data emoji --limit.
+DATA_LIMIT = Bound("the number of images", 1, 1_000_000)
+# latent-studio --self-test --timeout, in seconds (a day at most).
+SELF_TEST_TIMEOUT = Bound("the time-out in seconds", 1.0, 86_400.0, integer=False)
 
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
+from studio.spec.bounds import EXPORT_SIDE
+
 SCALES = (1, 4, 8)  # the factors offered by name
 RESAMPLES = ("crisp", "smooth")
-MIN_SIDE = 16  # a pixel size below this is no picture anyone exports
-MAX_SIDE = 8192  # the long side of any export: larger is a typo, or a memory error on the way
+MIN_SIDE = int(EXPORT_SIDE.low)  # a pixel size below this is no picture anyone exports
+MAX_SIDE = int(EXPORT_SIDE.high)  # the long side of any export: larger is a typo, or a memory error on the way
 DEFAULT_TEXT = "4x"
 DEFAULT_RESAMPLE = "smooth"
 

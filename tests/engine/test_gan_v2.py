@@ -204,7 +204,9 @@ def test_the_studio_opens_on_the_best_scoring_bundled_model_at_its_showcase_seed
     assert [m.name for m in models if m.featured] == ["b-best"]
     best = bundled / "b-best.safetensors"
     assert main(["model", "showcase", str(best), "--seed", "42", "--class", "dogs"]) == 0
-    assert main(["model", "showcase", str(best), "--seed", "-1"]) == 2
+    with pytest.raises(SystemExit) as refused:  # the seed is refused as the arguments are read
+        main(["model", "showcase", str(best), "--seed", "-1"])
+    assert refused.value.code == 2
     model = LatentModel.load(best)
     state = _initial_state(model)
     assert state.seed == 42 and state.class_index == 1

@@ -18,6 +18,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.spec.bounds import (
+    BATCH,
+    EMA_DECAY,
+    FEATURE_LOSS,
+    LEARNING_RATE,
+    LECAM,
+    LOSS_WEIGHT,
+    N_CRITIC,
+    SEED,
+    STEP_INTERVAL,
+    TRAINING_STEPS,
+)
 from studio.spec.models import GANConfig, VAEConfig
 from studio.spec.options import cli_option
 
@@ -36,7 +48,7 @@ GAN_DEFAULTS: dict[str, tuple[float, float, tuple[float, float], int]] = {
 }
 VAE_DEFAULTS = (1e-3, (0.9, 0.999))
 V2_LECAM = 0.1
-MAX_FEATURE_LOSS = 100.0
+MAX_FEATURE_LOSS = float(FEATURE_LOSS.high)
 
 
 class TrainingError(ValueError):
@@ -64,15 +76,18 @@ class TrainConfig:
     # The fields with a cli_option are `studio train`'s options (studio.commands.train).
     steps: int = field(  # generator updates for a GAN, optimiser steps for a VAE
         default=10_000,
-        metadata=cli_option("--steps", "optimiser steps (generator steps for a GAN); default 10000", type=int),
+        metadata=cli_option(
+            "--steps", "optimiser steps (generator steps for a GAN); default 10000", type=TRAINING_STEPS.argument()
+        ),
     )
-    batch: int = field(default=64, metadata=cli_option("--batch", "images per step; default 64", type=int))
+    batch: int = field(default=64, metadata=cli_option("--batch", "images per step; default 64", type=BATCH.argument()))
     lr: float = field(  # the VAE's, or the generator's
-        default=2e-4, metadata=cli_option("--lr", "learning rate (the generator's for a GAN)", type=float)
+        default=2e-4,
+        metadata=cli_option("--lr", "learning rate (the generator's for a GAN)", type=LEARNING_RATE.argument()),
     )
     d_lr: float | None = field(  # the discriminator's; None: same as lr
         default=None,
-        metadata=cli_option("--d-lr", "the discriminator's learning rate (GAN)", type=float),
+        metadata=cli_option("--d-lr", "the discriminator's learning rate (GAN)", type=LEARNING_RATE.argument()),
     )
     betas: tuple[float, float] = (0.5, 0.999)
     lr_schedule: str = field(  # "cosine": to zero at `steps`
@@ -81,35 +96,49 @@ class TrainConfig:
     n_critic: int = field(  # discriminator steps per generator step
         default=1,
         metadata=cli_option(
-            "--n-critic", "discriminator steps per generator step (5 for wgan-gp, else 1)", type=int, group="GAN"
+            "--n-critic",
+            "discriminator steps per generator step (5 for wgan-gp, else 1)",
+            type=N_CRITIC.argument(),
+            group="GAN",
         ),
     )
     gp_weight: float = field(  # wgan-gp only
         default=10.0,
-        metadata=cli_option("--gp-weight", "wgan-gp gradient penalty weight (10)", type=float, group="GAN"),
+        metadata=cli_option(
+            "--gp-weight", "wgan-gp gradient penalty weight (10)", type=LOSS_WEIGHT.argument(), group="GAN"
+        ),
     )
     ema_decay: float | None = field(  # generator weight average; None: sample from the raw G
         default=0.999,
         metadata=cli_option(
             "--ema",
             "generator weight average decay (0.999; 0 switches it off)",
-            type=float,
+            type=EMA_DECAY.argument(),
             read=read_decay,
             group="GAN",
         ),
     )
     log_every: int = field(  # losses are read back from the device this often, no more
-        default=50, metadata=cli_option("--log-every", "read losses back every N steps (default 50)", type=int)
+        default=50,
+        metadata=cli_option(
+            "--log-every", "read losses back every N steps (default 50)", type=STEP_INTERVAL.argument()
+        ),
     )
     sample_every: int = field(
-        default=500, metadata=cli_option("--sample-every", "write a sample grid every N steps (default 500)", type=int)
+        default=500,
+        metadata=cli_option(
+            "--sample-every", "write a sample grid every N steps (default 500)", type=STEP_INTERVAL.argument()
+        ),
     )
     checkpoint_every: int = field(
         default=1000,
-        metadata=cli_option("--checkpoint-every", "write a checkpoint every N steps (default 1000)", type=int),
+        metadata=cli_option(
+            "--checkpoint-every", "write a checkpoint every N steps (default 1000)", type=STEP_INTERVAL.argument()
+        ),
     )
     seed: int = field(
-        default=0, metadata=cli_option("--seed", "seed for weights, noise and batch order; default 0", type=int)
+        default=0,
+        metadata=cli_option("--seed", "seed for weights, noise and batch order; default 0", type=SEED.argument()),
     )
     device: str = field(  # auto, cpu, cuda, cuda:N, mps
         default="auto", metadata=cli_option("--device", "auto, cpu, cuda, cuda:N or mps (default auto)")
@@ -145,7 +174,7 @@ class TrainConfig:
     lecam: float = field(  # LeCam regularisation weight (Tseng et al. 2021); 0: off
         default=0.0,
         metadata=cli_option(
-            "--lecam", "LeCam regularisation weight (0.1 for v2, else 0: off)", type=float, group="GAN"
+            "--lecam", "LeCam regularisation weight (0.1 for v2, else 0: off)", type=LECAM.argument(), group="GAN"
         ),
     )
     # Conditional GAN v2: the class's weight rises linearly from 0 at the first step number to 1
@@ -169,7 +198,7 @@ class TrainConfig:
             "--feature-loss",
             "VAE: add a VGG19 feature term to the reconstruction loss, with an L1 pixel term (DFC-VAE); "
             "0.5 weighs the two alike (default 0: off)",
-            type=float,
+            type=FEATURE_LOSS.argument(),
             metavar="WEIGHT",
             group="model",
         ),

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from studio.spec.bounds import BATCH, LEARNING_RATE, TRAINING_STEPS
 from studio.spec.finetune import AUGMENTATIONS
 from studio.spec.models import LOSSES
 from studio.ui.controls import section_label
@@ -40,9 +41,12 @@ class SettingsPage(QWizardPage):
         self.session = session
         self.setTitle("Settings")
         self.setSubTitle("The defaults suit a few hundred images. More steps adapt further; watch the samples.")
-        self.steps = QSpinBox(minimum=10, maximum=1_000_000, singleStep=100, value=1000)
-        self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
-        self.lr = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=0.1, singleStep=0.0001, value=0.0)
+        # The ranges are the bounds table's (studio.spec.bounds), as for `studio finetune`.
+        steps, batch = TRAINING_STEPS, BATCH
+        self.steps = QSpinBox(minimum=int(steps.low), maximum=int(steps.high), singleStep=100, value=1000)
+        self.batch = QSpinBox(minimum=int(batch.low), maximum=int(batch.high), value=16)
+        # 0 is the "recipe default" below the table's lowest learning rate.
+        self.lr = QDoubleSpinBox(decimals=5, minimum=0.0, maximum=LEARNING_RATE.high, singleStep=0.0001, value=0.0)
         self.lr.setSpecialValueText("recipe default")
         self.loss = QComboBox()
         self.loss.addItem("Same as the base model", None)

@@ -40,7 +40,18 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from studio.spec.bounds import MAX_SEED
+from studio.spec.bounds import (
+    MAX_SEED,
+    PREVIEW_INTERVAL,
+    SEED,
+    STYLE_LEARNING_RATE,
+    STYLE_MIN_SIZE,
+    STYLE_SCALE,
+    STYLE_SIZE,
+    STYLE_STEPS,
+    STYLE_WEIGHT,
+    Bound,
+)
 from studio.spec.style import LAYER_NAMES
 from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text, estimate_seconds
@@ -111,7 +122,7 @@ class ScientificSpinBox(QDoubleSpinBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setDecimals(8)
-        self.setRange(0.0, 1e9)
+        self.setRange(STYLE_WEIGHT.low, STYLE_WEIGHT.high)
         self.setKeyboardTracking(False)
 
     def textFromValue(self, value: float) -> str:
@@ -323,9 +334,10 @@ class SettingsForm(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.fields: dict[str, QWidget] = {}
 
-        def spin(name: str, minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
+        # Every range is the bounds table's (studio.spec.bounds): the CLI and a reopened PNG accept the same.
+        def spin(name: str, bound: Bound, step: int = 1, suffix: str = "") -> QSpinBox:
             widget = QSpinBox()
-            widget.setRange(minimum, maximum)
+            widget.setRange(int(bound.low), int(bound.high))
             widget.setSingleStep(step)
             widget.setSuffix(suffix)
             widget.setKeyboardTracking(False)
@@ -333,11 +345,11 @@ class SettingsForm(QWidget):
             self.fields[name] = widget
             return widget
 
-        def real(name: str, minimum: float, maximum: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+        def real(name: str, bound: Bound, step: float, decimals: int = 2) -> QDoubleSpinBox:
             widget = QDoubleSpinBox()
-            widget.setRange(minimum, maximum)
+            widget.setDecimals(decimals)  # before the range, which Qt rounds to the decimals
+            widget.setRange(bound.low, bound.high)
             widget.setSingleStep(step)
-            widget.setDecimals(decimals)
             widget.setKeyboardTracking(False)
             widget.valueChanged.connect(lambda value, n=name: self._edit(n, float(value)))
             self.fields[name] = widget
@@ -367,13 +379,13 @@ class SettingsForm(QWidget):
             widget.setToolTip(tip)
             form.addRow(label, widget)
 
-        row("Size", spin("size", 64, 4096, 64, " px"), "Long side of the result")
+        row("Size", spin("size", STYLE_SIZE, 64, " px"), "Long side of the result")
         row(
             "First scale",
-            spin("min_size", 16, 4096, 16, " px"),
+            spin("min_size", STYLE_MIN_SIZE, 16, " px"),
             "The run starts this small and doubles up to Size: big shapes first, then detail",
         )
-        row("Steps", spin("steps", 1, 5000, 10, " per scale"), "Optimiser steps at each scale")
+        row("Steps", spin("steps", STYLE_STEPS, 10, " per scale"), "Optimiser steps at each scale")
         row("Style weight", weight("style_weight"), "How strongly the painting's textures count")
         row("Content weight", weight("content_weight"), "How strongly the photo's shapes count")
         row("Smoothness", weight("tv_weight"), "Total-variation weight: higher removes speckle, too high blurs")
@@ -384,16 +396,18 @@ class SettingsForm(QWidget):
         )
         row("Content layers", layers("content_layers"), "VGG19 layers whose shapes are kept")
         row(
-            "Style scale", real("style_scale", 0.05, 8.0, 0.1), "Size of the painting's brushwork relative to the photo"
+            "Style scale",
+            real("style_scale", STYLE_SCALE, 0.1),
+            "Size of the painting's brushwork relative to the photo",
         )
         row("Optimiser", choice("optimizer", OPTIMIZER_LABELS), "L-BFGS converges in fewer steps; Adam is steadier")
-        row("Learning rate", real("learning_rate", 0.001, 10.0, 0.05, 3), "Step size of the optimiser")
+        row("Learning rate", real("learning_rate", STYLE_LEARNING_RATE, 0.05, 3), "Step size of the optimiser")
         row("Pooling", choice("pooling", POOLING_LABELS), "How VGG19 shrinks its feature maps")
         row("Colour", choice("preserve_color", COLOUR_LABELS), "Keep the photo's colours instead of the painting's")
         seed_row = QWidget()
         seed_layout = QHBoxLayout(seed_row)
         seed_layout.setContentsMargins(0, 0, 0, 0)
-        seed_layout.addWidget(spin("seed", 0, MAX_SEED), 1)
+        seed_layout.addWidget(spin("seed", SEED), 1)
         self.dice = QToolButton()
         self.dice.setText("⚄")
         self.dice.setToolTip("A new random seed")
@@ -405,7 +419,7 @@ class SettingsForm(QWidget):
         amp.toggled.connect(lambda on: self._edit("amp", bool(on)))
         self.fields["amp"] = amp
         row("", amp, "bfloat16 convolutions on CUDA: faster, less memory; no effect on a CPU")
-        row("Preview every", real("preview_interval_s", 0.1, 10.0, 0.1, 1), "Seconds between live previews")
+        row("Preview every", real("preview_interval_s", PREVIEW_INTERVAL, 0.1, 1), "Seconds between live previews")
         self.fields["preview_interval_s"].setSuffix(" s")
 
         self.error = QLabel("")

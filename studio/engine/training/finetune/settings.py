@@ -24,6 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 from studio.engine.devices import DeviceInfo, select_device
 from studio.engine.training.config import TrainingError, read_decay
+from studio.spec.bounds import (
+    ADAM_BETA,
+    BATCH,
+    CLASS_INDEX,
+    EMA_DECAY,
+    HELDOUT,
+    LEARNING_RATE,
+    SEED,
+    STEP_INTERVAL,
+    TRAINING_STEPS,
+    Bound,
+    OutOfRange,
+)
 from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, FREEZE_PRESETS, RESIZE_MODES
 from studio.spec.models import LOSSES
 from studio.spec.options import cli_option, given_options, options_of
@@ -50,10 +63,47 @@ def _write_freeze(value: str | tuple[str, ...]) -> str:
 
 def _read_betas(text: str) -> tuple[float, float]:
     try:
-        first, second = (float(b) for b in text.split(","))
+        first, second = (ADAM_BETA.parse(b) for b in text.split(","))
+    except OutOfRange as exc:
+        raise TrainingError(f"--betas: {exc}") from None
     except ValueError as exc:
         raise TrainingError(f"--betas takes two numbers, e.g. 0,0.999; got {text!r}") from exc
     return first, second
+
+
+# Every number of the settings and its bound (studio.spec.bounds); those that may be None are
+# optional ("the recipe's default", "the policy for the run's length", "switched off").
+_NUMBERS: dict[str, tuple[Bound, bool]] = {
+    "steps": (TRAINING_STEPS, False),
+    "batch": (BATCH, False),
+    "lr": (LEARNING_RATE, True),
+    "d_lr": (LEARNING_RATE, True),
+    "ema": (EMA_DECAY, True),
+    "class_index": (CLASS_INDEX, True),
+    "heldout": (HELDOUT, False),
+    "seed": (SEED, False),
+    **{name: (STEP_INTERVAL, True) for name in ("log_every", "sample_every", "checkpoint_every")},
+}
+
+
+def _check_numbers(settings: FinetuneSettings) -> None:
+    """Raise :class:`TrainingError` naming the first number of ``settings`` outside its bound
+    (or no number at all: a list, a string, NaN from a hand-edited file)."""
+    for name, (bound, optional) in _NUMBERS.items():
+        value = getattr(settings, name)
+        if value is None and optional:
+            continue
+        problem = bound.problem(value)
+        if problem is not None:
+            raise TrainingError(f"{name}: {problem}")
+    betas = settings.betas
+    if betas is not None:
+        if not isinstance(betas, tuple) or len(betas) != 2:
+            raise TrainingError(f"betas: give two numbers, e.g. 0,0.999; got {betas!r}"[:200])
+        for beta in betas:
+            problem = ADAM_BETA.problem(beta)
+            if problem is not None:
+                raise TrainingError(f"betas: {problem}")
 
 
 # --- the cadence policy ----------------------------------------------------------------------------
@@ -101,7 +151,10 @@ class FinetuneSettings:
     steps: int = field(
         default=1000,
         metadata=cli_option(
-            "--steps", "training steps (generator steps for a GAN); default 1000", type=int, always=True
+            "--steps",
+            "training steps (generator steps for a GAN); default 1000",
+            type=TRAINING_STEPS.argument(),
+            always=True,
         ),
     )
     # A FREEZE_PRESETS key, block names, or "auto".
@@ -118,13 +171,15 @@ class FinetuneSettings:
     loss: str | None = field(
         default=None, metadata=cli_option("--loss", "GAN loss (default: the base model's)", choices=LOSSES)
     )
-    batch: int = field(default=16, metadata=cli_option("--batch", "images per step; default 16", type=int))
+    batch: int = field(default=16, metadata=cli_option("--batch", "images per step; default 16", type=BATCH.argument()))
     # None: the recipe's default for the loss.
     lr: float | None = field(
-        default=None, metadata=cli_option("--lr", "learning rate (the generator's for a GAN)", type=float)
+        default=None,
+        metadata=cli_option("--lr", "learning rate (the generator's for a GAN)", type=LEARNING_RATE.argument()),
     )
     d_lr: float | None = field(
-        default=None, metadata=cli_option("--d-lr", "the discriminator's learning rate (GAN)", type=float)
+        default=None,
+        metadata=cli_option("--d-lr", "the discriminator's learning rate (GAN)", type=LEARNING_RATE.argument()),
     )
     betas: tuple[float, float] | None = field(
         default=None,
@@ -141,7 +196,7 @@ class FinetuneSettings:
         metadata=cli_option(
             "--ema",
             "generator weight average decay (0.999; 0 switches it off)",
-            type=float,
+            type=EMA_DECAY.argument(),
             read=read_decay,
             write=lambda decay: "0" if decay is None else str(decay),
         ),
@@ -168,11 +223,14 @@ class FinetuneSettings:
     )
     # The part of the folder kept out of training, for KID.
     heldout: float = field(
-        default=0.1, metadata=cli_option("--heldout", "part of the folder kept for KID (default 0.1)", type=float)
+        default=0.1,
+        metadata=cli_option("--heldout", "part of the folder kept for KID (default 0.1)", type=HELDOUT.argument()),
     )
     seed: int = field(
         default=0,
-        metadata=cli_option("--seed", "seed for noise, batches and the held-out split (default 0)", type=int),
+        metadata=cli_option(
+            "--seed", "seed for noise, batches and the held-out split (default 0)", type=SEED.argument()
+        ),
     )
     # The cadences; None: the policy for the run's length (Cadence.for_steps).
     sample_every: int | None = field(
@@ -180,7 +238,7 @@ class FinetuneSettings:
         metadata=cli_option(
             "--sample-every",
             "write a sample grid every N steps (default: 20 in a run, at most every 100 steps)",
-            type=int,
+            type=STEP_INTERVAL.argument(),
         ),
     )
     checkpoint_every: int | None = field(
@@ -188,13 +246,15 @@ class FinetuneSettings:
         metadata=cli_option(
             "--checkpoint-every",
             "checkpoint (and KID) every N steps (default: 4 in a run, at least every 50 and at most every 500 steps)",
-            type=int,
+            type=STEP_INTERVAL.argument(),
         ),
     )
     log_every: int | None = field(
         default=None,
         metadata=cli_option(
-            "--log-every", "read losses back every N steps (default: 100 times a run, at most every 10 steps)", type=int
+            "--log-every",
+            "read losses back every N steps (default: 100 times a run, at most every 10 steps)",
+            type=STEP_INTERVAL.argument(),
         ),
     )
     device: str = field(
@@ -212,14 +272,7 @@ class FinetuneSettings:
             raise TrainingError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.resize not in RESIZE_MODES:
             raise TrainingError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {self.resize!r}")
-        if not 0.0 <= self.heldout < 0.9:
-            raise TrainingError(f"the held-out part must be between 0 and 0.9, got {self.heldout!r}")
-        for name in ("steps", "batch", *CADENCES):
-            value = getattr(self, name)
-            if name in CADENCES and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
+        _check_numbers(self)
         if self.augment is not None:
             normalise_augment(self.augment)
         if isinstance(self.freeze, str) and self.freeze != "auto" and self.freeze not in FREEZE_PRESETS:
@@ -252,6 +305,10 @@ class FinetuneSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FinetuneSettings:
+        """Settings from :meth:`to_dict`'s output (a job folder, a draft); every number is
+        checked against its bound, and :class:`TrainingError` names the field that is wrong."""
+        if not isinstance(data, dict):
+            raise TrainingError(f"the fine-tune settings must be a JSON object, not {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         for key in ("freeze", "betas", "augment"):
@@ -259,7 +316,7 @@ class FinetuneSettings:
                 values[key] = tuple(values[key])
         try:
             return cls(**values)
-        except TypeError as exc:
+        except (TypeError, AttributeError) as exc:  # a missing field, text where a list belongs
             raise TrainingError(f"the fine-tune settings are invalid ({exc})") from exc
 
     # --- the command line ----------------------------------------------------------------------------
