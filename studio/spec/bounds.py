@@ -116,8 +116,6 @@ BETA = Bound("beta", 0.0, 1000.0, integer=False)
 # An image's long side over its short side, for style transfer: a 13:1 panorama is painted (its
 # short side enlarged to what the networks need); a strip of a pixel or two is refused by name.
 ASPECT_RATIO = Bound("the long side over the short side", 1.0, 64.0, integer=False)
-
-
 # An exported picture's long side: below 16 is no picture anyone exports, above 8192 a typo or
 # a memory error on the way (studio.spec.export_size's MIN_SIDE/MAX_SIDE).
 EXPORT_SIDE = Bound("a pixel size", 16, 8192)
