@@ -76,13 +76,13 @@ def load_image_bytes(tmp_path, data: bytes):
     return load_image(path)
 
 
-@fuzz_examples(60)
+@fuzz_examples(150)
 @given(data=st.sampled_from(sorted(VALID)).flatmap(lambda fmt: mutated(VALID[fmt])))
 def test_damaged_images_give_a_clear_error_or_an_image(tmp_path_factory, data):
     _check_load(tmp_path_factory.mktemp("img"), data)
 
 
-@fuzz_examples(25)
+@fuzz_examples(60)
 @given(
     data=st.binary(max_size=300)
     | st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP", b"BM"]).flatmap(

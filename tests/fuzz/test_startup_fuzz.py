@@ -101,7 +101,7 @@ def start_window(qtbot, studio_home, tmp_path, monkeypatch):
     return start
 
 
-@fuzz_examples(15)
+@fuzz_examples(40)
 @given(settings=ini_files(), bookmarks=json_files(VALID_BOOKMARKS), session=json_files(VALID_SESSION))
 def test_the_window_starts_on_any_user_files(start_window, settings, bookmarks, session, caplog):
     caplog.set_level(logging.CRITICAL)
