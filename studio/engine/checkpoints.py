@@ -152,7 +152,7 @@ def _check_entries(file: Path, header: dict[str, Any], data_size: int) -> None:
         if not isinstance(entry, dict):
             raise _corrupt(file, f"tensor {name!r} has no description")
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise _corrupt(file, f"tensor {name!r} has unknown dtype {dtype!r}")
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
             raise _corrupt(file, f"tensor {name!r} has an invalid shape")
