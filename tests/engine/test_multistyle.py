@@ -89,6 +89,8 @@ def test_one_style_against_a_blend(styler, one_thread):
 
 
 def test_cache_is_written_then_used_without_onnx(monkeypatch):
+    # A network an earlier test loaded (under its own user data folder) would skip the first load.
+    multistyle.forget_loaded()
     first = multistyle.load_multistyle("cpu")
     path = multistyle.cache_path()
     assert path.is_file() and path.parent.name == "instant-style"
