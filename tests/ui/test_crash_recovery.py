@@ -8,11 +8,14 @@ that job. The second start must show the offer, and Restore it must give back th
 painting, weight, strength, settings and last picture, and the explorer must reopen on seed 4242.
 
 Display: on a real X server (Xvfb) when the ``Xvfb`` binary exists, so the app draws with its
-X11 platform plugin as on a desktop; otherwise (CI's bare image) Qt's offscreen platform.
-Xvfb is started here rather than through ``xvfb-run``, so that the process killed is the app
-itself, not the wrapper. Which one ran is printed (``pytest -s`` shows it);
-CRASH_TEST_OFFSCREEN=1 forces offscreen where Xvfb exists. CRASH_SCREENSHOT=PATH saves the
-window with the offer (docs/crash-recovery.png is made so, under Xvfb).
+X11 platform plugin as on a desktop (CI installs xvfb and the plugin's libraries: .ci/run);
+otherwise Qt's offscreen platform. Xvfb is started here rather than through ``xvfb-run``, so
+that the process killed is the app itself, not the wrapper. Which one ran is printed
+(``pytest -s`` shows it), named in every failure message, and checked against the platform
+the app itself reports; CRASH_TEST_OFFSCREEN=1 forces offscreen where Xvfb exists.
+CRASH_SCREENSHOT=PATH saves the window with the offer at PATH and the restored panel beside it
+("-restored" before the suffix): docs/crash-recovery.png and docs/crash-recovery-restored.png
+are made so, under Xvfb.
 """
 
 import hashlib
@@ -40,11 +43,13 @@ DEADLINE_S = 300  # a guard against a hung app, not a speed requirement
 
 @pytest.fixture
 def display():
-    """Environment for a Qt app on a screen: a private Xvfb display if there is one, else offscreen."""
+    """(the Qt platform the app must use, its environment): a private Xvfb display if there is
+    one, else offscreen."""
     xvfb = None if os.environ.get("CRASH_TEST_OFFSCREEN") else shutil.which("Xvfb")
     if xvfb is None:
-        print("crash recovery test: Qt offscreen platform (no Xvfb here)")
-        yield {"QT_QPA_PLATFORM": "offscreen"}
+        why = "CRASH_TEST_OFFSCREEN is set" if os.environ.get("CRASH_TEST_OFFSCREEN") else "no Xvfb here"
+        print(f"crash recovery test: Qt offscreen platform ({why})")
+        yield "offscreen", {"QT_QPA_PLATFORM": "offscreen"}
         return
     read, write = os.pipe()
     server = subprocess.Popen(
@@ -56,10 +61,13 @@ def display():
     os.close(write)
     with os.fdopen(read) as pipe:
         number = pipe.readline().strip()
-    print(f"crash recovery test: Xvfb display :{number}")
-    yield {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{number}"}
-    server.terminate()
-    server.wait(timeout=30)
+    try:
+        assert number, f"{xvfb} did not start (exit status {server.poll()})"
+        print(f"crash recovery test: xcb platform on Xvfb display :{number}")
+        yield "xcb", {"QT_QPA_PLATFORM": "xcb", "DISPLAY": f":{number}"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _app(env: dict, script: str, log: Path) -> subprocess.Popen:
@@ -78,25 +86,35 @@ def _checksum(image: Image.Image) -> str:
 
 
 def _image(path: Path, seed: int) -> Path:
+    """An 80x60 picture: seed 1 a rainbow gradient (the photo), others blue and orange waves (the
+    painting), so that the two slots look different in the screenshots."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:60, 0:80]
-    pixels = np.stack([x * 3 % 256, y * 4 % 256, (x * y) % 256], axis=-1) + rng.integers(0, 40, (60, 80, 3))
+    if seed == 1:
+        pixels = np.stack([x * 3 % 256, y * 4 % 256, (x * y) % 256], axis=-1)
+    else:
+        wave = (np.sin(x / 4 + 2 * np.sin(y / 7)) + 1) * 127
+        pixels = np.stack([wave, wave * 0.6 + 40, 255 - wave], axis=-1)
+    pixels = pixels + rng.integers(0, 40, (60, 80, 3))
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
     return path
 
 
 def test_kill_9_during_a_style_job_is_offered_back_and_restored(tmp_path, display):
+    platform, screen = display
+    on = f"(Qt platform: {platform})"
     photo, painting = _image(tmp_path / "harbour.png", 1), _image(tmp_path / "waves.png", 2)
     ready, report = tmp_path / "ready.json", tmp_path / "report.json"
     env = {
         **os.environ,
-        **display,
+        **screen,
         "PYTHONPATH": str(REPO),
         "CRASH_PHOTO": str(photo),
         "CRASH_PAINTING": str(painting),
         "CRASH_READY": str(ready),
         "CRASH_REPORT": str(report),
-        "CRASH_SCREENSHOT": os.environ.get("CRASH_SCREENSHOT", ""),  # docs/crash-recovery.png is made so
+        # docs/crash-recovery.png and docs/crash-recovery-restored.png are made so
+        "CRASH_SCREENSHOT": os.environ.get("CRASH_SCREENSHOT", ""),
     }
     # (LATENT_STUDIO_HOME is already tmp_path's, from the studio_home fixture: the app inherits it.)
 
@@ -104,8 +122,8 @@ def test_kill_9_during_a_style_job_is_offered_back_and_restored(tmp_path, displa
     deadline = time.monotonic() + DEADLINE_S
     try:
         while not ready.exists():
-            assert first.poll() is None, f"the app ended early:\n{(tmp_path / 'first.log').read_text()}"
-            assert time.monotonic() < deadline, f"no autosave in time:\n{(tmp_path / 'first.log').read_text()}"
+            assert first.poll() is None, f"the app ended early {on}:\n{(tmp_path / 'first.log').read_text()}"
+            assert time.monotonic() < deadline, f"no autosave in time {on}:\n{(tmp_path / 'first.log').read_text()}"
             time.sleep(0.2)
         time.sleep(0.5)  # the Refine is under way
         first.send_signal(signal.SIGKILL)
@@ -113,7 +131,7 @@ def test_kill_9_during_a_style_job_is_offered_back_and_restored(tmp_path, displa
         if first.poll() is None:
             first.kill()
         first.wait(timeout=60)
-    assert first.returncode == -signal.SIGKILL
+    assert first.returncode == -signal.SIGKILL, on
     assert (files.current_folder() / files.WORK_FILE).is_file()  # what the killed app left
     before = json.loads(ready.read_text())
 
@@ -123,10 +141,11 @@ def test_kill_9_during_a_style_job_is_offered_back_and_restored(tmp_path, displa
     finally:
         if second.poll() is None:
             second.kill()
-    assert second.returncode == 0, (tmp_path / "second.log").read_text()
+    assert second.returncode == 0, f"the second start failed {on}:\n{(tmp_path / 'second.log').read_text()}"
     state = json.loads(report.read_text())
+    assert state["platform"] == platform, f"the app ran on Qt's {state['platform']} platform, not {platform}"
 
-    assert state["offer_visible"]
+    assert state["offer_visible"], on
     assert state["offer"] == (
         "Your last Style work was not closed properly: the photo harbour.png, 1 painting (waves.png)"
         " and the last picture."

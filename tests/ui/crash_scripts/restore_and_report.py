@@ -2,7 +2,9 @@
 
 Waits for the Latent Explorer to show its model (where it reopens), then reports what the
 Style panel offers, saves a screenshot of the offer (CRASH_SCREENSHOT), clicks Restore it,
-reports what the panel then holds to CRASH_REPORT, and quits cleanly.
+saves a second one of the restored panel (CRASH_SCREENSHOT with "-restored" before its suffix),
+reports what the panel then holds and the Qt platform it ran on to CRASH_REPORT, and quits
+cleanly.
 """
 
 import hashlib
@@ -20,6 +22,11 @@ explorer = window.latent_panel.explorer  # noqa: F821
 window.resize(1200, 760)  # noqa: F821
 
 
+def screenshot(path: Path) -> None:
+    """The window as a 256-colour PNG: the docs' pictures stay small (under 150 KB)."""
+    to_pil(window.grab().toImage()).quantize(256).save(path, optimize=True)  # noqa: F821
+
+
 def checksum(image) -> str:
     return hashlib.sha256(np.asarray(image.convert("RGB")).tobytes()).hexdigest()
 
@@ -33,15 +40,18 @@ def report() -> None:
     app.processEvents()  # noqa: F821
     bar = panel.recovery_bar
     state = {
+        "platform": app.platformName(),  # noqa: F821
         "offer_visible": bar.isVisible(),
         "offer": bar.label.text(),
         "explorer": {"model": shown.model_sha256, "seed": shown.seed},
     }
-    shot = os.environ.get("CRASH_SCREENSHOT")
+    shot = Path(os.environ["CRASH_SCREENSHOT"]) if os.environ.get("CRASH_SCREENSHOT") else None
     if shot:
-        window.grab().save(shot)  # noqa: F821
+        screenshot(shot)
     bar.restore_button.click()
     app.processEvents()  # noqa: F821
+    if shot:
+        screenshot(shot.with_name(f"{shot.stem}-restored{shot.suffix}"))
     run = panel.run
     state.update(
         offer_visible_after=bar.isVisible(),
