@@ -7,13 +7,17 @@ import pytest
 import torch
 
 from studio.engine.checkpoints import ModelFileError, load_model, save_model
+from studio.engine.devices import select_device
+from studio.engine.jobs import run_to_end
 from studio.engine.training import loop
 from studio.engine.training.checkpoint import checkpoint_path, load_checkpoint
 from studio.engine.training.config import TrainingError
+from studio.engine.training.finetune.job import finetune_job
 from studio.engine.training.finetune.library import library_path, saved_settings
 from studio.engine.training.finetune.settings import FinetuneSettings
 from studio.engine.training.loop import TrainingDiverged
 from studio.engine.training.trainers import GANTrainer, VAETrainer
+from tests.engine.test_finetune import bases, pictures, settings  # noqa: F401  (fixtures)
 from tests.engine.test_training import run, run_until, squares, tiny_gan, tiny_vae
 
 
@@ -74,6 +78,23 @@ def test_a_run_cancelled_after_its_weights_went_nan_keeps_the_last_good_checkpoi
     with pytest.raises(TrainingDiverged, match=r"by step 4: .*NaN/Inf \(d\..*The checkpoint from step 2 "):
         run_until(config, squares(), out, stop_after=4)
     assert load_checkpoint(checkpoint_path(out)).step == 2
+
+
+def test_a_fine_tune_whose_weights_go_nan_keeps_its_last_good_checkpoint_and_resumes(
+    bases,  # noqa: F811
+    pictures,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    recipe = settings(bases, pictures, name="Diverging", log_every=5, checkpoint_every=2)
+    ckpt = checkpoint_path(library_path("Diverging", tmp_path))
+    _poison_after(monkeypatch, GANTrainer, "g", at=2)
+    with pytest.raises(TrainingDiverged, match=r"by step 4: .*NaN/Inf \(g\..*The checkpoint from step 2 .* is intact"):
+        run_to_end(finetune_job(recipe, device=select_device(), out_dir=tmp_path))
+    assert load_checkpoint(ckpt).step == 2
+    monkeypatch.undo()
+    resumed = run_to_end(finetune_job(recipe, device=select_device(), out_dir=tmp_path, resume=True))
+    assert resumed.model_path is not None and load_checkpoint(ckpt).step == 6
 
 
 # --- resuming a checkpoint that lies ------------------------------------------------------------------------
