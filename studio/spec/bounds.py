@@ -165,6 +165,9 @@ DATA_IMAGE_SIZE = Bound("the image size", 8, 1024)
 DATA_LIMIT = Bound("the number of images", 1, 1_000_000)
 # latent-studio --self-test --timeout, in seconds (a day at most).
 SELF_TEST_TIMEOUT = Bound("the time-out in seconds", 1.0, 86_400.0, integer=False)
+# A training run's colour jitter of the real images (brightness, contrast, saturation +- this);
+# TrainConfig's MAX_JITTER, checked in a checkpoint's stored config.
+COLOUR_JITTER = Bound("the colour jitter", 0.0, 0.5, integer=False)
 
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)

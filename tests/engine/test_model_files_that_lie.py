@@ -290,14 +290,15 @@ def test_finetune_import_of_a_crafted_checkpoint_is_a_model_file_error(trained, 
 
 
 def test_resume_and_import_share_the_same_clean_path(trained, tmp_path):
-    """The resume of the same crafted file says the same kind of thing (ModelFileError, naming it)."""
+    """The resume of the same crafted file says the same thing (ModelFileError, naming it and the
+    field), checked against the config before a trainer is built."""
     import shutil
 
     _, _, dataset = trained
     out = tmp_path / "resumed.safetensors"
     shutil.copy(crafted(trained, tmp_path, "x", tensors_edit=_widen), checkpoint_path(out))
     config = load_checkpoint(trained[1]).config
-    with pytest.raises(ModelFileError, match=r"resumed\.ckpt\.safetensors cannot be resumed: .*size mismatch"):
+    with pytest.raises(ModelFileError, match=r"resumed\.ckpt\.safetensors: .*g_channels 32 .*weights were made for 33"):
         run_to_end(train_job(config, dataset, out, device=CPU, resume=True))
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from studio.engine.checkpoints import (
     TRAINING_CHECKPOINT_SUFFIX,
     ModelFileError,
+    check_weights,
     load_model,
     save_model,
     validate_safetensors,
@@ -207,6 +208,38 @@ def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | 
         state={"trainer": {"modules": kept}},
         info=info,
     )
+
+
+def check_checkpoint_weights(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint to resume whose modules do not fit its config or hold NaN/Inf,
+    before the trainer is built (:func:`~studio.engine.models.store.check_model_weights` for
+    the generator, its average and the VAE; the discriminator against one built on torch's
+    meta device, which allocates nothing). Raises :class:`ModelFileError` naming the file.
+    """
+    import dataclasses
+
+    import torch
+
+    from studio.engine.models.gan import build_gan
+    from studio.engine.models.store import check_model_weights
+
+    file = checkpoint.file or Path("the checkpoint")
+    model = checkpoint.config.model
+    with checkpoint_weights(file, "resumed"):
+        modules = checkpoint.state["trainer"]["modules"]
+        if not isinstance(modules, dict):
+            raise TypeError("its modules are not a map of weights")
+        for name, weights in modules.items():
+            if not isinstance(weights, dict):
+                raise TypeError(f"the {name!r} module is not a map of weights")
+            if name == "d" and isinstance(model, GANConfig):
+                with torch.device("meta"):
+                    _, discriminator = build_gan(model)
+                what = "the gan discriminator its training config describes"
+                check_weights(file, weights, discriminator.state_dict(), what, dataclasses.asdict(model))
+            elif name in (("g", "g_ema") if isinstance(model, GANConfig) else ("vae",)):
+                kind = "gan generator" if isinstance(model, GANConfig) else "vae"
+                check_model_weights(file, weights, model, f"the {kind} its training config describes", folded=False)
 
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> VAE | Generator | StyleGenerator:

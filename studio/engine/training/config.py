@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.spec.bounds import (
+    ADAM_BETA,
     BATCH,
+    CLASS_INDEX,
+    COLOUR_JITTER,
     EMA_DECAY,
+    EVAL_SAMPLES,
     FEATURE_LOSS,
     LEARNING_RATE,
     LECAM,
@@ -29,6 +33,7 @@ from studio.spec.bounds import (
     SEED,
     STEP_INTERVAL,
     TRAINING_STEPS,
+    Bound,
 )
 from studio.spec.models import GANConfig, VAEConfig
 from studio.spec.options import cli_option
@@ -36,7 +41,7 @@ from studio.spec.options import cli_option
 KINDS = ("vae", "gan")
 LR_SCHEDULES = ("constant", "cosine")
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
-MAX_JITTER = 0.5
+MAX_JITTER = float(COLOUR_JITTER.high)
 
 # Per GAN loss: (generator lr, discriminator lr, Adam betas, critic steps per generator step).
 # hinge: SAGAN/BigGAN's two time-scale rule; wgan-gp: Gulrajani et al.; the others: DCGAN.
@@ -53,6 +58,56 @@ MAX_FEATURE_LOSS = float(FEATURE_LOSS.high)
 
 class TrainingError(ValueError):
     """A training run cannot start or go on; the message is for the user."""
+
+
+# Every number of a stored config and its bound (studio.spec.bounds); those that may be None
+# are optional (d_lr: the generator's; ema_decay: no average; fixed_class: every class). A
+# checkpoint's card is a file like any other: a batch of 10**9 or a NaN learning rate in it is
+# refused by name before the trainer is built.
+_NUMBERS: dict[str, tuple[Bound, bool]] = {
+    "steps": (TRAINING_STEPS, False),
+    "batch": (BATCH, False),
+    "lr": (LEARNING_RATE, False),
+    "d_lr": (LEARNING_RATE, True),
+    "n_critic": (N_CRITIC, False),
+    "gp_weight": (LOSS_WEIGHT, False),
+    "ema_decay": (EMA_DECAY, True),
+    **{name: (STEP_INTERVAL, False) for name in ("log_every", "sample_every", "checkpoint_every")},
+    "seed": (SEED, False),
+    "eval_samples": (EVAL_SAMPLES, False),
+    "jitter": (COLOUR_JITTER, False),
+    "fixed_class": (CLASS_INDEX, True),
+    "lecam": (LECAM, False),
+    "feature_loss": (FEATURE_LOSS, False),
+}
+_TEXTS = ("kind", "lr_schedule", "device", "name")
+_SWITCHES = ("amp", "evaluate", "flip", "random_crop", "kid_at_checkpoints", "keep_best")
+
+
+def _check_stored(values: dict[str, Any]) -> None:
+    """Raise :class:`TrainingError` naming the first field of a stored config that is out of
+    its bound or of the wrong type (a list, a string, NaN from a hand-edited or crafted card)."""
+    for name, (bound, optional) in _NUMBERS.items():
+        if name not in values or (values[name] is None and optional):
+            continue
+        problem = bound.problem(values[name])
+        if problem is not None:
+            raise TrainingError(f"{name}: {problem}")
+    betas = values.get("betas")
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+        raise TrainingError(f"betas: two numbers are needed, got {betas!r}"[:200])
+    for beta in betas:
+        problem = ADAM_BETA.problem(beta)
+        if problem is not None:
+            raise TrainingError(f"betas: {problem}")
+    for name in _TEXTS:
+        if name in values and not isinstance(values[name], str):
+            raise TrainingError(f"{name} must be text, got {values[name]!r}"[:200])
+    for name in _SWITCHES:
+        if name in values and not isinstance(values[name], bool):
+            raise TrainingError(f"{name} must be true or false, got {values[name]!r}"[:200])
+    if not isinstance(values.get("model"), dict):
+        raise TrainingError(f"model must be a JSON object of the model's settings, got {values.get('model')!r}"[:200])
 
 
 def read_decay(decay: float) -> float | None:
@@ -306,11 +361,19 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from :meth:`to_dict`'s output (a checkpoint's card); every number is checked
+        against its bound first, and :class:`TrainingError` names the field that is wrong."""
+        if not isinstance(data, dict):
+            raise TrainingError(f"the training config must be a JSON object, not {type(data).__name__}")
+        _check_stored(data)
         try:
             values = dict(data)
             kind = values["kind"]
             model_cls = VAEConfig if kind == "vae" else GANConfig
-            values["model"] = model_cls(**values["model"])
+            try:
+                values["model"] = model_cls(**values["model"])
+            except (TypeError, ValueError) as exc:  # OutOfRange from the model's own bounds
+                raise TrainingError(f"model: {exc}") from exc
             values["betas"] = tuple(values["betas"])
             for key in ("freeze", "diffaugment"):  # absent from checkpoints older than fine-tuning
                 if key in values:

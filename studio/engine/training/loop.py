@@ -40,6 +40,7 @@ from studio.engine.models import VAE, save_generative_model
 from studio.engine.training.card import best_card, model_card, run_info
 from studio.engine.training.checkpoint import (
     Checkpoint,
+    check_checkpoint_weights,
     checkpoint_path,
     checkpoint_weights,
     is_slim,
@@ -269,6 +270,9 @@ class TrainingRun:
                     "cannot be resumed: fine-tune from the model, or train into another output file"
                 )
             check_resumable(checkpoint.config, config)
+            # Shapes and NaN/Inf before a layer is built: a crafted or diverged checkpoint is a
+            # model-file error here, not an allocation failure or a NaN loss some steps later.
+            check_checkpoint_weights(checkpoint)
         if config.batch % self.world:
             raise TrainingError(
                 f"a batch of {config.batch} cannot be split evenly over {self.world} processes; "
@@ -371,6 +375,7 @@ class TrainingRun:
         step_kid: KidResult | None = None
         if step % config.checkpoint_every == 0 or step == config.steps:
             if self.measure_at_checkpoints:
+                self.refuse_diverged_weights()  # no KID, no best weights from NaN
                 step_kid = self.evaluate()
                 if config.keep_best and step_kid is not None and is_best(self.kid_history):
                     # The run's best weights so far by KID, as a model file: a long run that later
@@ -401,8 +406,24 @@ class TrainingRun:
         self.kid_history.append(kid)
         return kid
 
+    def refuse_diverged_weights(self, final: torch.nn.Module | None = None) -> None:
+        """Raise :class:`TrainingDiverged` when any module's weights (the generator, its
+        average, the discriminator, the VAE; and ``final``, the model about to be saved) hold
+        NaN/Inf: such weights must never replace the last good checkpoint, nor become a model.
+        Losses are only read every ``log_every`` steps, and the average is in no loss at all."""
+        modules: dict[str, torch.nn.Module] = dict(self._trainer().modules)
+        if final is not None and not any(final is module for module in modules.values()):
+            modules["model"] = final
+        bad = [f"{name}.{tensor}" for name, module in modules.items() for tensor in non_finite(module.state_dict())]
+        if bad:
+            raise TrainingDiverged(
+                _weights_diverged_message(bad, self.step_count, self.last_saved_step, self.ckpt_path)
+            )
+
     def checkpoint(self) -> Path:
-        """Write the checkpoint (atomically); a failed write names the checkpoint still intact."""
+        """Write the checkpoint (atomically); a failed write names the checkpoint still intact,
+        and weights that went NaN/Inf are not written over it (:class:`TrainingDiverged`)."""
+        self.refuse_diverged_weights()
         step = self.step_count
         try:
             path = save_checkpoint(
@@ -456,13 +477,7 @@ class TrainingRun:
         config, step, heldout = self.config, self.step_count, self.heldout
         # Losses are checked when logged; weights that went NaN/Inf since must not become the last
         # checkpoint or a library model that draws grey.
-        bad = non_finite(self._trainer().final_model().state_dict())
-        if bad:
-            raise TrainingDiverged(
-                f"training diverged by step {step}: the model's weights contain NaN/Inf ({bad[0]}), "
-                f"so it was not saved. {_resume_hint(self.last_saved_step, self.ckpt_path)} "
-                "Try a lower learning rate (--lr)."
-            )
+        self.refuse_diverged_weights(self._trainer().final_model())
         if self.last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
             self.checkpoint()
         if not self.grid_path.exists():
@@ -702,6 +717,22 @@ def _oom_message(
         f"{device.label} ran out of memory at step {step + 1} with batch {config.batch}. "
         f"{_resume_hint(last_saved_step, ckpt_path)} To go on, {how} with a smaller batch ({flags}), "
         "or close other programs using the GPU."
+    )
+
+
+def _weights_diverged_message(bad: list[str], step: int, last_saved_step: int | None, ckpt_path: Path) -> str:
+    """The run stopped because its weights went NaN/Inf: what is left and how to go on."""
+    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+    if last_saved_step is None:
+        how = "No checkpoint had been written yet; start again with a lower learning rate (--lr)."
+    else:
+        how = (
+            f"The checkpoint from step {last_saved_step} ({ckpt_path.name}) is intact; "
+            "resume from it with a lower learning rate (--resume --lr)."
+        )
+    return (
+        f"training diverged by step {step}: the model's weights contain NaN/Inf ({bad[0]}{more}), "
+        f"so it was not saved. {how}"
     )
 
 

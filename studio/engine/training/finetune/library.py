@@ -34,4 +34,9 @@ def saved_settings(name: str, out_dir: str | Path | None = None) -> FinetuneSett
     except ModelFileError as exc:
         raise TrainingError(str(exc)) from exc
     data = card.get("finetune_settings")
-    return FinetuneSettings.from_dict(data) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return FinetuneSettings.from_dict(data)
+    except TrainingError as exc:  # a hand-edited or crafted card: name the file it came from
+        raise TrainingError(f"{ckpt.name}: its fine-tune settings cannot be read ({exc})") from exc
