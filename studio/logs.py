@@ -64,7 +64,7 @@ class _LogFileHandler(logging.handlers.RotatingFileHandler):
                 self.stream.close()
         except OSError:  # flushing to the failed disk fails too
             pass
-        self.stream = None  # type: ignore[assignment]
+        self.stream = None
         if sys.stderr is not None:
             try:
                 sys.stderr.write(f"the log file {path} cannot be written: {reason}; logging to the terminal only\n")
