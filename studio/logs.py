@@ -9,6 +9,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING
 
+from studio.files.atomic import save_error
 from studio.files.paths import log_dir
 
 if TYPE_CHECKING:
@@ -23,6 +24,54 @@ def log_file() -> Path:
     return log_dir() / LOG_FILE_NAME
 
 
+class _LogFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, which gives up quietly when its disk fails.
+
+    The standard handler prints "--- Logging error ---" and a traceback to stderr on every log
+    call once the file cannot be written (a disk turned read-only, a full disk). This one says
+    so once, in one plain line, stops writing the file and, when nothing else logs to the
+    terminal, sends warnings and errors there instead.
+    """
+
+    def __init__(self, path: Path, *, to_terminal: bool) -> None:
+        super().__init__(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+        self.failed = False
+        self._to_terminal = to_terminal  # False when a console handler already shows every record
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+            if not self.failed:
+                return
+        if self._to_terminal and record.levelno >= logging.WARNING and sys.stderr is not None:
+            try:
+                sys.stderr.write(self.format(record) + "\n")
+            except (OSError, ValueError):  # no terminal either: nothing left to tell
+                pass
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)  # a bad log call (wrong arguments) is a bug: show it
+            return
+        if self.failed:
+            return
+        self.failed = True
+        path = self.baseFilename
+        reason = str(save_error(path, exc)).removeprefix(f"cannot write {path}: ")
+        try:
+            if self.stream is not None:
+                self.stream.close()
+        except OSError:  # flushing to the failed disk fails too
+            pass
+        self.stream = None
+        if sys.stderr is not None:
+            try:
+                sys.stderr.write(f"the log file {path} cannot be written: {reason}; logging to the terminal only\n")
+            except (OSError, ValueError):
+                pass
+
+
 def setup_logging(level: int = logging.INFO, *, console: bool = False) -> Path:
     """Send the studio's log records to a rotating file (1 MB x 5) in the user's log folder."""
     path = log_file()
@@ -31,7 +80,7 @@ def setup_logging(level: int = logging.INFO, *, console: bool = False) -> Path:
         if getattr(handler, "_studio", False):
             root.removeHandler(handler)
             handler.close()
-    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    file_handler = _LogFileHandler(path, to_terminal=not (console and sys.stderr is not None))
     file_handler.setFormatter(logging.Formatter(_FORMAT))
     file_handler._studio = True  # type: ignore[attr-defined]
     root.addHandler(file_handler)

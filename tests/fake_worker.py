@@ -37,6 +37,7 @@ class FakeJob:
 
 class FakeWorker(QObject):
     ready = Signal(object)
+    deviceChanged = Signal(object)
     startupFailed = Signal(str)
     renderDone = Signal(int, object)
     renderFailed = Signal(int, str)

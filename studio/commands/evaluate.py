@@ -63,9 +63,10 @@ def _model_file(name: str, scratch: Path) -> Path:
     from studio.engine.latent.state import find_model
     from studio.engine.models import save_generative_model
     from studio.engine.training.checkpoint import CHECKPOINT_SUFFIX, load_checkpoint, model_from_checkpoint
+    from studio.files.paths import existing_file
 
-    path = Path(name).expanduser()
-    if path.name.endswith(CHECKPOINT_SUFFIX) and path.is_file():
+    path = existing_file(name)  # "~nosuchuser/x" or a name too long is no file: find_model says so
+    if path is not None and path.name.endswith(CHECKPOINT_SUFFIX):
         checkpoint = load_checkpoint(path)
         stem = path.name[: -len(CHECKPOINT_SUFFIX)]
         card = {

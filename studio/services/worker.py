@@ -60,13 +60,26 @@ class _Job:
     announced_paused: bool = False
 
 
+def _written_for_the_user(exc: BaseException) -> bool:
+    """The studio's own errors (a class defined in a ``studio`` module, SaveError among them)
+    and OSErrors carry a message meant for the user; anything else (KeyError, a RuntimeError
+    from torch) is a bug, and its class name helps the report."""
+    if isinstance(exc, OSError):
+        return True
+    return any(cls.__module__ == "studio" or cls.__module__.startswith("studio.") for cls in type(exc).__mro__)
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    return text if _written_for_the_user(exc) else f"{type(exc).__name__}: {text}"
 
 
 class Worker(QObject):
     ready = Signal(object)  # DeviceInfo
+    # The worker moved to another device (a lost GPU: the CPU from now on); ``ready`` fires only once.
+    deviceChanged = Signal(object)  # DeviceInfo
     startupFailed = Signal(str)
     renderDone = Signal(int, object)  # stamp, result
     renderFailed = Signal(int, str)  # stamp, message
@@ -340,6 +353,8 @@ class Worker(QObject):
             device = select_device(self._preference)
             with self._cond:
                 self._device = device
+            log.info("worker moved to %s", device.label)
+            self.deviceChanged.emit(device)
         return message, is_out_of_memory(exc)
 
     def _recover(self, out_of_memory: bool) -> None:

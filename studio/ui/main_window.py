@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
 
     def _connect_worker(self) -> None:
         self.worker.ready.connect(self._on_worker_ready)
+        self.worker.deviceChanged.connect(self._on_worker_ready)  # a lost GPU: the label shows the CPU
         self.worker.startupFailed.connect(self._on_worker_failed)
         # A job a panel owns reports its own failure; only the others get a dialog here.
         self.worker.unownedJobFailed.connect(self._on_job_failed)

@@ -123,6 +123,8 @@ def test_the_worker_tells_the_user_and_moves_the_next_job_to_the_cpu(worker, qtb
         raise RuntimeError(ASSERT)
         yield  # a generator
 
+    moved: list[DeviceInfo] = []
+    worker.deviceChanged.connect(moved.append)
     with qtbot.waitSignal(worker.jobFailed, timeout=30_000, raising=True) as failed:
         worker.submit("Style transfer", broken)
     assert failed.args[1] == (
@@ -130,6 +132,9 @@ def test_the_worker_tells_the_user_and_moves_the_next_job_to_the_cpu(worker, qtb
         "the studio uses the CPU until it is restarted"
     )
     assert worker.device.kind == "cpu"
+    # The worker announces its new device, so the status bar stops naming the GPU.
+    qtbot.waitUntil(lambda: len(moved) == 1, timeout=10_000)
+    assert moved == [worker.device]
 
     seen: list[str] = []
 

@@ -97,12 +97,13 @@ def test_a_failed_startup_is_reported_and_work_fails_readably(qtbot, monkeypatch
     try:
         with qtbot.waitSignal(w.startupFailed, raising=True, timeout=WAIT_MS) as blocker:
             w.start()
-        assert "OSError: libtorch_cuda.so" in blocker.args[0]
+        # An OSError's text is written for people: shown without the class name.
+        assert blocker.args[0] == "No compute device: libtorch_cuda.so: cannot open shared object file"
         assert w.device is None
         with qtbot.waitSignal(w.jobFailed, raising=True, timeout=WAIT_MS) as blocker:
             job_id = w.submit("Style", counted(3))
         assert blocker.args[0] == job_id
-        assert blocker.args[1].startswith("Style failed: No compute device: OSError")
+        assert blocker.args[1] == "Style failed: No compute device: libtorch_cuda.so: cannot open shared object file"
         with qtbot.waitSignal(w.renderFailed, raising=True, timeout=WAIT_MS):
             w.request_render(lambda device: None)
     finally:
@@ -250,6 +251,46 @@ def test_a_failing_factory_is_reported(qtbot, worker):
         job_id = worker.submit("Style", factory)
     assert blocker.args == [job_id, "Style failed: RuntimeError: no model loaded"]
     assert not worker.has_active_jobs()
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            "save",
+            "Style transfer failed: cannot write /x/out.png: read-only file system",
+        ),
+        (
+            "model",
+            "Style transfer failed: style.safetensors: corrupt or incomplete file (the header is cut short)",
+        ),
+        ("bug", "Style transfer failed: KeyError: 'content'"),
+    ],
+)
+def test_the_studios_own_errors_reach_the_user_without_a_class_name(qtbot, worker, error, message):
+    """SaveError and ModelFileError are written for the user; a KeyError is a bug and keeps its name."""
+    import errno
+
+    from studio.engine.checkpoints import ModelFileError
+    from studio.files.atomic import save_error
+
+    errors = {
+        "save": save_error("/x/out.png", OSError(errno.EROFS, "Read-only file system")),
+        "model": ModelFileError("style.safetensors: corrupt or incomplete file (the header is cut short)"),
+        "bug": KeyError("content"),
+    }
+
+    def broken(device: DeviceInfo) -> Generator[Progress, None, None]:
+        yield Progress(0.5, "half way")
+        raise errors[error]
+
+    with qtbot.waitSignal(worker.jobFailed, raising=True, timeout=WAIT_MS) as blocker:
+        job_id = worker.submit("Style transfer", broken)
+    assert blocker.args == [job_id, message]
+    # The worker is still usable after it.
+    with qtbot.waitSignal(worker.jobFinished, raising=True, timeout=WAIT_MS) as blocker:
+        next_id = worker.submit("Next", counted(2, result="fine"))
+    assert blocker.args == [next_id, "fine"]
 
 
 def test_a_failing_render_is_reported(qtbot, worker):

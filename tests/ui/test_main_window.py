@@ -150,6 +150,30 @@ def test_a_failing_job_shows_a_readable_message_and_the_app_goes_on(window, qtbo
     assert finished.args[1]["image"].size == (128, 128)
 
 
+def test_after_a_device_side_assert_the_status_bar_shows_the_cpu(window, qtbot, monkeypatch):
+    from studio.engine import devices
+    from studio.engine.devices import DeviceInfo
+
+    monkeypatch.setattr(devices, "_unusable", {})
+    fake_gpu = DeviceInfo("cuda", "cpu", "Fake GPU", "CUDA: Fake GPU", 8 << 30)
+    with window.worker._cond:
+        window.worker._device = fake_gpu  # pretend the worker runs on a GPU
+    window._on_worker_ready(fake_gpu)
+    assert window.device_label.text() == "CUDA: Fake GPU"
+
+    def broken(device):
+        raise RuntimeError(
+            "CUDA error: device-side assert triggered\nCUDA kernel errors might be asynchronously reported"
+        )
+        yield  # a generator
+
+    with qtbot.waitSignal(window.worker.jobFailed, timeout=30_000):
+        window.worker.submit("Style transfer", broken)
+    qtbot.waitUntil(lambda: window.device_label.text().startswith("CPU ("), timeout=10_000)
+    assert "Fake GPU" not in window.device_label.text()
+    assert "Fake GPU stopped working" in window._last_error_box.text()
+
+
 def test_uncaught_exceptions_are_logged_and_shown(window, monkeypatch, qtbot):
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     import threading

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from studio.files.paths import UserPathError, user_path
+
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterator, Sequence
@@ -85,7 +87,11 @@ class ImageDataset:
 
 def load_image_dataset(path: str | os.PathLike[str]) -> ImageDataset:
     """Load a data set from its folder (the one ``dataset.json`` names) or from its npz."""
-    npz_path = _find_npz(Path(path))
+    try:
+        source = user_path(path)
+    except UserPathError as exc:  # "~nosuchuser/x", a name too long for the file system
+        raise DatasetError(exc.shown, exc.reason) from exc
+    npz_path = _find_npz(source)
     try:
         data = np.load(npz_path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array

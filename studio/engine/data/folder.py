@@ -35,6 +35,7 @@ from PIL import Image
 from studio.engine.data.dataset import HELDOUT, TRAIN, ImageDataset
 from studio.engine.jobs import Progress, run_to_end
 from studio.files.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+from studio.files.paths import user_path
 from studio.spec.finetune import MIN_IMAGES, RESIZE_MODES
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def _progress(done: int, total: int, what: str) -> Progress:
 
 def scan_job(folder: str | os.PathLike[str]) -> Generator[Progress, None, FolderScan]:
     """Open every image under ``folder`` once (fully decoded: truncation shows only then)."""
-    root = Path(folder).expanduser()
+    root = user_path(folder, FolderDataError)
     _check_folder(root)
     candidates, skipped = _candidates(root)
     good: list[Path] = []
@@ -261,7 +262,7 @@ def folder_dataset_job(
         raise FolderDataError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
     if not 0 <= label < len(class_names):
         raise FolderDataError(f"label {label} is not one of the {len(class_names)} classes")
-    root = Path(folder).expanduser()
+    root = user_path(folder, FolderDataError)
     _check_folder(root)
     candidates, skipped = _candidates(root)
     good: list[Path] = []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from studio.files.paths import existing_file
 from studio.spec.png import LATENT_KEY
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def find_model(name_or_path: str | os.PathLike[str]) -> Path:
     from studio.engine.environment import installed_models
 
     text = os.fspath(name_or_path)
-    candidate = _existing_file(text)
+    candidate = existing_file(text)
     if candidate is not None:
         return candidate
     key = text.casefold()
@@ -146,18 +147,6 @@ def find_model(name_or_path: str | os.PathLike[str]) -> Path:
     raise ModelNotFoundError(
         f"No model named {text!r}. Installed models: {available} (or give the path to a .safetensors file)"
     )
-
-
-def _existing_file(text: str) -> Path | None:
-    """``text`` as the path of an existing file, or None: a name is never an error here."""
-    try:
-        candidate = Path(text).expanduser()
-    except RuntimeError:  # "~name" of a user this system does not have
-        candidate = Path(text)
-    try:
-        return candidate if candidate.is_file() else None
-    except (OSError, ValueError):  # a name too long for the file system, a NUL character
-        return None
 
 
 def find_model_for_state(state: LatentState) -> Path:

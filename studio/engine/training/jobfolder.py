@@ -49,6 +49,7 @@ from studio.engine.training.finetune.config import class_names, finetune_config
 from studio.engine.training.finetune.library import library_path
 from studio.engine.training.finetune.settings import FinetuneSettings
 from studio.files.atomic import NEW_FOLDER_MODE, SaveError, atomic_write, atomic_write_bytes, save_error
+from studio.files.paths import user_path
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -100,7 +101,7 @@ def export_job(
     from studio.engine.data.folder import folder_dataset_job
     from studio.spec.finetune import MIN_IMAGES
 
-    target = Path(folder).expanduser()
+    target = user_path(folder, TrainingError)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise TrainingError(f"{target} is not empty: choose a new folder for the job")
     base = load_base(settings.base)
@@ -232,7 +233,7 @@ def export_job_folder(
 
 def job_settings(folder: str | os.PathLike[str]) -> tuple[FinetuneSettings, Path]:
     """The settings a job folder runs (paths made absolute) and where it writes its result."""
-    root = Path(folder).expanduser().resolve()
+    root = user_path(folder, TrainingError).resolve()
     try:
         card = json.loads((root / JOB_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -309,7 +310,7 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
     """
     from studio.engine.models import load_generative_model, save_generative_model
 
-    source = Path(path).expanduser()
+    source = user_path(path, TrainingError)
     if source.is_dir():
         source = _find_result(source)
     if not source.is_file():
@@ -354,7 +355,7 @@ def import_checkpoint(path: str | os.PathLike[str], *, name: str | None = None, 
 
 def describe_job(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """``job.json`` of a job folder, for showing what an import would bring back."""
-    root = Path(folder).expanduser()
+    root = user_path(folder, TrainingError)
     return json.loads((root / JOB_FILE).read_text(encoding="utf-8"))
 
 

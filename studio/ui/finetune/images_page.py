@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from studio.files.paths import UserPathError, user_path
 from studio.spec.finetune import MIN_IMAGES
 from studio.ui.controls import plain_tooltip, section_label
 from studio.ui.finetune.common import FOLDER_THUMBNAILS, THUMBNAIL, thumbnail_pixmap
@@ -101,7 +102,13 @@ class ImagesPage(QWizardPage):
     def set_folder(self, text: str) -> None:
         text = text.strip()
         if text:
-            self.session.choose_folder(Path(text).expanduser())
+            # A path that cannot be one ("~nosuchuser", a name too long) goes as typed: the
+            # scan's failure says why, where a missing folder's does.
+            try:
+                folder = user_path(text)
+            except UserPathError:
+                folder = Path(text)
+            self.session.choose_folder(folder)
 
     def _on_folder_chosen(self, folder: Path) -> None:
         self.path_edit.setText(str(folder))

@@ -38,6 +38,7 @@ from studio.engine.training.finetune.config import class_names, finetune_config,
 from studio.engine.training.finetune.library import library_path
 from studio.engine.training.freezing import model_blocks
 from studio.engine.training.loop import TrainProgress, TrainResult, train_job
+from studio.files.paths import user_path
 from studio.spec.finetune import MIN_IMAGES
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def _check_new_name(settings: FinetuneSettings, out: Path, out_dir: str | Path |
 def _load_data(
     settings: FinetuneSettings, config: TrainConfig, names: list[str]
 ) -> Generator[Progress, None, tuple[ImageDataset, FolderScan | None]]:
-    source = Path(settings.data).expanduser()
+    source = user_path(settings.data, TrainingError)
     size = config.model.image_size
     if _is_prepared(source):
         try:
