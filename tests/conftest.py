@@ -16,6 +16,30 @@ def studio_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny models on a shared two-core machine: one torch thread is faster and steadier."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def forget_networks():
+    """Style networks are kept per process: forget them before and after a test, so it loads (and
+    caches in its own user folder) its own, and no later test finds them already loaded."""
+    from studio.engine.style import instant, multistyle
+
+    instant.forget_loaded()
+    multistyle.forget_loaded()
+    yield
+    instant.forget_loaded()
+    multistyle.forget_loaded()
+
+
+@pytest.fixture
 def worker(qtbot):
     """The real worker on the CPU, started (its device is ready) and shut down after the test."""
     from studio.services.worker import Worker

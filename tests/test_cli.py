@@ -379,16 +379,6 @@ def test_settings_from_png_still_reads_a_gatys_record():
     assert instant_from_png(png) is None
 
 
-@pytest.fixture
-def forget_networks():
-    """Style networks are kept per process; forget them after a test, so later tests load their own cache."""
-    yield
-    from studio.engine.style import instant, multistyle
-
-    instant.forget_loaded()
-    multistyle.forget_loaded()
-
-
 def test_studio_stylize_instant_takes_builtin_styles_by_name_or_number(tmp_path, studio_home, capsys, forget_networks):
     from studio.files.images import load_image
     from studio.spec.style_settings import instant_from_png

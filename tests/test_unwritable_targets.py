@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK
@@ -29,25 +28,7 @@ from studio.files.paths import data_dir
 from tests.engine.test_finetune import bases, pictures, settings  # noqa: F401 - fixtures
 from tests.engine.test_training import _write_npz_dataset, squares
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def forget_networks():
-    """Style networks are kept per process; forget them, so no test sees another's (or a missing) cache."""
-    from studio.engine.style import instant, multistyle
-
-    instant.forget_loaded()
-    multistyle.forget_loaded()
-    yield
-    instant.forget_loaded()
-    multistyle.forget_loaded()
+pytestmark = pytest.mark.usefixtures("one_thread", "forget_networks")
 
 
 def studio(*words: str) -> int:

@@ -40,12 +40,7 @@ from tests.engine.test_finetune_data import junk_folder, write_pictures
 GAN_CLASSES = ["circles", "squares", "stars"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _train_base(folder, kind: str, name: str, with_checkpoint: bool = True):

@@ -35,9 +35,7 @@ from studio.spec.models import GANConfig, VAEConfig
 CPU = select_device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread(one_thread):
-    return one_thread
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(**changes) -> GANConfig:

@@ -15,7 +15,7 @@ from PIL import Image
 from studio.cli import build_parser
 from studio.engine.devices import is_out_of_memory, select_device
 from studio.engine.jobs import run_to_end
-from studio.engine.style import instant, multistyle, transfer
+from studio.engine.style import instant, transfer
 from studio.engine.style.transfer import StyleOutOfMemory, stylize_job
 from studio.files.images import load_image
 from studio.spec.style_settings import StyleSettings
@@ -35,13 +35,6 @@ def noise(w: int, h: int, seed: int = 0) -> Image.Image:
 def tiny(**changes) -> StyleSettings:
     base = StyleSettings(size=64, min_size=64, steps=2, preview_interval_s=0.0, amp=False, init="content")
     return base.replace(**changes)
-
-
-@pytest.fixture
-def forget_networks():
-    yield
-    instant.forget_loaded()
-    multistyle.forget_loaded()
 
 
 def vgg_failing_above(monkeypatch, limit: int, error: BaseException, times: int | None = None) -> list[int]:

@@ -14,7 +14,7 @@ from PIL import Image
 from studio.cli import build_parser
 from studio.engine.devices import select_device
 from studio.engine.jobs import run_to_end
-from studio.engine.style import instant, multistyle
+from studio.engine.style import instant
 from studio.engine.style.shape import UnpaintableImage, paint_size
 from studio.engine.style.transfer import stylize_job
 from studio.engine.style.vgg import min_input_side
@@ -36,13 +36,6 @@ def panorama() -> Image.Image:
 def tiny(**changes) -> StyleSettings:
     base = StyleSettings(size=64, min_size=32, steps=1, preview_interval_s=0.0, amp=False, init="content")
     return base.replace(**changes)
-
-
-@pytest.fixture
-def forget_networks():
-    yield
-    instant.forget_loaded()
-    multistyle.forget_loaded()
 
 
 def test_vgg_needs_sixteen_pixels_for_the_usual_layers():

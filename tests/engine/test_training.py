@@ -30,13 +30,7 @@ CLASSES = ["red", "green", "blue"]
 COLOURS = torch.tensor([[220, 30, 30], [30, 200, 60], [40, 60, 230]], dtype=torch.uint8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared two-core machine: one thread is faster and steadier.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def squares(n: int = 24, heldout_every: int = 6) -> ImageDataset:
