@@ -231,7 +231,7 @@ BAD_FINETUNE = [
     ("sample_every", "10", "sample_every: a step interval must be a number"),
     ("class_index", -1, "class_index: the class number must be 0 to"),
     ("betas", [0.5, 2.0], "betas: an Adam beta must be 0 to 0.9999, got 2.0"),
-    ("betas", [0.5], "betas: give two numbers"),
+    ("betas", [0.5], "betas: two numbers are needed"),
 ]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 
 class OutOfRange(ValueError):
@@ -75,6 +75,26 @@ class Bound:
 
         parse.__name__ = self.what  # argparse names the type in some messages
         return parse
+
+
+def first_problem(values: Mapping[str, object], fields: Mapping[str, tuple[Bound, bool]]) -> str | None:
+    """ "NAME: why" for the first of ``fields`` (name: its bound, whether None is allowed) whose
+    value in ``values`` is out of its bound; a field ``values`` lacks is skipped. None if all fit."""
+    for name, (bound, optional) in fields.items():
+        if name not in values or (values[name] is None and optional):
+            continue
+        problem = bound.problem(values[name])
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
+
+
+def pair_problem(name: str, value: object, bound: Bound) -> str | None:
+    """Why ``value`` is not two numbers within ``bound`` (Adam's betas), or None."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return f"{name}: two numbers are needed, got {_shown(value)}"
+    problem = bound.problem(value[0]) or bound.problem(value[1])
+    return None if problem is None else f"{name}: {problem}"
 
 
 def _number(value: int | float) -> str:

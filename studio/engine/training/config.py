@@ -34,6 +34,8 @@ from studio.spec.bounds import (
     STEP_INTERVAL,
     TRAINING_STEPS,
     Bound,
+    first_problem,
+    pair_problem,
 )
 from studio.spec.models import GANConfig, VAEConfig
 from studio.spec.options import cli_option
@@ -87,19 +89,9 @@ _SWITCHES = ("amp", "evaluate", "flip", "random_crop", "kid_at_checkpoints", "ke
 def _check_stored(values: dict[str, Any]) -> None:
     """Raise :class:`TrainingError` naming the first field of a stored config that is out of
     its bound or of the wrong type (a list, a string, NaN from a hand-edited or crafted card)."""
-    for name, (bound, optional) in _NUMBERS.items():
-        if name not in values or (values[name] is None and optional):
-            continue
-        problem = bound.problem(values[name])
-        if problem is not None:
-            raise TrainingError(f"{name}: {problem}")
-    betas = values.get("betas")
-    if not isinstance(betas, (list, tuple)) or len(betas) != 2:
-        raise TrainingError(f"betas: two numbers are needed, got {betas!r}"[:200])
-    for beta in betas:
-        problem = ADAM_BETA.problem(beta)
-        if problem is not None:
-            raise TrainingError(f"betas: {problem}")
+    problem = first_problem(values, _NUMBERS) or pair_problem("betas", values.get("betas"), ADAM_BETA)
+    if problem is not None:
+        raise TrainingError(problem)
     for name in _TEXTS:
         if name in values and not isinstance(values[name], str):
             raise TrainingError(f"{name} must be text, got {values[name]!r}"[:200])

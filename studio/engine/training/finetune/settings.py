@@ -36,6 +36,8 @@ from studio.spec.bounds import (
     TRAINING_STEPS,
     Bound,
     OutOfRange,
+    first_problem,
+    pair_problem,
 )
 from studio.spec.finetune import AUGMENT_ALIASES, AUGMENTATIONS, FREEZE_PRESETS, RESIZE_MODES
 from studio.spec.models import LOSSES
@@ -89,21 +91,12 @@ _NUMBERS: dict[str, tuple[Bound, bool]] = {
 def _check_numbers(settings: FinetuneSettings) -> None:
     """Raise :class:`TrainingError` naming the first number of ``settings`` outside its bound
     (or no number at all: a list, a string, NaN from a hand-edited file)."""
-    for name, (bound, optional) in _NUMBERS.items():
-        value = getattr(settings, name)
-        if value is None and optional:
-            continue
-        problem = bound.problem(value)
-        if problem is not None:
-            raise TrainingError(f"{name}: {problem}")
-    betas = settings.betas
-    if betas is not None:
-        if not isinstance(betas, tuple) or len(betas) != 2:
-            raise TrainingError(f"betas: give two numbers, e.g. 0,0.999; got {betas!r}"[:200])
-        for beta in betas:
-            problem = ADAM_BETA.problem(beta)
-            if problem is not None:
-                raise TrainingError(f"betas: {problem}")
+    values = {name: getattr(settings, name) for name in _NUMBERS}
+    problem = first_problem(values, _NUMBERS)
+    if problem is None and settings.betas is not None:  # None: the recipe's own
+        problem = pair_problem("betas", settings.betas, ADAM_BETA)
+    if problem is not None:
+        raise TrainingError(problem)
 
 
 # --- the cadence policy ----------------------------------------------------------------------------
