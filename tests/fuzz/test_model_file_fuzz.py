@@ -127,6 +127,20 @@ def test_damaged_model_headers(tiny_model, tmp_path_factory, data):
     _check_file(tmp_path_factory.mktemp("h"), _join(header, body, delta))
 
 
+# Pinned from the long profile: a JSON list or map where a tensor's dtype belongs used to be
+# looked up in the dtype table and raised "TypeError: unhashable type: 'list'".
+@pytest.mark.parametrize("key", _ENTRY_KEYS)
+@pytest.mark.parametrize("value", [[], {}, [1, 2, 3], {"F32": 4}, None, "F32\n"], ids=repr)
+def test_a_header_field_of_the_wrong_json_type(tiny_model, tmp_path, key, value):
+    model, _ = tiny_model
+    header, body = _split(model)
+    name = next(name for name in sorted(header) if name != "__metadata__")
+    header[name][key] = value
+    _check_file(tmp_path, _join(header, body))
+    with pytest.raises(ModelFileError, match=NAME):
+        validate_safetensors(tmp_path / NAME)
+
+
 _CARD_FIELDS = ("architecture", "config", "name", "class_names", "data", "showcase", "prior", "format")
 _CONFIG_FIELDS = ("image_size", "channels", "latent_dim", "base_channels", "beta", "prior_components", "num_classes")
 # Sizes that fail fast or fit in a moment; the absurd middle (10**6..10**9) is the bounds table's

@@ -172,3 +172,19 @@ def test_deeply_nested_states(tmp_path, style_run, depth):
     _check_latent({LATENT_KEY: {**VALID_LATENT[LATENT_KEY], "z": nested}})
     _check_style({STYLE_KEY: {**VALID_STYLE[STYLE_KEY], "styles": nested}})
     _check_png(tmp_path, '{"latent": ' + deeply_nested(depth) + "}", style_run)
+
+
+def test_a_seed_one_past_the_seed_box(tmp_path, style_run):
+    """Pinned from the long profile: a latent state whose seed is 2147483648 (an older
+    ``studio sample`` PNG) is a usable state; the explorer opens its point without the seed."""
+    settings = {LATENT_KEY: {**VALID_LATENT[LATENT_KEY], "seed": MAX_SEED + 1}}
+    _check_latent(settings)
+    assert LatentState.from_settings(settings).seed == MAX_SEED + 1
+    _check_png(tmp_path, json.dumps(settings), style_run)
+    from studio.ui.latent.explorer_controller import _state_in
+
+    shown, note = _state_in(load_image(tmp_path / "restored.png"))
+    assert shown is not None and shown.seed is None and shown.z == (0.5, -1.0, 2.0)
+    assert note == (
+        "restored.png: the seed must be 0 to 2147483647, got 2147483648; its exact point is shown, without a seed."
+    )
