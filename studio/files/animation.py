@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, features
 
-from studio.files.atomic import atomic_write, save_error
+from studio.files.atomic import atomic_write, make_folder, save_error
 from studio.files.images import save_png
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def export_frames(
         raise ValueError(f"{stem!r} cannot start a file name")
     directory = Path(folder)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_folder(directory)
     except OSError as exc:
         raise save_error(directory, exc) from exc
     digits = max(4, len(str(len(rgb))))

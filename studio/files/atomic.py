@@ -75,6 +75,18 @@ def save_error(target: str | os.PathLike[str], exc: OSError) -> SaveError:
     return SaveError(exc.errno, f"cannot write {target}: {reason}")
 
 
+def make_folder(folder: str | os.PathLike[str]) -> None:
+    """Create ``folder`` and its parents (existing ones are fine).
+
+    A file where one of its folders belongs raises ENOTDIR ("a part of the folder path is a
+    file, not a folder"), not mkdir's misleading EEXIST ("file exists").
+    """
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from exc
+
+
 # The studio's own temporary files: ".NAME.RANDOM.tmp" (tempfile.mkstemp's random part is 8
 # characters of [a-z0-9_]); nothing a user names so by hand.
 _TEMP_PREFIX = "."
@@ -92,7 +104,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     folder = target.parent if str(target.parent) else Path(".")
     tmp: Path | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         fd, tmp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX, dir=folder)
         tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as handle:

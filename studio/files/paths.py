@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from studio import APP_NAME, ORG_NAME
-from studio.files.atomic import clean_stale_temps, save_error
+from studio.files.atomic import clean_stale_temps, make_folder, save_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -99,7 +99,7 @@ def _ensure(path: Path, create: bool) -> Path:
     """``path``, made when ``create``; a folder that cannot be made is a SaveError naming it."""
     if create:
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            make_folder(path)
         except OSError as exc:
             raise save_error(path, exc) from exc
     return path

@@ -61,15 +61,17 @@ def test_a_folder_that_cannot_be_made_names_the_target(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_folder_path_through_a_file_names_the_target(tmp_path):
+@pytest.mark.parametrize("below", [["out.png"], ["sub", "out.png"]])
+def test_a_folder_path_through_a_file_names_the_target_and_says_why(tmp_path, below):
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"a file")
-    target = blocker / "out.png"
+    target = blocker.joinpath(*below)
 
     with pytest.raises(SaveError) as error:
         atomic_write_bytes(target, b"picture")
 
-    assert str(error.value).startswith(f"cannot write {target}: ")
+    # Not mkdir's "file exists": the path goes through a file.
+    assert str(error.value) == f"cannot write {target}: a part of the folder path is a file, not a folder"
     assert blocker.read_bytes() == b"a file"
 
 
