@@ -386,7 +386,8 @@ class LatentModel:
         import torch
 
         with torch.inference_mode():
-            return self._picture(self._style_generator.synthesis(self.mixed_ws(state, mix))[0])
+            ws = self.mixed_ws(state, mix)  # first: it refuses a model without per-layer w
+            return self._picture(self._style_generator.synthesis(ws)[0])
 
     def _picture(self, image: torch.Tensor) -> Image.Image:
         """The picture as an image, refused with a message naming the model when it holds NaN/Inf
