@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
+from studio.engine.latent.mixing import StyleMix
 from studio.engine.latent.state import LatentState, LatentStateError, restore_state_from_png
 from studio.files.images import ImageLoadError, load_image, read_png_settings
 from studio.spec.bounds import MAX_SEED
@@ -31,6 +32,10 @@ from tests.fuzz.profile import fuzz_examples
 pytestmark = pytest.mark.fuzz
 
 VALID_LATENT = LatentState("ab" * 32, "Tiny", (0.5, -1.0, 2.0), class_index=1, psi=0.7, seed=42).to_settings()
+# A style mix (GAN v2): the second point and which point each layer group takes its w from.
+VALID_MIXED = LatentState(
+    "ab" * 32, "Tiny", (0.5, -1.0, 2.0), psi=0.7, mix=StyleMix((1.0, 0.25, -2.0), 1, 0.5, 7, "a", "b", "a")
+).to_settings()
 VALID_STYLE = {STYLE_KEY: {**BALANCED.to_dict(), "styles": ["a.png", "b.png"], "style_weights": [1.0, 0.5]}}
 VALID_INSTANT = instant_png_settings(strength=0.8, weights=[1.0], style_names=["Waves"], content_name="me.png")
 
@@ -66,6 +71,11 @@ def _check_latent(settings) -> None:
     assert state.seed is None or state.seed >= 0, state.seed
     assert state.class_index is None or state.class_index >= 0
     assert math.isfinite(state.psi) and all(math.isfinite(v) for v in state.z)
+    if state.mix is not None:
+        assert len(state.mix.z) == len(state.z) and all(math.isfinite(v) for v in state.mix.z)
+        assert math.isfinite(state.mix.psi) and {state.mix.coarse, state.mix.middle, state.mix.fine} <= {"a", "b"}
+        assert state.mix.seed is None or state.mix.seed >= 0
+        assert state.mix.class_index is None or state.mix.class_index >= 0
     json.dumps(state.to_settings(), allow_nan=False)  # and it can be saved again
 
 
@@ -92,6 +102,12 @@ def test_any_json_into_the_latent_restorer(settings):
 @fuzz_examples(80)
 @given(settings=edited(VALID_LATENT))
 def test_edited_latent_states(settings):
+    _check_latent(settings)
+
+
+@fuzz_examples(80)
+@given(settings=edited(VALID_MIXED))
+def test_edited_mixed_latent_states(settings):
     _check_latent(settings)
 
 

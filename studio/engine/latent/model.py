@@ -23,6 +23,7 @@ from studio.engine.latent.directions import (
     w_pca_directions,
     write_cached_directions,
 )
+from studio.engine.latent.mixing import MixNotSupported, StyleMix, layer_group
 from studio.engine.latent.state import LatentState, is_int
 from studio.spec.bounds import MAX_SEED
 
@@ -305,6 +306,8 @@ class LatentModel:
         import torch
 
         if isinstance(state_or_z, LatentState):
+            if state_or_z.mix is not None:
+                return self._render_mix(state_or_z, state_or_z.mix)
             class_index, psi = state_or_z.class_index, state_or_z.psi
             state_or_z = state_or_z.z_array()
         z = self._check_z(state_or_z)
@@ -316,6 +319,75 @@ class LatentModel:
                 assert index is not None  # a model with a labels buffer has classes, so _class gave one
                 buffers.labels.fill_(index)
             return self._picture(self._generate(buffers.z, buffers.labels, psi)[0])
+
+    # --- style mixing --------------------------------------------------------------------------
+
+    @property
+    def can_mix(self) -> bool:
+        """Whether the model draws with one w per layer (GAN v2), so layer groups can be mixed."""
+        return self.style_based
+
+    def mix_groups(self) -> dict[str, list[int]]:
+        """The layer groups this model has, each with the resolutions (px) its layers draw at."""
+        self.check_can_mix()
+        groups: dict[str, list[int]] = {}
+        for size in self._style_generator.layer_sizes():
+            sizes = groups.setdefault(layer_group(size), [])
+            if size not in sizes:
+                sizes.append(size)
+        return groups
+
+    def check_can_mix(self) -> None:
+        """MixNotSupported, saying why, for a model without per-layer w."""
+        if not self.can_mix:
+            what = "a VAE" if self.kind == "vae" else "a GAN v1 (DCGAN)"
+            raise MixNotSupported(
+                f"{self.name} is {what}: it draws with one latent vector for the whole picture, so there "
+                "are no layer styles to mix (style mixing needs a GAN v2 'style' model, such as Emoji Faces)"
+            )
+
+    def mixed_state(
+        self, state: LatentState, other: LatentState, coarse: str = "a", middle: str = "b", fine: str = "b"
+    ) -> LatentState:
+        """``state`` (point A) mixed with ``other`` (point B): each layer group takes its w from the
+        point named for it ("a" or "b"). Render it with :meth:`render`; it travels in PNGs."""
+        import dataclasses
+
+        self.check_can_mix()
+        for point, label in ((state, "the first point"), (other, "the second point")):
+            if point.model_sha256 != self.sha256:
+                raise ValueError(f"{label} belongs to another model than {self.name}")
+        self._check_z(other.z_array())
+        self._class(other.class_index)
+        mix = StyleMix(other.z, other.class_index, other.psi, other.seed, coarse=coarse, middle=middle, fine=fine)
+        return dataclasses.replace(state, mix=mix)
+
+    def mixed_ws(self, state: LatentState, mix: StyleMix) -> torch.Tensor:
+        """The per-layer w (1 x num_ws x w_dim) of a mixed picture: layer i gets A's or B's w by its group."""
+        import torch
+
+        self.check_can_mix()
+        if state.model_sha256 != self.sha256:
+            raise ValueError(f"this state belongs to another model than {self.name}")
+        assert self._w_means is not None  # set for every style-based model
+        ws = []
+        for z, class_index, psi in (
+            (state.z_array(), state.class_index, state.psi),
+            (mix.z_array(), mix.class_index, mix.psi),
+        ):
+            index = self._class(class_index)
+            mean = self._w_means[0 if index is None else index]
+            ws.append(mean + psi * torch.from_numpy(self._check_z(z)).to(self.device))
+        w_a, w_b = ws
+        take_b = [mix.source(layer_group(size)) == "b" for size in self._style_generator.layer_sizes()]
+        return torch.stack([w_b if b else w_a for b in take_b])[None]
+
+    def _render_mix(self, state: LatentState, mix: StyleMix) -> Image.Image:
+        import torch
+
+        with torch.inference_mode():
+            ws = self.mixed_ws(state, mix)  # first: it refuses a model without per-layer w
+            return self._picture(self._style_generator.synthesis(ws)[0])
 
     def _picture(self, image: torch.Tensor) -> Image.Image:
         """The picture as an image, refused with a message naming the model when it holds NaN/Inf

@@ -21,6 +21,7 @@ from studio.files.paths import existing_file
 from studio.spec.png import LATENT_KEY
 
 if TYPE_CHECKING:
+    from studio.engine.latent.mixing import StyleMix
     from studio.engine.latent.model import LatentModel
 
 STATE_VERSION = 1
@@ -57,6 +58,7 @@ class LatentState:
     class_index: int | None = None
     psi: float = 1.0
     seed: int | None = None  # the seed z came from, while it is unchanged
+    mix: StyleMix | None = None  # a style mix with a second point (GAN v2), see studio.engine.latent.mixing
 
     def __post_init__(self) -> None:
         # A list or an array is accepted and stored as a tuple of floats, so states hash and
@@ -74,22 +76,30 @@ class LatentState:
             object.__setattr__(self, name, None if value is None else int(value))
         object.__setattr__(self, "z", z)
         object.__setattr__(self, "psi", float(self.psi))
+        if self.mix is not None:
+            from studio.engine.latent.mixing import StyleMix
+
+            if not isinstance(self.mix, StyleMix):
+                raise ValueError(f"mix must be a StyleMix or None, got {type(self.mix).__name__}")
+            if len(self.mix.z) != len(z):
+                raise ValueError(f"the second point has {len(self.mix.z)} latent values, the first {len(z)}")
 
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)
 
     def to_settings(self) -> dict[str, Any]:
-        return {
-            LATENT_KEY: {
-                "version": STATE_VERSION,
-                "model_sha256": self.model_sha256,
-                "model_name": self.model_name,
-                "z": list(self.z),
-                "class_index": self.class_index,
-                "psi": self.psi,
-                "seed": self.seed,
-            }
+        latent: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "model_sha256": self.model_sha256,
+            "model_name": self.model_name,
+            "z": list(self.z),
+            "class_index": self.class_index,
+            "psi": self.psi,
+            "seed": self.seed,
         }
+        if self.mix is not None:  # only then: a state without one reads as it always did
+            latent["mix"] = self.mix.to_settings()
+        return {LATENT_KEY: latent}
 
     @classmethod
     def from_settings(cls, settings: Any) -> LatentState:
@@ -107,8 +117,16 @@ class LatentState:
             raise LatentStateError("the model name in the latent state is not text")
         if not isinstance(z, list) or not z or not all(_is_number(v) for v in z):
             raise LatentStateError("the latent vector (z) is missing or holds something other than finite numbers")
+        mix = None
+        if latent.get("mix") is not None:  # older PNGs have none
+            from studio.engine.latent.mixing import StyleMix
+
+            try:
+                mix = StyleMix.from_settings(latent["mix"])
+            except ValueError as exc:
+                raise LatentStateError(str(exc)) from exc
         try:
-            return cls(sha, name, tuple(z), latent.get("class_index"), latent.get("psi", 1.0), latent.get("seed"))
+            return cls(sha, name, tuple(z), latent.get("class_index"), latent.get("psi", 1.0), latent.get("seed"), mix)
         except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
             raise LatentStateError(str(exc)) from exc
 
