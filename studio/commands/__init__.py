@@ -8,6 +8,7 @@ each to a function taking the parsed arguments and returning an exit code. Heavy
 COMMAND_MODULES = (
     "studio.commands.data",
     "studio.commands.latent",
+    "studio.commands.direction",
     "studio.commands.train",
     "studio.commands.finetune",
     "studio.commands.style",

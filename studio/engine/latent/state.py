@@ -57,6 +57,9 @@ class LatentState:
     class_index: int | None = None
     psi: float = 1.0
     seed: int | None = None  # the seed z came from, while it is unchanged
+    # Named directions (studio direction create) the artist set, name -> value in sigma, in the
+    # order set; z already holds their effect, so they are what the sliders show, not extra input.
+    named: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         # A list or an array is accepted and stored as a tuple of floats, so states hash and
@@ -74,6 +77,11 @@ class LatentState:
             object.__setattr__(self, name, None if value is None else int(value))
         object.__setattr__(self, "z", z)
         object.__setattr__(self, "psi", float(self.psi))
+        named = dict(self.named.items() if isinstance(self.named, dict) else self.named)
+        problem = named_values_problem(named)
+        if problem:
+            raise ValueError(problem)
+        object.__setattr__(self, "named", tuple((name, float(value)) for name, value in named.items()))
 
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)
@@ -88,6 +96,8 @@ class LatentState:
                 "class_index": self.class_index,
                 "psi": self.psi,
                 "seed": self.seed,
+                # Only when set, so a state without named directions reads as before.
+                **({"named": dict(self.named)} if self.named else {}),
             }
         }
 
@@ -107,10 +117,39 @@ class LatentState:
             raise LatentStateError("the model name in the latent state is not text")
         if not isinstance(z, list) or not z or not all(_is_number(v) for v in z):
             raise LatentStateError("the latent vector (z) is missing or holds something other than finite numbers")
+        named = latent.get("named", {})
+        if not isinstance(named, dict):
+            raise LatentStateError("the named direction values in the latent state are not a map of name to value")
+        problem = named_values_problem(named)
+        if problem:
+            raise LatentStateError(problem)
         try:
-            return cls(sha, name, tuple(z), latent.get("class_index"), latent.get("psi", 1.0), latent.get("seed"))
+            return cls(
+                sha,
+                name,
+                tuple(z),
+                latent.get("class_index"),
+                latent.get("psi", 1.0),
+                latent.get("seed"),
+                tuple(named.items()),
+            )
         except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
             raise LatentStateError(str(exc)) from exc
+
+
+def named_values_problem(named: dict[Any, Any]) -> str | None:
+    """Why ``named`` (direction name -> value in sigma) cannot be a state's named values, or None."""
+    from studio.spec.bounds import NAMED_DIRECTIONS, SLIDER
+
+    if len(named) > NAMED_DIRECTIONS.high:
+        return f"the latent state names {len(named)} directions; at most {NAMED_DIRECTIONS.high:g}"
+    for key, value in named.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 64:
+            return f"a named direction's name must be text of 1 to 64 characters, got {str(key)[:70]!r}"
+        problem = SLIDER.problem(value)
+        if problem:
+            return f"the named direction {key!r}: {problem}"
+    return None
 
 
 def restore_state_from_png(path: str | os.PathLike[str]) -> LatentState:
