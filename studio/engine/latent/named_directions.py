@@ -11,7 +11,7 @@ The codes are w offsets for a style-based GAN (``space`` "w", what LatentModel.r
 and z for a VAE or a GAN v1 (``space`` "z").
 
 A model ``foo.safetensors`` keeps its named directions in ``foo.directions.safetensors`` beside
-it: one float32 tensor ``vectors`` [k, latent_dim] and the metadata ``directions``, a JSON list
+it: float32 tensors ``vectors`` and ``normals`` [k, latent_dim] and the metadata ``directions``, a JSON list
 of ``{"name", "description", "accuracy", "space", "offset", "scale"}`` in row order. Bundled
 models are read-only: the directions an artist makes for one go to the user's data folder,
 under the model's name and hash, and are read together with any the bundle ships.
@@ -42,6 +42,7 @@ _RIDGE = 1e-2  # L2 weight of the logistic regression: a unique boundary when th
 _NEWTON_STEPS = 50
 _FOLDS = 5
 _UNIT_TOLERANCE = 1e-3
+_MIN_ALIGNMENT = 1e-3  # normal . vector: a move along the vector must change the value
 
 
 class DirectionError(ValueError):
@@ -50,35 +51,52 @@ class DirectionError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class NamedDirection:
-    """One named direction: a unit vector, its boundary and its unit (one sigma of the codes)."""
+    """One named direction: the way a code moves, the classifier's boundary, and its unit.
+
+    ``normal`` is the boundary's unit normal: a code's value is ``(normal . code - offset) /
+    scale``. ``vector`` is the unit direction a code moves along to change its value: the same
+    as the normal for N(0, I) codes; for uneven codes (w) the normal carried through the codes'
+    covariance, the move that changes the value most for the least change in how typical the
+    code is. Moving along ``vector`` leaves the value of every direction whose normal it is
+    orthogonal to unchanged.
+    """
 
     name: str
-    vector: np.ndarray  # [latent_dim] float32, unit length
-    offset: float  # where the boundary crosses the vector: value 0 is vector . code == offset
-    scale: float  # one sigma: the spread of the examples' codes along the vector
+    vector: np.ndarray  # [latent_dim] float32, unit length: the move
+    offset: float  # value 0: normal . code == offset (the boundary)
+    scale: float  # one sigma: the spread of the examples' codes along the normal
     space: str  # "w" or "z"
     accuracy: float | None = None  # held-out accuracy of the classifier when it was made
     description: str = ""
+    normal: np.ndarray | None = None  # [latent_dim] float32, unit length; None: the vector
 
     def __post_init__(self) -> None:
-        problem = _problem(self.name, self.vector, self.offset, self.scale, self.space, self.accuracy, self.description)
+        normal = self.vector if self.normal is None else self.normal
+        problem = _problem(
+            self.name, self.vector, self.offset, self.scale, self.space, self.accuracy, self.description, normal
+        )
         if problem:
             raise ValueError(problem)
-        vector = np.array(self.vector, dtype=np.float32)
-        vector.setflags(write=False)
-        object.__setattr__(self, "vector", vector)
+        for name, array in (("vector", self.vector), ("normal", normal)):
+            copy = np.array(array, dtype=np.float32)
+            copy.setflags(write=False)
+            object.__setattr__(self, name, copy)
         object.__setattr__(self, "offset", float(self.offset))
         object.__setattr__(self, "scale", float(self.scale))
 
     def value(self, code: np.ndarray) -> float:
         """The code's value along this direction, in sigma (0 on the boundary, > 0 on the trait's side)."""
-        return (float(self.vector.astype(np.float64) @ np.asarray(code, dtype=np.float64)) - self.offset) / self.scale
+        assert self.normal is not None  # __post_init__ fills it in
+        normal = self.normal.astype(np.float64)
+        return (float(normal @ np.asarray(code, dtype=np.float64)) - self.offset) / self.scale
 
     def moved_to(self, code: np.ndarray, value: float) -> np.ndarray:
         """``code`` moved along this direction until it reads ``value``; nothing orthogonal changes."""
+        assert self.normal is not None  # __post_init__ fills it in
         vector = self.vector.astype(np.float64)
         code64 = np.asarray(code, dtype=np.float64)
-        return (code64 + (value - self.value(code)) * self.scale * vector).astype(np.float32)
+        step = (value - self.value(code)) * self.scale / float(self.normal.astype(np.float64) @ vector)
+        return (code64 + step * vector).astype(np.float32)
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -92,17 +110,24 @@ class NamedDirection:
 
 
 def _problem(
-    name: Any, vector: Any, offset: Any, scale: Any, space: Any, accuracy: Any, description: Any
+    name: Any, vector: Any, offset: Any, scale: Any, space: Any, accuracy: Any, description: Any, normal: Any
 ) -> str | None:
     if not isinstance(name, str) or not name.strip() or name != name.strip() or len(name) > MAX_NAME_LENGTH:
         return f"a direction's name is 1 to {MAX_NAME_LENGTH} characters without spaces at its ends, got {name!r}"
     if any(ch in name for ch in "=,\n\r\t") or not name.isprintable():
         return f"the direction name {name!r} holds '=', ',' or a control character"
-    array = np.asarray(vector) if isinstance(vector, np.ndarray) else None
-    if array is None or array.ndim != 1 or not array.size or not np.issubdtype(array.dtype, np.floating):
-        return f"the direction {name!r} has no vector of numbers"
-    if not np.all(np.isfinite(array)) or abs(float(np.linalg.norm(array.astype(np.float64))) - 1.0) > _UNIT_TOLERANCE:
-        return f"the direction {name!r} is not a finite unit vector"
+    for what, array in (("vector", vector), ("normal", normal)):
+        if not isinstance(array, np.ndarray) or array.ndim != 1 or not array.size:
+            return f"the direction {name!r} has no {what} of numbers"
+        if not np.issubdtype(array.dtype, np.floating) or array.shape != np.shape(vector):
+            return f"the direction {name!r} has no {what} of numbers"
+        norm = float(np.linalg.norm(array.astype(np.float64)))
+        if not np.all(np.isfinite(array)) or abs(norm - 1.0) > _UNIT_TOLERANCE:
+            return f"the direction {name!r} has a {what} that is not a finite unit vector"
+    if float(np.asarray(normal, dtype=np.float64) @ np.asarray(vector, dtype=np.float64)) < _MIN_ALIGNMENT:
+        return (
+            f"the direction {name!r} moves across its own boundary too little (vector . normal below {_MIN_ALIGNMENT})"
+        )
     if not _finite_number(offset):
         return f"the direction {name!r} has no finite offset, got {offset!r}"
     if not _finite_number(scale) or not scale > 0:
@@ -155,20 +180,46 @@ def _orthogonal_to(vector: np.ndarray, others: np.ndarray | None) -> np.ndarray:
     return v / norm
 
 
-def _fit(x: np.ndarray, y: np.ndarray, others: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """The unit normal (made orthogonal to ``others``) and the boundary's offset along it."""
+def _metric(covariance: np.ndarray | None, dims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sigma^(1/2), Sigma^(-1/2) and Sigma^(-1) of the codes' covariance (identity when None),
+    eigenvalues floored so a flat axis cannot blow the inverse up."""
+    if covariance is None:
+        return np.eye(dims), np.eye(dims), np.eye(dims)
+    values, vectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
+    values = np.maximum(values, max(float(values.max()), 1e-12) * 1e-6)
+    return (
+        (vectors * np.sqrt(values)) @ vectors.T,
+        (vectors / np.sqrt(values)) @ vectors.T,
+        (vectors / values) @ vectors.T,
+    )
+
+
+def _fit(
+    x: np.ndarray, y: np.ndarray, others: np.ndarray | None, metric: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The move (made to leave the value along each row of ``others`` unchanged), the normal it
+    crosses and the boundary's offset along that normal.
+
+    The classifier is fitted on whitened codes (spread alike in every direction, as z is), as
+    InterFaceGAN fits it in z; its normal u there is the move there. Carried back to the codes,
+    the move is Sigma^(1/2) u and the normal Sigma^(-1) times the move.
+    """
+    root, inverse_root, inverse = metric
     mean = x.mean(axis=0)
-    weights, _ = _logistic(x - mean, y)
+    weights, _ = _logistic((x - mean) @ inverse_root, y)
     if not np.any(weights):
         raise DirectionError("the positive and negative examples cannot be told apart")
-    normal = _orthogonal_to(weights, others)
-    # The boundary along the (possibly rotated) normal: a one-dimensional logistic fit.
+    vector = _orthogonal_to(root @ weights, others)
+    normal = inverse @ vector
+    normal /= float(np.linalg.norm(normal))
+    # The boundary along the normal: a one-dimensional logistic fit.
     projected = (x @ normal)[:, None]
     centre = float(projected.mean())
-    slope, bias = _logistic(projected - centre, y)
-    if slope[0] <= 0:  # orthogonalisation can leave a normal that no longer points to the trait
+    spread = float(projected.std()) or 1.0
+    slope, bias = _logistic((projected - centre) / spread, y)
+    if slope[0] <= 0:  # orthogonalisation can leave a direction that no longer points to the trait
         raise DirectionError("once orthogonal to the chosen directions, nothing is left that tells the examples apart")
-    return normal, centre - bias / float(slope[0])
+    return vector, normal, centre - spread * bias / float(slope[0])
 
 
 def fit_direction_job(
@@ -180,10 +231,13 @@ def fit_direction_job(
     description: str = "",
     folds: int = _FOLDS,
     seed: int = 0,
+    covariance: np.ndarray | None = None,
 ) -> Generator[Progress, None, NamedDirection]:
     """A job: the direction that separates ``positive`` from ``negative`` codes ([n, latent_dim]
     each), with its held-out accuracy (k-fold cross-validation, k = ``folds`` or fewer when an
-    example set is small). The last fit uses every example."""
+    example set is small): the share of held-out codes on their side of the boundary along the
+    direction. The last fit uses every example. ``covariance``: the model's codes' covariance
+    (LatentModel.code_covariance), None for codes drawn from N(0, I)."""
     pos = np.asarray(positive, dtype=np.float64)
     neg = np.asarray(negative, dtype=np.float64)
     if pos.ndim != 2 or neg.ndim != 2 or pos.shape[1] != neg.shape[1]:
@@ -197,7 +251,10 @@ def fit_direction_job(
             raise DirectionError(
                 f"the direction {other.name!r} has {other.vector.size} values, the codes {pos.shape[1]}"
             )
-    others = np.stack([o.vector for o in orthogonal_to]) if orthogonal_to else None
+    others = np.stack([o.normal for o in orthogonal_to if o.normal is not None]) if orthogonal_to else None
+    if covariance is not None and np.shape(covariance) != (pos.shape[1], pos.shape[1]):
+        raise DirectionError(f"the covariance must be {pos.shape[1]} x {pos.shape[1]}, got {np.shape(covariance)}")
+    metric = _metric(covariance, pos.shape[1])
     x = np.vstack([pos, neg])
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     k = max(2, min(folds, len(pos), len(neg)))
@@ -210,15 +267,17 @@ def fit_direction_job(
     correct = 0
     for fold in range(k):
         train, test = fold_of != fold, fold_of == fold
-        normal, offset = _fit(x[train], y[train], others)
+        _, normal, offset = _fit(x[train], y[train], others, metric)
         correct += int(np.sum(((x[test] @ normal) > offset) == (y[test] == 1.0)))
         yield Progress((fold + 1) / (k + 1), f"Direction {name!r}: fold {fold + 1} of {k} checked")
-    normal, offset = _fit(x, y, others)
+    vector, normal, offset = _fit(x, y, others, metric)
     scale = float(np.std(x @ normal))
     if not scale > 1e-8:
         raise DirectionError("the examples have no spread along the direction")
     yield Progress(1.0, f"Direction {name!r}: held-out accuracy {correct / len(x):.2f}")
-    return NamedDirection(name, normal.astype(np.float32), offset, scale, space, correct / len(x), description)
+    return NamedDirection(
+        name, vector.astype(np.float32), offset, scale, space, correct / len(x), description, normal.astype(np.float32)
+    )
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -265,11 +324,12 @@ def write_directions(path: str | Path, directions: Sequence[NamedDirection]) -> 
     if len(set(names)) != len(names):
         raise DirectionError("two directions have the same name")
     vectors = np.stack([d.vector for d in directions]).astype(np.float32)
+    normals = np.stack([d.normal for d in directions if d.normal is not None]).astype(np.float32)
     metadata = {
         "format_version": str(DIRECTIONS_FORMAT),
         "directions": json.dumps([d.metadata() for d in directions], ensure_ascii=False),
     }
-    atomic_write_bytes(target, save({"vectors": vectors}, metadata=metadata))
+    atomic_write_bytes(target, save({"vectors": vectors, "normals": normals}, metadata=metadata))
     return target
 
 
@@ -289,11 +349,12 @@ def read_directions(path: str | Path, latent_dim: int, space: str) -> list[Named
     metadata = header.get("__metadata__") or {}
     if metadata.get("format_version") != str(DIRECTIONS_FORMAT):
         raise bad(f"format version {metadata.get('format_version')!r}; this studio reads {DIRECTIONS_FORMAT}")
-    if set(header) - {"__metadata__"} != {"vectors"}:
-        raise bad("it must hold exactly one tensor, 'vectors'")
+    if set(header) - {"__metadata__"} != {"vectors", "normals"}:
+        raise bad("it must hold exactly two tensors, 'vectors' and 'normals'")
     entry = header["vectors"]
-    if entry["dtype"] != "F32" or len(entry["shape"]) != 2:
-        raise bad("'vectors' must be a float32 table [directions, latent size]")
+    for key in ("vectors", "normals"):
+        if header[key]["dtype"] != "F32" or len(header[key]["shape"]) != 2 or header[key]["shape"] != entry["shape"]:
+            raise bad("'vectors' and 'normals' must be float32 tables [directions, latent size] of one shape")
     count, dims = entry["shape"]
     if dims != latent_dim:
         raise bad(f"its vectors have {dims} values, the model's latent vector {latent_dim}")
@@ -309,7 +370,8 @@ def read_directions(path: str | Path, latent_dim: int, space: str) -> list[Named
             f"it describes {len(described) if isinstance(described, list) else 'no'} directions for {count} vectors"
         )
     try:
-        vectors = load_file(file)["vectors"]
+        tensors = load_file(file)
+        vectors, normals = tensors["vectors"], tensors["normals"]
     except (OSError, SafetensorError) as exc:
         raise bad(str(exc)) from exc
     found: list[NamedDirection] = []
@@ -317,14 +379,14 @@ def read_directions(path: str | Path, latent_dim: int, space: str) -> list[Named
         if not isinstance(item, dict) or set(item) != {"name", "description", "accuracy", "space", "offset", "scale"}:
             raise bad(f"entry {row + 1} needs exactly name, description, accuracy, space, offset and scale")
         values = (item["name"], vectors[row], item["offset"], item["scale"], item["space"])
-        problem = _problem(*values, item["accuracy"], item["description"])
+        problem = _problem(*values, item["accuracy"], item["description"], normals[row])
         if problem:
             raise bad(problem)
         if item["space"] != space:
             raise bad(f"the direction {item['name']!r} is in {item['space']}, this model's codes are {space}")
         if any(d.name == item["name"] for d in found):
             raise bad(f"two directions are named {item['name']!r}")
-        found.append(NamedDirection(*values, item["accuracy"], item["description"]))
+        found.append(NamedDirection(*values, item["accuracy"], item["description"], normals[row]))
     return found
 
 
