@@ -9,6 +9,7 @@ COMMAND_MODULES = (
     "studio.commands.data",
     "studio.commands.latent",
     "studio.commands.mix",
+    "studio.commands.direction",
     "studio.commands.train",
     "studio.commands.finetune",
     "studio.commands.style",

@@ -44,6 +44,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
             "repeat for more sliders (technically: the model's default latent directions)"
         ),
     )
+    sample.add_argument(
+        "--direction",
+        type=_named_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="move along a named direction (studio direction list) to VALUE sigma, from -3 to 3; repeatable",
+    )
     sample.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
     _add_size_arguments(sample)
     sample.set_defaults(run=_cmd_sample)
@@ -134,6 +142,17 @@ def _change(text: str) -> tuple[int, float]:
     return index, amount
 
 
+def _named_value(text: str) -> tuple[str, float]:
+    name, equals, value = text.rpartition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"give a direction and a value, like smile=1.5: {text!r}")
+    try:
+        amount = float(SLIDER.parse(value))
+    except OutOfRange as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
+    return name.strip(), amount
+
+
 def _seed_list(text: str) -> list[int]:
     try:
         seeds = [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
@@ -171,8 +190,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         return fail(f"{output.name}: samples are saved as .png (the PNG carries the latent state)")
-    if args.change and args.grid:
-        return fail("--change moves the sliders of one sample: drop --grid")
+    if (args.change or args.direction) and args.grid:
+        return fail("--change and --direction move one sample: drop --grid")
     try:
         model, class_index = _load(args)
         if args.grid:
@@ -197,6 +216,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             state = model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)
             if args.change:
                 state = _with_changes(model, state, args.change)
+            for name, value in args.direction:
+                state = model.state_with_named(state, name, value)
             image, settings = model.render(state), state_png_settings(model, state)
         image = export_image(image, _export_size(args))
         save_png(output, image, settings)
@@ -206,6 +227,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         return fail(exc)
     shape = f", {rows}x{cols} grid" if args.grid else ""
     moved = "".join(f", Change {n} at {v:g}" for n, v in args.change)
+    moved += "".join(f", {n} at {v:g}" for n, v in args.direction)
     print(f"Wrote {output} ({model.name}, seed {args.seed}{shape}{moved}, {image.width} x {image.height} px)")
     return EXIT_OK
 

@@ -37,6 +37,8 @@ SAFETENSORS_SUFFIX = ".safetensors"
 # Training checkpoints (studio train --resume) sit beside the model they will become; they are
 # not models to explore, so listings skip them.
 TRAINING_CHECKPOINT_SUFFIX = ".ckpt.safetensors"
+# A model's named directions (studio direction create) sit beside it too, and are not models.
+DIRECTIONS_SUFFIX = ".directions.safetensors"
 LEGACY_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin"})
 FORMAT_VERSION = 1
 LEGACY_FORMAT = "legacy .pt"
@@ -511,7 +513,7 @@ def list_models(folders: Iterable[str | os.PathLike[str]]) -> list[Path]:
             entry
             for entry in directory.iterdir()
             if entry.suffix.lower() == SAFETENSORS_SUFFIX
-            and not entry.name.lower().endswith(TRAINING_CHECKPOINT_SUFFIX)
+            and not entry.name.lower().endswith((TRAINING_CHECKPOINT_SUFFIX, DIRECTIONS_SUFFIX))
             and entry.is_file()
         )
     return found

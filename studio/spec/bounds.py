@@ -188,6 +188,8 @@ SELF_TEST_TIMEOUT = Bound("the time-out in seconds", 1.0, 86_400.0, integer=Fals
 # A training run's colour jitter of the real images (brightness, contrast, saturation +- this);
 # TrainConfig's MAX_JITTER, checked in a checkpoint's stored config.
 COLOUR_JITTER = Bound("the colour jitter", 0.0, 0.5, integer=False)
+# Named directions in one model's directions file, and in one PNG's latent state (issue 15).
+NAMED_DIRECTIONS = Bound("the number of named directions", 1, 256)
 
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)

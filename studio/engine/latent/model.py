@@ -24,6 +24,7 @@ from studio.engine.latent.directions import (
     write_cached_directions,
 )
 from studio.engine.latent.mixing import MixNotSupported, StyleMix, layer_group
+from studio.engine.latent.named_directions import NamedDirection, model_directions, save_direction
 from studio.engine.latent.state import LatentState, is_int
 from studio.spec.bounds import MAX_SEED
 
@@ -100,6 +101,7 @@ class LatentModel:
             self.class_names = [f"class {i}" for i in range(num_classes)]
         self.module.eval().requires_grad_(False)
         self._directions: dict[tuple[str, int | None], Directions] = {}
+        self._named: list[NamedDirection] | None = None
         self._truncate = _truncation() if self.kind == "gan" else None
         with torch.inference_mode():
             self._w_means = self._class_mean_ws() if self.style_based else None
@@ -571,6 +573,62 @@ class LatentModel:
 
         z = self.with_coordinate(state.z_array(), index, value, directions)
         return dataclasses.replace(state, z=tuple(float(v) for v in np.asarray(z, dtype=np.float64).reshape(-1)))
+
+    # --- named directions (defined by example; studio direction create) ---------------------------
+
+    @property
+    def latent_space(self) -> str:
+        """What the latent vector is: "w" (a style-based GAN's w offset) or "z"."""
+        return "w" if self.style_based else "z"
+
+    def code_covariance(self) -> np.ndarray | None:
+        """The covariance of this model's latent codes as Randomize draws them, from its cached
+        principal axes (w for GAN v2, a VAE's fitted prior); None for N(0, I) codes. Directions
+        by example are fitted in the codes' own metric, so they move what the codes use."""
+        if not self.style_based and self._prior is None:
+            return None
+        axes = self.directions("ganspace" if self.style_based else "vae-prior")
+        assert axes.scales is not None  # Directions.__post_init__ fills them in
+        vectors = axes.vectors.astype(np.float64)
+        return (vectors.T * axes.scales.astype(np.float64) ** 2) @ vectors
+
+    def named_directions(self) -> list[NamedDirection]:
+        """The directions saved with this model (none for a model that is not a file); a damaged
+        directions file raises ModelFileError naming it."""
+        if self._named is None:
+            self._named = (
+                []
+                if self.path is None
+                else model_directions(self.path, self.sha256, self.latent_dim, self.latent_space)
+            )
+        return list(self._named)
+
+    def named_direction(self, name: str) -> NamedDirection:
+        for direction in self.named_directions():
+            if direction.name.casefold() == name.casefold():
+                return direction
+        names = ", ".join(d.name for d in self.named_directions()) or "none yet (studio direction create)"
+        raise ValueError(f"{self.name} has no direction named {name!r}; its named directions: {names}")
+
+    def save_named_direction(self, direction: NamedDirection) -> Path:
+        """Keep ``direction`` with the model (replacing one of the same name); returns the file written."""
+        if self.path is None:
+            raise ValueError(f"{self.name} is not a model file, so it cannot keep named directions")
+        written = save_direction(self.path, self.sha256, self.latent_dim, self.latent_space, direction)
+        self._named = None
+        return written
+
+    def state_with_named(self, state: LatentState, name: str, value: float) -> LatentState:
+        """``state`` moved along the named direction until it reads ``value`` (in sigma); the state
+        records the value, so an exported PNG carries it."""
+        import dataclasses
+
+        direction = self.named_direction(name)
+        z = direction.moved_to(state.z_array(), value)
+        named = {**dict(state.named), direction.name: float(value)}
+        return dataclasses.replace(
+            state, z=tuple(float(v) for v in np.asarray(z, dtype=np.float64)), named=tuple(named.items())
+        )
 
     # --- the artist's own image ------------------------------------------------------------------
 

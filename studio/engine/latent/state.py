@@ -59,6 +59,9 @@ class LatentState:
     psi: float = 1.0
     seed: int | None = None  # the seed z came from, while it is unchanged
     mix: StyleMix | None = None  # a style mix with a second point (GAN v2), see studio.engine.latent.mixing
+    # Named directions (studio direction create) the artist set, name -> value in sigma, in the
+    # order set; z already holds their effect, so they are what the sliders show, not extra input.
+    named: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         # A list or an array is accepted and stored as a tuple of floats, so states hash and
@@ -83,6 +86,11 @@ class LatentState:
                 raise ValueError(f"mix must be a StyleMix or None, got {type(self.mix).__name__}")
             if len(self.mix.z) != len(z):
                 raise ValueError(f"the second point has {len(self.mix.z)} latent values, the first {len(z)}")
+        named = dict(self.named.items() if isinstance(self.named, dict) else self.named)
+        problem = named_values_problem(named)
+        if problem:
+            raise ValueError(problem)
+        object.__setattr__(self, "named", tuple((name, float(value)) for name, value in named.items()))
 
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)
@@ -97,8 +105,11 @@ class LatentState:
             "psi": self.psi,
             "seed": self.seed,
         }
-        if self.mix is not None:  # only then: a state without one reads as it always did
+        # Only when set, so a state without a mix or named directions reads as it always did.
+        if self.mix is not None:
             latent["mix"] = self.mix.to_settings()
+        if self.named:
+            latent["named"] = dict(self.named)
         return {LATENT_KEY: latent}
 
     @classmethod
@@ -125,10 +136,40 @@ class LatentState:
                 mix = StyleMix.from_settings(latent["mix"])
             except ValueError as exc:
                 raise LatentStateError(str(exc)) from exc
+        named = latent.get("named", {})
+        if not isinstance(named, dict):
+            raise LatentStateError("the named direction values in the latent state are not a map of name to value")
+        problem = named_values_problem(named)
+        if problem:
+            raise LatentStateError(problem)
         try:
-            return cls(sha, name, tuple(z), latent.get("class_index"), latent.get("psi", 1.0), latent.get("seed"), mix)
+            return cls(
+                sha,
+                name,
+                tuple(z),
+                latent.get("class_index"),
+                latent.get("psi", 1.0),
+                latent.get("seed"),
+                mix=mix,
+                named=tuple(named.items()),
+            )
         except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
             raise LatentStateError(str(exc)) from exc
+
+
+def named_values_problem(named: dict[Any, Any]) -> str | None:
+    """Why ``named`` (direction name -> value in sigma) cannot be a state's named values, or None."""
+    from studio.spec.bounds import NAMED_DIRECTIONS, SLIDER
+
+    if len(named) > NAMED_DIRECTIONS.high:
+        return f"the latent state names {len(named)} directions; at most {NAMED_DIRECTIONS.high:g}"
+    for key, value in named.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 64:
+            return f"a named direction's name must be text of 1 to 64 characters, got {str(key)[:70]!r}"
+        problem = SLIDER.problem(value)
+        if problem:
+            return f"the named direction {key!r}: {problem}"
+    return None
 
 
 def restore_state_from_png(path: str | os.PathLike[str]) -> LatentState:
