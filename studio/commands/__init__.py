@@ -12,4 +12,5 @@ COMMAND_MODULES = (
     "studio.commands.finetune",
     "studio.commands.style",
     "studio.commands.evaluate",
+    "studio.commands.repaint",
 )

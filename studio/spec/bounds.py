@@ -188,6 +188,10 @@ SELF_TEST_TIMEOUT = Bound("the time-out in seconds", 1.0, 86_400.0, integer=Fals
 # A training run's colour jitter of the real images (brightness, contrast, saturation +- this);
 # TrainConfig's MAX_JITTER, checked in a checkpoint's stored config.
 COLOUR_JITTER = Bound("the colour jitter", 0.0, 0.5, integer=False)
+# studio repaint --candidates: pictures searched side by side (each costs a batch row per step).
+REPAINT_CANDIDATES = Bound("the number of candidates", 1, 16)
+# studio repaint --steps: optimisation steps (the default 40 takes a few seconds at 64 px on a CPU).
+REPAINT_STEPS = Bound("the number of repaint steps", 1, 10_000)
 
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)

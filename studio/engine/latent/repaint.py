@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from studio.engine.jobs import JobCancelled, Progress
-from studio.engine.latent.state import LatentState
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -33,16 +32,18 @@ if TYPE_CHECKING:
     import torch
 
     from studio.engine.latent.model import LatentModel
+    from studio.engine.latent.state import LatentState
 
 DEFAULT_CANDIDATES = 4
 DEFAULT_STEPS = 40
-DEFAULT_LR = 0.05
+DEFAULT_LR = 0.1
 FEATHER = 0.06  # the feathering blur's radius as a part of the picture's side (4 px at 64 px)
 _VGG_LAYERS = ("relu1_2", "relu2_1")  # cheap at 64 px; deeper layers see past the mask's edge
 _VGG_WEIGHT = 0.02
-_GAN_START_MIX = 0.6  # how far a GAN start moves from the current point toward a random seed's
+_GAN_START_MIX = 0.5  # how far a GAN start moves from the current point toward a random seed's
 _NORM_WEIGHT = 0.01  # keeps N(0, I) latents on their typical shell, as projection does
 _PREVIEW_EVERY = 10
+_START_STREAM = 0x5EED  # the random starts' stream, apart from the seeds'
 
 
 class RepaintError(ValueError):
@@ -122,7 +123,9 @@ def feathered_keep(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Grow the mask by the radius, then blur by it: the keep weight reaches 0 at the mask's edge.
     grown = F.max_pool2d(hard, 2 * radius + 1, stride=1, padding=radius)
     kernel = torch.ones(1, 1, 2 * radius + 1, 2 * radius + 1) / (2 * radius + 1) ** 2
-    soft = F.conv2d(F.pad(torch.maximum(grown, torch.from_numpy(mask)[None, None]), [radius] * 4, mode="replicate"), kernel)
+    soft = F.conv2d(
+        F.pad(torch.maximum(grown, torch.from_numpy(mask)[None, None]), [radius] * 4, mode="replicate"), kernel
+    )
     weight = (1.0 - soft).clamp(0.0, 1.0)[0, 0].numpy()
     core = F.max_pool2d(grown, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy() < 0.5
     if not core.any():  # a mask that leaves only a thin rim: measure wherever something is kept
@@ -167,7 +170,7 @@ def repaint_job(
     weight = torch.from_numpy(keep).to(device)[None, None]
     with torch.inference_mode():
         target_features = _features(vgg, target)
-    feature_weights = {name: F_interpolate(weight, f.shape[-1]) for name, f in target_features.items()}
+    feature_weights = {name: _resized_weight(weight, f.shape[-1]) for name, f in target_features.items()}
     target_features = {name: f.clone() for name, f in target_features.items()}
     target = target.clone()
 
@@ -248,7 +251,9 @@ def _starts(
 
     current = state.z_array()
     index = model._class(state.class_index)
-    randoms = np.stack([model.random_z(seed + i + 1, index) for i in range(count)]).astype(np.float32)
+    # Drawn from their own stream: a start is never the seed the current picture came from.
+    rng = np.random.default_rng((int(seed), _START_STREAM))
+    randoms = model.sample_latents(rng, count, None if index is None else [index]).astype(np.float32)
     if model.kind != "vae":
         return (current + _GAN_START_MIX * (randoms - current)).astype(np.float32)
     with torch.inference_mode():
@@ -259,7 +264,7 @@ def _starts(
     return np.ascontiguousarray(encoded, dtype=np.float32)
 
 
-def F_interpolate(weight: torch.Tensor, side: int) -> torch.Tensor:
+def _resized_weight(weight: torch.Tensor, side: int) -> torch.Tensor:
     import torch.nn.functional as F
 
     return weight if weight.shape[-1] == side else F.adaptive_avg_pool2d(weight, side)
@@ -290,3 +295,19 @@ def _loss(images, target, weight, vgg, target_features, feature_weights) -> torc
         scale = target_features[name].pow(2).mean().clamp_min(1e-6)
         loss = loss + _VGG_WEIGHT * (w * squared).sum(dim=(1, 2, 3)) / (w.sum() * scale) * 100.0
     return loss
+
+
+def contact_sheet(
+    model: LatentModel, state: LatentState, mask: Image.Image | np.ndarray, result: RepaintResult
+) -> Image.Image:
+    """One row: the current picture, it with the mask shown in red, then each candidate (a 2 px gap)."""
+    size, gap = model.image_size, 2
+    current = model.render(state).convert("RGB")
+    region = mask_array(mask, size)
+    red = Image.new("RGB", (size, size), (255, 0, 0))
+    shown = Image.composite(red, current, Image.fromarray((region * 140).astype(np.uint8), "L"))
+    tiles = [current, shown, *(model.render(c.state).convert("RGB") for c in result.candidates)]
+    sheet = Image.new("RGB", (len(tiles) * (size + gap) - gap, size), (255, 255, 255))
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, (i * (size + gap), 0))
+    return sheet
