@@ -51,6 +51,14 @@ def test_repaint_keeps_the_unmasked_part_and_changes_the_masked_part(request, wh
         model.render(candidate.state)  # each is a whole state the model draws
 
 
+@pytest.mark.parametrize("name", ["emoji-gan", "emoji-vae"])
+def test_a_conditional_model_repaints_in_the_pictures_class(name, one_thread):
+    model = LatentModel.load(MODELS / f"{name}.safetensors")
+    state = model.state(model.random_z(2, 1), 1)
+    result = run_to_end(repaint_job(model, state, _centre(), candidates=3, steps=2))
+    assert [c.state.class_index for c in result.candidates] == [1, 1, 1]
+
+
 def test_cancel_stops_between_steps_and_keeps_the_candidates(vae, one_thread):
     state = vae.state(vae.random_z(1))
     job = repaint_job(vae, state, _centre(), candidates=3, steps=50)

@@ -253,7 +253,7 @@ def _starts(
     index = model._class(state.class_index)
     # Drawn from their own stream: a start is never the seed the current picture came from.
     rng = np.random.default_rng((int(seed), _START_STREAM))
-    randoms = model.sample_latents(rng, count, None if index is None else [index]).astype(np.float32)
+    randoms = model.sample_latents(rng, count, None if index is None else [index] * count).astype(np.float32)
     if model.kind != "vae":
         return (current + _GAN_START_MIX * (randoms - current)).astype(np.float32)
     with torch.inference_mode():
