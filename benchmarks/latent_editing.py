@@ -8,7 +8,9 @@ and measures:
 * ``unmasked_mad_255``: the mean absolute difference (0..255) between the candidate's picture and
   the current picture over the unmasked pixels past the feathered edge (target <= 4), for the
   best candidate and the mean over all candidates;
-* ``masked_mad_255``: the same inside the mask (how much was repainted; larger = more new).
+* ``masked_mad_255``: the same inside the mask (how much was repainted; larger = more new), the
+  mean over all candidates and that of the best-kept one (a best-kept candidate that barely
+  repainted shows here).
 
 Prints one JSON object. Targets: seconds <= 5 on this CPU, unmasked_mad_255 <= 4.
 
@@ -93,7 +95,7 @@ def main() -> int:
         warm = model.state(model.random_z(99))
         run_to_end(repaint.repaint_job(model, warm, masks(model.image_size)["centre square"], steps=2))
         for mask_name, mask in masks(model.image_size).items():
-            seconds, best, mean, masked = [], [], [], []
+            seconds, best, mean, masked, best_masked = [], [], [], [], []
             for seed in range(args.seeds):
                 state = model.state(model.random_z(seed), seed=seed)
                 start = time.perf_counter()
@@ -102,12 +104,14 @@ def main() -> int:
                 changes = [c.unmasked_change * 255 for c in result.candidates]
                 best.append(min(changes))
                 mean.append(statistics.fmean(changes))
+                best_masked.append(result.candidates[0].masked_change * 255)  # candidates come best kept first
                 masked.append(statistics.fmean(c.masked_change * 255 for c in result.candidates))
             rows[mask_name] = {
                 "seconds": round(statistics.fmean(seconds), 2),
                 "unmasked_mad_255_best": round(statistics.fmean(best), 2),
                 "unmasked_mad_255_mean": round(statistics.fmean(mean), 2),
                 "masked_mad_255_mean": round(statistics.fmean(masked), 2),
+                "masked_mad_255_of_best": round(statistics.fmean(best_masked), 2),
                 "meets_time": statistics.fmean(seconds) <= TARGET_SECONDS,
                 "meets_unmasked_best": statistics.fmean(best) <= TARGET_MAD_255,
                 "meets_unmasked_mean": statistics.fmean(mean) <= TARGET_MAD_255,
