@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.commands.job_driver import drive_job, exit_with
 from studio.commands.terminal import EXIT_FAILURE, fail
 from studio.spec.bounds import LEARNING_RATE, PSI, REPAINT_CANDIDATES, REPAINT_STEPS, SEED
 
@@ -67,7 +68,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_repaint(args: argparse.Namespace) -> int:
-    from studio.commands.job_driver import drive_job, exit_with
     from studio.commands.terminal import EXIT_BAD_INPUT
     from studio.engine.latent.repaint import RepaintError, repaint_job
     from studio.engine.latent.state import ModelNotFoundError
