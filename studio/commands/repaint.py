@@ -112,9 +112,12 @@ def _load(args: argparse.Namespace):
         return model, model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)
     try:
         state = restore_state_from_png(args.from_png)
-    except LatentStateError:
+    except LatentStateError as exc:
         if model.kind != "vae":
-            raise
+            raise LatentStateError(
+                f"{exc}; {model.name} is a GAN, so --from takes a PNG exported from the Latent Explorer "
+                "(or from studio sample or studio repaint)"
+            ) from exc
         # Any picture: the VAE's encoder gives its state (as the explorer's Open does).
         picture = load_image(args.from_png).image
         return model, model.state(model.encode(picture), model.class_index(args.class_))

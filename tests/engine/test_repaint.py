@@ -193,3 +193,26 @@ def test_a_png_from_another_model_names_the_model_to_use(tmp_path, capsys, faces
     )
     assert code == 2
     assert "face.png was made with Emoji Faces, not Emoji VAE: give --model Emoji Faces" in capsys.readouterr().err
+
+
+def test_a_plain_picture_for_a_gan_says_which_pngs_it_takes(tmp_path, capsys):
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "photo.png")
+    Image.new("L", (64, 64), 0).save(tmp_path / "mask.png")
+    code = main(
+        [
+            "repaint",
+            "--model",
+            str(MODELS / "emoji-faces.safetensors"),
+            "--from",
+            str(tmp_path / "photo.png"),
+            "--mask",
+            str(tmp_path / "mask.png"),
+            "-o",
+            str(tmp_path / "out.png"),
+        ]
+    )
+    assert code == 2
+    assert (
+        "photo.png holds no latent state (it was not exported from the Latent Explorer); Emoji Faces is a GAN, "
+        "so --from takes a PNG exported from the Latent Explorer" in capsys.readouterr().err
+    )
