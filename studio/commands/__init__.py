@@ -14,4 +14,5 @@ COMMAND_MODULES = (
     "studio.commands.finetune",
     "studio.commands.style",
     "studio.commands.evaluate",
+    "studio.commands.repaint",
 )

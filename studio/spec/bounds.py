@@ -190,6 +190,10 @@ SELF_TEST_TIMEOUT = Bound("the time-out in seconds", 1.0, 86_400.0, integer=Fals
 COLOUR_JITTER = Bound("the colour jitter", 0.0, 0.5, integer=False)
 # Named directions in one model's directions file, and in one PNG's latent state (issue 15).
 NAMED_DIRECTIONS = Bound("the number of named directions", 1, 256)
+# studio repaint --candidates: pictures searched side by side (each costs a batch row per step).
+REPAINT_CANDIDATES = Bound("the number of candidates", 1, 16)
+# studio repaint --steps: optimisation steps (the default 40 takes a few seconds at 64 px on a CPU).
+REPAINT_STEPS = Bound("the number of repaint steps", 1, 10_000)
 
 MAX_SEED = int(SEED.high)
 SLIDER_RANGE = float(SLIDER.high)

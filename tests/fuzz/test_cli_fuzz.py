@@ -167,7 +167,7 @@ def stubbed(monkeypatch):
     def reached(*_args, **_kwargs):
         raise HeavyWorkReached
 
-    for module in ("data", "evaluate", "finetune", "style", "train"):
+    for module in ("data", "evaluate", "finetune", "repaint", "style", "train"):
         monkeypatch.setattr(f"studio.commands.{module}.drive_job", reached)
     monkeypatch.setattr("studio.engine.style.instant.load_instant_networks", reached)
     monkeypatch.setattr("studio.engine.models.vae_prior.fit_prior_on", reached)
