@@ -374,8 +374,9 @@ class TrainingRun:
         saved: Path | None = None
         step_kid: KidResult | None = None
         if step % config.checkpoint_every == 0 or step == config.steps:
-            if self.measure_at_checkpoints:
-                self.refuse_diverged_weights()  # no KID, no best weights from NaN
+            if self.main:  # once per checkpoint: no KID, no best weights, no checkpoint from NaN
+                self.refuse_diverged_weights()
+            if self.measure_at_checkpoints:  # process 0 only
                 step_kid = self.evaluate()
                 if config.keep_best and step_kid is not None and is_best(self.kid_history):
                     # The run's best weights so far by KID, as a model file: a long run that later
@@ -384,7 +385,7 @@ class TrainingRun:
                     save_generative_model(self.best_path, self._trainer().final_model(), card)
             clock.lap()  # the checkpoint records the time up to its own step
             if self.main:
-                saved = self.checkpoint()
+                saved = self._write_checkpoint()  # the weights were checked above
             self.last_saved_step = step
         clock.stop()
         return self._progress(logged, grid, saved, step_kid)
@@ -424,6 +425,10 @@ class TrainingRun:
         """Write the checkpoint (atomically); a failed write names the checkpoint still intact,
         and weights that went NaN/Inf are not written over it (:class:`TrainingDiverged`)."""
         self.refuse_diverged_weights()
+        return self._write_checkpoint()
+
+    def _write_checkpoint(self) -> Path:
+        """:meth:`checkpoint` once the weights are known to hold numbers."""
         step = self.step_count
         try:
             path = save_checkpoint(
@@ -479,7 +484,7 @@ class TrainingRun:
         # checkpoint or a library model that draws grey.
         self.refuse_diverged_weights(self._trainer().final_model())
         if self.last_saved_step != step:  # resumed at or past the end: nothing ran, the checkpoint is current
-            self.checkpoint()
+            self._write_checkpoint()
         if not self.grid_path.exists():
             self.write_samples()
 
