@@ -170,6 +170,12 @@ _DEVICE_LOST = (
 _unusable: dict[str, str] = {}  # torch device name -> why it stopped working
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (torch's run to pages), or its type's name if it has none."""
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def is_device_lost(exc: BaseException) -> bool:
     """True for an unrecoverable GPU error (a device-side assert, an illegal memory access...)."""
     text = str(exc)
@@ -178,7 +184,7 @@ def is_device_lost(exc: BaseException) -> bool:
 
 def mark_unusable(device: DeviceInfo, exc: BaseException) -> str:
     """Never choose ``device`` again in this process; the sentence that tells the user."""
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = first_line(exc)
     _unusable[device.torch_device] = reason
     message = f"{device.label} stopped working ({reason}); the studio uses the CPU until it is restarted"
     log.error(message)
@@ -226,7 +232,7 @@ def run_with_oom_fallback(
             if not is_out_of_memory(exc):
                 raise
             failed = True
-            last_message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            last_message = first_line(exc)
             del exc
         if failed:
             # Outside the except block: the traceback and its frames are gone now.

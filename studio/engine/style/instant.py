@@ -47,7 +47,13 @@ from PIL import Image
 from torch import nn
 
 from studio.engine.checkpoints import ModelFileError, card_path, load_model, model_sha256, save_model
-from studio.engine.devices import DeviceInfo, is_out_of_memory, release_memory, run_with_oom_fallback
+from studio.engine.devices import (
+    DeviceInfo,
+    first_line,
+    is_out_of_memory,
+    release_memory,
+    run_with_oom_fallback,
+)
 from studio.engine.picture_health import check_picture
 from studio.engine.style.shape import paint_size
 from studio.files.atomic import SaveError
@@ -981,7 +987,7 @@ class InstantStyle:
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
-            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            failure = first_line(exc)
             del exc
         # Outside the except block: the failed attempt's tensors are gone now.
         release_memory()

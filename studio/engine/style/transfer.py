@@ -36,7 +36,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from studio.engine import devices
-from studio.engine.devices import DeviceInfo, OutOfMemory, is_out_of_memory, release_memory, run_with_oom_fallback
+from studio.engine.devices import (
+    DeviceInfo,
+    OutOfMemory,
+    first_line,
+    is_out_of_memory,
+    release_memory,
+    run_with_oom_fallback,
+)
 from studio.engine.jobs import JobCancelled, Progress
 from studio.engine.picture_health import check_picture
 from studio.engine.style.losses import blended_grams, content_loss, gram, style_loss, tv_loss
@@ -366,7 +373,7 @@ class _Run:
                 except Exception as exc:
                     if not is_out_of_memory(exc):
                         raise
-                    failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    failure = first_line(exc)
                     del exc
                 if failure:
                     # Outside the except block, so the failed attempt's tensors are really freed.
