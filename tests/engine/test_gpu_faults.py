@@ -8,17 +8,15 @@ user is told, and the next job runs on the CPU.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from studio.engine import devices
 from studio.engine.devices import DeviceInfo, is_device_lost, mark_unusable, run_with_oom_fallback, select_device
 from studio.engine.jobs import run_to_end
 from studio.engine.style import transfer
 from studio.engine.style.transfer import stylize_job
-from studio.spec.style_settings import StyleSettings
+from tests.engine.test_style_memory import noise, tiny, vgg_failing_above
 
 FAKE_MPS = DeviceInfo("mps", "cpu", "Apple GPU", "Apple MPS", 8 << 30)
 FAKE_GPU = DeviceInfo("cuda", "cpu", "Fake GPU", "CUDA: Fake GPU", 8 << 30)
@@ -31,39 +29,10 @@ def no_unusable_devices(monkeypatch):
     monkeypatch.setattr(devices, "_unusable", {})
 
 
-def noise(w: int, h: int, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
-def tiny() -> StyleSettings:
-    return StyleSettings(size=64, min_size=64, steps=2, preview_interval_s=0.0, amp=False, init="content")
-
-
-def vgg_raising(monkeypatch, error_above: int, error: BaseException) -> list[int]:
-    real_load = transfer.load_vgg19
-    calls: list[int] = []
-
-    def load(layers, pooling, device):
-        model = real_load(layers, pooling, device)
-
-        def forward(x):
-            calls.append(max(x.shape[-2:]))
-            if max(x.shape[-2:]) > error_above:
-                raise error
-            return type(model).forward(model, x)
-
-        model.forward = forward
-        return model
-
-    monkeypatch.setattr(transfer, "load_vgg19", load)
-    return calls
-
-
 def test_mps_out_of_memory_retries_smaller_and_releases_memory(monkeypatch, one_thread):
     released: list[object] = []
     monkeypatch.setattr(transfer, "release_memory", lambda device=None: released.append(device))
-    vgg_raising(monkeypatch, 50, RuntimeError(MPS_OOM))
+    vgg_failing_above(monkeypatch, 50, RuntimeError(MPS_OOM))
     result = run_to_end(stylize_job(noise(64, 48), [(noise(40, 40, 1), 1.0)], tiny(), FAKE_MPS))
     assert result.image.size == (48, 36) and result.device == "Apple MPS"
     assert result.notes == [
@@ -85,7 +54,7 @@ def test_a_device_side_assert_is_not_retried(monkeypatch):
 
 
 def test_a_device_side_assert_ends_the_style_job_at_once(monkeypatch, one_thread):
-    calls = vgg_raising(monkeypatch, 0, RuntimeError(ASSERT))
+    calls = vgg_failing_above(monkeypatch, 0, RuntimeError(ASSERT))
     with pytest.raises(RuntimeError, match="device-side assert"):
         run_to_end(stylize_job(noise(64, 48), [(noise(40, 40, 1), 1.0)], tiny(), FAKE_GPU))
     assert calls == [64]
@@ -153,7 +122,7 @@ def test_studio_stylize_says_the_gpu_is_broken(tmp_path, capsys, monkeypatch, on
 
     noise(64, 48).save(tmp_path / "photo.png")
     noise(40, 40, 1).save(tmp_path / "style.png")
-    vgg_raising(monkeypatch, 0, RuntimeError(ASSERT))
+    vgg_failing_above(monkeypatch, 0, RuntimeError(ASSERT))
     output = tmp_path / "out.png"
     command = ["stylize", str(tmp_path / "photo.png"), str(tmp_path / "style.png"), "-o", str(output)]
     args = build_parser().parse_args([*command, "--device", "cpu", "--size", "64", "--init", "content"])
