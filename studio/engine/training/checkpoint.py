@@ -26,7 +26,7 @@ from studio.engine.checkpoints import (
 )
 from studio.engine.training.config import TrainConfig, TrainingError
 from studio.engine.training.state import StateError, flatten_state, unflatten_state
-from studio.spec.models import GANConfig
+from studio.spec.models import GANConfig, VAEConfig
 
 if TYPE_CHECKING:
     import os
@@ -210,6 +210,20 @@ def slim_checkpoint(path: str | os.PathLike[str], out: str | os.PathLike[str] | 
     )
 
 
+def _modules(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The trainer's module weights by name (inside :func:`checkpoint_weights`: a damaged
+    checkpoint's KeyError or TypeError becomes a model-file error)."""
+    modules = checkpoint.state["trainer"]["modules"]
+    if not isinstance(modules, dict):
+        raise TypeError("its modules are not a map of weights")
+    return modules
+
+
+def _described(model: VAEConfig | GANConfig) -> str:
+    kind = "gan generator" if isinstance(model, GANConfig) else "vae"
+    return f"the {kind} its training config describes"
+
+
 def check_checkpoint_weights(checkpoint: Checkpoint) -> None:
     """Refuse a checkpoint to resume whose modules do not fit its config or hold NaN/Inf,
     before the trainer is built (:func:`~studio.engine.models.store.check_model_weights` for
@@ -226,10 +240,7 @@ def check_checkpoint_weights(checkpoint: Checkpoint) -> None:
     file = checkpoint.file or Path("the checkpoint")
     model = checkpoint.config.model
     with checkpoint_weights(file, "resumed"):
-        modules = checkpoint.state["trainer"]["modules"]
-        if not isinstance(modules, dict):
-            raise TypeError("its modules are not a map of weights")
-        for name, weights in modules.items():
+        for name, weights in _modules(checkpoint).items():
             if not isinstance(weights, dict):
                 raise TypeError(f"the {name!r} module is not a map of weights")
             if name == "d" and isinstance(model, GANConfig):
@@ -238,8 +249,7 @@ def check_checkpoint_weights(checkpoint: Checkpoint) -> None:
                 what = "the gan discriminator its training config describes"
                 check_weights(file, weights, discriminator.state_dict(), what, dataclasses.asdict(model))
             elif name in (("g", "g_ema") if isinstance(model, GANConfig) else ("vae",)):
-                kind = "gan generator" if isinstance(model, GANConfig) else "vae"
-                check_model_weights(file, weights, model, f"the {kind} its training config describes", folded=False)
+                check_model_weights(file, weights, model, _described(model), folded=False)
 
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> VAE | Generator | StyleGenerator:
@@ -255,14 +265,11 @@ def model_from_checkpoint(checkpoint: Checkpoint) -> VAE | Generator | StyleGene
     file = checkpoint.file or Path("the checkpoint")
     config = checkpoint.config
     with checkpoint_weights(file, "imported"):
-        modules = checkpoint.state["trainer"]["modules"]
-        if not isinstance(modules, dict):
-            raise TypeError("its modules are not a map of weights")
+        modules = _modules(checkpoint)
         # kind "gan" (TrainConfig checks the model against its kind): the averaged generator if kept.
         names = ("g_ema", "g") if isinstance(config.model, GANConfig) else ("vae",)
         weights = next((modules[name] for name in names if modules.get(name)), None)
         if not isinstance(weights, dict):
             raise KeyError(f"it holds no weights for {' or '.join(repr(n) for n in names)}")
-        kind = "gan generator" if isinstance(config.model, GANConfig) else "vae"
-        module = build_checked(file, weights, config.model, f"the {kind} its training config describes", folded=False)
+        module = build_checked(file, weights, config.model, _described(config.model), folded=False)
     return module
