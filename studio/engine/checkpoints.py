@@ -303,6 +303,10 @@ def _guilty_field(
     return None
 
 
+def _first_few(label: str, names: list[str]) -> str:
+    return f"{label} {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def check_weights(
     file: Path,
     tensors: Mapping[str, torch.Tensor],
@@ -322,15 +326,7 @@ def check_weights(
     missing = [name for name in expected if name not in tensors]
     extra = [name for name in tensors if name not in expected]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(
-                f"missing {', '.join(missing[:3])}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            )
-        if extra:
-            parts.append(
-                f"unexpected {', '.join(extra[:3])}" + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
-            )
+        parts = [_first_few(label, names) for label, names in (("missing", missing), ("unexpected", extra)) if names]
         raise ModelFileError(f"{file.name}: its weights do not match {what} ({'; '.join(parts)})")
     for name, want in expected.items():
         have = tensors[name]
