@@ -291,7 +291,7 @@ def run_instant(
 
 
 def _stylize_failure(exc: Exception) -> int | None:
-    from studio.engine.devices import is_device_lost
+    from studio.engine.devices import first_line, is_device_lost
     from studio.engine.picture_health import PictureNotFinite
     from studio.engine.style.transfer import StyleOutOfMemory
 
@@ -304,8 +304,7 @@ def _stylize_failure(exc: Exception) -> int | None:
         return fail("out of memory; try a smaller --size", EXIT_FAILURE)
     if is_device_lost(exc):  # RELIABILITY.md case 18: no retry on a broken GPU
         return fail(
-            f"{str(exc).splitlines()[0]}; the GPU cannot be used again in this run: "
-            "run the command again, or with --device cpu",
+            f"{first_line(exc)}; the GPU cannot be used again in this run: run the command again, or with --device cpu",
             EXIT_FAILURE,
         )
     if isinstance(exc, RuntimeError):  # OutOfMemory on every device, or a torch failure
