@@ -25,7 +25,7 @@ from studio.commands.terminal import (
     training_failure,
 )
 from studio.engine.training.config import TrainConfig, default_config
-from studio.spec.bounds import CHANNELS, LATENT_DIM, LOSS_WEIGHT, MAPPING_LAYERS, THREADS
+from studio.spec.bounds import CHANNELS, LATENT_DIM, LOSS_WEIGHT, MAPPING_LAYERS, THREADS, W_DIM
 from studio.spec.models import LOSSES, GANConfig, VAEConfig
 from studio.spec.options import given_options, options_of
 
@@ -72,7 +72,7 @@ def add_commands(subparsers: Any) -> None:
         help="dcgan (v1, the default) or style (v2: mapping network, per-layer styles, residual "
         "discriminator with a decoder; DiffAugment, LeCam and the conditioning ramp on by default)",
     )
-    gan.add_argument("--w-dim", type=LATENT_DIM.argument(), help="GAN v2: width of w and of the mapping network (256)")
+    gan.add_argument("--w-dim", type=W_DIM.argument(), help="GAN v2: width of w and of the mapping network (256)")
     gan.add_argument(
         "--mapping-layers", type=MAPPING_LAYERS.argument(), help="GAN v2: layers of the mapping network (4)"
     )
