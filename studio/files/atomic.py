@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -141,8 +142,6 @@ def clean_stale_temps(folder: str | os.PathLike[str], older_than: float = 120.0)
     raises: a folder that cannot be read or a file that cannot be removed is left alone.
     Returns the files removed.
     """
-    import time
-
     removed: list[Path] = []
     now = time.time()
     try:
