@@ -72,8 +72,12 @@ def save_error(target: str | os.PathLike[str], exc: OSError) -> SaveError:
     """
     if isinstance(exc, SaveError):
         return exc
-    reason = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__).lower()
-    return SaveError(exc.errno, f"cannot write {target}: {reason}")
+    return SaveError(exc.errno, f"cannot write {target}: {failure_reason(exc)}")
+
+
+def failure_reason(exc: OSError) -> str:
+    """Why ``exc`` happened, in plain words ("disk full"), without a file name."""
+    return _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
 def make_folder(folder: str | os.PathLike[str]) -> None:
