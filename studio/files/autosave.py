@@ -107,8 +107,8 @@ def recovered_folder(*, create: bool = True) -> Path:
 
 def write_work(folder: Path, manifest: dict[str, Any], pictures: list[Picture]) -> None:
     """Write the new ``pictures``, then ``manifest`` as work.json, then remove pictures it no
-    longer names. Raises SaveError (the previous work.json stays whole)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    longer names. Raises SaveError (the previous work.json stays whole); the atomic writes make
+    the folder."""
     for picture in pictures:
         save_png(folder / picture.file, picture.image, picture.settings)
     payload = {"version": FORMAT_VERSION, "saved": datetime.now(timezone.utc).isoformat(), **manifest}
