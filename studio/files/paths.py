@@ -56,16 +56,16 @@ def user_path(text: str | os.PathLike[str], error: Callable[[str], Exception] | 
     not exist (yet) is fine: whether it must exist is the caller's business.
     """
     raw = os.fspath(text)
-    problem = _problem(raw)
+    path = _expanded(raw)
+    problem = _problem(raw, path)
     if problem is None:
-        return _expanded(raw) or Path(raw)
+        return path or Path(raw)
     if error is not None:
         raise error(f"{_shown(raw)}: {problem}")
     raise UserPathError(_shown(raw), problem)
 
 
-def _problem(raw: str) -> str | None:
-    path = _expanded(raw)
+def _problem(raw: str, path: Path | None) -> str | None:
     if path is None:
         user = raw[1:].replace(os.sep, "/").split("/", 1)[0]
         return f"there is no user {user!r} on this computer (the path starts with ~{user})"
