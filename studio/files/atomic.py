@@ -92,6 +92,15 @@ def make_folder(folder: str | os.PathLike[str]) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from exc
 
 
+def ensure_folder(folder: str | os.PathLike[str]) -> Path:
+    """:func:`make_folder` for a folder the user will save into; a failure is the :class:`SaveError` naming it."""
+    try:
+        make_folder(folder)
+    except OSError as exc:
+        raise save_error(folder, exc) from exc
+    return Path(folder)
+
+
 # The studio's own temporary files: ".NAME.RANDOM.tmp" (tempfile.mkstemp's random part is 8
 # characters of [a-z0-9_]); nothing a user names so by hand.
 _TEMP_PREFIX = "."

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from studio import APP_NAME, ORG_NAME
-from studio.files.atomic import clean_stale_temps, make_folder, save_error
+from studio.files.atomic import clean_stale_temps, ensure_folder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -97,12 +97,7 @@ def _home_override() -> Path | None:
 
 def _ensure(path: Path, create: bool) -> Path:
     """``path``, made when ``create``; a folder that cannot be made is a SaveError naming it."""
-    if create:
-        try:
-            make_folder(path)
-        except OSError as exc:
-            raise save_error(path, exc) from exc
-    return path
+    return ensure_folder(path) if create else path
 
 
 def data_dir(*, create: bool = True) -> Path:
