@@ -9,7 +9,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING
 
-from studio.files.atomic import save_error
+from studio.files.atomic import failure_reason
 from studio.files.paths import log_dir
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class _LogFileHandler(logging.handlers.RotatingFileHandler):
             return
         self.failed = True
         path = self.baseFilename
-        reason = str(save_error(path, exc)).removeprefix(f"cannot write {path}: ")
+        reason = failure_reason(exc)
         try:
             if self.stream is not None:
                 self.stream.close()

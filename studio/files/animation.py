@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, features
 
-from studio.files.atomic import atomic_write, make_folder, save_error
+from studio.files.atomic import atomic_write, ensure_folder
 from studio.files.images import save_png
 
 if TYPE_CHECKING:
@@ -89,11 +89,7 @@ def export_frames(
         raise ValueError(f"{len(rgb)} frames but {len(settings)} settings")
     if not stem or any(sep in stem for sep in ("/", "\\")) or stem in (".", ".."):
         raise ValueError(f"{stem!r} cannot start a file name")
-    directory = Path(folder)
-    try:
-        make_folder(directory)
-    except OSError as exc:
-        raise save_error(directory, exc) from exc
+    directory = ensure_folder(folder)
     digits = max(4, len(str(len(rgb))))
     return [
         save_png(

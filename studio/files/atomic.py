@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -71,8 +72,12 @@ def save_error(target: str | os.PathLike[str], exc: OSError) -> SaveError:
     """
     if isinstance(exc, SaveError):
         return exc
-    reason = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__).lower()
-    return SaveError(exc.errno, f"cannot write {target}: {reason}")
+    return SaveError(exc.errno, f"cannot write {target}: {failure_reason(exc)}")
+
+
+def failure_reason(exc: OSError) -> str:
+    """Why ``exc`` happened, in plain words ("disk full"), without a file name."""
+    return _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
 def make_folder(folder: str | os.PathLike[str]) -> None:
@@ -85,6 +90,15 @@ def make_folder(folder: str | os.PathLike[str]) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from exc
+
+
+def ensure_folder(folder: str | os.PathLike[str]) -> Path:
+    """:func:`make_folder` for a folder the user will save into; a failure is the :class:`SaveError` naming it."""
+    try:
+        make_folder(folder)
+    except OSError as exc:
+        raise save_error(folder, exc) from exc
+    return Path(folder)
 
 
 # The studio's own temporary files: ".NAME.RANDOM.tmp" (tempfile.mkstemp's random part is 8
@@ -141,8 +155,6 @@ def clean_stale_temps(folder: str | os.PathLike[str], older_than: float = 120.0)
     raises: a folder that cannot be read or a file that cannot be removed is left alone.
     Returns the files removed.
     """
-    import time
-
     removed: list[Path] = []
     now = time.time()
     try:

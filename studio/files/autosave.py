@@ -107,8 +107,8 @@ def recovered_folder(*, create: bool = True) -> Path:
 
 def write_work(folder: Path, manifest: dict[str, Any], pictures: list[Picture]) -> None:
     """Write the new ``pictures``, then ``manifest`` as work.json, then remove pictures it no
-    longer names. Raises SaveError (the previous work.json stays whole)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    longer names. Raises SaveError (the previous work.json stays whole); the atomic writes make
+    the folder."""
     for picture in pictures:
         save_png(folder / picture.file, picture.image, picture.settings)
     payload = {"version": FORMAT_VERSION, "saved": datetime.now(timezone.utc).isoformat(), **manifest}
@@ -249,9 +249,6 @@ def read_work(folder: Path, *, pictures: bool = True) -> RecoveredWork | None:
 def unfinished_work() -> RecoveredWork | None:
     """Style work left by a session that did not end cleanly (or kept by one open now), names
     only, for `studio info`; None when there is none or the folder cannot be read."""
-    try:
-        # `studio info` only looks: it creates no folder.
-        folders = [recovered_folder(create=False), current_folder(create=False)]
-    except OSError:
-        return None
+    # `studio info` only looks: it creates no folder.
+    folders = [recovered_folder(create=False), current_folder(create=False)]
     return next((work for work in (read_work(f, pictures=False) for f in folders) if work is not None), None)

@@ -217,11 +217,10 @@ def read_png_settings(path: str | os.PathLike[str]) -> dict | None:
 
 
 def _open_for_reading(path: Path) -> BinaryIO:
-    if path.is_dir():  # checked first: Windows reports opening a folder as "permission denied"
-        raise ImageLoadError(path, "this is a folder, not an image")
     try:
-        # A FIFO or a device would block or never end when read: refused before opening. The
-        # open is non-blocking too, and checked again, in case the path changed in between.
+        # A folder (which Windows would report as "permission denied"), a FIFO or a device (which
+        # would block or never end when read) is refused before opening. The open is non-blocking
+        # too, and checked again, in case the path changed in between.
         _check_regular(path, os.stat(path).st_mode)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as exc:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from studio import APP_NAME, ORG_NAME
-from studio.files.atomic import clean_stale_temps, make_folder, save_error
+from studio.files.atomic import clean_stale_temps, ensure_folder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,16 +56,16 @@ def user_path(text: str | os.PathLike[str], error: Callable[[str], Exception] | 
     not exist (yet) is fine: whether it must exist is the caller's business.
     """
     raw = os.fspath(text)
-    problem = _problem(raw)
+    path = _expanded(raw)
+    problem = _problem(raw, path)
     if problem is None:
-        return _expanded(raw) or Path(raw)
+        return path or Path(raw)
     if error is not None:
         raise error(f"{_shown(raw)}: {problem}")
     raise UserPathError(_shown(raw), problem)
 
 
-def _problem(raw: str) -> str | None:
-    path = _expanded(raw)
+def _problem(raw: str, path: Path | None) -> str | None:
     if path is None:
         user = raw[1:].replace(os.sep, "/").split("/", 1)[0]
         return f"there is no user {user!r} on this computer (the path starts with ~{user})"
@@ -97,12 +97,7 @@ def _home_override() -> Path | None:
 
 def _ensure(path: Path, create: bool) -> Path:
     """``path``, made when ``create``; a folder that cannot be made is a SaveError naming it."""
-    if create:
-        try:
-            make_folder(path)
-        except OSError as exc:
-            raise save_error(path, exc) from exc
-    return path
+    return ensure_folder(path) if create else path
 
 
 def data_dir(*, create: bool = True) -> Path:

@@ -8,6 +8,7 @@ or, failing that, to ``recovered/`` in the user data folder, and says where it w
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.files.atomic import SaveError, save_error
@@ -16,7 +17,6 @@ from studio.files.paths import data_dir
 
 if TYPE_CHECKING:
     import os
-    from pathlib import Path
 
     from PIL import Image
 
@@ -30,8 +30,6 @@ def recovered_dir() -> Path:
 
 def recovery_path(output: str | os.PathLike[str]) -> Path:
     """A new file in :func:`recovered_dir` named after ``output`` and the time ("out-20260101-120000.png")."""
-    from pathlib import Path
-
     name = Path(output)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = recovered_dir()

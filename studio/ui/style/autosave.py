@@ -68,6 +68,8 @@ class StyleAutosave(QObject):
         except OSError as exc:  # an unwritable data folder: the app still starts, without autosave
             log.warning("The Style work is not autosaved: cannot create its folder (%s)", exc)
             return
+        # Made once here: a save (on the GUI thread, every change) does not make its folders again.
+        self._folder = folder / files.CURRENT
         self._lock = QLockFile(str(folder / LOCK_FILE))
         self._lock.setStaleLockTime(0)  # stale only when its process is gone, however old
         self.enabled = self._lock.tryLock(0)
@@ -103,11 +105,10 @@ class StyleAutosave(QObject):
         if self._executor is None:
             return None
         manifest, pictures = self._snapshot()
-        folder = files.current_folder()
         if manifest is None:
-            self._pending = self._executor.submit(files.remove, folder)
+            self._pending = self._executor.submit(files.remove, self._folder)
         else:
-            self._pending = self._executor.submit(files.write_work, folder, manifest, pictures)
+            self._pending = self._executor.submit(files.write_work, self._folder, manifest, pictures)
         self._pending.add_done_callback(self._written_off_thread)
         return self._pending
 
@@ -179,7 +180,7 @@ class StyleAutosave(QObject):
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-            files.remove(files.current_folder())
+            files.remove(self._folder)
         if self.enabled:
             self._lock.unlock()
             self.enabled = False
