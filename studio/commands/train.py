@@ -25,7 +25,7 @@ from studio.commands.terminal import (
     training_failure,
 )
 from studio.engine.training.config import TrainConfig, default_config
-from studio.spec.bounds import CHANNELS, LATENT_DIM, LOSS_WEIGHT, MAPPING_LAYERS, THREADS, W_DIM
+from studio.spec.bounds import BETA, CHANNELS, LATENT_DIM, MAPPING_LAYERS, THREADS, W_DIM
 from studio.spec.models import LOSSES, GANConfig, VAEConfig
 from studio.spec.options import given_options, options_of
 
@@ -56,7 +56,7 @@ def add_commands(subparsers: Any) -> None:
         "--channels", type=CHANNELS.argument(), help="GAN: generator channels at 4x4 (256); VAE: base channels (32)"
     )
     model.add_argument("--d-channels", type=CHANNELS.argument(), help="GAN: discriminator channels at full size (32)")
-    model.add_argument("--beta", type=LOSS_WEIGHT.argument(), help="VAE: weight of the KL term (1.0)")
+    model.add_argument("--beta", type=BETA.argument(), help="VAE: weight of the KL term (1.0)")
     gan = train.add_argument_group("GAN")
     gan.add_argument("--loss", choices=LOSSES, help="GAN loss (default hinge)")
     gan.add_argument(

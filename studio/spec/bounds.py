@@ -165,7 +165,7 @@ CLASS_INDEX = Bound("the class number", 0, 9_999)
 STEP_INTERVAL = Bound("a step interval", 1, 10_000_000)
 # Discriminator steps per generator step (wgan-gp uses 5).
 N_CRITIC = Bound("the discriminator steps per generator step", 1, 100)
-# Loss weights given on the command line (gradient penalty, the VAE's beta).
+# Loss weights given on the command line (the gradient penalty; the VAE's beta has BETA).
 LOSS_WEIGHT = Bound("a loss weight", 0.0, 1e6, integer=False)
 # The generator's weight average decay; 0 switches it off, 1 would never move.
 EMA_DECAY = Bound("the weight average decay (--ema)", 0.0, 0.99999, integer=False)
