@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from studio.commands.latent import _input_errors, _load_model
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
 from studio.spec.bounds import SEED, OutOfRange
 
@@ -79,21 +80,6 @@ def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _load(args: argparse.Namespace) -> LatentModel:
-    from studio.engine.devices import select_device
-    from studio.engine.latent.model import LatentModel
-    from studio.engine.latent.state import find_model
-
-    return LatentModel.load(find_model(args.model), select_device(args.device).torch_device)
-
-
-def _input_errors() -> tuple[type[BaseException], ...]:
-    from studio.engine.latent.state import ModelNotFoundError
-
-    # ModelFileError, DirectionError, LatentStateError and ImageLoadError are ValueErrors.
-    return (ModelNotFoundError, ValueError, OSError)
-
-
 def folder_codes(model: LatentModel, folder: str) -> np.ndarray:
     """The latent codes of the PNGs in ``folder``: their latent state, or (VAE) their encoding."""
     import numpy as np
@@ -150,7 +136,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
             "give examples of both kinds: --positive DIR or --positive-seeds, and --negative DIR or --negative-seeds"
         )
     try:
-        model = _load(args)
+        model = _load_model(args)
         class_index = model.class_index(args.class_)
         positive = _examples(model, args.positive, args.positive_seeds, class_index)
         negative = _examples(model, args.negative, args.negative_seeds, class_index)
@@ -182,7 +168,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     try:
-        model = _load(args)
+        model = _load_model(args)
         directions = model.named_directions()
     except _input_errors() as exc:
         return fail(exc)
