@@ -6,9 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from studio.commands.latent import _input_errors, _load_model
+from studio.commands.latent import _input_errors, _load_model, _parse_seeds
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
-from studio.spec.bounds import SEED, OutOfRange
 
 _WEAK = 0.7  # held-out accuracy below which create warns: near chance, the direction is noise
 
@@ -67,10 +66,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
-    except OutOfRange as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    seeds = _parse_seeds(text)
     if not seeds:
         raise argparse.ArgumentTypeError("give seeds separated by commas: 1,2,3")
     return seeds

@@ -153,11 +153,16 @@ def _named_value(text: str) -> tuple[str, float]:
     return name.strip(), amount
 
 
-def _seed_list(text: str) -> list[int]:
+def _parse_seeds(text: str) -> list[int]:
+    """The seeds in ``text`` (separated by commas, blanks skipped); ArgumentTypeError for one out of range."""
     try:
-        seeds = [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
+        return [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
     except OutOfRange as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed_list(text: str) -> list[int]:
+    seeds = _parse_seeds(text)
     if len(seeds) < 2:
         raise argparse.ArgumentTypeError("give at least two seeds, separated by commas: 1,2,3")
     return seeds
