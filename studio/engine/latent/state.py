@@ -165,13 +165,17 @@ class LatentState:
 
 def named_values_problem(named: dict[Any, Any]) -> str | None:
     """Why ``named`` (direction name -> value in sigma) cannot be a state's named values, or None."""
+    from studio.engine.latent.named_directions import MAX_NAME_LENGTH
     from studio.spec.bounds import NAMED_DIRECTIONS, SLIDER
 
     if len(named) > NAMED_DIRECTIONS.high:
         return f"the latent state names {len(named)} directions; at most {NAMED_DIRECTIONS.high:g}"
     for key, value in named.items():
-        if not isinstance(key, str) or not key.strip() or len(key) > 64:
-            return f"a named direction's name must be text of 1 to 64 characters, got {str(key)[:70]!r}"
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_NAME_LENGTH:
+            return (
+                f"a named direction's name must be text of 1 to {MAX_NAME_LENGTH} characters, "
+                f"got {str(key)[: MAX_NAME_LENGTH + 6]!r}"
+            )
         problem = SLIDER.problem(value)
         if problem:
             return f"the named direction {key!r}: {problem}"
