@@ -93,8 +93,9 @@ def main() -> int:
         model = LatentModel.load(find_model(name))
         rows = {}
         warm = model.state(model.random_z(99))
-        run_to_end(repaint.repaint_job(model, warm, masks(model.image_size)["centre square"], steps=2))
-        for mask_name, mask in masks(model.image_size).items():
+        model_masks = masks(model.image_size)
+        run_to_end(repaint.repaint_job(model, warm, model_masks["centre square"], steps=2))
+        for mask_name, mask in model_masks.items():
             seconds, best, mean, masked, best_masked = [], [], [], [], []
             for seed in range(args.seeds):
                 state = model.state(model.random_z(seed), seed=seed)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from studio.commands.latent import _input_errors, _load_model, _parse_seeds
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
-from studio.spec.bounds import SEED, OutOfRange
 
 _WEAK = 0.7  # held-out accuracy below which create warns: near chance, the direction is noise
 
@@ -66,10 +66,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
-    except OutOfRange as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    seeds = _parse_seeds(text)
     if not seeds:
         raise argparse.ArgumentTypeError("give seeds separated by commas: 1,2,3")
     return seeds
@@ -77,21 +74,6 @@ def _seeds(text: str) -> list[int]:
 
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _load(args: argparse.Namespace) -> LatentModel:
-    from studio.engine.devices import select_device
-    from studio.engine.latent.model import LatentModel
-    from studio.engine.latent.state import find_model
-
-    return LatentModel.load(find_model(args.model), select_device(args.device).torch_device)
-
-
-def _input_errors() -> tuple[type[BaseException], ...]:
-    from studio.engine.latent.state import ModelNotFoundError
-
-    # ModelFileError, DirectionError, LatentStateError and ImageLoadError are ValueErrors.
-    return (ModelNotFoundError, ValueError, OSError)
 
 
 def folder_codes(model: LatentModel, folder: str) -> np.ndarray:
@@ -150,7 +132,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
             "give examples of both kinds: --positive DIR or --positive-seeds, and --negative DIR or --negative-seeds"
         )
     try:
-        model = _load(args)
+        model = _load_model(args)
         class_index = model.class_index(args.class_)
         positive = _examples(model, args.positive, args.positive_seeds, class_index)
         negative = _examples(model, args.negative, args.negative_seeds, class_index)
@@ -182,7 +164,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     try:
-        model = _load(args)
+        model = _load_model(args)
         directions = model.named_directions()
     except _input_errors() as exc:
         return fail(exc)

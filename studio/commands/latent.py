@@ -153,31 +153,41 @@ def _named_value(text: str) -> tuple[str, float]:
     return name.strip(), amount
 
 
-def _seed_list(text: str) -> list[int]:
+def _parse_seeds(text: str) -> list[int]:
+    """The seeds in ``text`` (separated by commas, blanks skipped); ArgumentTypeError for one out of range."""
     try:
-        seeds = [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
+        return [int(SEED.parse(part.strip())) for part in text.split(",") if part.strip()]
     except OutOfRange as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed_list(text: str) -> list[int]:
+    seeds = _parse_seeds(text)
     if len(seeds) < 2:
         raise argparse.ArgumentTypeError("give at least two seeds, separated by commas: 1,2,3")
     return seeds
 
 
-def _load(args: argparse.Namespace):
-    """The model and the class index the arguments name; raises the engine's readable errors."""
+def _load_model(args: argparse.Namespace):
+    """The model ``--model`` names, on the ``--device`` asked for; raises the engine's readable errors."""
     from studio.engine.devices import select_device
     from studio.engine.latent.model import LatentModel
     from studio.engine.latent.state import find_model
 
-    model = LatentModel.load(find_model(args.model), select_device(args.device).torch_device)
-    class_index = model.class_index(args.class_)
-    return model, class_index
+    return LatentModel.load(find_model(args.model), select_device(args.device).torch_device)
+
+
+def _load(args: argparse.Namespace):
+    """The model and the class index the arguments name; raises the engine's readable errors."""
+    model = _load_model(args)
+    return model, model.class_index(args.class_)
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     from studio.engine.latent.state import ModelNotFoundError
 
-    # ModelFileError and ImageLoadError are ValueErrors; SaveError (an OSError) is handled first.
+    # ModelFileError, DirectionError, LatentStateError and ImageLoadError are ValueErrors; SaveError
+    # (an OSError) is handled first.
     return (ModelNotFoundError, ValueError, OSError)
 
 

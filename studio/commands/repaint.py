@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.commands.job_driver import drive_job, exit_with
+from studio.commands.latent import _input_errors, _load_model
 from studio.commands.terminal import EXIT_FAILURE, fail
 from studio.spec.bounds import LEARNING_RATE, PSI, REPAINT_CANDIDATES, REPAINT_STEPS, SEED
 
@@ -70,7 +71,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_repaint(args: argparse.Namespace) -> int:
     from studio.commands.terminal import EXIT_BAD_INPUT
     from studio.engine.latent.repaint import RepaintError, repaint_job
-    from studio.engine.latent.state import ModelNotFoundError
     from studio.files.atomic import SaveError
 
     output = Path(args.output)
@@ -88,7 +88,7 @@ def _cmd_repaint(args: argparse.Namespace) -> int:
         written = _write(model, state, mask, end.result, output)
     except SaveError as exc:
         return fail(exc, EXIT_FAILURE)
-    except (ModelNotFoundError, ValueError, OSError) as exc:  # RepaintError, ImageLoadError are ValueErrors
+    except _input_errors() as exc:  # RepaintError is a ValueError
         return fail(exc)
     changes = ", ".join(f"{c.unmasked_change * 255:.1f}" for c in end.result.candidates)
     stopped = f" (stopped after step {end.result.steps_done})" if end.result.cancelled else ""
@@ -100,13 +100,10 @@ def _cmd_repaint(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from studio.engine.devices import select_device
-    from studio.engine.latent.model import LatentModel
-    from studio.engine.latent.state import LatentStateError, find_model, restore_state_from_png
+    from studio.engine.latent.state import LatentStateError, restore_state_from_png
     from studio.files.images import load_image
 
-    device = select_device(args.device).torch_device
-    model = LatentModel.load(find_model(args.model), device)
+    model = _load_model(args)
     if args.from_png is None:
         class_index = model.class_index(args.class_)
         return model, model.state(model.random_z(args.seed, class_index), class_index, args.psi, seed=args.seed)

@@ -127,7 +127,9 @@ def preference(store: QSettings, key: str, default: Any) -> Any:
         return default
 
 
-def _as_text(value: Any, default: str) -> str:
+def text_preference(store: QSettings, key: str, default: str = "") -> str:
+    """:func:`preference` for a text value: ``default`` too when the file holds something else."""
+    value = preference(store, key, default)
     return value if isinstance(value, str) else default
 
 
@@ -171,7 +173,7 @@ class Settings:
 
     @property
     def last_folder(self) -> str:
-        return _as_text(preference(self._store, "files/last_folder", ""), "")
+        return text_preference(self._store, "files/last_folder")
 
     @last_folder.setter
     def last_folder(self, folder: str) -> None:
@@ -180,8 +182,8 @@ class Settings:
     @property
     def export_size(self) -> ExportSize:
         """How large the explorer's exports are and how they are enlarged (default 4x, smooth)."""
-        text = _as_text(preference(self._store, "export/size", DEFAULT_TEXT), DEFAULT_TEXT)
-        resample = _as_text(preference(self._store, "export/resample", DEFAULT_RESAMPLE), DEFAULT_RESAMPLE)
+        text = text_preference(self._store, "export/size", DEFAULT_TEXT)
+        resample = text_preference(self._store, "export/resample", DEFAULT_RESAMPLE)
         return ExportSize.from_text(text, resample)
 
     @export_size.setter

@@ -171,6 +171,23 @@ def test_the_command_says_why_a_mask_is_unusable_and_writes_nothing(tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["black.png", "broken.png", "out-1.png"]
 
 
+def _repaint_from(tmp_path, model_file: str, png: str) -> int:
+    """studio repaint --from tmp_path/png --mask tmp_path/mask.png with the bundled model_file."""
+    return main(
+        [
+            "repaint",
+            "--model",
+            str(MODELS / model_file),
+            "--from",
+            str(tmp_path / png),
+            "--mask",
+            str(tmp_path / "mask.png"),
+            "-o",
+            str(tmp_path / "out.png"),
+        ]
+    )
+
+
 def test_a_png_from_another_model_names_the_model_to_use(tmp_path, capsys, faces):
     from studio.engine.latent.state import state_png_settings
     from studio.files.images import save_png
@@ -178,19 +195,7 @@ def test_a_png_from_another_model_names_the_model_to_use(tmp_path, capsys, faces
     state = faces.state(faces.random_z(2))
     save_png(tmp_path / "face.png", faces.render(state), state_png_settings(faces, state))
     Image.new("L", (64, 64), 255).save(tmp_path / "mask.png")
-    code = main(
-        [
-            "repaint",
-            "--model",
-            str(MODELS / "emoji-vae.safetensors"),
-            "--from",
-            str(tmp_path / "face.png"),
-            "--mask",
-            str(tmp_path / "mask.png"),
-            "-o",
-            str(tmp_path / "out.png"),
-        ]
-    )
+    code = _repaint_from(tmp_path, "emoji-vae.safetensors", "face.png")
     assert code == 2
     assert "face.png was made with Emoji Faces, not Emoji VAE: give --model Emoji Faces" in capsys.readouterr().err
 
@@ -198,19 +203,7 @@ def test_a_png_from_another_model_names_the_model_to_use(tmp_path, capsys, faces
 def test_a_plain_picture_for_a_gan_says_which_pngs_it_takes(tmp_path, capsys):
     Image.new("RGB", (64, 64), "red").save(tmp_path / "photo.png")
     Image.new("L", (64, 64), 0).save(tmp_path / "mask.png")
-    code = main(
-        [
-            "repaint",
-            "--model",
-            str(MODELS / "emoji-faces.safetensors"),
-            "--from",
-            str(tmp_path / "photo.png"),
-            "--mask",
-            str(tmp_path / "mask.png"),
-            "-o",
-            str(tmp_path / "out.png"),
-        ]
-    )
+    code = _repaint_from(tmp_path, "emoji-faces.safetensors", "photo.png")
     assert code == 2
     assert (
         "photo.png holds no latent state (it was not exported from the Latent Explorer); Emoji Faces is a GAN, "

@@ -13,14 +13,12 @@ PNGs. This module imports neither torch nor Qt.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from studio.engine.latent.state import _is_number as is_number
-from studio.engine.latent.state import is_int
+from studio.engine.latent.state import is_number, normalise_point
 
 GROUPS = ("coarse", "middle", "fine")
 SOURCES = ("a", "b")
@@ -61,24 +59,11 @@ class StyleMix:
     fine: str = "b"
 
     def __post_init__(self) -> None:
-        z = tuple(float(v) for v in np.asarray(self.z, dtype=np.float64).ravel())
-        if not z or not all(math.isfinite(v) for v in z):
-            raise ValueError("the second point's latent vector needs at least one value, all finite")
-        if not is_number(self.psi):
-            raise ValueError(f"the second point's psi must be a finite number, got {self.psi!r}")
-        for name in ("class_index", "seed"):
-            value = getattr(self, name)
-            if value is not None and not (is_int(value) and value >= 0):
-                raise ValueError(
-                    f"the second point's {name} must be a non-negative whole number or None, got {value!r}"
-                )
-            object.__setattr__(self, name, None if value is None else int(value))
+        normalise_point(self, "the second point's ")
         for group in GROUPS:
             source = getattr(self, group)
             if source not in SOURCES:
                 raise ValueError(f"the {group} layers take their style from 'a' or 'b', got {source!r}")
-        object.__setattr__(self, "z", z)
-        object.__setattr__(self, "psi", float(self.psi))
 
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)

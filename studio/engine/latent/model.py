@@ -288,15 +288,19 @@ class LatentModel:
         if self.kind == "vae":
             return self._vae.decode(z)
         if self.style_based:
-            # z holds w's offset from the class's mean w: psi scales the offset (truncation in w).
-            assert self._w_means is not None  # set for every style-based model
-            means = self._w_means[0 if labels is None else labels]
-            means = means.expand(z.shape[0], -1) if means.ndim == 2 and means.shape[0] == 1 else means
-            return self._style_generator.synthesis(means + psi * z)
+            return self._style_generator.synthesis(self._w(z, labels, psi))
         if psi != 1.0:
             assert self._truncate is not None  # set for every GAN
             z = self._truncate(z, psi)
         return self.module(z, labels=labels)
+
+    def _w(self, z: torch.Tensor, labels: torch.Tensor | int | None, psi: float) -> torch.Tensor:
+        """A style-based GAN's w: z holds w's offset from the class's mean w, and psi scales the
+        offset (truncation in w)."""
+        assert self._w_means is not None  # set for every style-based model
+        means = self._w_means[0 if labels is None else labels]
+        means = means.expand(z.shape[0], -1) if means.ndim == 2 and means.shape[0] == 1 else means
+        return means + psi * z
 
     def render(
         self, state_or_z: LatentState | np.ndarray, class_index: int | None = None, psi: float = 1.0
@@ -371,15 +375,12 @@ class LatentModel:
         self.check_can_mix()
         if state.model_sha256 != self.sha256:
             raise ValueError(f"this state belongs to another model than {self.name}")
-        assert self._w_means is not None  # set for every style-based model
         ws = []
         for z, class_index, psi in (
             (state.z_array(), state.class_index, state.psi),
             (mix.z_array(), mix.class_index, mix.psi),
         ):
-            index = self._class(class_index)
-            mean = self._w_means[0 if index is None else index]
-            ws.append(mean + psi * torch.from_numpy(self._check_z(z)).to(self.device))
+            ws.append(self._w(torch.from_numpy(self._check_z(z)).to(self.device), self._class(class_index), psi))
         w_a, w_b = ws
         take_b = [mix.source(layer_group(size)) == "b" for size in self._style_generator.layer_sizes()]
         return torch.stack([w_b if b else w_a for b in take_b])[None]

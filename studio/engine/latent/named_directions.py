@@ -20,7 +20,6 @@ under the model's name and hash, and are read together with any the bundle ships
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ import numpy as np
 
 from studio.engine.checkpoints import DIRECTIONS_SUFFIX
 from studio.engine.jobs import Progress
+from studio.engine.latent.state import is_number
 from studio.spec.bounds import NAMED_DIRECTIONS
 
 if TYPE_CHECKING:
@@ -128,23 +128,19 @@ def _problem(
         return (
             f"the direction {name!r} moves across its own boundary too little (vector . normal below {_MIN_ALIGNMENT})"
         )
-    if not _finite_number(offset):
+    if not is_number(offset):
         return f"the direction {name!r} has no finite offset, got {offset!r}"
-    if not _finite_number(scale) or not scale > 0:
+    if not is_number(scale) or not scale > 0:
         return f"the direction {name!r} needs a positive scale, got {scale!r}"
     if space not in SPACES:
         return f"the direction {name!r} is in space {space!r}; expected one of {', '.join(SPACES)}"
-    if accuracy is not None and not (_finite_number(accuracy) and 0.0 <= accuracy <= 1.0):
+    if accuracy is not None and not (is_number(accuracy) and 0.0 <= accuracy <= 1.0):
         return f"the direction {name!r} has accuracy {accuracy!r}; expected a number from 0 to 1"
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
         return (
             f"the direction {name!r} has a description that is not text of at most {MAX_DESCRIPTION_LENGTH} characters"
         )
     return None
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --- fitting -----------------------------------------------------------------------------------

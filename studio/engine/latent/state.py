@@ -39,13 +39,33 @@ def is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         return False
     try:
         return math.isfinite(value)
     except OverflowError:  # an integer of hundreds of digits in a hand-edited file
         return False
+
+
+def normalise_point(point: LatentState | StyleMix, owner: str = "") -> None:
+    """Check and normalise, in place, the ``z``, ``psi``, ``class_index`` and ``seed`` of a frozen
+    LatentState or StyleMix; ValueError naming the field (after ``owner``, as "the second point's ")."""
+    # A list or an array is accepted and stored as a tuple of floats, so states hash and
+    # compare by value; float32 values survive float -> JSON -> float exactly.
+    z = tuple(float(v) for v in np.asarray(point.z, dtype=np.float64).ravel())
+    if not z or not all(math.isfinite(v) for v in z):
+        raise ValueError(f"{owner or 'a '}latent vector needs at least one value, all finite")
+    if not is_number(point.psi):
+        raise ValueError(f"{owner}psi must be a finite number, got {point.psi!r}")
+    for name in ("class_index", "seed"):
+        value = getattr(point, name)
+        if value is not None and not (is_int(value) and value >= 0):
+            raise ValueError(f"{owner}{name} must be a non-negative whole number or None, got {value!r}")
+        # numpy integers would not survive json.dumps in to_settings
+        object.__setattr__(point, name, None if value is None else int(value))
+    object.__setattr__(point, "z", z)
+    object.__setattr__(point, "psi", float(point.psi))
 
 
 @dataclass(frozen=True)
@@ -64,28 +84,14 @@ class LatentState:
     named: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        # A list or an array is accepted and stored as a tuple of floats, so states hash and
-        # compare by value; float32 values survive float -> JSON -> float exactly.
-        z = tuple(float(v) for v in np.asarray(self.z, dtype=np.float64).ravel())
-        if not z or not all(math.isfinite(v) for v in z):
-            raise ValueError("a latent vector needs at least one value, all finite")
-        if not _is_number(self.psi):
-            raise ValueError(f"psi must be a finite number, got {self.psi!r}")
-        for name in ("class_index", "seed"):
-            value = getattr(self, name)
-            if value is not None and not (is_int(value) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative whole number or None, got {value!r}")
-            # numpy integers would not survive json.dumps in to_settings
-            object.__setattr__(self, name, None if value is None else int(value))
-        object.__setattr__(self, "z", z)
-        object.__setattr__(self, "psi", float(self.psi))
+        normalise_point(self)
         if self.mix is not None:
             from studio.engine.latent.mixing import StyleMix
 
             if not isinstance(self.mix, StyleMix):
                 raise ValueError(f"mix must be a StyleMix or None, got {type(self.mix).__name__}")
-            if len(self.mix.z) != len(z):
-                raise ValueError(f"the second point has {len(self.mix.z)} latent values, the first {len(z)}")
+            if len(self.mix.z) != len(self.z):
+                raise ValueError(f"the second point has {len(self.mix.z)} latent values, the first {len(self.z)}")
         named = dict(self.named.items() if isinstance(self.named, dict) else self.named)
         problem = named_values_problem(named)
         if problem:
@@ -126,7 +132,7 @@ class LatentState:
             raise LatentStateError("the latent state does not say which model made it (model_sha256)")
         if not isinstance(name, str):
             raise LatentStateError("the model name in the latent state is not text")
-        if not isinstance(z, list) or not z or not all(_is_number(v) for v in z):
+        if not isinstance(z, list) or not z or not all(is_number(v) for v in z):
             raise LatentStateError("the latent vector (z) is missing or holds something other than finite numbers")
         mix = None
         if latent.get("mix") is not None:  # older PNGs have none
@@ -159,13 +165,17 @@ class LatentState:
 
 def named_values_problem(named: dict[Any, Any]) -> str | None:
     """Why ``named`` (direction name -> value in sigma) cannot be a state's named values, or None."""
+    from studio.engine.latent.named_directions import MAX_NAME_LENGTH
     from studio.spec.bounds import NAMED_DIRECTIONS, SLIDER
 
     if len(named) > NAMED_DIRECTIONS.high:
         return f"the latent state names {len(named)} directions; at most {NAMED_DIRECTIONS.high:g}"
     for key, value in named.items():
-        if not isinstance(key, str) or not key.strip() or len(key) > 64:
-            return f"a named direction's name must be text of 1 to 64 characters, got {str(key)[:70]!r}"
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_NAME_LENGTH:
+            return (
+                f"a named direction's name must be text of 1 to {MAX_NAME_LENGTH} characters, "
+                f"got {str(key)[: MAX_NAME_LENGTH + 6]!r}"
+            )
         problem = SLIDER.problem(value)
         if problem:
             return f"the named direction {key!r}: {problem}"

@@ -39,7 +39,7 @@ from studio.engine.latent.state import LatentState, LatentStateError, state_png_
 from studio.files.atomic import SaveError
 from studio.files.images import ImageLoadError, load_image
 from studio.files.paths import models_dir
-from studio.services.settings import open_preferences, preference
+from studio.services.settings import open_preferences, text_preference
 from studio.spec.bounds import MAX_SEED, SEED
 from studio.spec.png import LATENT_KEY
 from studio.ui.job_link import JobLink
@@ -264,8 +264,7 @@ class ExplorerController(QObject):
         self.started = True
         if not self.models or self.model is not None or self.loading:
             return  # nothing to load, or an opened PNG already chose the model
-        last = preference(self.prefs, _LAST_MODEL_KEY, "")
-        last = last if isinstance(last, str) else ""
+        last = text_preference(self.prefs, _LAST_MODEL_KEY)
         featured = next((i for i, m in enumerate(self.models) if m.featured), 0)
         self.load_model(next((i for i, m in enumerate(self.models) if str(m.path) == last), featured))
 
@@ -660,8 +659,7 @@ class ExplorerController(QObject):
 
     @property
     def last_folder(self) -> str:
-        folder = preference(self.prefs, _LAST_FOLDER_KEY, "")
-        return folder if isinstance(folder, str) else ""
+        return text_preference(self.prefs, _LAST_FOLDER_KEY)
 
     def open_image(self, loaded: LoadedImage) -> bool:
         """An opened or dropped image: a PNG of the explorer restores its state; another image

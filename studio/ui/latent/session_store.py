@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import TYPE_CHECKING
 
 from studio.engine.latent.state import LatentState
 from studio.files.atomic import atomic_write_bytes
 from studio.files.paths import data_dir
 from studio.files.user_json import read_user_json, set_aside
-from studio.spec.bounds import MAX_SEED, PSI_RANGE
+from studio.spec.bounds import PSI, SEED
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,14 +41,10 @@ def remembered_problem(state: LatentState) -> str | None:
     (Whether it fits its model, the latent size and the classes, is checked once the model
     has loaded, as for any point: :func:`studio.ui.latent.explorer_work.state_problem`.)
     """
-    low, high = PSI_RANGE
-    if not low <= state.psi <= high:
-        return f"variety {state.psi} is outside {low}..{high}"
-    if state.seed is not None and state.seed > MAX_SEED:
-        return f"seed {state.seed} is above {MAX_SEED}"
-    if any(not math.isfinite(v) or abs(v) > MAX_LATENT_VALUE for v in state.z):
+    problem = PSI.problem(state.psi) or (SEED.problem(state.seed) if state.seed is not None else None)
+    if problem is None and any(abs(v) > MAX_LATENT_VALUE for v in state.z):  # z is finite (LatentState)
         return "the latent vector holds values far out of range"
-    return None
+    return problem
 
 
 class SessionStore:

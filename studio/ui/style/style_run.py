@@ -42,7 +42,7 @@ from superqt.utils import qthrottled
 
 from studio.files.images import ImageLoadError, LoadedImage, load_image
 from studio.files.user_json import parse_json
-from studio.services.settings import preference
+from studio.services.settings import preference, text_preference
 from studio.spec.bounds import SEED
 from studio.spec.png import STYLE_KEY
 from studio.spec.style_settings import (
@@ -392,8 +392,8 @@ class StyleRun(QObject):
         self.settingsChanged.emit(settings)
 
     def _saved_settings(self) -> StyleSettings:
-        raw = preference(self._prefs, SETTINGS_PREF, "") if self._prefs is not None else ""
-        if isinstance(raw, str) and raw:
+        raw = text_preference(self._prefs, SETTINGS_PREF) if self._prefs is not None else ""
+        if raw:
             try:
                 return StyleSettings.from_dict(parse_json(raw, expect=dict))
             except (StyleSettingsError, ValueError, TypeError, OverflowError) as exc:  # UserJsonError too
