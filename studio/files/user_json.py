@@ -154,3 +154,11 @@ def set_aside(path: str | os.PathLike[str]) -> Path | None:
             return None
         return aside
     return None
+
+
+def recorded_sha256(card: str | os.PathLike[str]) -> str | None:
+    """The sha256 a model's JSON card records for its file, without hashing the file; None when
+    the card is missing, unreadable, hostile (any depth) or records none."""
+    value = read_user_json(card).value
+    sha = value.get("sha256") if isinstance(value, dict) else None
+    return sha if isinstance(sha, str) else None

@@ -7,7 +7,6 @@ written as Python floats, which JSON carries exactly.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio.files.paths import existing_file
+from studio.files.user_json import recorded_sha256
 from studio.spec.png import LATENT_KEY
 
 if TYPE_CHECKING:
@@ -225,12 +225,7 @@ def find_model_for_state(state: LatentState) -> Path:
 
     models = installed_models()
     for model in models:
-        try:
-            card = json.loads(card_path(model.path).read_text(encoding="utf-8"))
-            recorded = card.get("sha256") if isinstance(card, dict) else None
-        except (OSError, ValueError, RecursionError):  # a card nested past the parser's depth
-            recorded = None
-        if recorded == state.model_sha256:
+        if recorded_sha256(card_path(model.path)) == state.model_sha256:
             return model.path
     for model in models:  # cards can be missing or stale; the file itself is the truth
         try:

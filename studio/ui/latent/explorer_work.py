@@ -5,10 +5,10 @@ lives, and never touch a widget.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from studio.files.user_json import recorded_sha256
 from studio.spec.bounds import MAX_SEED, SLIDER_RANGE
 from studio.ui.latent.class_choice import class_choice
 from studio.ui.qimage import to_qimage
@@ -136,12 +136,7 @@ def state_problem(model: LatentModel, state: LatentState) -> str | None:
 
 def card_sha256(info: InstalledModel) -> str | None:
     """The sha256 a model's card records, without hashing the file (None if the card has none)."""
-    try:
-        card = json.loads(info.path.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = card.get("sha256") if isinstance(card, dict) else None
-    return value if isinstance(value, str) else None
+    return recorded_sha256(info.path.with_suffix(".json"))
 
 
 def file_sha256(info: InstalledModel) -> str | None:
