@@ -531,6 +531,11 @@ class ExplorerController(QObject):
         self.errorCleared.emit()
         self.undo_stack.push(SetLatentState(self, old, new, text, merge_key))
 
+    def change(self, new: LatentState, text: str, merge_key: Hashable | None = None) -> None:
+        """An edit of the current point from a section with a controller of its own (style
+        mixing): one undo step named ``text``, refused with a message when ``new`` cannot be shown."""
+        self._push(new, text, merge_key)
+
     def new_drag(self) -> None:
         """A slider drag begins or ends: the next moves are another undo step."""
         self.drag_serial += 1
@@ -575,7 +580,10 @@ class ExplorerController(QObject):
         if origin is None or origin.model_sha256 != state.model_sha256:
             origin = self.with_seed(state.seed) if state.seed is not None else None
         if origin is not None:
-            self._push(dataclasses.replace(origin, class_index=state.class_index, psi=state.psi), "Reset")
+            # A style mix stays: Reset undoes the slider moves of the first picture only.
+            self._push(
+                dataclasses.replace(origin, class_index=state.class_index, psi=state.psi, mix=state.mix), "Reset"
+            )
 
     def adopt(self, state: LatentState, text: str = "Adopt sample") -> None:
         """Continue from ``state`` (a sample, an encoded image): Reset comes back to it."""

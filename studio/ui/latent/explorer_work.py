@@ -102,7 +102,10 @@ def render_direction_previews(
         ends = [
             model.state_with_coordinate(state, i, v, directions) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)
         ]
-        images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
+        if state.mix is not None:  # a mixed picture's ends are mixed too, one render each
+            images = [model.render(end) for end in ends]
+        else:
+            images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
         for n, index in enumerate(chunk):
             minus, plus = _small(images[2 * n]), _small(images[2 * n + 1])
             previews.append(DirectionPreview(index, minus, plus, to_qimage(minus), to_qimage(plus)))
@@ -131,6 +134,18 @@ def state_problem(model: LatentModel, state: LatentState) -> str | None:
     classes = len(model.class_names)
     if classes and state.class_index is not None and not 0 <= state.class_index < classes:
         return f"This point asks for class {state.class_index}; {model.name} has classes 0 to {classes - 1}."
+    mix = state.mix
+    if mix is not None:
+        if not model.can_mix:
+            return (
+                f"This picture mixes the styles of two points, and {model.name} draws with one latent vector "
+                "for the whole picture, so it cannot mix them (style mixing needs a GAN v2 such as Emoji Faces)."
+            )
+        if classes and mix.class_index is not None and not 0 <= mix.class_index < classes:
+            return (
+                f"The second picture of this mix asks for class {mix.class_index}; "
+                f"{model.name} has classes 0 to {classes - 1}."
+            )
     return None
 
 

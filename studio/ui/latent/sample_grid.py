@@ -7,13 +7,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QPoint, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -32,13 +33,18 @@ if TYPE_CHECKING:
 
 ROWS = COLS = 4
 CELL = 112
+HINT = "Click a sample to continue from it. Shuffle for sixteen new ones."
+HINT_MIX = (
+    "Click a sample to continue from it, or right-click it to mix it with your picture. Shuffle for sixteen new ones."
+)
 
 
 def render_samples(model: LatentModel, template: LatentState, base_seed: int, count: int) -> list[Rendered]:
     """Worker side: ``count`` samples with seeds ``base_seed``, ``base_seed + 1``... in one batch."""
     seeds = [(base_seed + i) % (MAX_SEED + 1) for i in range(count)]
     states = [
-        replace(template, z=tuple(float(v) for v in model.random_z(seed, template.class_index)), seed=seed)
+        # Plain samples: the grid draws them without the current picture's style mix.
+        replace(template, z=tuple(float(v) for v in model.random_z(seed, template.class_index)), seed=seed, mix=None)
         for seed in seeds
     ]
     images = model.render_batch(np.stack([s.z_array() for s in states]), template.class_index, psi=template.psi)
@@ -47,6 +53,7 @@ def render_samples(model: LatentModel, template: LatentState, base_seed: int, co
 
 class SampleGridDialog(QDialog):
     adopted = Signal(object)  # LatentState
+    mixWith = Signal(object)  # Rendered: the tile the artist chose as the second picture of a style mix
 
     def __init__(self, explorer: ExplorerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,7 +65,7 @@ class SampleGridDialog(QDialog):
         self.channel.done.connect(self._on_rendered)
         self.channel.failed.connect(self._on_failed)
 
-        self.hint = QLabel("Click a sample to continue from it. Shuffle for sixteen new ones.")
+        self.hint = QLabel(HINT)
         self.hint.setTextFormat(Qt.TextFormat.PlainText)  # it may show a file's name or text
         self.hint.setWordWrap(True)
         grid = QGridLayout()
@@ -71,6 +78,8 @@ class SampleGridDialog(QDialog):
             cell.setAutoRaise(True)
             cell.setEnabled(False)
             cell.clicked.connect(lambda _checked=False, i=index: self.adopt(i))
+            cell.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            cell.customContextMenuRequested.connect(lambda pos, i=index: self._tile_menu(i, pos))
             grid.addWidget(cell, index // COLS, index % COLS)
             self.cells.append(cell)
         self.shuffle_button = QPushButton("Shuffle")
@@ -89,6 +98,7 @@ class SampleGridDialog(QDialog):
         if model is None or state is None:
             return
         self.base_seed = random.randint(0, MAX_SEED) if base_seed is None else base_seed
+        self.hint.setText(HINT_MIX if model.can_mix else HINT)
         seed = self.base_seed
         for cell in self.cells:
             cell.setEnabled(False)
@@ -110,6 +120,23 @@ class SampleGridDialog(QDialog):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.hint.setText(message)
+
+    def tile_actions(self, index: int) -> QMenu:
+        """A tile's right-click menu: continue from it, or (a model that can mix) mix with it."""
+        menu = QMenu(self)
+        menu.addAction("Continue from this sample", lambda: self.adopt(index))
+        model = self.explorer.model
+        if model is not None and model.can_mix:
+            menu.addAction("Use as second picture for mixing", lambda: self.use_for_mixing(index))
+        return menu
+
+    def _tile_menu(self, index: int, pos: QPoint) -> None:
+        if 0 <= index < len(self.samples):
+            self.tile_actions(index).exec(self.cells[index].mapToGlobal(pos))
+
+    def use_for_mixing(self, index: int) -> None:
+        if 0 <= index < len(self.samples):
+            self.mixWith.emit(self.samples[index])
 
     def adopt(self, index: int) -> None:
         if 0 <= index < len(self.samples):

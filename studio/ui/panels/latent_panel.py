@@ -46,6 +46,7 @@ from studio.ui.latent.direction_names import (
 )
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
+from studio.ui.latent.mixing_section import MixingSection
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.saved_notice import SavedNotice
 from studio.ui.theme import ERROR_COLOUR
@@ -214,6 +215,9 @@ class LatentPanel(Panel):
         self.psi_slider.setToolTip(VARIETY_TOOLTIP)
         box.addWidget(self.psi_label)
         box.addWidget(self.psi_slider)
+
+        self.mixing = MixingSection(self.explorer)  # shown for a model that can mix (GAN v2)
+        box.addWidget(self.mixing)
 
         self.directions_label = section_label(CHANGES_HEADING)
         box.addWidget(self.directions_label)
@@ -563,6 +567,7 @@ class LatentPanel(Panel):
         if self._sample_dialog is None:
             self._sample_dialog = SampleGridDialog(self.explorer, self)
             self._sample_dialog.adopted.connect(lambda state: self.adopt(state, f"Adopt sample (seed {state.seed})"))
+            self._sample_dialog.mixWith.connect(self.mixing.mixer.use_sample)
         self._sample_dialog.shuffle()
         self._sample_dialog.show()
         self._sample_dialog.raise_()
