@@ -9,10 +9,11 @@ import torch
 from PySide6.QtGui import QUndoStack
 
 from studio.engine.latent.mixing import StyleMix
-from studio.engine.models import VAE, save_generative_model
+from studio.engine.models import VAE, Generator, save_generative_model
 from studio.engine.models.stylegan import StyleGenerator
 from studio.files.images import load_image, read_png_settings, save_png
 from studio.files.paths import models_dir
+from studio.spec.bounds import SLIDER_RANGE
 from studio.spec.models import GANConfig, VAEConfig
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.qimage import to_pil
@@ -42,7 +43,12 @@ def style_models(studio_home, tmp_path, monkeypatch):
     vae = save_generative_model(
         folder / "tiny-vae.safetensors", VAE(VAEConfig(image_size=64, latent_dim=12, base_channels=4)), {"name": "VAE"}
     )
-    return {"style": style, "vae": vae}
+    dcgan = save_generative_model(
+        folder / "tiny-dcgan.safetensors",
+        Generator(GANConfig(image_size=64, latent_dim=8, g_channels=16, d_channels=4)),
+        {"name": "Tiny DCGAN"},
+    )
+    return {"style": style, "vae": vae, "dcgan": dcgan}
 
 
 @pytest.fixture
@@ -88,6 +94,8 @@ def _checked(section) -> dict[str, str]:
 def test_the_section_shows_only_for_a_model_with_per_layer_styles(panel, qtbot):
     _open(qtbot, panel, "tiny-vae")
     assert not panel.mixing.isVisibleTo(panel)
+    assert not _open(qtbot, panel, "tiny-dcgan").can_mix  # a GAN v1: one w for the whole picture
+    assert not panel.mixing.isVisibleTo(panel)
     model = _open(qtbot, panel, "tiny-style")
     assert model.can_mix
     assert panel.mixing.isVisibleTo(panel)
@@ -124,6 +132,7 @@ def test_a_second_picture_and_coarse_from_it_change_the_picture_and_undo_brings_
     assert np.array_equal(_pixels(panel), np.asarray(expected))
     assert not np.array_equal(_pixels(panel), plain)
     assert panel.undo_stack.undoText() == "Mix with seed 4242"
+    assert panel.caption.text().endswith("mixed with seed 4242")
 
     before_coarse = _pixels(panel)
     section.source_buttons["coarse", "b"].click()
@@ -193,6 +202,12 @@ def test_sliders_move_the_first_picture_and_keep_the_mix(panel, qtbot):
     assert state.mix == mix and panel.explorer.coordinates()[0] == pytest.approx(2.0, abs=1e-4)
     assert np.array_equal(_pixels(panel), np.asarray(model.render(state)))
     assert panel.mixing.groups_box.isVisibleTo(panel)
+    # The pictures at a slider's two ends are of the mixed picture too.
+    e = panel.explorer
+    qtbot.waitUntil(lambda: 0 in e.direction_previews, timeout=TIMEOUT)
+    end = model.state_with_coordinate(state, 0, -SLIDER_RANGE, e.directions)
+    assert end.mix == mix
+    assert np.array_equal(np.asarray(e.direction_previews[0].minus), np.asarray(model.render(end)))
 
 
 def test_a_bookmark_and_a_sample_grid_tile_can_be_the_second_picture(panel, qtbot):

@@ -26,6 +26,7 @@ from studio.ui.controls import plain_tooltip, section_label
 from studio.ui.latent.style_mixing import GROUP_NAMES, StyleMixer
 
 if TYPE_CHECKING:
+    from studio.engine.latent.mixing import StyleMix
     from studio.ui.latent.explorer_controller import ExplorerController
 
 HEADING = "Mix with another picture"
@@ -37,6 +38,11 @@ GROUP_TIPS = {
     "fine": "Colours and small detail",
 }
 NO_SECOND = "Choose a second picture: a seed, a bookmark, or right-click a tile in the sample grid."
+
+
+def mixed_caption(mix: StyleMix) -> str:
+    """The caption's word for a mixed picture: "mixed with seed 27"."""
+    return f"mixed with seed {mix.seed}" if mix.seed is not None else "mixed with a second picture"
 
 
 def _segment_style(first: bool, last: bool) -> str:

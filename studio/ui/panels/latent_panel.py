@@ -46,7 +46,7 @@ from studio.ui.latent.direction_names import (
 )
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
-from studio.ui.latent.mixing_section import MixingSection
+from studio.ui.latent.mixing_section import MixingSection, mixed_caption
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.saved_notice import SavedNotice
 from studio.ui.theme import ERROR_COLOUR
@@ -470,6 +470,8 @@ class LatentPanel(Panel):
         parts.append(f"seed {state.seed}" if state.seed is not None else "own point")
         if e.model.kind == "gan" and state.psi != 1.0:
             parts.append(f"{VARIETY.lower()} {state.psi:.2f}")
+        if state.mix is not None:
+            parts.append(mixed_caption(state.mix))
         self.caption.setText("  ·  ".join(parts))
 
     @Slot(str)
