@@ -184,6 +184,11 @@ def test_a_repaint_shows_its_versions_and_adopting_one_is_one_undo_step(panel, f
     _settle(fake_worker)
     assert e.state == chosen.state and np.array_equal(_pixels(panel), np.asarray(model.render(chosen.state)))
     assert e.undo_stack.undoText() == "Open repainted.png"
+    assert panel.repaint.strip.thumbnails() == 3  # still there while the artist tries them
+
+    panel.randomize()  # another picture: its versions would be of the one before
+    _settle(fake_worker)
+    assert panel.repaint.strip.thumbnails() == 0 and not panel.repaint.strip.isVisibleTo(panel)
 
 
 def test_stop_keeps_the_versions_found_so_far(panel, fake_worker):

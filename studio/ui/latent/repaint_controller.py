@@ -117,6 +117,7 @@ class RepaintController(QObject):
         self.cancelled = False  # the candidates shown are those found before Stop
         self._job: JobLink | None = None
         explorer.modelLoaded.connect(self._on_model_loaded)
+        explorer.stateChanged.connect(self._on_state_changed)
 
     @property
     def running(self) -> bool:
@@ -196,6 +197,13 @@ class RepaintController(QObject):
     def _on_failed(self, message: str) -> None:
         self._end()
         self.explorer.errorOccurred.emit(message)
+
+    @Slot(object)
+    def _on_state_changed(self, state: LatentState) -> None:
+        """The versions belong to the picture they were repainted from: kept while the artist
+        tries them (or undoes back to it), gone once the picture is another one."""
+        if self.source is not None and state != self.source and all(c.state != state for c in self.candidates):
+            self.clear()
 
     @Slot()
     def _on_model_loaded(self) -> None:
