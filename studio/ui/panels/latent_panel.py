@@ -47,6 +47,7 @@ from studio.ui.latent.direction_names import (
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.latent.mixing_section import MixingSection, mixed_caption
+from studio.ui.latent.repaint_section import RepaintSection
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.saved_notice import SavedNotice
 from studio.ui.theme import ERROR_COLOUR
@@ -128,6 +129,9 @@ class LatentPanel(Panel):
         self.saved.setAlignment(Qt.AlignmentFlag.AlignCenter)
         picture_layout.addWidget(self.saved)
         picture_layout.addWidget(self.message)
+        # "Repaint a region": its mask lies over the picture, its versions line up under it.
+        self.repaint = RepaintSection(self.explorer, self.view)
+        picture_layout.addWidget(self.repaint.strip)
         # The bookmarks strip sits under the picture, so the controls keep the column's full height.
         picture_layout.addWidget(self._build_bookmark_bar())
 
@@ -208,6 +212,7 @@ class LatentPanel(Panel):
         box.addLayout(actions)
         self.size_choice = ExportSizeControl()  # how large Export PNG, Save image and animations are
         box.addWidget(self.size_choice)
+        box.addWidget(self.repaint)
 
         self.psi_label = section_label(VARIETY)
         self.psi_label.setToolTip(VARIETY_TOOLTIP)
