@@ -110,6 +110,7 @@ class ExplorerController(QObject):
     bookmarksChanged = Signal()
     projectingChanged = Signal(bool)
     previewsChanged = Signal()  # self.direction_previews has pictures of the current point
+    namedDirectionsChanged = Signal()  # a direction was taught (saved with the model): named sliders reread
 
     def __init__(
         self,
@@ -530,6 +531,11 @@ class ExplorerController(QObject):
             return
         self.errorCleared.emit()
         self.undo_stack.push(SetLatentState(self, old, new, text, merge_key))
+
+    def change(self, new: LatentState, text: str, merge_key: Hashable | None = None) -> None:
+        """A change of the point from a feature's own controller (a named slider): one undo step;
+        steps with the same ``merge_key`` in a row merge (one per drag: key it on drag_serial)."""
+        self._push(new, text, merge_key)
 
     def new_drag(self) -> None:
         """A slider drag begins or ends: the next moves are another undo step."""

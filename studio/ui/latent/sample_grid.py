@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QToolButton,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.spec.bounds import MAX_SEED
+from studio.ui.latent.direction_teacher import DirectionTeacher, TeachPanel, badged
 from studio.ui.latent.explorer_work import Rendered
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
@@ -70,7 +72,7 @@ class SampleGridDialog(QDialog):
             cell.setFixedSize(CELL + 12, CELL + 12)
             cell.setAutoRaise(True)
             cell.setEnabled(False)
-            cell.clicked.connect(lambda _checked=False, i=index: self.adopt(i))
+            cell.clicked.connect(lambda _checked=False, i=index: self._on_cell_clicked(i))
             grid.addWidget(cell, index // COLS, index % COLS)
             self.cells.append(cell)
         self.shuffle_button = QPushButton("Shuffle")
@@ -79,9 +81,24 @@ class SampleGridDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.shuffle_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
+        # Teaching mode (direction_teacher.py): clicks mark tiles instead of adopting them.
+        self.teacher = DirectionTeacher(explorer, self)
+        self.teach_panel = TeachPanel(self.teacher)
+        self.teach_panel.hide()
+        self.teach_button = QPushButton("Teach a direction")
+        self.teach_button.setCheckable(True)
+        self.teach_button.setToolTip(
+            "Mark pictures that have a trait and pictures that do not; the model learns a slider for it"
+        )
+        self.teach_button.toggled.connect(self.set_teaching)
+        buttons.addButton(self.teach_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.teacher.marksChanged.connect(self._paint_cells)
+        body = QHBoxLayout()
+        body.addLayout(grid)
+        body.addWidget(self.teach_panel)
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
-        layout.addLayout(grid)
+        layout.addLayout(body)
         layout.addWidget(buttons)
 
     def shuffle(self, base_seed: int | None = None) -> None:
@@ -97,15 +114,39 @@ class SampleGridDialog(QDialog):
     @Slot(object)
     def _on_rendered(self, samples: list[Rendered]) -> None:
         self.samples = samples
+        self._paint_cells()
         for cell, sample in zip(self.cells, samples, strict=False):
-            pixmap = QPixmap.fromImage(
-                sample.qimage.scaled(
-                    CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-                )
-            )
-            cell.setIcon(QIcon(pixmap))
             cell.setToolTip(f"Seed {sample.state.seed}")
             cell.setEnabled(True)
+
+    @Slot()
+    def _paint_cells(self) -> None:
+        """Each tile's picture, with its mark in teaching mode."""
+        teaching = self.teach_button.isChecked()
+        for cell, sample in zip(self.cells, self.samples, strict=False):
+            mark = self.teacher.mark(sample.state) if teaching else 0
+            cell.setIcon(QIcon(badged(sample.qimage, CELL, mark)))
+
+    @Slot(bool)
+    def set_teaching(self, teaching: bool) -> None:
+        """Teaching mode: clicks mark tiles (has it / does not) instead of adopting them."""
+        if self.teach_button.isChecked() != teaching:
+            self.teach_button.setChecked(teaching)  # comes back here
+            return
+        self.teach_panel.setVisible(teaching)
+        self.hint.setText(
+            "Click the pictures that have the trait once, those that do not twice."
+            if teaching
+            else "Click a sample to continue from it. Shuffle for sixteen new ones."
+        )
+        self._paint_cells()
+        self.adjustSize()
+
+    def _on_cell_clicked(self, index: int) -> None:
+        if not self.teach_button.isChecked():
+            self.adopt(index)
+        elif 0 <= index < len(self.samples):
+            self.teacher.cycle(self.samples[index].state)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

@@ -46,6 +46,7 @@ from studio.ui.latent.direction_names import (
 )
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
+from studio.ui.latent.named_sliders import NamedSliders
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.saved_notice import SavedNotice
 from studio.ui.theme import ERROR_COLOUR
@@ -214,6 +215,9 @@ class LatentPanel(Panel):
         self.psi_slider.setToolTip(VARIETY_TOOLTIP)
         box.addWidget(self.psi_label)
         box.addWidget(self.psi_slider)
+
+        self.named_sliders = NamedSliders(self.explorer)  # "Your directions", taught in the sample grid
+        box.addWidget(self.named_sliders)
 
         self.directions_label = section_label(CHANGES_HEADING)
         box.addWidget(self.directions_label)
@@ -399,6 +403,7 @@ class LatentPanel(Panel):
             self.bookmark_button,
             self.psi_slider,
             self.sliders,
+            self.named_sliders,
             self.strip,
             self.interpolate_button,
         ):
