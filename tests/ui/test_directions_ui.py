@@ -110,7 +110,7 @@ def test_create_refuses_with_a_plain_message(panel, qtbot):
     dialog.teacher.set_mark(dialog.samples[2].state, DOES_NOT)
     error = dialog.teach_panel.error
     qtbot.mouseClick(dialog.teach_panel.create_button, Qt.MouseButton.LeftButton)
-    assert error.isVisibleTo(dialog) and error.text().startswith("Give the direction a name")
+    assert error.isVisibleTo(dialog) and error.text().startswith("Give the slider a name")
     dialog.teach_panel.name.setText("smile")
     qtbot.mouseClick(dialog.teach_panel.create_button, Qt.MouseButton.LeftButton)
     assert error.text() == "Mark at least 2 pictures that have it and 2 that do not (now 1 has it, 2 do not)."
@@ -123,7 +123,7 @@ def test_create_refuses_with_a_plain_message(panel, qtbot):
     _create(qtbot, dialog, "smile")
     dialog.teach_panel.name.setText("Smile")  # taken, whatever the case
     qtbot.mouseClick(dialog.teach_panel.create_button, Qt.MouseButton.LeftButton)
-    assert error.text() == "This model already has a direction named “Smile”: choose another name."
+    assert error.text() == "This model already has a slider named “Smile”: choose another name."
     assert panel.named_sliders.names() == ["smile"]
     dialog.close()
 

@@ -163,11 +163,11 @@ class DirectionTeacher(QObject):
         if self.explorer.model is None:
             return "No model is loaded."
         if not name:
-            return "Give the direction a name first (for example smile)."
+            return "Give the slider a name first (for example smile)."
         if name_problem(name) is not None:
             return f"A name is 1 to {MAX_NAME_LENGTH} characters, without '=', ',' or line breaks."
         if name.casefold() in (n.casefold() for n in self.existing_names()):
-            return f"This model already has a direction named “{name}”: choose another name."
+            return f"This model already has a slider named “{name}”: choose another name."
         positive, negative = self.counts()
         if positive < MIN_EXAMPLES or negative < MIN_EXAMPLES:
             return (
@@ -183,7 +183,7 @@ class DirectionTeacher(QObject):
         name = name.strip()
         problem = self.problem(name)
         if problem is None and self.running:
-            problem = "A direction is being made already."
+            problem = "A slider is being made already."
         if problem is not None:
             self.failed.emit(problem)
             return False
@@ -243,17 +243,19 @@ class TeachPanel(QWidget):
         self.name = QLineEdit()
         self.name.setMaxLength(MAX_NAME_LENGTH)
         self.name.setPlaceholderText("for example smile")
-        self.name.setToolTip("The slider's name in “Your directions”")
+        self.name.setToolTip("The slider's name under “Your sliders”")
         self.keep_label = QLabel("Keep these unchanged:")
         self.keep_label.setToolTip(
-            "The new direction is made so that moving it leaves these as they are "
+            "The new slider is made so that moving it leaves these as they are "
             "(say, more smile without opening the mouth)"
         )
         self.keep_box = QVBoxLayout()
         self.keep_box.setContentsMargins(8, 0, 0, 0)
         self.keep: list[QCheckBox] = []
-        self.create_button = QPushButton("Create direction")
-        self.create_button.setToolTip("Learn the direction from your marks and keep it with the model")
+        self.create_button = QPushButton("Create slider")
+        self.create_button.setToolTip(
+            "Learn the slider from your marks (a direction in the latent space) and keep it with the model"
+        )
         self.clear_button = QPushButton("Clear marks")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -276,7 +278,7 @@ class TeachPanel(QWidget):
         running.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(section_label("Teach a direction"))
+        layout.addWidget(section_label("Teach a slider"))
         layout.addWidget(how)
         layout.addWidget(self.counts)
         layout.addWidget(QLabel("Name:"))
@@ -311,7 +313,7 @@ class TeachPanel(QWidget):
         self.keep = []
         for name in self.teacher.existing_names():
             box = QCheckBox(name)
-            box.setToolTip(f"Moving the new direction leaves “{name}” as it is")
+            box.setToolTip(f"Moving the new slider leaves “{name}” as it is")
             self.keep_box.addWidget(box)
             self.keep.append(box)
         self.keep_label.setVisible(bool(self.keep))
@@ -345,8 +347,8 @@ class TeachPanel(QWidget):
     def _on_created(self, taught: Taught) -> None:
         direction = taught.direction
         text = (
-            f"“{direction.name}” is made and kept with the model: its slider is under "
-            f"“Your directions” in the explorer. {accuracy_words(direction.accuracy)}"
+            f"“{direction.name}” is made and kept with the model: find its slider under "
+            f"“Your sliders” in the explorer. {accuracy_words(direction.accuracy)}"
         )
         if direction.accuracy is not None and direction.accuracy < WEAK_ACCURACY:
             text += " That is close to guessing: mark more pictures, or ones that show the trait more clearly."

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from studio.engine.latent.state import LatentState
     from studio.ui.latent.explorer_controller import ExplorerController
 
-HEADING = "Your directions"
-EMPTY_HINT = "None yet. Open Sample grid… and press “Teach a direction” to make one from pictures you mark."
+HEADING = "Your sliders"
+EMPTY_HINT = "None yet. Open Sample grid… and press “Teach a slider” to make one from pictures you mark."
 
 
 def accuracy_words(accuracy: float | None) -> str:
@@ -45,7 +45,7 @@ def direction_tooltip(direction: NamedDirection) -> str:
 
 
 class NamedSliders(QWidget):
-    """The "Your directions" section of the explorer's column."""
+    """The "Your sliders" section of the explorer's column."""
 
     def __init__(self, explorer: ExplorerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,7 +54,9 @@ class NamedSliders(QWidget):
         self.sliders: list[QLabeledDoubleSlider] = []
         self._values: list[float] = []
         self.heading = section_label(HEADING)
-        self.heading.setToolTip("Directions taught from pictures you marked; they are kept with the model")
+        self.heading.setToolTip(
+            "Sliders taught from pictures you marked (directions in the latent space); they are kept with the model"
+        )
         self.hint = QLabel(EMPTY_HINT)
         self.hint.setWordWrap(True)
         self.hint.setEnabled(False)
@@ -85,7 +87,7 @@ class NamedSliders(QWidget):
             try:
                 directions = model.named_directions()
             except (OSError, ValueError) as exc:  # ModelFileError names the damaged file
-                self.explorer.errorOccurred.emit(f"Your directions could not be read: {exc}")
+                self.explorer.errorOccurred.emit(f"Your sliders could not be read: {exc}")
         self._rebuild(directions)
         if self.explorer.state is not None:
             self._on_state_changed(self.explorer.state)

@@ -85,7 +85,7 @@ class SampleGridDialog(QDialog):
         self.teacher = DirectionTeacher(explorer, self)
         self.teach_panel = TeachPanel(self.teacher)
         self.teach_panel.hide()
-        self.teach_button = QPushButton("Teach a direction")
+        self.teach_button = QPushButton("Teach a slider")
         self.teach_button.setCheckable(True)
         self.teach_button.setToolTip(
             "Mark pictures that have a trait and pictures that do not; the model learns a slider for it"
