@@ -533,8 +533,8 @@ class ExplorerController(QObject):
         self.undo_stack.push(SetLatentState(self, old, new, text, merge_key))
 
     def change(self, new: LatentState, text: str, merge_key: Hashable | None = None) -> None:
-        """A change of the point from a feature's own controller (a named slider): one undo step;
-        steps with the same ``merge_key`` in a row merge (one per drag: key it on drag_serial)."""
+        """An edit of the current point from a section with a controller of its own (style
+        mixing): one undo step named ``text``, refused with a message when ``new`` cannot be shown."""
         self._push(new, text, merge_key)
 
     def new_drag(self) -> None:

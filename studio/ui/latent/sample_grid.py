@@ -72,7 +72,7 @@ class SampleGridDialog(QDialog):
             cell.setFixedSize(CELL + 12, CELL + 12)
             cell.setAutoRaise(True)
             cell.setEnabled(False)
-            cell.clicked.connect(lambda _checked=False, i=index: self._on_cell_clicked(i))
+            cell.clicked.connect(lambda _checked=False, i=index: self.adopt(i))
             grid.addWidget(cell, index // COLS, index % COLS)
             self.cells.append(cell)
         self.shuffle_button = QPushButton("Shuffle")
@@ -142,17 +142,15 @@ class SampleGridDialog(QDialog):
         self._paint_cells()
         self.adjustSize()
 
-    def _on_cell_clicked(self, index: int) -> None:
-        if not self.teach_button.isChecked():
-            self.adopt(index)
-        elif 0 <= index < len(self.samples):
-            self.teacher.cycle(self.samples[index].state)
-
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.hint.setText(message)
 
     def adopt(self, index: int) -> None:
+        if self.teach_button.isChecked():  # teaching: a click marks the tile (has it / does not / unmarked)
+            if 0 <= index < len(self.samples):
+                self.teacher.cycle(self.samples[index].state)
+            return
         if 0 <= index < len(self.samples):
             self.explorer.remember(self.samples[index])  # its picture is known: no re-render
             self.adopted.emit(self.samples[index].state)
