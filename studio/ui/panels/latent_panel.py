@@ -208,6 +208,8 @@ class LatentPanel(Panel):
         box.addLayout(actions)
         self.size_choice = ExportSizeControl()  # how large Export PNG, Save image and animations are
         box.addWidget(self.size_choice)
+        self.named_sliders = NamedSliders(self.explorer)  # "Your sliders", taught in the sample grid
+        box.addWidget(self.named_sliders)
 
         self.psi_label = section_label(VARIETY)
         self.psi_label.setToolTip(VARIETY_TOOLTIP)
@@ -215,9 +217,6 @@ class LatentPanel(Panel):
         self.psi_slider.setToolTip(VARIETY_TOOLTIP)
         box.addWidget(self.psi_label)
         box.addWidget(self.psi_slider)
-
-        self.named_sliders = NamedSliders(self.explorer)  # "Your directions", taught in the sample grid
-        box.addWidget(self.named_sliders)
 
         self.directions_label = section_label(CHANGES_HEADING)
         box.addWidget(self.directions_label)
