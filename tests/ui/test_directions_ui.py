@@ -206,3 +206,25 @@ def _mark_by_axis_plus(qtbot, dialog):
         for sample in dialog.samples:
             z = sample.state.z
             dialog.teacher.set_mark(sample.state, HAS_IT if z[AXIS] + z[5] > 0 else DOES_NOT)
+
+
+def test_pictures_from_files_are_added_as_examples(panel, qtbot, tmp_path):
+    from PIL import Image
+
+    model = _open_vae(qtbot, panel)
+    exported = tmp_path / "exported.png"
+    panel.export_png(exported)
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(plain)
+    not_a_picture = tmp_path / "notes.png"
+    not_a_picture.write_text("hello")
+    dialog = _teaching_grid(qtbot, panel)
+    with qtbot.waitSignal(dialog.teacher.marksChanged, timeout=TIMEOUT, raising=True):
+        dialog.teacher.add_files([str(exported), str(plain), str(not_a_picture)], HAS_IT)
+    assert dialog.teacher.counts() == (2, 0)
+    assert dialog.teach_panel.counts.text() == "2 have it, 0 do not"
+    assert dialog.teacher.mark(panel.explorer.state) == HAS_IT  # the exported PNG's own point
+    encoded = next(s for s in dialog.teacher.marks if s != panel.explorer.state)
+    assert np.allclose(encoded.z_array(), model.encode(Image.open(plain).convert("RGB")), atol=1e-5)
+    assert dialog.teach_panel.error.text().startswith("Not added: ") and "notes.png" in dialog.teach_panel.error.text()
+    dialog.close()

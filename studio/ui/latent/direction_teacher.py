@@ -6,6 +6,8 @@ them) and runs the fit as a worker job (:func:`teach_job`: the engine's ``fit_di
 the codes' own metric, then ``save_named_direction`` beside the model, or in the user's data for
 a bundled one). :class:`TeachPanel` is its view beside the grid; :func:`badged` draws a tile's
 mark. Creating a direction changes no picture, so it is no undo step; moving its slider is.
+"Add pictures…" marks points of picture files too: PNGs the studio exported carry theirs, and a
+VAE encodes any picture (:func:`example_states`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import QObject, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -27,9 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.latent.named_directions import MAX_NAME_LENGTH, MIN_EXAMPLES, name_problem
+from studio.files.images import IMAGE_FILE_FILTER
 from studio.ui.controls import section_label
 from studio.ui.job_link import JobLink
 from studio.ui.latent.named_sliders import accuracy_words
+from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.theme import ERROR_COLOUR
 
 if TYPE_CHECKING:
@@ -55,6 +60,55 @@ WEAK_ACCURACY = 0.7  # below it the direction is little better than guessing (as
 class Taught:
     direction: NamedDirection
     path: Path
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Points read from picture files, what they are marked, and why some files gave none."""
+
+    states: list[LatentState]
+    mark: int
+    problems: list[str]
+
+
+def example_states(model: LatentModel, paths: Sequence[str], template: LatentState, mark: int) -> Examples:
+    """Worker side: the points of picture files. A PNG the studio exported carries its point; a VAE
+    encodes any other picture; a GAN's pictures need a projection first (Project image…, then export)."""
+    from studio.engine.latent.state import LatentState
+    from studio.files.images import ImageLoadError, load_image
+    from studio.spec.png import LATENT_KEY
+    from studio.ui.latent.explorer_work import state_problem
+
+    states: list[LatentState] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            loaded = load_image(path)
+        except ImageLoadError as exc:
+            problems.append(str(exc))
+            continue
+        name = loaded.path.name
+        settings = loaded.settings or {}
+        if LATENT_KEY in settings:
+            try:
+                state = LatentState.from_settings(settings)
+            except (ValueError, TypeError, OverflowError) as exc:  # LatentStateError is a ValueError
+                problems.append(f"{name}: its point cannot be used ({exc})")
+                continue
+            problem = None if state.model_sha256 == model.sha256 else f"it was made with {state.model_name}"
+            problem = problem or state_problem(model, state)
+            if problem is None:
+                states.append(state)
+            else:
+                problems.append(f"{name}: {problem}")
+        elif model.kind == "vae":
+            states.append(model.state(model.encode(loaded.image), template.class_index, template.psi))
+        else:
+            problems.append(
+                f"{name} holds no point of {model.name}: open it with Project image…, export the result, "
+                "and add that PNG"
+            )
+    return Examples(states, mark, problems)
 
 
 def teach_job(
@@ -116,6 +170,9 @@ class DirectionTeacher(QObject):
         self.explorer = explorer
         self.marks: dict[LatentState, int] = {}  # in the order marked
         self._job: JobLink | None = None
+        self.reader = RenderChannel(explorer.worker, self)  # picture files -> points, on the worker
+        self.reader.done.connect(self._on_examples)
+        self.reader.failed.connect(self.failed)
         explorer.modelLoaded.connect(self.clear)  # another model's codes mean nothing here
 
     @property
@@ -143,6 +200,26 @@ class DirectionTeacher(QObject):
         if self.marks:
             self.marks.clear()
             self.marksChanged.emit()
+
+    def add_files(self, paths: Sequence[str], mark: int) -> None:
+        """Mark the points of picture files (read on the worker): examples beyond the grid."""
+        model, template = self.explorer.model, self.explorer.state
+        if model is None or template is None or not paths:
+            return
+        files = list(paths)
+        self.reader.request(lambda _device: example_states(model, files, template, mark))
+
+    @Slot(object)
+    def _on_examples(self, examples: Examples) -> None:
+        model = self.explorer.model
+        if model is None:
+            return
+        for state in examples.states:
+            if state.model_sha256 == model.sha256:
+                self.marks[state] = examples.mark
+        self.marksChanged.emit()
+        if examples.problems:
+            self.failed.emit("Not added: " + "; ".join(examples.problems))
 
     def counts(self) -> tuple[int, int]:
         values = list(self.marks.values())
@@ -257,6 +334,12 @@ class TeachPanel(QWidget):
             "Learn the slider from your marks (a direction in the latent space) and keep it with the model"
         )
         self.clear_button = QPushButton("Clear marks")
+        self.add_has = QPushButton("Add pictures that have it…")
+        self.add_has.setToolTip("PNGs you exported from the explorer (or, for a VAE, any pictures) that have the trait")
+        self.add_not = QPushButton("Add pictures that do not…")
+        self.add_not.setToolTip(
+            "PNGs you exported from the explorer (or, for a VAE, any pictures) that do not have the trait"
+        )
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -281,6 +364,8 @@ class TeachPanel(QWidget):
         layout.addWidget(section_label("Teach a slider"))
         layout.addWidget(how)
         layout.addWidget(self.counts)
+        layout.addWidget(self.add_has)
+        layout.addWidget(self.add_not)
         layout.addWidget(QLabel("Name:"))
         layout.addWidget(self.name)
         layout.addWidget(self.keep_label)
@@ -293,6 +378,8 @@ class TeachPanel(QWidget):
 
         self.create_button.clicked.connect(self.create)
         self.clear_button.clicked.connect(teacher.clear)
+        self.add_has.clicked.connect(lambda: self.add_files_dialog(HAS_IT))
+        self.add_not.clicked.connect(lambda: self.add_files_dialog(DOES_NOT))
         self.stop_button.clicked.connect(teacher.cancel)
         teacher.marksChanged.connect(self._update_counts)
         teacher.runningChanged.connect(self._on_running)
@@ -317,6 +404,13 @@ class TeachPanel(QWidget):
             self.keep_box.addWidget(box)
             self.keep.append(box)
         self.keep_label.setVisible(bool(self.keep))
+
+    def add_files_dialog(self, mark: int) -> None:
+        title = "Pictures that have it" if mark == HAS_IT else "Pictures that do not have it"
+        paths, _ = QFileDialog.getOpenFileNames(self, title, self.teacher.explorer.last_folder, IMAGE_FILE_FILTER)
+        if paths:
+            self.error.hide()
+            self.teacher.add_files(paths, mark)
 
     def kept(self) -> list[str]:
         return [box.text() for box in self.keep if box.isChecked()]
