@@ -38,6 +38,7 @@ DIRECTIONS_FORMAT = 1
 SPACES = ("w", "z")
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1000
+MIN_EXAMPLES = 2  # of each kind: positive and negative
 _RIDGE = 1e-2  # L2 weight of the logistic regression: a unique boundary when the classes separate
 _NEWTON_STEPS = 50
 _FOLDS = 5
@@ -109,13 +110,21 @@ class NamedDirection:
         }
 
 
-def _problem(
-    name: Any, vector: Any, offset: Any, scale: Any, space: Any, accuracy: Any, description: Any, normal: Any
-) -> str | None:
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name a direction, or None."""
     if not isinstance(name, str) or not name.strip() or name != name.strip() or len(name) > MAX_NAME_LENGTH:
         return f"a direction's name is 1 to {MAX_NAME_LENGTH} characters without spaces at its ends, got {name!r}"
     if any(ch in name for ch in "=,\n\r\t") or not name.isprintable():
         return f"the direction name {name!r} holds '=', ',' or a control character"
+    return None
+
+
+def _problem(
+    name: Any, vector: Any, offset: Any, scale: Any, space: Any, accuracy: Any, description: Any, normal: Any
+) -> str | None:
+    problem = name_problem(name)
+    if problem:
+        return problem
     for what, array in (("vector", vector), ("normal", normal)):
         if not isinstance(array, np.ndarray) or array.ndim != 1 or not array.size:
             return f"the direction {name!r} has no {what} of numbers"
@@ -238,8 +247,10 @@ def fit_direction_job(
     neg = np.asarray(negative, dtype=np.float64)
     if pos.ndim != 2 or neg.ndim != 2 or pos.shape[1] != neg.shape[1]:
         raise DirectionError("positive and negative examples need codes of one size")
-    if len(pos) < 2 or len(neg) < 2:
-        raise DirectionError(f"give at least 2 positive and 2 negative examples, got {len(pos)} and {len(neg)}")
+    if len(pos) < MIN_EXAMPLES or len(neg) < MIN_EXAMPLES:
+        raise DirectionError(
+            f"give at least {MIN_EXAMPLES} positive and {MIN_EXAMPLES} negative examples, got {len(pos)} and {len(neg)}"
+        )
     if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(neg))):
         raise DirectionError("an example's code holds NaN or Inf")
     for other in orthogonal_to:

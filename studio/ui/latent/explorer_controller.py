@@ -110,6 +110,7 @@ class ExplorerController(QObject):
     bookmarksChanged = Signal()
     projectingChanged = Signal(bool)
     previewsChanged = Signal()  # self.direction_previews has pictures of the current point
+    namedDirectionsChanged = Signal()  # a direction was taught (saved with the model): named sliders reread
 
     def __init__(
         self,

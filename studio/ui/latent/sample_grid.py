@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPoint, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.spec.bounds import MAX_SEED
+from studio.ui.latent.direction_teacher import DirectionTeacher, TeachPanel, badged
 from studio.ui.latent.explorer_work import Rendered
 from studio.ui.latent.render_channel import RenderChannel
 from studio.ui.qimage import to_qimage
@@ -88,9 +90,24 @@ class SampleGridDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.shuffle_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
+        # Teaching mode (direction_teacher.py): clicks mark tiles instead of adopting them.
+        self.teacher = DirectionTeacher(explorer, self)
+        self.teach_panel = TeachPanel(self.teacher)
+        self.teach_panel.hide()
+        self.teach_button = QPushButton("Teach a slider")
+        self.teach_button.setCheckable(True)
+        self.teach_button.setToolTip(
+            "Mark pictures that have a trait and pictures that do not; the model learns a slider for it"
+        )
+        self.teach_button.toggled.connect(self.set_teaching)
+        buttons.addButton(self.teach_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.teacher.marksChanged.connect(self._paint_cells)
+        body = QHBoxLayout()
+        body.addLayout(grid)
+        body.addWidget(self.teach_panel)
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
-        layout.addLayout(grid)
+        layout.addLayout(body)
         layout.addWidget(buttons)
 
     def shuffle(self, base_seed: int | None = None) -> None:
@@ -107,15 +124,33 @@ class SampleGridDialog(QDialog):
     @Slot(object)
     def _on_rendered(self, samples: list[Rendered]) -> None:
         self.samples = samples
+        self._paint_cells()
         for cell, sample in zip(self.cells, samples, strict=False):
-            pixmap = QPixmap.fromImage(
-                sample.qimage.scaled(
-                    CELL, CELL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-                )
-            )
-            cell.setIcon(QIcon(pixmap))
             cell.setToolTip(f"Seed {sample.state.seed}")
             cell.setEnabled(True)
+
+    @Slot()
+    def _paint_cells(self) -> None:
+        """Each tile's picture, with its mark in teaching mode."""
+        teaching = self.teach_button.isChecked()
+        for cell, sample in zip(self.cells, self.samples, strict=False):
+            mark = self.teacher.mark(sample.state) if teaching else 0
+            cell.setIcon(QIcon(badged(sample.qimage, CELL, mark)))
+
+    @Slot(bool)
+    def set_teaching(self, teaching: bool) -> None:
+        """Teaching mode: clicks mark tiles (has it / does not) instead of adopting them."""
+        if self.teach_button.isChecked() != teaching:
+            self.teach_button.setChecked(teaching)  # comes back here
+            return
+        self.teach_panel.setVisible(teaching)
+        if teaching:
+            self.hint.setText("Click the pictures that have the trait once, those that do not twice.")
+        else:
+            model = self.explorer.model
+            self.hint.setText(HINT_MIX if model is not None and model.can_mix else HINT)
+        self._paint_cells()
+        self.adjustSize()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -124,7 +159,7 @@ class SampleGridDialog(QDialog):
     def tile_actions(self, index: int) -> QMenu:
         """A tile's right-click menu: continue from it, or (a model that can mix) mix with it."""
         menu = QMenu(self)
-        menu.addAction("Continue from this sample", lambda: self.adopt(index))
+        menu.addAction("Continue from this sample", lambda: self.continue_from(index))
         model = self.explorer.model
         if model is not None and model.can_mix:
             menu.addAction("Use as second picture for mixing", lambda: self.use_for_mixing(index))
@@ -139,6 +174,14 @@ class SampleGridDialog(QDialog):
             self.mixWith.emit(self.samples[index])
 
     def adopt(self, index: int) -> None:
+        if self.teach_button.isChecked():  # teaching: a click marks the tile (has it / does not / unmarked)
+            if 0 <= index < len(self.samples):
+                self.teacher.cycle(self.samples[index].state)
+            return
+        self.continue_from(index)
+
+    def continue_from(self, index: int) -> None:
+        """Adopt a tile's sample as the explorer's point (teaching or not: the right-click menu asks)."""
         if 0 <= index < len(self.samples):
             self.explorer.remember(self.samples[index])  # its picture is known: no re-render
             self.adopted.emit(self.samples[index].state)

@@ -47,6 +47,7 @@ from studio.ui.latent.direction_names import (
 from studio.ui.latent.direction_sliders import RESOLUTION, DirectionSliders, make_slider, on_press
 from studio.ui.latent.explorer_controller import ExplorerController
 from studio.ui.latent.mixing_section import MixingSection, mixed_caption
+from studio.ui.latent.named_sliders import NamedSliders
 from studio.ui.latent.repaint_section import RepaintSection
 from studio.ui.panels.base import Panel, PanelImage
 from studio.ui.saved_notice import SavedNotice
@@ -213,6 +214,8 @@ class LatentPanel(Panel):
         self.size_choice = ExportSizeControl()  # how large Export PNG, Save image and animations are
         box.addWidget(self.size_choice)
         box.addWidget(self.repaint)
+        self.named_sliders = NamedSliders(self.explorer)  # "Your sliders", taught in the sample grid
+        box.addWidget(self.named_sliders)
 
         self.psi_label = section_label(VARIETY)
         self.psi_label.setToolTip(VARIETY_TOOLTIP)
@@ -408,6 +411,7 @@ class LatentPanel(Panel):
             self.bookmark_button,
             self.psi_slider,
             self.sliders,
+            self.named_sliders,
             self.strip,
             self.interpolate_button,
         ):
