@@ -10,8 +10,11 @@ cross-effect matrix: how much every direction's classifier score (its value, in 
 per sigma moved along each one (target <= 0.1 off the diagonal).
 
 ``--rebuild`` writes resources/models/emoji-faces.directions.safetensors (deterministic: the
-same labels give the same file); ``--figure PATH`` saves the shipped directions (rows) at -2,
--1, 0, +1, +2 sigma on a few seeds (columns of five). Prints JSON.
+same labels give the same file); ``--figure PATH`` saves the shipped directions (rows) on a few
+seeds (columns of five): each seed moved -2, -1, 0, +1, +2 sigma from its own value, the middle
+tile being the seed as it is. That is what an artist sees dragging a named slider: it starts at
+the picture's own value (for Emoji Faces samples anywhere from about -5 to +4 sigma, so a move to
+"0" can already be a long way) and the drag moves the picture from there. Prints JSON.
 Usage: ``python benchmarks/directions_by_example.py [--rebuild] [--figure docs/emoji-faces-named-directions.png]``.
 """
 
@@ -36,8 +39,8 @@ from studio.engine.latent.named_directions import (
 )
 
 MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"  # this checkout's, not an installed copy
-FIGURE_SEEDS = (31, 62, 11, 24)
-VALUES = (-2.0, -1.0, 0.0, 1.0, 2.0)
+FIGURE_SEEDS = (31, 62, 11, 39)  # open-mouthed, smiling, worried and frowning faces
+STEPS = (-2.0, -1.0, 0.0, 1.0, 2.0)  # sigma from the seed's own value
 
 
 def cross_effect(moved: NamedDirection, read: NamedDirection) -> float:
@@ -100,14 +103,15 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     if args.figure:
         size, gap = model.image_size, 8
-        width = len(FIGURE_SEEDS) * (len(VALUES) * size + gap) - gap
+        width = len(FIGURE_SEEDS) * (len(STEPS) * size + gap) - gap
         figure = Image.new("RGB", (width, len(shipped) * size), "white")
         for row, direction in enumerate(shipped):
             for k, seed in enumerate(FIGURE_SEEDS):
                 z = model.random_z(seed)
-                tiles = model.render_batch(np.stack([direction.moved_to(z, v) for v in VALUES]))
+                own = direction.value(z)
+                tiles = model.render_batch(np.stack([direction.moved_to(z, own + step) for step in STEPS]))
                 for col, tile in enumerate(tiles):
-                    figure.paste(tile, (k * (len(VALUES) * size + gap) + col * size, row * size))
+                    figure.paste(tile, (k * (len(STEPS) * size + gap) + col * size, row * size))
         figure.resize((2 * figure.width, 2 * figure.height), Image.Resampling.NEAREST).save(args.figure)
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"  # this checkout's
 MODEL = MODELS / "emoji-faces.safetensors"
 LABELS = MODELS / "emoji-faces.direction-labels.json"
-SHIPPED = ["grin", "open mouth", "tears"]
+SHIPPED = ["open mouth", "tears"]
 
 
 @pytest.fixture
@@ -31,12 +31,14 @@ def test_the_bundled_model_lists_its_shipped_directions_first_and_keeps_the_file
     before = directions_path(MODEL).read_bytes()
     assert [d.name for d in bundled.named_directions()] == SHIPPED
     assert all(d.accuracy is not None and d.accuracy >= 0.9 for d in bundled.named_directions())
-    grin = bundled.named_direction("grin")
-    mine = type(grin)("my grin", grin.vector, grin.offset, grin.scale, grin.space, 0.95, "mine", grin.normal)
+    shipped = bundled.named_direction("open mouth")
+    mine = type(shipped)(
+        "my open mouth", shipped.vector, shipped.offset, shipped.scale, shipped.space, 0.95, "mine", shipped.normal
+    )
     written = bundled.save_named_direction(mine)
     assert written.parent != MODELS  # the artist's own go to their data folder
     assert directions_path(MODEL).read_bytes() == before
-    assert [d.name for d in LatentModel.load(MODEL).named_directions()] == [*SHIPPED, "my grin"]
+    assert [d.name for d in LatentModel.load(MODEL).named_directions()] == [*SHIPPED, "my open mouth"]
 
 
 def test_the_committed_labels_rebuild_the_shipped_directions(bundled):
@@ -63,6 +65,9 @@ def test_the_labels_file_says_how_each_direction_was_labelled():
     for item in data["directions"]:
         assert item["positive"] and item["negative"] and item["description"]
         assert not set(item["positive_seeds"]) & set(item["negative_seeds"])
+    # The traits that were tried and not shipped say why, so nobody ships them unseen.
+    assert {"grin", "frown", "smiling eyes"} <= {d["name"] for d in data["left_out"]}
+    assert all(d["why"] for d in data["left_out"])
 
 
 def test_a_labels_file_with_a_seed_on_both_sides_is_refused(tmp_path):
