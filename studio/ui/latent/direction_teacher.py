@@ -320,7 +320,7 @@ class TeachPanel(QWidget):
         self.name = QLineEdit()
         self.name.setMaxLength(MAX_NAME_LENGTH)
         self.name.setPlaceholderText("for example smile")
-        self.name.setToolTip("The slider's name under “Your sliders”")
+        self.name.setToolTip("The slider's name under “Named sliders”")
         self.keep_label = QLabel("Keep these unchanged:")
         self.keep_label.setToolTip(
             "The new slider is made so that moving it leaves these as they are "
@@ -442,7 +442,7 @@ class TeachPanel(QWidget):
         direction = taught.direction
         text = (
             f"“{direction.name}” is made and kept with the model: find its slider under "
-            f"“Your sliders” in the explorer. {accuracy_words(direction.accuracy)}"
+            f"“Named sliders” in the explorer. {accuracy_words(direction.accuracy)}"
         )
         if direction.accuracy is not None and direction.accuracy < WEAK_ACCURACY:
             text += " That is close to guessing: mark more pictures, or ones that show the trait more clearly."

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from studio.engine.latent.state import LatentState
     from studio.ui.latent.explorer_controller import ExplorerController
 
-HEADING = "Your sliders"
+HEADING = "Named sliders"
 EMPTY_HINT = "None yet. Open Sample grid… and press “Teach a slider” to make one from pictures you mark."
 
 
@@ -45,7 +45,7 @@ def direction_tooltip(direction: NamedDirection) -> str:
 
 
 class NamedSliders(QWidget):
-    """The "Your sliders" section of the explorer's column."""
+    """The "Named sliders" section of the explorer's column."""
 
     def __init__(self, explorer: ExplorerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,7 +87,7 @@ class NamedSliders(QWidget):
             try:
                 directions = model.named_directions()
             except (OSError, ValueError) as exc:  # ModelFileError names the damaged file
-                self.explorer.errorOccurred.emit(f"Your sliders could not be read: {exc}")
+                self.explorer.errorOccurred.emit(f"The named sliders could not be read: {exc}")
         self._rebuild(directions)
         if self.explorer.state is not None:
             self._on_state_changed(self.explorer.state)

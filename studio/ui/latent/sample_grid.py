@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 ROWS = COLS = 4
 CELL = 112
 HINT = "Click a sample to continue from it. Shuffle for sixteen new ones."
+TEACH_HINT = "Click the pictures that have the trait once, those that do not twice."
 HINT_MIX = (
     "Click a sample to continue from it, or right-click it to mix it with your picture. Shuffle for sixteen new ones."
 )
@@ -115,7 +116,7 @@ class SampleGridDialog(QDialog):
         if model is None or state is None:
             return
         self.base_seed = random.randint(0, MAX_SEED) if base_seed is None else base_seed
-        self.hint.setText(HINT_MIX if model.can_mix else HINT)
+        self._show_hint()
         seed = self.base_seed
         for cell in self.cells:
             cell.setEnabled(False)
@@ -144,13 +145,17 @@ class SampleGridDialog(QDialog):
             self.teach_button.setChecked(teaching)  # comes back here
             return
         self.teach_panel.setVisible(teaching)
-        if teaching:
-            self.hint.setText("Click the pictures that have the trait once, those that do not twice.")
-        else:
-            model = self.explorer.model
-            self.hint.setText(HINT_MIX if model is not None and model.can_mix else HINT)
+        self._show_hint()
         self._paint_cells()
         self.adjustSize()
+
+    def _show_hint(self) -> None:
+        """What a click does now: mark (teaching), or continue from / mix with the sample."""
+        model = self.explorer.model
+        if self.teach_button.isChecked():
+            self.hint.setText(TEACH_HINT)
+        else:
+            self.hint.setText(HINT_MIX if model is not None and model.can_mix else HINT)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

@@ -214,7 +214,7 @@ class LatentPanel(Panel):
         self.size_choice = ExportSizeControl()  # how large Export PNG, Save image and animations are
         box.addWidget(self.size_choice)
         box.addWidget(self.repaint)
-        self.named_sliders = NamedSliders(self.explorer)  # "Your sliders", taught in the sample grid
+        self.named_sliders = NamedSliders(self.explorer)  # "Named sliders", taught in the sample grid
         box.addWidget(self.named_sliders)
 
         self.psi_label = section_label(VARIETY)
