@@ -57,6 +57,7 @@ _START_STREAM = 0x5EED  # the random starts' stream, apart from the seeds'
 _REPAINT_GOAL = 0.1
 _REPAINT_WEIGHT = 1.0
 _TIED_UP_TO = 4  # px: per-layer search leaves the layers up to this size at the picture's w
+_START_UP_TO = 32  # px: the free layers up to this size start at another seed's w, larger ones at the picture's
 
 
 class RepaintError(ValueError):
@@ -270,7 +271,9 @@ def _search(
         free = torch.tensor(
             [size > _TIED_UP_TO for size in model._style_generator.layer_sizes()], dtype=base.dtype, device=device
         )[None, :, None]
-        start = (others[:, None, :] - base) * free
+        sizes = model._style_generator.layer_sizes()
+        jump = torch.tensor([_TIED_UP_TO < size <= _START_UP_TO for size in sizes], dtype=base.dtype, device=device)
+        start = (others[:, None, :] - base) * jump[None, :, None]
         own = state.layers_array()
         own_layers = None if own is None else torch.from_numpy(own).to(device)
         synthesis = model._style_generator.synthesis
