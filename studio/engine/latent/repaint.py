@@ -5,7 +5,8 @@ at once for pictures whose *unmasked* part stays close to the current picture: p
 a VGG19 feature distance (the style transfer's network), each weighted by the feathered inverse
 mask, so the mask's edge blends. A hinge asks each candidate's masked part to differ from the
 current picture by at least ``_REPAINT_GOAL`` (so the search cannot settle on the original), and
-each start is another random seed's, so the candidates differ from each other there.
+another from the nearest other candidate by ``_APART_GOAL``; each start is another random seed's,
+so the candidates differ from each other there.
 
 What is searched:
 
@@ -56,6 +57,8 @@ _START_STREAM = 0x5EED  # the random starts' stream, apart from the seeds'
 # The masked part's mean change (0..1 of the colour range) a candidate is asked for: about 25/255.
 _REPAINT_GOAL = 0.1
 _REPAINT_WEIGHT = 1.0
+_APART_GOAL = 0.08  # and each candidate's from the nearest other candidate's, about 20/255
+_APART_WEIGHT = 1.0
 _TIED_UP_TO = 4  # px: per-layer search leaves the layers up to this size at the picture's w
 _START_UP_TO = 32  # px: the free layers up to this size start at another seed's w, larger ones at the picture's
 
@@ -201,6 +204,8 @@ def repaint_job(
                 images = search.draw(x)
                 losses = _loss(images, target, weight, vgg, target_features, feature_weights)
                 losses = losses + _REPAINT_WEIGHT * _repaint_shortfall(images, target, inside)
+                if candidates > 1:
+                    losses = losses + _APART_WEIGHT * _apart_shortfall(images, inside)
                 if search.space == "z" and not model.style_based:
                     losses = losses + _NORM_WEIGHT * (x.pow(2).mean(dim=1) - 1.0).pow(2)
                 losses.sum().backward()
@@ -316,6 +321,18 @@ def _repaint_shortfall(images: torch.Tensor, target: torch.Tensor, inside: torch
     """Per candidate: how far the masked part's mean change (0..1) falls short of ``_REPAINT_GOAL``."""
     change = ((images - target).abs() * inside).sum(dim=(1, 2, 3)) / (inside.sum() * images.shape[1] * 2.0)
     return (_REPAINT_GOAL - change).clamp_min(0.0)
+
+
+def _apart_shortfall(images: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    """Per candidate: how far its masked part's mean difference (0..1) from the nearest other
+    candidate (held still) falls short of ``_APART_GOAL``, so the candidates repaint differently."""
+    import torch
+
+    flat = (images * inside).flatten(1)
+    held = flat.detach()
+    apart = (flat[:, None, :] - held[None, :, :]).abs().sum(dim=2) / (inside.sum() * images.shape[1] * 2.0)
+    apart = apart + torch.eye(len(images), device=images.device) * 1e3  # not from itself
+    return (_APART_GOAL - apart.min(dim=1).values).clamp_min(0.0)
 
 
 def _result(
