@@ -182,3 +182,24 @@ def test_repainting_a_repainted_state_keeps_its_earlier_layers(tiny):
     for row, old, size in zip(candidate.layers, layered.layers, sizes, strict=True):
         if size <= 4:  # a tied layer keeps exactly what the picture had
             assert row == old
+
+
+def test_studio_repaint_on_emoji_faces_writes_layered_candidates_that_reopen(tmp_path, capsys, one_thread):
+    from pathlib import Path
+
+    from PIL import Image
+
+    from studio.cli import main
+
+    model_file = Path(__file__).resolve().parents[2] / "resources" / "models" / "emoji-faces.safetensors"
+    Image.fromarray((_mouth() * 255).astype(np.uint8), "L").save(tmp_path / "mouth.png")
+    args = ["repaint", "--model", str(model_file), "--seed", "1", "--mask", str(tmp_path / "mouth.png")]
+    code = main([*args, "--candidates", "2", "--steps", "3", "-o", str(tmp_path / "out.png")])
+    assert code == 0, capsys.readouterr().err
+    assert "masked part by" in capsys.readouterr().out
+    faces = LatentModel.load(model_file)
+    for number in (1, 2):
+        state = restore_state_from_png(tmp_path / f"out-{number}.png")
+        assert len(state.layers) == faces.num_layers and state.z == tuple(faces.state(faces.random_z(1)).z)
+        saved = np.asarray(Image.open(tmp_path / f"out-{number}.png").convert("RGB"))
+        assert np.array_equal(saved, np.asarray(faces.render(state)))
