@@ -14,7 +14,9 @@ What is searched:
   w for the whole picture cannot change the mouth without the eyes (measured: the best-kept
   candidates changed the mask by 2-3/255); per-layer w can (Abdal et al. 2020, Image2StyleGAN++:
   local embedding in W+ with a masked loss). The 4 px layers stay tied (they set the layout, and
-  freeing them moves the whole face); every later layer starts at a random seed's w and is free.
+  freeing them moves the whole face); every later layer is free, the 8-32 px ones (features)
+  starting at a random seed's w, the larger ones (colour, texture) at the picture's own, which
+  smudges the kept part less.
 * GAN v1 and VAE (one vector for the picture): z. A GAN starts part of the way toward a random
   seed's point; a VAE encodes the current picture with the masked region filled by another seed's
   picture (the encoder-guided start), so the encoder already proposes something that fits around it.
@@ -271,7 +273,7 @@ def _search(
     if model.style_based:
         with torch.inference_mode():
             base = model.state_ws(state).clone()  # 1 x layers x w_dim, the state's own offsets included
-            # Each start takes a random seed's w (same class and psi) in every free layer.
+            # Each start takes a random seed's w (same class and psi) in the 8-32 px layers.
             others = model._w(torch.from_numpy(randoms).to(device), index, state.psi)
         free = torch.tensor(
             [size > _TIED_UP_TO for size in model._style_generator.layer_sizes()], dtype=base.dtype, device=device
