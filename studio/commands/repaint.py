@@ -91,10 +91,12 @@ def _cmd_repaint(args: argparse.Namespace) -> int:
     except _input_errors() as exc:  # RepaintError is a ValueError
         return fail(exc)
     changes = ", ".join(f"{c.unmasked_change * 255:.1f}" for c in end.result.candidates)
+    repainted = ", ".join(f"{c.masked_change * 255:.1f}" for c in end.result.candidates)
     stopped = f" (stopped after step {end.result.steps_done})" if end.result.cancelled else ""
     print(
         f"Wrote {', '.join(str(p) for p in written)}{stopped}; "
-        f"unmasked part changed by {changes} of 255 on average (mean absolute difference)"
+        f"unmasked part changed by {changes} of 255 on average (mean absolute difference), "
+        f"masked part by {repainted}"
     )
     return end.code
 

@@ -36,6 +36,10 @@ VALID_LATENT = LatentState("ab" * 32, "Tiny", (0.5, -1.0, 2.0), class_index=1, p
 VALID_MIXED = LatentState(
     "ab" * 32, "Tiny", (0.5, -1.0, 2.0), psi=0.7, mix=StyleMix((1.0, 0.25, -2.0), 1, 0.5, 7, "a", "b", "a")
 ).to_settings()
+# A repainted region (GAN v2): per-layer w offsets, an untouched layer written as null.
+VALID_LAYERED = LatentState(
+    "ab" * 32, "Tiny", (0.5, -1.0, 2.0), psi=0.7, layers=((0.0, 0.0, 0.0), (0.25, -0.5, 1.5), (1.0, 2.0, -3.0))
+).to_settings()
 VALID_STYLE = {STYLE_KEY: {**BALANCED.to_dict(), "styles": ["a.png", "b.png"], "style_weights": [1.0, 0.5]}}
 VALID_INSTANT = instant_png_settings(strength=0.8, weights=[1.0], style_names=["Waves"], content_name="me.png")
 
@@ -76,7 +80,10 @@ def _check_latent(settings) -> None:
         assert math.isfinite(state.mix.psi) and {state.mix.coarse, state.mix.middle, state.mix.fine} <= {"a", "b"}
         assert state.mix.seed is None or state.mix.seed >= 0
         assert state.mix.class_index is None or state.mix.class_index >= 0
+    for row in state.layers:
+        assert len(row) == len(state.z) and all(math.isfinite(v) for v in row)
     json.dumps(state.to_settings(), allow_nan=False)  # and it can be saved again
+    assert LatentState.from_settings(state.to_settings()) == state
 
 
 def _check_style(png) -> None:
@@ -108,6 +115,12 @@ def test_edited_latent_states(settings):
 @fuzz_examples(80)
 @given(settings=edited(VALID_MIXED))
 def test_edited_mixed_latent_states(settings):
+    _check_latent(settings)
+
+
+@fuzz_examples(80)
+@given(settings=edited(VALID_LAYERED))
+def test_edited_layered_latent_states(settings):
     _check_latent(settings)
 
 
@@ -170,7 +183,11 @@ def _check_png(folder, text, style_run) -> None:
 
 @fuzz_examples(30)
 @given(
-    settings=edited(VALID_LATENT) | edited(VALID_STYLE) | edited(VALID_INSTANT) | json_values(20),
+    settings=edited(VALID_LATENT)
+    | edited(VALID_LAYERED)
+    | edited(VALID_STYLE)
+    | edited(VALID_INSTANT)
+    | json_values(20),
     damage=st.booleans(),
     data=st.data(),
 )

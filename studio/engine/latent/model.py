@@ -312,8 +312,8 @@ class LatentModel:
         import torch
 
         if isinstance(state_or_z, LatentState):
-            if state_or_z.mix is not None:
-                return self._render_mix(state_or_z, state_or_z.mix)
+            if state_or_z.mix is not None or state_or_z.layers:
+                return self._render_ws(state_or_z)
             class_index, psi = state_or_z.class_index, state_or_z.psi
             state_or_z = state_or_z.z_array()
         z = self._check_z(state_or_z)
@@ -369,7 +369,8 @@ class LatentModel:
         return dataclasses.replace(state, mix=mix)
 
     def mixed_ws(self, state: LatentState, mix: StyleMix) -> torch.Tensor:
-        """The per-layer w (1 x num_ws x w_dim) of a mixed picture: layer i gets A's or B's w by its group."""
+        """The per-layer w (1 x num_ws x w_dim) of a mixed picture: layer i gets A's or B's w by its
+        group, plus ``state``'s per-layer offsets (``state.layers``, a repainted region), if any."""
         import torch
 
         self.check_can_mix()
@@ -383,13 +384,63 @@ class LatentModel:
             ws.append(self._w(torch.from_numpy(self._check_z(z)).to(self.device), self._class(class_index), psi))
         w_a, w_b = ws
         take_b = [mix.source(layer_group(size)) == "b" for size in self._style_generator.layer_sizes()]
-        return torch.stack([w_b if b else w_a for b in take_b])[None]
+        return self._with_layers(torch.stack([w_b if b else w_a for b in take_b])[None], state)
 
-    def _render_mix(self, state: LatentState, mix: StyleMix) -> Image.Image:
+    # --- per-layer w (what repainting a region changes) ------------------------------------------
+
+    @property
+    def num_layers(self) -> int:
+        """How many w vectors the model draws with (one per synthesis layer); 1 without per-layer w."""
+        return self._style_generator.num_ws if self.style_based else 1
+
+    def check_layers(self, state: LatentState) -> None:
+        """ValueError, in plain words, when ``state`` carries per-layer changes this model cannot draw."""
+        if not state.layers:
+            return
+        if not self.style_based:
+            what = "a VAE" if self.kind == "vae" else "a GAN v1 (DCGAN)"
+            raise ValueError(
+                f"this picture carries changes per layer (a repainted region), which only a GAN v2 'style' "
+                f"model draws; {self.name} is {what}"
+            )
+        if len(state.layers) != self.num_layers:
+            raise ValueError(
+                f"this picture carries changes for {len(state.layers)} layers, but {self.name} draws with "
+                f"{self.num_layers}: it was made by another model"
+            )
+
+    def state_ws(self, state: LatentState) -> torch.Tensor:
+        """The per-layer w (1 x num_ws x w_dim) ``state`` is drawn with (GAN v2): its w, or each
+        layer's w from its style mix, plus its per-layer offsets (``state.layers``)."""
         import torch
 
+        self.check_can_mix()
+        if state.model_sha256 != self.sha256:
+            raise ValueError(f"this state belongs to another model than {self.name}")
+        if state.mix is not None:
+            return self.mixed_ws(state, state.mix)
+        w = self._w(
+            torch.from_numpy(self._check_z(state.z_array())).to(self.device), self._class(state.class_index), state.psi
+        )
+        return self._with_layers(w[None, None].expand(1, self.num_layers, -1), state)
+
+    def _with_layers(self, ws: torch.Tensor, state: LatentState) -> torch.Tensor:
+        """``ws`` (1 x num_ws x w_dim) plus ``state``'s per-layer offsets, added after psi and mixing."""
+        import torch
+
+        self.check_layers(state)
+        layers = state.layers_array()
+        if layers is None:
+            return ws
+        return ws + torch.from_numpy(layers).to(device=ws.device, dtype=ws.dtype)[None]
+
+    def _render_ws(self, state: LatentState) -> Image.Image:
+        import torch
+
+        if state.layers:
+            self.check_layers(state)  # first: its message names what the picture carries
         with torch.inference_mode():
-            ws = self.mixed_ws(state, mix)  # first: it refuses a model without per-layer w
+            ws = self.state_ws(state)  # refuses a model without per-layer w
             return self._picture(self._style_generator.synthesis(ws)[0])
 
     def _picture(self, image: torch.Tensor) -> Image.Image:

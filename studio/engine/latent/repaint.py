@@ -1,17 +1,29 @@
 """Masked repainting: new latent points whose picture keeps the unmasked part and redraws the rest.
 
-The artist marks a region (a mask, 1 = repaint). :func:`repaint_job` searches the latent space
-(the explorer's vector: w's offset for a GAN v2, z for a GAN v1 and a VAE) from several starts at
-once for pictures whose *unmasked* part stays close to the current picture: pixel L1 + L2 plus a
-VGG19 feature distance (the style transfer's network), each weighted by the feathered inverse
-mask, so the mask's edge blends. The masked part is free, so each start ends somewhere else there.
+The artist marks a region (a mask, 1 = repaint). :func:`repaint_job` searches from several starts
+at once for pictures whose *unmasked* part stays close to the current picture: pixel L1 + L2 plus
+a VGG19 feature distance (the style transfer's network), each weighted by the feathered inverse
+mask, so the mask's edge blends. A hinge asks each candidate's masked part to differ from the
+current picture by at least ``_REPAINT_GOAL`` (so the search cannot settle on the original), and
+another from the nearest other candidate by ``_APART_GOAL``; each start is another random seed's,
+so the candidates differ from each other there.
+
+What is searched:
+
+* GAN v2 ("style"): one w offset per synthesis layer (w+, ``LatentState.layers``), z stays. One
+  w for the whole picture cannot change the mouth without the eyes (measured: the best-kept
+  candidates changed the mask by 2-3/255); per-layer w can (Abdal et al. 2020, Image2StyleGAN++:
+  local embedding in W+ with a masked loss). The 4 px layers stay tied (they set the layout, and
+  freeing them moves the whole face); every later layer is free, the 8-32 px ones (features)
+  starting at a random seed's w, the larger ones (colour, texture) at the picture's own, which
+  smudges the kept part less.
+* GAN v1 and VAE (one vector for the picture): z. A GAN starts part of the way toward a random
+  seed's point; a VAE encodes the current picture with the masked region filled by another seed's
+  picture (the encoder-guided start), so the encoder already proposes something that fits around it.
 
 A candidate is a latent state: the model draws the whole picture, nothing is pasted. Each one
-reports how much its unmasked part changed (mean absolute difference past the feathered edge).
-
-Starts: a GAN moves the current point part of the way toward a random seed's point; a VAE
-encodes the current picture with the masked region filled by another seed's picture (the
-encoder-guided start), so the encoder already proposes something that fits around it.
+reports how much its unmasked part changed (mean absolute difference past the feathered edge)
+and how much its masked part did.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ from PIL import Image
 from studio.engine.jobs import JobCancelled, Progress
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
     import torch
 
@@ -44,6 +56,13 @@ _GAN_START_MIX = 0.5  # how far a GAN start moves from the current point toward 
 _NORM_WEIGHT = 0.01  # keeps N(0, I) latents on their typical shell, as projection does
 _PREVIEW_EVERY = 10
 _START_STREAM = 0x5EED  # the random starts' stream, apart from the seeds'
+# The masked part's mean change (0..1 of the colour range) a candidate is asked for: about 25/255.
+_REPAINT_GOAL = 0.1
+_REPAINT_WEIGHT = 1.0
+_APART_GOAL = 0.08  # and each candidate's from the nearest other candidate's, about 20/255
+_APART_WEIGHT = 1.0
+_TIED_UP_TO = 4  # px: per-layer search leaves the layers up to this size at the picture's w
+_START_UP_TO = 32  # px: the free layers up to this size start at another seed's w, larger ones at the picture's
 
 
 class RepaintError(ValueError):
@@ -155,48 +174,52 @@ def repaint_job(
         raise RepaintError("repainting needs at least one candidate")
     if steps < 1:
         raise RepaintError("repainting needs at least one step")
+    try:
+        model.check_layers(state)
+    except ValueError as exc:
+        raise RepaintError(str(exc)) from exc
     size = model.image_size
     mask_values = mask_array(mask, size)
     check_mask(mask_values)
     keep, core = feathered_keep(mask_values)
     device = model.device
-    index = model._class(state.class_index)
-    labels = None if index is None else torch.full((candidates,), index, dtype=torch.long, device=device)
-    current = state.z_array()
-    with torch.inference_mode():
-        target = model.generate_tensor(current[None], None if index is None else [index], state.psi).to(device)
-    starts = _starts(model, state, mask_values, candidates, seed, target)
+    target = _draw_state(model, state).to(device)
+    search = _search(model, state, mask_values, candidates, seed, target)
     vgg = _vgg(device)
     weight = torch.from_numpy(keep).to(device)[None, None]
+    inside = torch.from_numpy((mask_values >= 0.5).astype(np.float32)).to(device)[None, None]
     with torch.inference_mode():
         target_features = _features(vgg, target)
     feature_weights = {name: _resized_weight(weight, f.shape[-1]) for name, f in target_features.items()}
     target_features = {name: f.clone() for name, f in target_features.items()}
     target = target.clone()
 
-    z = torch.from_numpy(starts).to(device).requires_grad_(True)
-    optimiser = torch.optim.Adam([z], lr=lr)
-    best_z = z.detach().clone()
+    x = search.start.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([x], lr=lr)
+    best_x = x.detach().clone()
     best_loss = torch.full((candidates,), math.inf, device=device)
     steps_done, cancelled = 0, False
     try:
         for step in range(steps):
             with torch.enable_grad():
                 optimiser.zero_grad(set_to_none=True)
-                images = model._generate(z, labels, state.psi)
+                images = search.draw(x)
                 losses = _loss(images, target, weight, vgg, target_features, feature_weights)
-                if not model.style_based:
-                    losses = losses + _NORM_WEIGHT * (z.pow(2).mean(dim=1) - 1.0).pow(2)
+                losses = losses + _REPAINT_WEIGHT * _repaint_shortfall(images, target, inside)
+                if candidates > 1:
+                    losses = losses + _APART_WEIGHT * _apart_shortfall(images, inside)
+                if search.space == "z" and not model.style_based:
+                    losses = losses + _NORM_WEIGHT * (x.pow(2).mean(dim=1) - 1.0).pow(2)
                 losses.sum().backward()
             with torch.no_grad():
                 better = losses.detach() < best_loss
                 best_loss = torch.where(better, losses.detach(), best_loss)
-                best_z[better] = z.detach()[better]
+                best_x[better] = x.detach()[better]
             optimiser.step()
             steps_done = step + 1
             preview = None
             if step % _PREVIEW_EVERY == 0 or step == steps - 1:
-                preview = model.render(best_z[0].cpu().numpy(), index, state.psi)
+                preview = model.render(search.state(best_x[0]))
             yield Progress(
                 steps_done / steps,
                 f"Repainting: step {steps_done} of {steps}, {candidates} candidates, "
@@ -205,63 +228,137 @@ def repaint_job(
             )
     except JobCancelled:
         cancelled = True
-    return _result(model, state, best_z.cpu().numpy(), mask_values, core, steps_done, cancelled)
+    states = [search.state(row) for row in best_x]
+    return _result(model, state, states, mask_values, core, steps_done, cancelled)
+
+
+@dataclass
+class _Search:
+    """What one repaint searches: ``start`` (candidates x ...), drawn by ``draw``, a state by ``state``."""
+
+    space: str  # "layers" (GAN v2: per-layer w offsets) or "z"
+    start: torch.Tensor
+    draw: Callable[[torch.Tensor], torch.Tensor]
+    state: Callable[[torch.Tensor], LatentState]
+
+
+def _draw_state(model: LatentModel, state: LatentState) -> torch.Tensor:
+    """The picture of ``state`` (1 x C x H x W in [-1, 1]) as the model draws it."""
+    import torch
+
+    with torch.inference_mode():
+        if model.style_based:
+            return model._style_generator.synthesis(model.state_ws(state))
+        index = model._class(state.class_index)
+        labels = None if index is None else torch.full((1,), index, dtype=torch.long, device=model.device)
+        return model._generate(torch.from_numpy(state.z_array()[None]).to(model.device), labels, state.psi)
+
+
+def _search(
+    model: LatentModel,
+    state: LatentState,
+    mask: np.ndarray,
+    count: int,
+    seed: int,
+    target: torch.Tensor | None = None,
+) -> _Search:
+    """The space, starts and drawing of one repaint: see the module's docstring."""
+    import torch
+
+    index = model._class(state.class_index)
+    device = model.device
+    # Drawn from their own stream: a start is never the seed the current picture came from.
+    rng = np.random.default_rng((int(seed), _START_STREAM))
+    randoms = model.sample_latents(rng, count, None if index is None else [index] * count).astype(np.float32)
+    if model.style_based:
+        with torch.inference_mode():
+            base = model.state_ws(state).clone()  # 1 x layers x w_dim, the state's own offsets included
+            # Each start takes a random seed's w (same class and psi) in the 8-32 px layers.
+            others = model._w(torch.from_numpy(randoms).to(device), index, state.psi)
+        free = torch.tensor(
+            [size > _TIED_UP_TO for size in model._style_generator.layer_sizes()], dtype=base.dtype, device=device
+        )[None, :, None]
+        sizes = model._style_generator.layer_sizes()
+        jump = torch.tensor([_TIED_UP_TO < size <= _START_UP_TO for size in sizes], dtype=base.dtype, device=device)
+        start = (others[:, None, :] - base) * jump[None, :, None]
+        own = state.layers_array()
+        own_layers = None if own is None else torch.from_numpy(own).to(device)
+        synthesis = model._style_generator.synthesis
+
+        def draw_layers(x: torch.Tensor) -> torch.Tensor:
+            return synthesis(base + x * free)
+
+        def layers_state(x: torch.Tensor) -> LatentState:
+            offsets = (x * free)[0] if x.ndim == 3 else x * free[0]
+            total = offsets if own_layers is None else offsets + own_layers
+            rows = tuple(
+                tuple(float(v) for v in row) for row in total.detach().float().cpu().numpy().astype(np.float64)
+            )
+            return dataclasses.replace(state, layers=rows, seed=None)
+
+        return _Search("layers", start.contiguous(), draw_layers, layers_state)
+
+    labels = None if index is None else torch.full((count,), index, dtype=torch.long, device=device)
+    current = state.z_array()
+    if model.kind != "vae" or target is None:
+        starts = (current + _GAN_START_MIX * (randoms - current)).astype(np.float32)
+    else:
+        with torch.inference_mode():
+            others = model.generate_tensor(randoms, None if index is None else [index] * count, state.psi).to(device)
+            region = torch.from_numpy(mask).to(device)[None, None]
+            filled = target * (1.0 - region) + others * region
+            starts = model._vae.encode(filled)[0].float().cpu().numpy()
+
+    def draw_z(x: torch.Tensor) -> torch.Tensor:
+        return model._generate(x, labels, state.psi)
+
+    def z_state(x: torch.Tensor) -> LatentState:
+        values = x.detach().float().cpu().numpy().astype(np.float64).reshape(-1)
+        return dataclasses.replace(state, z=tuple(float(v) for v in values), seed=None)
+
+    return _Search("z", torch.from_numpy(np.ascontiguousarray(starts, dtype=np.float32)).to(device), draw_z, z_state)
+
+
+def _repaint_shortfall(images: torch.Tensor, target: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    """Per candidate: how far the masked part's mean change (0..1) falls short of ``_REPAINT_GOAL``."""
+    change = ((images - target).abs() * inside).sum(dim=(1, 2, 3)) / (inside.sum() * images.shape[1] * 2.0)
+    return (_REPAINT_GOAL - change).clamp_min(0.0)
+
+
+def _apart_shortfall(images: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    """Per candidate: how far its masked part's mean difference (0..1) from the nearest other
+    candidate (held still) falls short of ``_APART_GOAL``, so the candidates repaint differently."""
+    import torch
+
+    flat = (images * inside).flatten(1)
+    held = flat.detach()
+    apart = (flat[:, None, :] - held[None, :, :]).abs().sum(dim=2) / (inside.sum() * images.shape[1] * 2.0)
+    apart = apart + torch.eye(len(images), device=images.device) * 1e3  # not from itself
+    return (_APART_GOAL - apart.min(dim=1).values).clamp_min(0.0)
 
 
 def _result(
     model: LatentModel,
     state: LatentState,
-    zs: np.ndarray,
+    states: list[LatentState],
     mask: np.ndarray,
     core: np.ndarray,
     steps_done: int,
     cancelled: bool,
 ) -> RepaintResult:
-    classes = None if state.class_index is None else [state.class_index]
-    before = _unit(model.generate_tensor(state.z_array()[None], classes, state.psi))[0]
-    after = _unit(model.generate_tensor(zs, None if classes is None else classes * len(zs), state.psi))
+    before = _pixels(model.render(state))
     inside = mask >= 0.5
     found = []
-    for z, picture in zip(zs, after, strict=True):
-        difference = np.abs(picture - before).mean(axis=0)
-        found.append(
-            RepaintCandidate(
-                dataclasses.replace(state, z=tuple(float(v) for v in z.astype(np.float64)), seed=None),
-                float(difference[core].mean()),
-                float(difference[inside].mean()),
-            )
-        )
+    for candidate in states:
+        difference = np.abs(_pixels(model.render(candidate)) - before).mean(axis=2)
+        found.append(RepaintCandidate(candidate, float(difference[core].mean()), float(difference[inside].mean())))
     found.sort(key=lambda c: c.unmasked_change)
     return RepaintResult(found, steps_done, cancelled)
 
 
-def _unit(images: torch.Tensor) -> np.ndarray:
-    """[-1, 1] images as 0..1 numpy, quantised as the saved PNG is (so the figure is what the user sees)."""
-    pixels = images.float().add(1.0).mul(127.5).clamp(0.0, 255.0).add(0.5).floor() / 255.0
-    if pixels.shape[1] == 1:
-        pixels = pixels.expand(-1, 3, -1, -1)
-    return pixels.cpu().numpy()
-
-
-def _starts(
-    model: LatentModel, state: LatentState, mask: np.ndarray, count: int, seed: int, target: torch.Tensor
-) -> np.ndarray:
-    """One start per candidate: see the module's docstring."""
-    import torch
-
-    current = state.z_array()
-    index = model._class(state.class_index)
-    # Drawn from their own stream: a start is never the seed the current picture came from.
-    rng = np.random.default_rng((int(seed), _START_STREAM))
-    randoms = model.sample_latents(rng, count, None if index is None else [index] * count).astype(np.float32)
-    if model.kind != "vae":
-        return (current + _GAN_START_MIX * (randoms - current)).astype(np.float32)
-    with torch.inference_mode():
-        others = model.generate_tensor(randoms, None if index is None else [index] * count, state.psi).to(model.device)
-        region = torch.from_numpy(mask).to(model.device)[None, None]
-        filled = target * (1.0 - region) + others * region
-        encoded = model._vae.encode(filled)[0].float().cpu().numpy()
-    return np.ascontiguousarray(encoded, dtype=np.float32)
+def _pixels(picture: Image.Image) -> np.ndarray:
+    """A rendered picture as H x W x 3 in 0..1: what the saved PNG holds."""
+    return np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0
 
 
 def _resized_weight(weight: torch.Tensor, side: int) -> torch.Tensor:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from studio.engine.latent.model import LatentModel
 
 STATE_VERSION = 1
+# A GAN v2 at 64 px draws with 7 w vectors, at 256 px with 13: a state never carries more.
+MAX_LAYERS = 32
 
 
 class LatentStateError(ValueError):
@@ -82,9 +84,21 @@ class LatentState:
     # Named directions (studio direction create) the artist set, name -> value in sigma, in the
     # order set; z already holds their effect, so they are what the sliders show, not extra input.
     named: tuple[tuple[str, float], ...] = ()
+    # Per-layer w offsets (GAN v2; what Repaint a region finds): one row per synthesis layer,
+    # added to that layer's w after psi and after any mix, so layer i draws with
+    # mean w + psi * z (or the mix's w for that layer) + layers[i]. Empty: every layer draws
+    # with the same w. Moving a slider, a named direction or psi moves z and leaves these as
+    # they are, so the repainted region stays repainted while the explorer moves the picture.
+    layers: tuple[tuple[float, ...], ...] = ()
 
     def __post_init__(self) -> None:
         normalise_point(self)
+        problem = layers_problem(self.layers, len(self.z))
+        if problem:
+            raise ValueError(problem)
+        object.__setattr__(
+            self, "layers", tuple(tuple(float(v) for v in np.asarray(row, dtype=np.float64)) for row in self.layers)
+        )
         if self.mix is not None:
             from studio.engine.latent.mixing import StyleMix
 
@@ -101,6 +115,10 @@ class LatentState:
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)
 
+    def layers_array(self) -> np.ndarray | None:
+        """The per-layer w offsets (layers x latent values, float32), or None when there are none."""
+        return np.asarray(self.layers, dtype=np.float32) if self.layers else None
+
     def to_settings(self) -> dict[str, Any]:
         latent: dict[str, Any] = {
             "version": STATE_VERSION,
@@ -116,6 +134,8 @@ class LatentState:
             latent["mix"] = self.mix.to_settings()
         if self.named:
             latent["named"] = dict(self.named)
+        if self.layers:  # a layer left as it was is written as null, which keeps the PNG small
+            latent["layers"] = [list(row) if any(row) else None for row in self.layers]
         return {LATENT_KEY: latent}
 
     @classmethod
@@ -148,6 +168,17 @@ class LatentState:
         problem = named_values_problem(named)
         if problem:
             raise LatentStateError(problem)
+        layers = latent.get("layers")
+        if layers is None:  # older PNGs have none
+            layers = []
+        if not isinstance(layers, list) or not all(row is None or isinstance(row, list) for row in layers):
+            raise LatentStateError(
+                "the per-layer changes (layers) in the latent state are not a list of rows of numbers"
+            )
+        rows = [[0.0] * len(z) if row is None else row for row in layers]
+        problem = layers_problem(rows, len(z))
+        if problem:
+            raise LatentStateError(problem)
         try:
             return cls(
                 sha,
@@ -158,6 +189,7 @@ class LatentState:
                 latent.get("seed"),
                 mix=mix,
                 named=tuple(named.items()),
+                layers=tuple(tuple(row) for row in rows),
             )
         except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
             raise LatentStateError(str(exc)) from exc
@@ -179,6 +211,23 @@ def named_values_problem(named: dict[Any, Any]) -> str | None:
         problem = SLIDER.problem(value)
         if problem:
             return f"the named direction {key!r}: {problem}"
+    return None
+
+
+def layers_problem(layers: Any, width: int) -> str | None:
+    """Why ``layers`` cannot be a state's per-layer w offsets for a latent vector of ``width`` values, or None."""
+    if isinstance(layers, np.ndarray):
+        layers = layers.tolist()
+    if not isinstance(layers, (list, tuple)):
+        return f"the per-layer changes (layers) must be a list of rows, got {type(layers).__name__}"
+    if len(layers) > MAX_LAYERS:
+        return f"the latent state has per-layer changes for {len(layers)} layers; at most {MAX_LAYERS}"
+    for number, row in enumerate(layers, 1):
+        values = row.tolist() if isinstance(row, np.ndarray) else row
+        if not isinstance(values, (list, tuple)) or not all(is_number(v) for v in values):
+            return f"the per-layer change of layer {number} holds something other than finite numbers"
+        if len(values) != width:
+            return f"the per-layer change of layer {number} has {len(values)} values; the latent vector has {width}"
     return None
 
 

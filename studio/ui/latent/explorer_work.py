@@ -102,7 +102,7 @@ def render_direction_previews(
         ends = [
             model.state_with_coordinate(state, i, v, directions) for i in chunk for v in (-SLIDER_RANGE, SLIDER_RANGE)
         ]
-        if state.mix is not None:  # a mixed picture's ends are mixed too, one render each
+        if state.mix is not None or state.layers:  # a mixed or repainted picture's ends keep it, one render each
             images = [model.render(end) for end in ends]
         else:
             images = model.render_batch(np.stack([end.z_array() for end in ends]), state.class_index, psi=state.psi)
