@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from studio.ui.image_view import ImageView
     from studio.ui.latent.explorer_controller import ExplorerController
 
-THUMBNAIL = 72
+THUMBNAIL = 128  # twice a 64 px picture, pixel for pixel: the versions differ in small details
 MODE_TOOLTIP = (
     "Redraw part of the picture and keep the rest: paint over the part to change, "
     "press Repaint, then pick one of the new versions"
