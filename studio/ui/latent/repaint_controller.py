@@ -191,6 +191,8 @@ class RepaintController(QObject):
         model = self.explorer.model
         if result is None or model is None or result.source.model_sha256 != model.sha256:
             return  # stopped before it began, or another model is loaded now
+        if not self._belongs(result.source, result.candidates, self.explorer.state):
+            return  # the artist went on to another picture while the search ran
         self.candidates, self.source, self.cancelled = result.candidates, result.source, result.cancelled
         self.candidatesChanged.emit()
 
@@ -202,8 +204,14 @@ class RepaintController(QObject):
     def _on_state_changed(self, state: LatentState) -> None:
         """The versions belong to the picture they were repainted from: kept while the artist
         tries them (or undoes back to it), gone once the picture is another one."""
-        if self.source is not None and state != self.source and all(c.state != state for c in self.candidates):
+        if self.source is not None and not self._belongs(self.source, self.candidates, state):
             self.clear()
+
+    @staticmethod
+    def _belongs(source: LatentState, candidates: tuple[Candidate, ...], state: LatentState | None) -> bool:
+        """Whether versions repainted from ``source`` go with the picture of ``state``: it is
+        the source or one of them."""
+        return state == source or any(c.state == state for c in candidates)
 
     @Slot()
     def _on_model_loaded(self) -> None:
