@@ -221,3 +221,12 @@ def test_a_search_the_artist_left_for_another_picture_shows_no_versions(panel, f
     fake_worker.run(job)
     assert not panel.repaint.controller.running and panel.repaint.controller.candidates == ()
     assert panel.repaint.strip.thumbnails() == 0 and not panel.repaint.strip.isVisibleTo(panel)
+
+
+def test_loading_another_model_stops_the_search(panel, fake_worker):
+    _paint_box(panel, 20, 20, 44, 44)
+    panel.repaint.repaint_button.click()
+    job = fake_worker.job("Repainting")
+    _switch_to(panel, fake_worker, "vae" if panel.explorer.model.kind == "gan" else "gan")
+    assert job.state == "cancelled" and not panel.repaint.controller.running
+    assert panel.repaint.strip.thumbnails() == 0 and panel.repaint.repaint_button.isEnabled()
