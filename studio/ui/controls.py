@@ -69,6 +69,21 @@ def plain_tooltip(text: str) -> str:
     return f'<p style="white-space: pre-wrap">{html.escape(text)}</p>'
 
 
+def segment_style(first: bool, last: bool, padding: str = "5px 10px") -> str:
+    """The style sheet of one button (object name "segment") of a segmented control: a row of
+    checkable buttons drawn as one bar, rounded at its ends, the checked one highlighted."""
+    left, right = (6 if first else 0), (6 if last else 0)
+    return (
+        f"QPushButton#segment {{ padding: {padding}; border: 1px solid palette(mid);"
+        f" border-top-left-radius: {left}px; border-bottom-left-radius: {left}px;"
+        f" border-top-right-radius: {right}px; border-bottom-right-radius: {right}px;"
+        + ("" if first else " border-left: none;")
+        + " background: palette(button); }"
+        "QPushButton#segment:checked { background: palette(highlight); color: palette(highlighted-text);"
+        " border-color: palette(highlight); }"
+    )
+
+
 def section_label(title: str) -> QLabel:
     """A small, muted, capitalised heading over a group of controls."""
     label = QLabel(title.upper())

@@ -210,3 +210,23 @@ def test_a_failed_repaint_is_shown_on_the_error_line(panel, fake_worker):
     fake_worker.fail(fake_worker.job("Repainting"), "Repainting a region failed: out of memory")
     assert panel.message.text() == "Repainting a region failed: out of memory"
     assert panel.repaint.repaint_button.isEnabled() and not panel.repaint.strip.isVisibleTo(panel)
+
+
+def test_a_search_the_artist_left_for_another_picture_shows_no_versions(panel, fake_worker):
+    _paint_box(panel, 20, 20, 44, 44)
+    panel.repaint.repaint_button.click()
+    job = fake_worker.job("Repainting")
+    panel.randomize()  # another picture while the search runs
+    _settle(fake_worker)
+    fake_worker.run(job)
+    assert not panel.repaint.controller.running and panel.repaint.controller.candidates == ()
+    assert panel.repaint.strip.thumbnails() == 0 and not panel.repaint.strip.isVisibleTo(panel)
+
+
+def test_loading_another_model_stops_the_search(panel, fake_worker):
+    _paint_box(panel, 20, 20, 44, 44)
+    panel.repaint.repaint_button.click()
+    job = fake_worker.job("Repainting")
+    _switch_to(panel, fake_worker, "vae" if panel.explorer.model.kind == "gan" else "gan")
+    assert job.state == "cancelled" and not panel.repaint.controller.running
+    assert panel.repaint.strip.thumbnails() == 0 and panel.repaint.repaint_button.isEnabled()

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.engine.latent.mixing import GROUP_SIZES, GROUPS, SOURCES
 from studio.spec.bounds import SEED
-from studio.ui.controls import plain_tooltip, section_label
+from studio.ui.controls import plain_tooltip, section_label, segment_style
 from studio.ui.latent.style_mixing import GROUP_NAMES, StyleMixer
 
 if TYPE_CHECKING:
@@ -43,19 +43,6 @@ NO_SECOND = "Choose a second picture: a seed, a bookmark, or right-click a tile 
 def mixed_caption(mix: StyleMix) -> str:
     """The caption's word for a mixed picture: "mixed with seed 27"."""
     return f"mixed with seed {mix.seed}" if mix.seed is not None else "mixed with a second picture"
-
-
-def _segment_style(first: bool, last: bool) -> str:
-    left, right = (6 if first else 0), (6 if last else 0)
-    return (
-        "QPushButton#segment { padding: 3px 10px; border: 1px solid palette(mid);"
-        f" border-top-left-radius: {left}px; border-bottom-left-radius: {left}px;"
-        f" border-top-right-radius: {right}px; border-bottom-right-radius: {right}px;"
-        + ("" if first else " border-left: none;")
-        + " background: palette(button); }"
-        "QPushButton#segment:checked { background: palette(highlight); color: palette(highlighted-text);"
-        " border-color: palette(highlight); }"
-    )
 
 
 class MixingSection(QWidget):
@@ -142,7 +129,7 @@ class MixingSection(QWidget):
                 button = QPushButton(SOURCE_LABELS[source])
                 button.setObjectName("segment")
                 button.setCheckable(True)
-                button.setStyleSheet(_segment_style(index == 0, index == len(SOURCES) - 1))
+                button.setStyleSheet(segment_style(index == 0, index == len(SOURCES) - 1, padding="3px 10px"))
                 button.setToolTip(
                     f"{GROUP_TIPS[group]} from {'this picture' if source == 'a' else 'the second picture'}"
                 )

@@ -116,6 +116,7 @@ class RepaintController(QObject):
         self.source: LatentState | None = None  # what the candidates were repainted from
         self.cancelled = False  # the candidates shown are those found before Stop
         self._job: JobLink | None = None
+        self._job_source: LatentState | None = None  # the point the running search repaints
         explorer.modelLoaded.connect(self._on_model_loaded)
         explorer.stateChanged.connect(self._on_state_changed)
 
@@ -143,6 +144,7 @@ class RepaintController(QObject):
         def factory(_device: DeviceInfo) -> Generator[Progress, None, Repainted]:
             return repaint_work(model, state, mask, candidates, steps)
 
+        self._job_source = state
         self._job = JobLink(
             explorer.worker,
             "Repainting a region",
@@ -179,7 +181,7 @@ class RepaintController(QObject):
 
     # ----- the job's reports --------------------------------------------------------------
     def _end(self) -> None:
-        self._job = None
+        self._job, self._job_source = None, None
         self.runningChanged.emit(False)
 
     def _on_progress(self, progress: Progress) -> None:
@@ -191,6 +193,8 @@ class RepaintController(QObject):
         model = self.explorer.model
         if result is None or model is None or result.source.model_sha256 != model.sha256:
             return  # stopped before it began, or another model is loaded now
+        if not self._belongs(result.source, result.candidates, self.explorer.state):
+            return  # the artist went on to another picture while the search ran
         self.candidates, self.source, self.cancelled = result.candidates, result.source, result.cancelled
         self.candidatesChanged.emit()
 
@@ -202,11 +206,20 @@ class RepaintController(QObject):
     def _on_state_changed(self, state: LatentState) -> None:
         """The versions belong to the picture they were repainted from: kept while the artist
         tries them (or undoes back to it), gone once the picture is another one."""
-        if self.source is not None and state != self.source and all(c.state != state for c in self.candidates):
+        if self.source is not None and not self._belongs(self.source, self.candidates, state):
             self.clear()
+
+    @staticmethod
+    def _belongs(source: LatentState, candidates: tuple[Candidate, ...], state: LatentState | None) -> bool:
+        """Whether versions repainted from ``source`` go with the picture of ``state``: it is
+        the source or one of them."""
+        return state == source or any(c.state == state for c in candidates)
 
     @Slot()
     def _on_model_loaded(self) -> None:
         model = self.explorer.model
-        if self.source is not None and (model is None or self.source.model_sha256 != model.sha256):
+        sha = model.sha256 if model is not None else None
+        if self._job_source is not None and self._job_source.model_sha256 != sha:
+            self.stop()  # its versions would be of the model before: no use letting it run on
+        if self.source is not None and self.source.model_sha256 != sha:
             self.clear()

@@ -179,7 +179,9 @@ class SampleGridDialog(QDialog):
 
     def _tile_menu(self, index: int, pos: QPoint) -> None:
         if 0 <= index < len(self.samples):
-            self.tile_actions(index).exec(self.cells[index].mapToGlobal(pos))
+            menu = self.tile_actions(index)
+            menu.exec(self.cells[index].mapToGlobal(pos))
+            menu.deleteLater()  # a child of the dialog, which lives as long as the panel
 
     def use_for_mixing(self, index: int) -> None:
         if 0 <= index < len(self.samples):

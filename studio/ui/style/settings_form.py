@@ -55,6 +55,7 @@ from studio.spec.bounds import (
 from studio.spec.style import LAYER_NAMES
 from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
 from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text, estimate_seconds
+from studio.ui.controls import segment_style
 from studio.ui.theme import ERROR_COLOUR
 
 PRESET_LABELS = {"preview": "Quick", "balanced": "Balanced", "high": "Best"}
@@ -219,19 +220,7 @@ class PresetBar(QWidget):
             button.setCheckable(True)
             button.setToolTip(PRESET_TIPS.get(name, ""))
             button.setObjectName("segment")
-            first, last = index == 0, index == len(names) - 1
-            radius = (
-                f"border-top-left-radius: {6 if first else 0}px; border-bottom-left-radius: {6 if first else 0}px;"
-                f"border-top-right-radius: {6 if last else 0}px; border-bottom-right-radius: {6 if last else 0}px;"
-            )
-            button.setStyleSheet(
-                "QPushButton#segment { padding: 5px 10px; border: 1px solid palette(mid); "
-                + radius
-                + (" border-left: none;" if not first else "")
-                + " background: palette(button); }"
-                "QPushButton#segment:checked { background: palette(highlight); color: palette(highlighted-text);"
-                " border-color: palette(highlight); }"
-            )
+            button.setStyleSheet(segment_style(index == 0, index == len(names) - 1))
             self.group.addButton(button)
             self.buttons[name] = button
             row.addWidget(button, 1)
