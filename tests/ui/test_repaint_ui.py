@@ -230,3 +230,13 @@ def test_loading_another_model_stops_the_search(panel, fake_worker):
     _switch_to(panel, fake_worker, "vae" if panel.explorer.model.kind == "gan" else "gan")
     assert job.state == "cancelled" and not panel.repaint.controller.running
     assert panel.repaint.strip.thumbnails() == 0 and panel.repaint.repaint_button.isEnabled()
+
+
+def test_another_model_starts_with_no_region_painted(panel, fake_worker):
+    _paint_box(panel, 20, 20, 44, 44)
+    first = panel.explorer.model.kind
+    panel.explorer.randomize()  # the same model: the region still means the same part of the picture
+    _settle(fake_worker)
+    assert not panel.repaint.painter.is_empty()
+    _switch_to(panel, fake_worker, "vae" if first == "gan" else "gan")
+    assert panel.repaint.painter.is_empty()

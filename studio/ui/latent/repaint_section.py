@@ -139,6 +139,7 @@ class RepaintSection(QWidget):
         self.explorer = explorer
         self.controller = RepaintController(explorer, self)
         self.painter = MaskPainter(view)
+        self._mask_model: str | None = None  # the sha256 of the model the mask was painted for
         self.strip = CandidateStrip()
 
         layout = QVBoxLayout(self)
@@ -279,6 +280,9 @@ class RepaintSection(QWidget):
         model = self.explorer.model
         if model is not None:
             self.painter.set_size(model.image_size)
+            if model.sha256 != self._mask_model:  # another model's pictures: the region meant something else
+                self.painter.clear()
+            self._mask_model = model.sha256
         self._update_enabled()
 
     def _update_enabled(self) -> None:
