@@ -1,5 +1,5 @@
 """Directions taught by example in the Latent Explorer: marking sample-grid tiles, Create, and the
-named sliders ("Your directions") they become, on the tiny VAE of the temporary library."""
+named sliders they become, on the tiny VAE of the temporary library."""
 
 import numpy as np
 import pytest
