@@ -304,8 +304,23 @@ def write_directions(path: str | Path, directions: Sequence[NamedDirection]) -> 
         "format_version": str(DIRECTIONS_FORMAT),
         "directions": json.dumps([d.metadata() for d in directions], ensure_ascii=False),
     }
-    atomic_write_bytes(target, save({"vectors": vectors, "normals": normals}, metadata=metadata))
+    atomic_write_bytes(target, _metadata_in_order(save({"vectors": vectors, "normals": normals}, metadata=metadata)))
     return target
+
+
+def _metadata_in_order(blob: bytes) -> bytes:
+    """``blob`` (a safetensors file) with its metadata in the order they were given: safetensors
+    writes them in hash-map order, which changes from run to run, so the same directions would
+    not always give the same bytes (the shipped file is rebuilt and compared)."""
+    length = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + length])
+    header["__metadata__"] = {
+        "format_version": header["__metadata__"]["format_version"],
+        "directions": header["__metadata__"]["directions"],
+    }
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # as safetensors pads it: the tensors start 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + blob[8 + length :]
 
 
 def read_directions(path: str | Path, latent_dim: int, space: str) -> list[NamedDirection]:
