@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -29,16 +30,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from studio.engine.latent.direction_labels import fit_labelled, read_labels
-from studio.engine.latent.model import LatentModel
-from studio.engine.latent.named_directions import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's studio, which fits what it writes into its resources
+
+from studio.engine.latent.direction_labels import fit_labelled, read_labels  # noqa: E402
+from studio.engine.latent.model import LatentModel  # noqa: E402
+from studio.engine.latent.named_directions import (  # noqa: E402
     NamedDirection,
     directions_path,
     read_directions,
     write_directions,
 )
 
-MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"  # this checkout's, not an installed copy
+MODELS = ROOT / "resources" / "models"  # this checkout's, not an installed copy
 FIGURE_SEEDS = (31, 62, 11, 39)  # open-mouthed, smiling, worried and frowning faces
 STEPS = (-2.0, -1.0, 0.0, 1.0, 2.0)  # sigma from the seed's own value
 

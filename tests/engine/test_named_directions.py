@@ -61,27 +61,6 @@ def test_a_direction_from_labels_on_one_axis_recovers_that_axis():
     assert direction.value(moved) == pytest.approx(2.0, abs=1e-4)
 
 
-def test_in_uneven_codes_the_direction_follows_the_codes_own_metric():
-    """Codes spread 10 along axis 0 and 0.2 along axis 3, the trait on axis 3: with the codes'
-    covariance the direction still finds axis 3, and one sigma along it is the codes' spread."""
-    rng = np.random.default_rng(3)
-    spread = np.ones(DIM)
-    spread[0], spread[3] = 10.0, 0.2
-    z = rng.standard_normal((400, DIM))
-    codes = z * spread
-    labels = z[:, 3] + 0.3 * rng.standard_normal(400) > 0
-    direction = run_to_end(fit_direction_job("t", codes[labels], codes[~labels], "w", covariance=np.diag(spread**2)))
-    assert float(direction.normal @ np.eye(DIM)[3]) > 0.9  # the boundary is across axis 3
-    whitened = direction.vector / spread  # the move, in units of the codes' spread
-    assert float(whitened @ np.eye(DIM)[3]) / float(np.linalg.norm(whitened)) > 0.9
-    assert direction.accuracy is not None and direction.accuracy > 0.85
-    assert 0.1 < direction.scale < 0.4
-    moved = direction.moved_to(codes[0], 2.0)
-    assert direction.value(moved) == pytest.approx(2.0, abs=1e-4)
-    with pytest.raises(DirectionError, match="the covariance must be 16 x 16"):
-        run_to_end(fit_direction_job("t", codes[labels], codes[~labels], "w", covariance=np.eye(3)))
-
-
 def test_orthogonal_direction_leaves_the_chosen_ones_unchanged():
     rng = np.random.default_rng(1)
     first = _fit(*_labelled(rng, 300, np.eye(DIM)[3]), name="first")
@@ -153,19 +132,12 @@ def _seed_direction(model, name="bright"):
     codes = {seed: model.random_z(seed) for seed in range(60)}
     positive = np.stack([c for c in codes.values() if c[0] > 0])
     negative = np.stack([c for c in codes.values() if c[0] <= 0])
-    return run_to_end(
-        fit_direction_job(
-            name, positive, negative, model.latent_space, description="first value", covariance=model.code_covariance()
-        )
-    )
+    return run_to_end(fit_direction_job(name, positive, negative, model.latent_space, description="first value"))
 
 
 def test_save_and_load_round_trip_beside_the_model(library_style):
     model = LatentModel.load(library_style)
     assert model.latent_space == "w" and model.named_directions() == []
-    covariance = model.code_covariance()
-    assert covariance is not None and covariance.shape == (16, 16)
-    assert LatentModel.load(library_gan_path()).code_covariance() is None  # N(0, I) codes
     direction = _seed_direction(model)
     written = model.save_named_direction(direction)
     assert written == directions_path(library_style) == models_dir() / "tiny-style.directions.safetensors"

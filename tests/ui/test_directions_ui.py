@@ -1,46 +1,15 @@
 """Directions taught by example in the Latent Explorer: marking sample-grid tiles, Create, and the
-named sliders ("Your directions") they become, on the tiny VAE of the temporary library."""
+named sliders they become, on the tiny VAE of the temporary library."""
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QUndoStack
 
 from studio.files.images import load_image, read_png_settings
 from studio.ui.latent.direction_teacher import DOES_NOT, HAS_IT
-from studio.ui.panels.latent_panel import LatentPanel
-from studio.ui.qimage import to_pil
+from tests.ui.test_latent_panel import TIMEOUT, _new_panel, _open, _pixels, _wait_idle
 
-TIMEOUT = 60_000
 AXIS = 3  # the latent axis the synthetic labels depend on
-
-
-def _new_panel(qtbot, worker):
-    panel = LatentPanel(worker, QUndoStack())
-    qtbot.addWidget(panel)
-    panel.resize(1100, 720)
-    return panel
-
-
-def _wait_idle(qtbot, panel):
-    qtbot.waitUntil(
-        lambda: not panel.explorer.busy and panel.explorer.shown_state == panel.explorer.state, timeout=TIMEOUT
-    )
-
-
-def _open_vae(qtbot, panel):
-    panel.show()
-    qtbot.waitUntil(lambda: panel.explorer.model is not None and not panel.explorer.loading, timeout=TIMEOUT)
-    if panel.explorer.model.kind != "vae":
-        index = next(i for i, m in enumerate(panel.explorer.models) if m.path.stem == "tiny-vae")
-        with qtbot.waitSignal(panel.explorer.modelLoaded, timeout=TIMEOUT, raising=True):
-            panel.load_model(index)
-    _wait_idle(qtbot, panel)
-    return panel.explorer.model
-
-
-def _pixels(panel) -> np.ndarray:
-    return np.asarray(to_pil(panel.view.image()))
 
 
 def _teaching_grid(qtbot, panel, base_seed=100):
@@ -77,7 +46,7 @@ def panel(qtbot, worker, tiny_models):
 
 
 def test_teaching_mode_marks_tiles_counts_them_and_keeps_them_over_a_shuffle(panel, qtbot):
-    _open_vae(qtbot, panel)
+    _open(qtbot, panel, "vae")
     before = panel.explorer.state
     dialog = _teaching_grid(qtbot, panel)
     plain_icon = dialog.cells[0].icon().pixmap(64, 64).toImage()
@@ -103,7 +72,7 @@ def test_teaching_mode_marks_tiles_counts_them_and_keeps_them_over_a_shuffle(pan
 
 
 def test_create_refuses_with_a_plain_message(panel, qtbot):
-    _open_vae(qtbot, panel)
+    _open(qtbot, panel, "vae")
     dialog = _teaching_grid(qtbot, panel)
     dialog.teacher.set_mark(dialog.samples[0].state, HAS_IT)
     dialog.teacher.set_mark(dialog.samples[1].state, DOES_NOT)
@@ -129,7 +98,7 @@ def test_create_refuses_with_a_plain_message(panel, qtbot):
 
 
 def test_a_taught_direction_becomes_a_named_slider_that_moves_the_picture_and_survives(panel, qtbot, worker, tmp_path):
-    model = _open_vae(qtbot, panel)
+    model = _open(qtbot, panel, "vae")
     assert panel.named_sliders.hint.isVisibleTo(panel)  # "None yet…"
     dialog = _teaching_grid(qtbot, panel)
     _mark_by_axis(qtbot, dialog)
@@ -174,7 +143,7 @@ def test_a_taught_direction_becomes_a_named_slider_that_moves_the_picture_and_su
     # A restart: a new panel reads the direction from the file beside the model.
     panel.explorer.save_session()
     again = _new_panel(qtbot, worker)
-    _open_vae(qtbot, again)
+    _open(qtbot, again, "vae")
     assert again.named_sliders.names() == ["bright"]
     assert again.named_sliders.sliders[0].value() == pytest.approx(
         max(-3, min(3, direction.value(again.explorer.state.z_array()))), abs=0.01
@@ -182,7 +151,7 @@ def test_a_taught_direction_becomes_a_named_slider_that_moves_the_picture_and_su
 
 
 def test_a_direction_kept_unchanged_stays_put_when_the_new_one_moves(panel, qtbot):
-    _open_vae(qtbot, panel)
+    _open(qtbot, panel, "vae")
     dialog = _teaching_grid(qtbot, panel)
     _mark_by_axis(qtbot, dialog)
     first = _create(qtbot, dialog, "first")
@@ -211,7 +180,7 @@ def _mark_by_axis_plus(qtbot, dialog):
 def test_pictures_from_files_are_added_as_examples(panel, qtbot, tmp_path):
     from PIL import Image
 
-    model = _open_vae(qtbot, panel)
+    model = _open(qtbot, panel, "vae")
     exported = tmp_path / "exported.png"
     panel.export_png(exported)
     plain = tmp_path / "plain.png"

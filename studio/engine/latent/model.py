@@ -633,17 +633,6 @@ class LatentModel:
         """What the latent vector is: "w" (a style-based GAN's w offset) or "z"."""
         return "w" if self.style_based else "z"
 
-    def code_covariance(self) -> np.ndarray | None:
-        """The covariance of this model's latent codes as Randomize draws them, from its cached
-        principal axes (w for GAN v2, a VAE's fitted prior); None for N(0, I) codes. Directions
-        by example are fitted in the codes' own metric, so they move what the codes use."""
-        if not self.style_based and self._prior is None:
-            return None
-        axes = self.directions("ganspace" if self.style_based else "vae-prior")
-        assert axes.scales is not None  # Directions.__post_init__ fills them in
-        vectors = axes.vectors.astype(np.float64)
-        return (vectors.T * axes.scales.astype(np.float64) ** 2) @ vectors
-
     def named_directions(self) -> list[NamedDirection]:
         """The directions saved with this model (none for a model that is not a file); a damaged
         directions file raises ModelFileError naming it."""

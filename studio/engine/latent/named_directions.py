@@ -55,11 +55,10 @@ class NamedDirection:
     """One named direction: the way a code moves, the classifier's boundary, and its unit.
 
     ``normal`` is the boundary's unit normal: a code's value is ``(normal . code - offset) /
-    scale``. ``vector`` is the unit direction a code moves along to change its value: the same
-    as the normal for N(0, I) codes; for uneven codes (w) the normal carried through the codes'
-    covariance, the move that changes the value most for the least change in how typical the
-    code is. Moving along ``vector`` leaves the value of every direction whose normal it is
-    orthogonal to unchanged.
+    scale``. ``vector`` is the unit direction a code moves along to change its value: the
+    normal itself for the directions :func:`fit_direction_job` makes (the file keeps both, so a
+    direction may move along another line that crosses the boundary). Moving along ``vector``
+    leaves the value of every direction whose normal it is orthogonal to unchanged.
     """
 
     name: str
@@ -185,38 +184,13 @@ def _orthogonal_to(vector: np.ndarray, others: np.ndarray | None) -> np.ndarray:
     return v / norm
 
 
-def _metric(covariance: np.ndarray | None, dims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sigma^(1/2), Sigma^(-1/2) and Sigma^(-1) of the codes' covariance (identity when None),
-    eigenvalues floored so a flat axis cannot blow the inverse up."""
-    if covariance is None:
-        return np.eye(dims), np.eye(dims), np.eye(dims)
-    values, vectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
-    values = np.maximum(values, max(float(values.max()), 1e-12) * 1e-6)
-    return (
-        (vectors * np.sqrt(values)) @ vectors.T,
-        (vectors / np.sqrt(values)) @ vectors.T,
-        (vectors / values) @ vectors.T,
-    )
-
-
-def _fit(
-    x: np.ndarray, y: np.ndarray, others: np.ndarray | None, metric: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The move (made to leave the value along each row of ``others`` unchanged), the normal it
-    crosses and the boundary's offset along that normal.
-
-    The classifier is fitted on whitened codes (spread alike in every direction, as z is), as
-    InterFaceGAN fits it in z; its normal u there is the move there. Carried back to the codes,
-    the move is Sigma^(1/2) u and the normal Sigma^(-1) times the move.
-    """
-    root, inverse_root, inverse = metric
-    mean = x.mean(axis=0)
-    weights, _ = _logistic((x - mean) @ inverse_root, y)
+def _fit(x: np.ndarray, y: np.ndarray, others: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """The unit normal of the boundary between the classes (made orthogonal to the rows of
+    ``others``, so a move along it leaves their values unchanged) and the boundary's offset along it."""
+    weights, _ = _logistic(x - x.mean(axis=0), y)
     if not np.any(weights):
         raise DirectionError("the positive and negative examples cannot be told apart")
-    vector = _orthogonal_to(root @ weights, others)
-    normal = inverse @ vector
-    normal /= float(np.linalg.norm(normal))
+    normal = _orthogonal_to(weights, others)
     # The boundary along the normal: a one-dimensional logistic fit.
     projected = (x @ normal)[:, None]
     centre = float(projected.mean())
@@ -224,7 +198,7 @@ def _fit(
     slope, bias = _logistic((projected - centre) / spread, y)
     if slope[0] <= 0:  # orthogonalisation can leave a direction that no longer points to the trait
         raise DirectionError("once orthogonal to the chosen directions, nothing is left that tells the examples apart")
-    return vector, normal, centre - spread * bias / float(slope[0])
+    return normal, centre - spread * bias / float(slope[0])
 
 
 def fit_direction_job(
@@ -236,13 +210,11 @@ def fit_direction_job(
     description: str = "",
     folds: int = _FOLDS,
     seed: int = 0,
-    covariance: np.ndarray | None = None,
 ) -> Generator[Progress, None, NamedDirection]:
     """A job: the direction that separates ``positive`` from ``negative`` codes ([n, latent_dim]
     each), with its held-out accuracy (k-fold cross-validation, k = ``folds`` or fewer when an
     example set is small): the share of held-out codes on their side of the boundary along the
-    direction. The last fit uses every example. ``covariance``: the model's codes' covariance
-    (LatentModel.code_covariance), None for codes drawn from N(0, I)."""
+    direction. The last fit uses every example."""
     pos = np.asarray(positive, dtype=np.float64)
     neg = np.asarray(negative, dtype=np.float64)
     if pos.ndim != 2 or neg.ndim != 2 or pos.shape[1] != neg.shape[1]:
@@ -259,9 +231,6 @@ def fit_direction_job(
                 f"the direction {other.name!r} has {other.vector.size} values, the codes {pos.shape[1]}"
             )
     others = np.stack([o.normal for o in orthogonal_to if o.normal is not None]) if orthogonal_to else None
-    if covariance is not None and np.shape(covariance) != (pos.shape[1], pos.shape[1]):
-        raise DirectionError(f"the covariance must be {pos.shape[1]} x {pos.shape[1]}, got {np.shape(covariance)}")
-    metric = _metric(covariance, pos.shape[1])
     x = np.vstack([pos, neg])
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     k = max(2, min(folds, len(pos), len(neg)))
@@ -274,17 +243,16 @@ def fit_direction_job(
     correct = 0
     for fold in range(k):
         train, test = fold_of != fold, fold_of == fold
-        _, normal, offset = _fit(x[train], y[train], others, metric)
+        normal, offset = _fit(x[train], y[train], others)
         correct += int(np.sum(((x[test] @ normal) > offset) == (y[test] == 1.0)))
         yield Progress((fold + 1) / (k + 1), f"Direction {name!r}: fold {fold + 1} of {k} checked")
-    vector, normal, offset = _fit(x, y, others, metric)
+    normal, offset = _fit(x, y, others)
     scale = float(np.std(x @ normal))
     if not scale > 1e-8:
         raise DirectionError("the examples have no spread along the direction")
     yield Progress(1.0, f"Direction {name!r}: held-out accuracy {correct / len(x):.2f}")
-    return NamedDirection(
-        name, vector.astype(np.float32), offset, scale, space, correct / len(x), description, normal.astype(np.float32)
-    )
+    # Moving along the normal changes the value most: the move and the normal are one vector.
+    return NamedDirection(name, normal.astype(np.float32), offset, scale, space, correct / len(x), description)
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -336,8 +304,23 @@ def write_directions(path: str | Path, directions: Sequence[NamedDirection]) -> 
         "format_version": str(DIRECTIONS_FORMAT),
         "directions": json.dumps([d.metadata() for d in directions], ensure_ascii=False),
     }
-    atomic_write_bytes(target, save({"vectors": vectors, "normals": normals}, metadata=metadata))
+    atomic_write_bytes(target, _metadata_in_order(save({"vectors": vectors, "normals": normals}, metadata=metadata)))
     return target
+
+
+def _metadata_in_order(blob: bytes) -> bytes:
+    """``blob`` (a safetensors file) with its metadata in the order they were given: safetensors
+    writes them in hash-map order, which changes from run to run, so the same directions would
+    not always give the same bytes (the shipped file is rebuilt and compared)."""
+    length = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + length])
+    header["__metadata__"] = {
+        "format_version": header["__metadata__"]["format_version"],
+        "directions": header["__metadata__"]["directions"],
+    }
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # as safetensors pads it: the tensors start 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + blob[8 + length :]
 
 
 def read_directions(path: str | Path, latent_dim: int, space: str) -> list[NamedDirection]:

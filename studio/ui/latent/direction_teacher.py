@@ -2,9 +2,9 @@
 that do not, name it, Create.
 
 :class:`DirectionTeacher` keeps the marks (by the sample's point, so drawing more samples keeps
-them) and runs the fit as a worker job (:func:`teach_job`: the engine's ``fit_direction_job`` in
-the codes' own metric, then ``save_named_direction`` beside the model, or in the user's data for
-a bundled one). :class:`TeachPanel` is its view beside the grid; :func:`badged` draws a tile's
+them) and runs the fit as a worker job (:func:`teach_job`: the engine's ``fit_direction_job``, as
+``studio direction create`` fits, then ``save_named_direction`` beside the model, or in the user's
+data for a bundled one). :class:`TeachPanel` is its view beside the grid; :func:`badged` draws a tile's
 mark. Creating a direction changes no picture, so it is no undo step; moving its slider is.
 "Add pictures…" marks points of picture files too: PNGs the studio exported carry theirs, and a
 VAE encodes any picture (:func:`example_states`).
@@ -120,9 +120,6 @@ def teach_job(
 
     yield Progress(0.0, f"Teaching “{name}”")
     others = [model.named_direction(other) for other in keep_unchanged]
-    # Fitted as `studio direction create` and the shipped directions are: in the codes' own
-    # coordinates. The codes' covariance metric was tried on the Emoji Faces labels and told the
-    # traits apart less well (0.79-0.86 against 0.97).
     direction = yield from fit_direction_job(name, positive, negative, model.latent_space, others)
     return Taught(direction, model.save_named_direction(direction))
 

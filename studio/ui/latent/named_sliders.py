@@ -1,4 +1,4 @@
-""" "Your directions": one slider per named direction the artist taught the model (or it shipped with).
+""" "Named sliders": one slider per named direction the artist taught the model (or it shipped with).
 
 The directions are whatever :meth:`LatentModel.named_directions` lists: the file beside the
 model, and for a bundled model the artist's own in the user data folder too. They are read
