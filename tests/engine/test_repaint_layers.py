@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from studio.engine.jobs import run_to_end
+from studio.engine.latent.interpolation import interpolate_path, interpolation_job
 from studio.engine.latent.model import LatentModel
 from studio.engine.latent.repaint import RepaintError, repaint_job
 from studio.engine.latent.state import (
@@ -112,6 +113,29 @@ def test_sliders_psi_and_a_mix_keep_the_layers(tiny):
     assert torch.allclose(tiny.state_ws(mixed), expected)
 
 
+def test_the_explorer_session_keeps_a_repainted_and_mixed_point_across_a_restart(tiny, tmp_path):
+    from studio.ui.latent.session_store import SessionStore
+
+    _, layered = _layered(tiny)
+    mixed = tiny.mixed_state(layered, tiny.state(tiny.random_z(9), seed=9), "a", "b", "b")
+    SessionStore(tmp_path / "explorer_session.json").save({mixed.model_sha256: mixed})
+    assert SessionStore(tmp_path / "explorer_session.json").load() == {mixed.model_sha256: mixed}
+
+
+def test_interpolating_blends_the_repainted_layers_and_keeps_the_ends(tiny):
+    _, layered = _layered(tiny)
+    other = tiny.state(tiny.random_z(5), psi=layered.psi, seed=5)
+    frames = run_to_end(interpolation_job(tiny, [layered, other], 4, loop=False))
+    assert len(frames) == 5
+    assert np.array_equal(_pixels(frames[0]), _pixels(tiny.render(layered)))  # the repaint is not dropped
+    assert np.array_equal(_pixels(frames[-1]), _pixels(tiny.render(other)))
+    halfway = dataclasses.replace(
+        layered, z=tuple(float(v) for v in interpolate_path([layered.z_array(), other.z_array()], 4, False)[2])
+    )
+    halfway = dataclasses.replace(halfway, layers=tuple(map(tuple, layered.layers_array().astype(np.float64) / 2)))
+    assert np.abs(_pixels(frames[2]) - _pixels(tiny.render(halfway))).max() <= 1
+
+
 def test_a_model_without_per_layer_w_refuses_a_layered_state_in_plain_words(tiny):
     torch.manual_seed(0)
     vae = LatentModel(VAE(VAEConfig(latent_dim=8, base_channels=4)), "vae", sha256="e" * 64, name="tiny vae")
@@ -203,3 +227,12 @@ def test_studio_repaint_on_emoji_faces_writes_layered_candidates_that_reopen(tmp
         assert len(state.layers) == faces.num_layers and state.z == tuple(faces.state(faces.random_z(1)).z)
         saved = np.asarray(Image.open(tmp_path / f"out-{number}.png").convert("RGB"))
         assert np.array_equal(saved, np.asarray(faces.render(state)))
+
+
+def test_interpolating_bookmarks_repainted_by_different_models_says_why_not(tiny):
+    from studio.engine.latent.interpolation import frame_layers
+
+    _, layered = _layered(tiny)
+    fewer = dataclasses.replace(layered, layers=layered.layers[:-1])
+    with pytest.raises(ValueError, match="different numbers of layers"):
+        frame_layers([layered, fewer], 5, 4, loop=False)
