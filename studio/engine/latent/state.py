@@ -115,6 +115,11 @@ class LatentState:
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)
 
+    def plain(self) -> LatentState:
+        """This point without what rides on it: its style mix, repainted layers and named values
+        (a sample, or the second point of a mix, starts from a plain point)."""
+        return LatentState(self.model_sha256, self.model_name, self.z, self.class_index, self.psi, self.seed)
+
     def layers_array(self) -> np.ndarray | None:
         """The per-layer w offsets (layers x latent values, float32), or None when there are none."""
         return np.asarray(self.layers, dtype=np.float32) if self.layers else None
