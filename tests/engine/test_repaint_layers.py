@@ -236,3 +236,12 @@ def test_interpolating_bookmarks_repainted_by_different_models_says_why_not(tiny
     fewer = dataclasses.replace(layered, layers=layered.layers[:-1])
     with pytest.raises(ValueError, match="different numbers of layers"):
         frame_layers([layered, fewer], 5, 4, loop=False)
+
+
+def test_another_seeds_picture_keeps_the_mix_and_drops_the_repaint_and_names(tiny):
+    _, layered = _layered(tiny)
+    mixed = tiny.mixed_state(layered, tiny.state(tiny.random_z(9), seed=9), "a", "b", "b")
+    named = dataclasses.replace(mixed, named=(("smile", 1.0),))
+    other = named.reseeded(tuple(tiny.random_z(4)), 4)
+    assert other.mix == mixed.mix and other.layers == () and other.named == () and other.seed == 4
+    assert named.plain() == tiny.state(layered.z_array(), psi=layered.psi, seed=layered.seed)
