@@ -95,7 +95,8 @@ class LatentState:
     # * another seed's picture (:meth:`reseeded`: Seed, Randomize, Reset to a seed, and the class
     #   of a seeded GAN v2 point, whose z depends on it) keeps the mix (the second point stays)
     #   and drops the repaint and the named values, which were of the old z;
-    # * a point on its own (:meth:`plain`: a sample, the second point of a mix) carries none.
+    # * a point on its own (:meth:`plain`: a sample, the second point of a mix; an encoded or
+    #   projected image, made by LatentModel.state) carries none.
     # Bookmarks, PNGs and the explorer's saved session carry all three (to_settings).
 
     def __post_init__(self) -> None:
