@@ -20,26 +20,15 @@ from studio.engine.latent.state import (
     state_png_settings,
 )
 from studio.engine.models import VAE
-from studio.engine.models.stylegan import StyleGenerator
 from studio.files.images import pil_to_array, save_png
-from studio.spec.models import GANConfig, VAEConfig
+from studio.spec.models import VAEConfig
 from studio.spec.png import LATENT_KEY
+from tests.engine.test_style_mixing import tiny_style_generator
 
 
 @pytest.fixture(scope="module")
 def style_module():
-    torch.manual_seed(3)
-    config = GANConfig(
-        architecture="style",
-        image_size=64,
-        latent_dim=8,
-        w_dim=8,
-        g_channels=16,
-        mapping_layers=2,
-        num_classes=0,
-        g_spectral_norm=False,
-    )
-    return StyleGenerator(config)
+    return tiny_style_generator(num_classes=0)
 
 
 @pytest.fixture
