@@ -193,10 +193,7 @@ class LatentState:
             raise LatentStateError(
                 "the per-layer changes (layers) in the latent state are not a list of rows of numbers"
             )
-        rows = [[0.0] * len(z) if row is None else row for row in layers]
-        problem = layers_problem(rows, len(z))
-        if problem:
-            raise LatentStateError(problem)
+        rows = [[0.0] * len(z) if row is None else row for row in layers]  # checked by the constructor
         try:
             return cls(
                 sha,
@@ -209,7 +206,7 @@ class LatentState:
                 named=tuple(named.items()),
                 layers=tuple(tuple(row) for row in rows),
             )
-        except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
+        except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi, seed or layers
             raise LatentStateError(str(exc)) from exc
 
 
