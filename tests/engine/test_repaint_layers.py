@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from studio.engine.jobs import run_to_end
+from studio.engine.latent.interpolation import interpolate_path, interpolation_job
 from studio.engine.latent.model import LatentModel
 from studio.engine.latent.repaint import RepaintError, repaint_job
 from studio.engine.latent.state import (
@@ -19,26 +20,15 @@ from studio.engine.latent.state import (
     state_png_settings,
 )
 from studio.engine.models import VAE
-from studio.engine.models.stylegan import StyleGenerator
 from studio.files.images import pil_to_array, save_png
-from studio.spec.models import GANConfig, VAEConfig
+from studio.spec.models import VAEConfig
 from studio.spec.png import LATENT_KEY
+from tests.engine.test_style_mixing import tiny_style_generator
 
 
 @pytest.fixture(scope="module")
 def style_module():
-    torch.manual_seed(3)
-    config = GANConfig(
-        architecture="style",
-        image_size=64,
-        latent_dim=8,
-        w_dim=8,
-        g_channels=16,
-        mapping_layers=2,
-        num_classes=0,
-        g_spectral_norm=False,
-    )
-    return StyleGenerator(config)
+    return tiny_style_generator(num_classes=0)
 
 
 @pytest.fixture
@@ -110,6 +100,29 @@ def test_sliders_psi_and_a_mix_keep_the_layers(tiny):
     # The offsets ride on whichever point a layer takes its w from.
     expected = tiny.mixed_ws(plain_mix, plain_mix.mix) + torch.from_numpy(layered.layers_array())[None]
     assert torch.allclose(tiny.state_ws(mixed), expected)
+
+
+def test_the_explorer_session_keeps_a_repainted_and_mixed_point_across_a_restart(tiny, tmp_path):
+    from studio.ui.latent.session_store import SessionStore
+
+    _, layered = _layered(tiny)
+    mixed = tiny.mixed_state(layered, tiny.state(tiny.random_z(9), seed=9), "a", "b", "b")
+    SessionStore(tmp_path / "explorer_session.json").save({mixed.model_sha256: mixed})
+    assert SessionStore(tmp_path / "explorer_session.json").load() == {mixed.model_sha256: mixed}
+
+
+def test_interpolating_blends_the_repainted_layers_and_keeps_the_ends(tiny):
+    _, layered = _layered(tiny)
+    other = tiny.state(tiny.random_z(5), psi=layered.psi, seed=5)
+    frames = run_to_end(interpolation_job(tiny, [layered, other], 4, loop=False))
+    assert len(frames) == 5
+    assert np.array_equal(_pixels(frames[0]), _pixels(tiny.render(layered)))  # the repaint is not dropped
+    assert np.array_equal(_pixels(frames[-1]), _pixels(tiny.render(other)))
+    halfway = dataclasses.replace(
+        layered, z=tuple(float(v) for v in interpolate_path([layered.z_array(), other.z_array()], 4, False)[2])
+    )
+    halfway = dataclasses.replace(halfway, layers=tuple(map(tuple, layered.layers_array().astype(np.float64) / 2)))
+    assert np.abs(_pixels(frames[2]) - _pixels(tiny.render(halfway))).max() <= 1
 
 
 def test_a_model_without_per_layer_w_refuses_a_layered_state_in_plain_words(tiny):
@@ -203,3 +216,21 @@ def test_studio_repaint_on_emoji_faces_writes_layered_candidates_that_reopen(tmp
         assert len(state.layers) == faces.num_layers and state.z == tuple(faces.state(faces.random_z(1)).z)
         saved = np.asarray(Image.open(tmp_path / f"out-{number}.png").convert("RGB"))
         assert np.array_equal(saved, np.asarray(faces.render(state)))
+
+
+def test_interpolating_bookmarks_repainted_by_different_models_says_why_not(tiny):
+    from studio.engine.latent.interpolation import frame_layers
+
+    _, layered = _layered(tiny)
+    fewer = dataclasses.replace(layered, layers=layered.layers[:-1])
+    with pytest.raises(ValueError, match="different numbers of layers"):
+        frame_layers([layered, fewer], 5, 4, loop=False)
+
+
+def test_another_seeds_picture_keeps_the_mix_and_drops_the_repaint_and_names(tiny):
+    _, layered = _layered(tiny)
+    mixed = tiny.mixed_state(layered, tiny.state(tiny.random_z(9), seed=9), "a", "b", "b")
+    named = dataclasses.replace(mixed, named=(("smile", 1.0),))
+    other = named.reseeded(tuple(tiny.random_z(4)), 4)
+    assert other.mix == mixed.mix and other.layers == () and other.named == () and other.seed == 4
+    assert named.plain() == tiny.state(layered.z_array(), psi=layered.psi, seed=layered.seed)

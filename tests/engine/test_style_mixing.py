@@ -30,7 +30,8 @@ from studio.spec.png import LATENT_KEY
 CLASSES = ["cats", "dogs"]
 
 
-def _style_module(num_classes: int = len(CLASSES)) -> StyleGenerator:
+def tiny_style_generator(num_classes: int = len(CLASSES)) -> StyleGenerator:
+    """A tiny style GAN (64 px: coarse, middle and fine layers), the same weights each call."""
     torch.manual_seed(3)
     config = GANConfig(
         architecture="style",
@@ -47,7 +48,7 @@ def _style_module(num_classes: int = len(CLASSES)) -> StyleGenerator:
 
 @pytest.fixture(scope="module")
 def style_module():
-    return _style_module()
+    return tiny_style_generator()
 
 
 @pytest.fixture
@@ -307,7 +308,7 @@ def test_mixing_refuses_a_point_of_another_model_or_of_another_size(tiny):
 @pytest.fixture
 def library_style_gan():
     path = models_dir() / "tiny-style.safetensors"
-    save_generative_model(path, _style_module(), {"name": "Tiny Style", "class_names": CLASSES})
+    save_generative_model(path, tiny_style_generator(), {"name": "Tiny Style", "class_names": CLASSES})
     return path
 
 

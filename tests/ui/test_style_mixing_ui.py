@@ -5,18 +5,17 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtGui import QUndoStack
 
 from studio.engine.latent.mixing import StyleMix
 from studio.engine.models import VAE, Generator, save_generative_model
-from studio.engine.models.stylegan import StyleGenerator
 from studio.files.images import load_image, read_png_settings, save_png
 from studio.files.paths import models_dir
 from studio.spec.bounds import SLIDER_RANGE
 from studio.spec.models import GANConfig, VAEConfig
 from studio.ui.panels.latent_panel import LatentPanel
 from studio.ui.qimage import to_pil
+from tests.engine.test_style_mixing import tiny_style_generator
 
 TIMEOUT = 60_000
 
@@ -25,20 +24,9 @@ TIMEOUT = 60_000
 def style_models(studio_home, tmp_path, monkeypatch):
     """A 2-class style GAN (per-layer w, 64 px: coarse, middle and fine layers) and a VAE."""
     monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
-    torch.manual_seed(3)
-    config = GANConfig(
-        architecture="style",
-        image_size=64,
-        latent_dim=8,
-        w_dim=8,
-        g_channels=16,
-        mapping_layers=2,
-        num_classes=2,
-        g_spectral_norm=False,
-    )
     folder = models_dir()
     style = save_generative_model(
-        folder / "tiny-style.safetensors", StyleGenerator(config), {"name": "Tiny Style", "class_names": ["a", "b"]}
+        folder / "tiny-style.safetensors", tiny_style_generator(2), {"name": "Tiny Style", "class_names": ["a", "b"]}
     )
     vae = save_generative_model(
         folder / "tiny-vae.safetensors", VAE(VAEConfig(image_size=64, latent_dim=12, base_channels=4)), {"name": "VAE"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -83,16 +84,56 @@ def frame_classes(states: Sequence[LatentState], frame_count: int, frames_per_se
     return [states[min(i // frames_per_segment, len(states) - 1)].class_index for i in range(frame_count)]
 
 
+def frame_layers(
+    states: Sequence[LatentState], frame_count: int, frames_per_segment: int, loop: bool
+) -> list[np.ndarray | None]:
+    """Each frame's per-layer w offsets (a repainted region, ``LatentState.layers``), blended in a
+    straight line between the bookmarks' (a bookmark without any counts as all zeros); all None
+    when no bookmark carries any. Offsets are added to w, so a straight line is their path."""
+    offsets = [s.layers_array() for s in states]
+    present = [o for o in offsets if o is not None]
+    if not present:
+        return [None] * frame_count
+    if any(o.shape != present[0].shape for o in present):
+        raise ValueError(
+            "these bookmarks carry changes for different numbers of layers (repainted with different "
+            "models), so they cannot be blended"
+        )
+    keys = [np.zeros_like(present[0]) if o is None else o for o in offsets]
+    keys.append(keys[0])
+    segments = len(states) if loop else len(states) - 1
+    frames = []
+    for i in range(frame_count):  # frame i lies i / frames_per_segment of the way along the path
+        segment = min(i // frames_per_segment, segments - 1)
+        t = i / frames_per_segment - segment
+        frames.append(((1.0 - t) * keys[segment] + t * keys[segment + 1]).astype(np.float32))
+    return frames
+
+
 def interpolation_job(
     model: LatentModel, states: Sequence[LatentState], frames_per_segment: int, loop: bool
 ) -> Generator[Progress, None, list[Image.Image]]:
-    """Worker side: a job rendering the path through ``states``; returns the frames (PIL)."""
+    """Worker side: a job rendering the path through ``states``; returns the frames (PIL).
+
+    Latent vectors follow the slerp path and per-layer offsets (a repaint) a straight line; the
+    class and a style mix are those of the bookmark the segment starts from (they do not blend).
+    """
     zs = interpolate_path([s.z_array() for s in states], frames_per_segment, loop)
     classes = frame_classes(states, len(zs), frames_per_segment)
+    layers = frame_layers(states, len(zs), frames_per_segment, loop)
     uniform = all(c == classes[0] for c in classes)
     psi = states[0].psi
-    frames = []
+    frames: list[Image.Image] = []
     total = len(zs)
+    if any(s.mix is not None or s.layers for s in states):  # drawn with per-layer w: one render each
+        for i, z in enumerate(zs):
+            start = states[min(i // frames_per_segment, len(states) - 1)]
+            rows = () if layers[i] is None else tuple(map(tuple, layers[i].astype(np.float64)))
+            frame = replace(start, z=tuple(float(v) for v in z), psi=psi, layers=rows, seed=None)
+            frames.append(model.render(frame))
+            if len(frames) % BATCH == 0 or len(frames) == total:
+                yield Progress(len(frames) / total, f"Interpolating: frame {len(frames)} of {total}", frames[-1])
+        return frames
     for start in range(0, total, BATCH):
         chunk_classes = classes[0] if uniform else classes[start : start + BATCH]
         images = model.render_batch(zs[start : start + BATCH], chunk_classes, psi=psi)

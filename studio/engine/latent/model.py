@@ -414,6 +414,7 @@ class LatentModel:
         layer's w from its style mix, plus its per-layer offsets (``state.layers``)."""
         import torch
 
+        self.check_layers(state)  # first: its message names what the picture carries
         self.check_can_mix()
         if state.model_sha256 != self.sha256:
             raise ValueError(f"this state belongs to another model than {self.name}")
@@ -437,8 +438,6 @@ class LatentModel:
     def _render_ws(self, state: LatentState) -> Image.Image:
         import torch
 
-        if state.layers:
-            self.check_layers(state)  # first: its message names what the picture carries
         with torch.inference_mode():
             ws = self.state_ws(state)  # refuses a model without per-layer w
             return self._picture(self._style_generator.synthesis(ws)[0])

@@ -275,12 +275,10 @@ def _search(
             base = model.state_ws(state).clone()  # 1 x layers x w_dim, the state's own offsets included
             # Each start takes a random seed's w (same class and psi) in the 8-32 px layers.
             others = model._w(torch.from_numpy(randoms).to(device), index, state.psi)
-        free = torch.tensor(
-            [size > _TIED_UP_TO for size in model._style_generator.layer_sizes()], dtype=base.dtype, device=device
-        )[None, :, None]
-        sizes = model._style_generator.layer_sizes()
-        jump = torch.tensor([_TIED_UP_TO < size <= _START_UP_TO for size in sizes], dtype=base.dtype, device=device)
-        start = (others[:, None, :] - base) * jump[None, :, None]
+        sizes = torch.tensor(model._style_generator.layer_sizes(), device=device)[None, :, None]
+        free = (sizes > _TIED_UP_TO).to(base.dtype)
+        jump = free * (sizes <= _START_UP_TO).to(base.dtype)
+        start = (others[:, None, :] - base) * jump
         own = state.layers_array()
         own_layers = None if own is None else torch.from_numpy(own).to(device)
         synthesis = model._style_generator.synthesis

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,9 +87,17 @@ class LatentState:
     # Per-layer w offsets (GAN v2; what Repaint a region finds): one row per synthesis layer,
     # added to that layer's w after psi and after any mix, so layer i draws with
     # mean w + psi * z (or the mix's w for that layer) + layers[i]. Empty: every layer draws
-    # with the same w. Moving a slider, a named direction or psi moves z and leaves these as
-    # they are, so the repainted region stays repainted while the explorer moves the picture.
+    # with the same w.
     layers: tuple[tuple[float, ...], ...] = ()
+    # What rides on the point (mix, named, layers) follows one rule, kept here:
+    # * an edit of this picture (a slider, a named direction, psi, the class, dataclasses.replace)
+    #   keeps all three, so a repainted region stays repainted and a mix stays mixed;
+    # * another seed's picture (:meth:`reseeded`: Seed, Randomize, Reset to a seed, and the class
+    #   of a seeded GAN v2 point, whose z depends on it) keeps the mix (the second point stays)
+    #   and drops the repaint and the named values, which were of the old z;
+    # * a point on its own (:meth:`plain`: a sample, the second point of a mix; an encoded or
+    #   projected image, made by LatentModel.state) carries none.
+    # Bookmarks, PNGs and the explorer's saved session carry all three (to_settings).
 
     def __post_init__(self) -> None:
         normalise_point(self)
@@ -114,6 +122,16 @@ class LatentState:
 
     def z_array(self) -> np.ndarray:
         return np.asarray(self.z, dtype=np.float32)
+
+    def reseeded(self, z: Any, seed: int | None) -> LatentState:
+        """Another seed's picture in this one's place: ``z`` and ``seed``, with this class, psi and
+        mix, without the repaint and named values (they were of the old z)."""
+        return replace(self, z=z, seed=seed, layers=(), named=())
+
+    def plain(self) -> LatentState:
+        """This point without what rides on it: its style mix, repainted layers and named values
+        (a sample, or the second point of a mix, starts from a plain point)."""
+        return LatentState(self.model_sha256, self.model_name, self.z, self.class_index, self.psi, self.seed)
 
     def layers_array(self) -> np.ndarray | None:
         """The per-layer w offsets (layers x latent values, float32), or None when there are none."""
@@ -175,10 +193,7 @@ class LatentState:
             raise LatentStateError(
                 "the per-layer changes (layers) in the latent state are not a list of rows of numbers"
             )
-        rows = [[0.0] * len(z) if row is None else row for row in layers]
-        problem = layers_problem(rows, len(z))
-        if problem:
-            raise LatentStateError(problem)
+        rows = [[0.0] * len(z) if row is None else row for row in layers]  # checked by the constructor
         try:
             return cls(
                 sha,
@@ -191,7 +206,7 @@ class LatentState:
                 named=tuple(named.items()),
                 layers=tuple(tuple(row) for row in rows),
             )
-        except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi or seed
+        except (ValueError, TypeError, OverflowError) as exc:  # class_index, psi, seed or layers
             raise LatentStateError(str(exc)) from exc
 
 

@@ -784,7 +784,7 @@ class ExplorerController(QObject):
 
     def with_seed(self, seed: int, state: LatentState | None = None) -> LatentState:
         state = state or self.state
-        return dataclasses.replace(state, z=_as_tuple(self.model.random_z(seed, state.class_index)), seed=seed)
+        return state.reseeded(_as_tuple(self.model.random_z(seed, state.class_index)), seed)
 
     def with_class(self, class_index: int, state: LatentState | None = None) -> LatentState:
         """``state`` in another class. A seeded point of a GAN v2 becomes that seed's point in the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,14 +46,7 @@ def render_samples(model: LatentModel, template: LatentState, base_seed: int, co
     seeds = [(base_seed + i) % (MAX_SEED + 1) for i in range(count)]
     states = [
         # Plain samples: drawn without the current picture's style mix, repainted layers or named values.
-        replace(
-            template,
-            z=tuple(float(v) for v in model.random_z(seed, template.class_index)),
-            seed=seed,
-            mix=None,
-            layers=(),
-            named=(),
-        )
+        template.plain().reseeded(tuple(float(v) for v in model.random_z(seed, template.class_index)), seed)
         for seed in seeds
     ]
     images = model.render_batch(np.stack([s.z_array() for s in states]), template.class_index, psi=template.psi)

@@ -93,7 +93,7 @@ class StyleMixer(QObject):
         if problem is not None:
             self.explorer.errorOccurred.emit(problem)
             return
-        point = self.explorer.with_seed(seed, self._plain(state))
+        point = self.explorer.with_seed(seed, state.plain())
         self.use_point(point, f"seed {seed}")
 
     def use_bookmark(self, bookmark_id: str) -> None:
@@ -106,11 +106,11 @@ class StyleMixer(QObject):
         except (ValueError, TypeError, OverflowError) as exc:  # LatentStateError is a ValueError
             self.explorer.errorOccurred.emit(f"The bookmark “{bookmark.name}” cannot be used: {exc}")
             return
-        self.use_point(self._plain(point), f"bookmark “{bookmark.name}”")
+        self.use_point(point.plain(), f"bookmark “{bookmark.name}”")
 
     def use_sample(self, rendered: Rendered) -> None:
         """B: a sample grid's tile, whose picture is known already."""
-        point = self._plain(rendered.state)
+        point = rendered.state.plain()
         self._remember_thumbnail(point, rendered.qimage)
         self.use_point(point, f"sample, seed {point.seed}" if point.seed is not None else "sample")
 
@@ -125,7 +125,7 @@ class StyleMixer(QObject):
             return
         sources = {group: state.mix.source(group) for group in GROUPS} if state.mix else DEFAULT_SOURCES
         mix = StyleMix(point.z, point.class_index, point.psi, point.seed, **sources)
-        self._labels[self._plain(point)] = label
+        self._labels[point.plain()] = label
         text = f"Second picture: {label}" if state.mix is not None else f"Mix with {label}"
         self.explorer.change(dataclasses.replace(state, mix=mix), text)
 
@@ -145,11 +145,6 @@ class StyleMixer(QObject):
             self.explorer.change(dataclasses.replace(state, mix=None), "Stop mixing")
 
     # ----- following the state ------------------------------------------------------------
-    @staticmethod
-    def _plain(state: LatentState) -> LatentState:
-        """A point as B: its latent vector, class, variety and seed, without its own mix or names."""
-        return LatentState(state.model_sha256, state.model_name, state.z, state.class_index, state.psi, state.seed)
-
     @Slot(object)
     def _follow_state(self, state: LatentState) -> None:
         point = second_point(state) if self.can_mix else None
