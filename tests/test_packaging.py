@@ -166,11 +166,17 @@ def test_bundle_carries_the_models_icons_and_slim_checkpoints_but_not_training_c
 
 
 def test_every_bundled_model_of_the_repository_is_shipped():
+    from studio.engine.checkpoints import DIRECTIONS_SUFFIX
+
     shipped = {Path(src).name for src, _ in contents.resource_datas(ROOT / "resources")}
-    models = [path.name for path in (ROOT / "resources" / "models").glob("*.safetensors") if ".ckpt." not in path.name]
+    files = [path.name for path in (ROOT / "resources" / "models").glob("*.safetensors") if ".ckpt." not in path.name]
+    models = [name for name in files if not name.endswith(DIRECTIONS_SUFFIX)]
     assert models, "the repository bundles no model"
     for name in models:
         assert name in shipped and name.replace(".safetensors", ".json") in shipped
+    # A model's named sliders (Emoji Faces: open mouth, tears) ship beside it.
+    directions = [name for name in files if name.endswith(DIRECTIONS_SUFFIX)]
+    assert directions and all(name in shipped for name in directions)
 
 
 def test_runtime_hook_lets_a_windowed_build_print_progress():

@@ -102,7 +102,7 @@ def frame_layers(
     keys = [np.zeros_like(present[0]) if o is None else o for o in offsets]
     keys.append(keys[0])
     segments = len(states) if loop else len(states) - 1
-    frames = []
+    frames: list[np.ndarray | None] = []
     for i in range(frame_count):  # frame i lies i / frames_per_segment of the way along the path
         segment = min(i // frames_per_segment, segments - 1)
         t = i / frames_per_segment - segment
@@ -127,9 +127,10 @@ def interpolation_job(
     total = len(zs)
     if any(s.mix is not None or s.layers for s in states):  # drawn with per-layer w: one render each
         for i, z in enumerate(zs):
-            start = states[min(i // frames_per_segment, len(states) - 1)]
-            rows = () if layers[i] is None else tuple(map(tuple, layers[i].astype(np.float64)))
-            frame = replace(start, z=tuple(float(v) for v in z), psi=psi, layers=rows, seed=None)
+            key = states[min(i // frames_per_segment, len(states) - 1)]  # the bookmark the segment starts from
+            offsets = layers[i]
+            rows = () if offsets is None else tuple(map(tuple, offsets.astype(np.float64)))
+            frame = replace(key, z=tuple(float(v) for v in z), psi=psi, layers=rows, seed=None)
             frames.append(model.render(frame))
             if len(frames) % BATCH == 0 or len(frames) == total:
                 yield Progress(len(frames) / total, f"Interpolating: frame {len(frames)} of {total}", frames[-1])
