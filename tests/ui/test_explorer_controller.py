@@ -108,6 +108,30 @@ def test_stopping_a_projection_keeps_the_best_point_so_far(controller, fake_work
     assert controller.undo_stack.undoText() == "Project target.png"
 
 
+def test_loading_another_model_stops_a_projection_and_its_previews_stay_away(controller, fake_worker, monkeypatch):
+    model = _switch_to(controller, fake_worker, "gan")
+    controller.encode_image(Image.new("RGB", (64, 64), (10, 120, 200)), "target.png")
+    job = fake_worker.job("Projecting")
+    fake_worker.step(job)
+    assert controller.projecting
+    # The real worker stops a job at its next step: a last preview can arrive after the load.
+    cancel = fake_worker.cancel
+
+    def cancel_after_a_last_preview(job_id=None):
+        preview = Image.new("RGB", (64, 64), (255, 0, 255))
+        fake_worker.jobProgress.emit(job.id, Progress(0.9, "Projecting: step 5 of 6", preview=preview))
+        assert _pixels(controller.qimage)[0, 0].tolist() != [255, 0, 255]  # the new model's picture stays
+        cancel(job_id)
+
+    monkeypatch.setattr(fake_worker, "cancel", cancel_after_a_last_preview)
+    vae = _switch_to(controller, fake_worker, "vae")
+    # The worker is free again: the projection of the model before is stopped, not left running.
+    assert job.state == "cancelled" and not controller.projecting
+    assert controller.state.model_sha256 == vae.sha256 != model.sha256
+    assert controller.undo_stack.undoText() != "Project target.png"
+    assert controller.shown_state == controller.state
+
+
 def test_a_stale_render_result_is_not_shown(controller, fake_worker, qtbot):
     model = controller.model
     controller.set_seed(1)

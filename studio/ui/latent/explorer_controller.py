@@ -142,6 +142,7 @@ class ExplorerController(QObject):
         self._shown: Rendered | None = None  # the newest picture of a point
         self._queued_image: tuple[Image.Image, str] | None = None  # encoded once the model is ready
         self._projection: JobLink | None = None
+        self._projection_model: str | None = None  # the sha256 of the model a projection runs on
         # Per model sha256, where the artist left it: for switching back, and after a restart.
         self.session = session if session is not None else SessionStore()
         self._last_state: dict[str, LatentState] = self.session.load()
@@ -377,6 +378,8 @@ class ExplorerController(QObject):
         self.modelLoaded.emit()
         self.stateChanged.emit(self.state)
         self._show(loaded.first)
+        if self._projection is not None and self._projection_model != self.model.sha256:
+            self.cancel_projection()  # its point would be of the model before: no use letting it run on
         self._schedule_previews()
         if loaded.problem is not None:
             self.errorOccurred.emit(loaded.problem)
@@ -727,12 +730,13 @@ class ExplorerController(QObject):
             return
         self.cancel_projection()
         template = state
+        self._projection_model = model.sha256
         self._projection = JobLink(
             self.worker,
             f"Projecting {name}",
             lambda _device: model.project_job(image, PROJECTION_STEPS, class_index=template.class_index),
             self,
-            progress=self._on_projection_progress,
+            progress=lambda progress: self._on_projection_progress(progress, template),
             finished=lambda z: self._on_projected(z, template, name),
             cancelled=lambda z: self._on_projected(z, template, name),  # the best point so far
             failed=self._on_projection_failed,
@@ -746,6 +750,7 @@ class ExplorerController(QObject):
 
     def _end_projection(self) -> None:
         self._projection = None
+        self._projection_model = None
         self.projectingChanged.emit(False)
 
     def _on_encoded(self, encoded: Encoded) -> None:
@@ -757,7 +762,9 @@ class ExplorerController(QObject):
         if self.state != rendered.state:  # refused, or the same point as before
             self._show_point_again()
 
-    def _on_projection_progress(self, progress: Progress) -> None:
+    def _on_projection_progress(self, progress: Progress, template: LatentState) -> None:
+        if self.model is None or template.model_sha256 != self.model.sha256:
+            return  # stopping: another model is loaded now, whose picture stays
         if progress.preview is not None:
             self._set_picture(to_qimage(progress.preview))
             self.noticeChanged.emit(progress.message)
