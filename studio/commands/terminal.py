@@ -52,6 +52,7 @@ def training_failure(exc: Exception) -> int | None:
     """
     from studio.engine.checkpoints import ModelFileError
     from studio.engine.training.config import TrainingError
+    from studio.engine.training.loop import TrainingDiverged
     from studio.files.atomic import SaveError
 
     if isinstance(exc, SaveError):
@@ -59,7 +60,10 @@ def training_failure(exc: Exception) -> int | None:
         return EXIT_FAILURE
     if not isinstance(exc, (TrainingError, ModelFileError)):
         return None
-    print_error(str(exc))
+    message = str(exc)
+    if isinstance(exc, TrainingDiverged) and exc.flags:  # the engine's words are plain: the options go here
+        message = f"{message.removesuffix('.')} ({exc.flags})."
+    print_error(message)
     return EXIT_BAD_INPUT if type(exc) in (TrainingError, ModelFileError) else EXIT_FAILURE
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from studio.commands.terminal import EXIT_FAILURE, training_failure
 from studio.engine.checkpoints import ModelFileError, load_model, save_model
 from studio.engine.devices import select_device
 from studio.engine.jobs import run_to_end
@@ -46,7 +47,7 @@ def _poison_after(monkeypatch, trainer_cls, module: str, at: int) -> None:
     ids=["gan-generator", "gan-average", "vae"],
 )
 def test_weights_that_go_nan_mid_run_never_replace_the_last_good_checkpoint(
-    tmp_path, monkeypatch, make, trainer_cls, module, log_every
+    tmp_path, monkeypatch, capsys, make, trainer_cls, module, log_every
 ):
     out = tmp_path / "run.safetensors"
     ckpt = checkpoint_path(out)
@@ -60,10 +61,14 @@ def test_weights_that_go_nan_mid_run_never_replace_the_last_good_checkpoint(
             on_checkpoint=lambda path, step: good.update({step: path.read_bytes()}),
         )
     assert str(failure.value).startswith(f"training diverged by step 4: the model's weights contain NaN/Inf ({module}.")
+    # Plain words, which the fine-tune wizard shows as they are; the CLI adds its options.
     assert str(failure.value).endswith(
         "so it was not saved. The checkpoint from step 2 (run.ckpt.safetensors) is intact; "
-        "resume from it with a lower learning rate (--resume --lr)."
+        "resume from it with a lower learning rate."
     )
+    assert "--" not in str(failure.value) and failure.value.flags == "--resume --lr"
+    assert training_failure(failure.value) == EXIT_FAILURE
+    assert capsys.readouterr().err.rstrip().endswith("resume from it with a lower learning rate (--resume --lr).")
     assert sorted(good) == [2] and ckpt.read_bytes() == good[2]  # the good checkpoint, byte for byte
     assert not out.exists()
     monkeypatch.undo()

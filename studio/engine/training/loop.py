@@ -75,7 +75,17 @@ class TrainingOutOfMemory(TrainingError):
 
 
 class TrainingDiverged(TrainingError):
-    """A loss became NaN or infinite; the last checkpoint is from before it happened."""
+    """A loss became NaN or infinite; the last checkpoint is from before it happened.
+
+    The message is in plain words (the fine-tune wizard shows it as it is); ``flags`` are the
+    command-line options that go on from here, which the CLI adds where it prints the error."""
+
+    def __init__(self, message: str, flags: str = "") -> None:
+        super().__init__(message)
+        self.flags = flags
+
+    def __reduce__(self) -> tuple:  # the flags survive a trip between processes
+        return (type(self), (str(self), self.flags))
 
 
 @dataclass(frozen=True)
@@ -418,7 +428,8 @@ class TrainingRun:
         bad = [f"{name}.{tensor}" for name, module in modules.items() for tensor in non_finite(module.state_dict())]
         if bad:
             raise TrainingDiverged(
-                _weights_diverged_message(bad, self.step_count, self.last_saved_step, self.ckpt_path)
+                _weights_diverged_message(bad, self.step_count, self.last_saved_step, self.ckpt_path),
+                _lr_flags(self.last_saved_step),
             )
 
     def checkpoint(self) -> Path:
@@ -595,7 +606,9 @@ class TrainingRun:
         clock.window, self._window_step = 0.0, step
         bad = [name for name, value in logged.items() if not math.isfinite(value)]
         if bad:
-            raise TrainingDiverged(_diverged_message(bad, step, self.last_saved_step, self.ckpt_path))
+            raise TrainingDiverged(
+                _diverged_message(bad, step, self.last_saved_step, self.ckpt_path), _lr_flags(self.last_saved_step)
+            )
         self.last_losses = logged
         return logged
 
@@ -729,11 +742,11 @@ def _weights_diverged_message(bad: list[str], step: int, last_saved_step: int | 
     """The run stopped because its weights went NaN/Inf: what is left and how to go on."""
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
     if last_saved_step is None:
-        how = "No checkpoint had been written yet; start again with a lower learning rate (--lr)."
+        how = "No checkpoint had been written yet; start again with a lower learning rate."
     else:
         how = (
             f"The checkpoint from step {last_saved_step} ({ckpt_path.name}) is intact; "
-            "resume from it with a lower learning rate (--resume --lr)."
+            "resume from it with a lower learning rate."
         )
     return (
         f"training diverged by step {step}: the model's weights contain NaN/Inf ({bad[0]}{more}), "
@@ -744,5 +757,10 @@ def _weights_diverged_message(bad: list[str], step: int, last_saved_step: int | 
 def _diverged_message(bad: list[str], step: int, last_saved_step: int | None, ckpt_path: Path) -> str:
     return (
         f"training diverged at step {step}: the {', '.join(bad)} loss is not a number. "
-        f"{_resume_hint(last_saved_step, ckpt_path)} Try a lower learning rate (--lr)."
+        f"{_resume_hint(last_saved_step, ckpt_path)} Try a lower learning rate."
     )
+
+
+def _lr_flags(last_saved_step: int | None) -> str:
+    """The command-line options for going on after a divergence: resume when a checkpoint is left."""
+    return "--lr" if last_saved_step is None else "--resume --lr"
