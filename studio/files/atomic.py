@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -147,13 +148,19 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     return target
 
 
-def clean_stale_temps(folder: str | os.PathLike[str], older_than: float = 120.0) -> list[Path]:
+def clean_stale_temps(
+    folder: str | os.PathLike[str], older_than: float = 120.0, *, suffix: str = _TEMP_SUFFIX, folders: bool = False
+) -> list[Path]:
     """Remove the temporary files a killed save left in ``folder`` (not its subfolders).
 
     Only the studio's own pattern (``.NAME.RANDOM.tmp``, a plain file) older than
     ``older_than`` seconds is removed, so a save running at the same time is safe. Never
     raises: a folder that cannot be read or a file that cannot be removed is left alone.
     Returns the files removed.
+
+    With ``folders``, the same for the staging folders a killed export left
+    (``.NAME.RANDOM`` + ``suffix``, a real folder, not a link): one is stale when nothing in
+    it changed for ``older_than`` seconds.
     """
     removed: list[Path] = []
     now = time.time()
@@ -163,24 +170,38 @@ def clean_stale_temps(folder: str | os.PathLike[str], older_than: float = 120.0)
         return removed
     for entry in entries:
         name = entry.name
-        if not (name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)):
+        if not (name.startswith(_TEMP_PREFIX) and name.endswith(suffix)):
             continue
-        stem = name[len(_TEMP_PREFIX) : -len(_TEMP_SUFFIX)]
+        stem = name[len(_TEMP_PREFIX) : -len(suffix)]
         # ".NAME." + 8 random characters: a dot with something on both sides of it.
         target_name, dot, random_part = stem.rpartition(".")
         if not (dot and target_name and random_part):
             continue
         try:
-            if (
-                not entry.is_file(follow_symlinks=False)
-                or now - entry.stat(follow_symlinks=False).st_mtime < older_than
-            ):
-                continue
-            os.unlink(entry.path)
+            if folders:
+                if not entry.is_dir(follow_symlinks=False) or now - _newest_change(entry.path) < older_than:
+                    continue
+                shutil.rmtree(entry.path)
+            else:
+                if (
+                    not entry.is_file(follow_symlinks=False)
+                    or now - entry.stat(follow_symlinks=False).st_mtime < older_than
+                ):
+                    continue
+                os.unlink(entry.path)
         except OSError:
             continue
         removed.append(Path(entry.path))
     return removed
+
+
+def _newest_change(folder: str) -> float:
+    """The newest modification time of ``folder`` and of anything in it (links not followed)."""
+    newest = os.stat(folder, follow_symlinks=False).st_mtime
+    for parent, names, files in os.walk(folder):
+        for name in names + files:
+            newest = max(newest, os.stat(os.path.join(parent, name), follow_symlinks=False).st_mtime)
+    return newest
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

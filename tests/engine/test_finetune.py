@@ -390,6 +390,44 @@ def test_a_job_folder_runs_elsewhere_and_its_result_imports_into_the_library(bas
     assert not library_path("Damaged").exists()
 
 
+def test_exporting_a_job_folder_removes_the_stale_staging_folders_a_killed_export_left(bases, pictures, tmp_path):
+    import os
+    import time
+
+    def aged(path, seconds):
+        then = time.time() - seconds
+        for parent, names, files in os.walk(path):
+            for name in names + files:
+                os.utime(os.path.join(parent, name), (then, then))
+        os.utime(path, (then, then))
+        return path
+
+    def staging(name):
+        folder = tmp_path / name
+        (folder / "base").mkdir(parents=True)
+        (folder / "base" / "model.safetensors").write_bytes(b"half a copy")
+        return folder
+
+    killed = aged(staging(".old job.k3_9zq1w.partial"), 3600)  # an export killed an hour ago (kill -9)
+    running = staging(".other job.abcd1234.partial")  # an export writing right now
+    touched = aged(staging(".slow job.zzzzzzzz.partial"), 3600)
+    (touched / "base" / "model.safetensors").write_bytes(b"still copying")  # its folder is old, its copy new
+    theirs = [tmp_path / name for name in (".partial", ".notes.partial", "old job.x.partial")]  # not the pattern
+    for folder in theirs:
+        folder.mkdir()
+        aged(folder, 3600)
+    linked = tmp_path / ".linked.abcd1234.partial"  # a link, never followed nor removed
+    linked.symlink_to(aged(staging("kept"), 3600), target_is_directory=True)
+
+    export_job_folder(settings(bases, pictures, steps=2), tmp_path / "job")
+
+    assert not killed.exists()
+    assert running.is_dir() and touched.is_dir() and all(folder.is_dir() for folder in theirs)
+    assert linked.is_symlink() and (tmp_path / "kept" / "base" / "model.safetensors").is_file()
+    assert (tmp_path / "job" / "job.json").is_file()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".job.")]  # its own staging is renamed
+
+
 # --- the command line ------------------------------------------------------------------------------------------------
 
 

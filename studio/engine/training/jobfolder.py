@@ -48,7 +48,14 @@ from studio.engine.training.finetune.base import load_base
 from studio.engine.training.finetune.config import class_names, finetune_config
 from studio.engine.training.finetune.library import library_path
 from studio.engine.training.finetune.settings import FinetuneSettings
-from studio.files.atomic import NEW_FOLDER_MODE, SaveError, atomic_write, atomic_write_bytes, save_error
+from studio.files.atomic import (
+    NEW_FOLDER_MODE,
+    SaveError,
+    atomic_write,
+    atomic_write_bytes,
+    clean_stale_temps,
+    save_error,
+)
 from studio.files.paths import user_path
 
 if TYPE_CHECKING:
@@ -128,6 +135,8 @@ def export_job(
     staging: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        # What an export killed mid-write (kill -9, a power cut) left here: the cleanup above never ran.
+        clean_stale_temps(target.parent, suffix=STAGING_SUFFIX, folders=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
         os.chmod(staging, NEW_FOLDER_MODE)
         command = _write_job_folder(staging, settings, base, config, dataset, scan, data_name, nproc_per_node, nnodes)
