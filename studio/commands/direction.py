@@ -1,4 +1,4 @@
-"""``studio direction create`` and ``studio direction list``: directions defined by example."""
+"""``studio direction create``, ``list`` and ``delete``: directions defined by example."""
 
 from __future__ import annotations
 
@@ -63,6 +63,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     listing.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
     listing.set_defaults(run=_cmd_list)
+
+    delete = actions.add_parser(
+        "delete",
+        help="remove a direction you made from a model (pictures already exported keep their look)",
+        description=(
+            "Removes the named direction from the model's directions file (the file goes when it holds "
+            "no other). Directions that come with a bundled model cannot be deleted."
+        ),
+    )
+    delete.add_argument(
+        "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
+    )
+    delete.add_argument("--name", required=True, help="the direction's name")
+    delete.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+    delete.set_defaults(run=_cmd_delete)
 
 
 def _seeds(text: str) -> list[int]:
@@ -175,4 +190,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
         accuracy = "" if direction.accuracy is None else f", held-out accuracy {direction.accuracy:.2f}"
         note = f": {direction.description}" if direction.description else ""
         print(f"{direction.name} ({direction.space}{accuracy}){note}")
+    return EXIT_OK
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from studio.files.atomic import SaveError
+
+    try:
+        model = _load_model(args)
+        written = model.delete_named_direction(args.name)
+    except SaveError as exc:
+        return fail(exc, EXIT_FAILURE)
+    except _input_errors() as exc:
+        return fail(exc)
+    left = model.named_directions()
+    gone = "removed" if not written.exists() else "updated"
+    print(f"Deleted the direction {args.name!r} of {model.name} ({gone} {written}); {len(left)} named directions left")
     return EXIT_OK

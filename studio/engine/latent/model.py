@@ -24,7 +24,13 @@ from studio.engine.latent.directions import (
     write_cached_directions,
 )
 from studio.engine.latent.mixing import MixNotSupported, StyleMix, layer_group
-from studio.engine.latent.named_directions import NamedDirection, model_directions, save_direction
+from studio.engine.latent.named_directions import (
+    NamedDirection,
+    delete_direction,
+    model_directions,
+    own_direction_names,
+    save_direction,
+)
 from studio.engine.latent.state import LatentState, is_int
 from studio.spec.bounds import MAX_SEED
 
@@ -657,6 +663,23 @@ class LatentModel:
         written = save_direction(self.path, self.sha256, self.latent_dim, self.latent_space, direction)
         self._named = None
         return written
+
+    def own_named_directions(self) -> list[str]:
+        """The names of the directions the artist made (deletable); not those a bundled model ships."""
+        if self.path is None:
+            return []
+        return own_direction_names(self.path, self.sha256, self.latent_dim, self.latent_space)
+
+    def delete_named_direction(self, name: str) -> Path:
+        """Remove the artist's direction ``name`` from the model; returns the file changed (or removed,
+        when it held no other). A shipped or unknown name is a ValueError that says so; a state that
+        still records the name's value keeps rendering and exporting (the value is only a record)."""
+        if self.path is None:
+            raise ValueError(f"{self.name} is not a model file, so it keeps no named directions")
+        try:
+            return delete_direction(self.path, self.sha256, self.latent_dim, self.latent_space, name)
+        finally:
+            self._named = None
 
     def state_with_named(self, state: LatentState, name: str, value: float) -> LatentState:
         """``state`` moved along the named direction until it reads ``value`` (in sigma); the state

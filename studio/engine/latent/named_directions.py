@@ -400,3 +400,41 @@ def save_direction(model_path: str | Path, sha256: str, latent_dim: int, space: 
     existing = read_directions(target, latent_dim, space) if target.is_file() else []
     kept = [d for d in existing if d.name != direction.name]
     return write_directions(target, [*kept, direction])
+
+
+def own_direction_names(model_path: str | Path, sha256: str, latent_dim: int, space: str) -> list[str]:
+    """The names of the directions the artist made for the model (those in its writable file, which
+    :func:`delete_direction` can remove); a bundled model's shipped ones are not among them."""
+    target = writable_directions_path(model_path, sha256)
+    return [d.name for d in read_directions(target, latent_dim, space)] if target.is_file() else []
+
+
+def delete_direction(model_path: str | Path, sha256: str, latent_dim: int, space: str, name: str) -> Path:
+    """Remove the artist's direction ``name`` (any case) from the model's writable directions file,
+    atomically; the file goes when it is left empty. A direction shipped beside a bundled model is
+    refused (its file is never written). Returns the file changed or removed; a failure is a
+    SaveError naming it, a name the model lacks a DirectionError listing the ones it has."""
+    from studio.files.atomic import SaveError, failure_reason
+
+    target = writable_directions_path(model_path, sha256)
+    existing = read_directions(target, latent_dim, space) if target.is_file() else []
+    kept = [d for d in existing if d.name.casefold() != name.casefold()]
+    if len(kept) == len(existing):
+        shipped = directions_path(model_path)
+        if is_bundled(model_path) and shipped.is_file():
+            if any(d.name.casefold() == name.casefold() for d in read_directions(shipped, latent_dim, space)):
+                raise DirectionError(
+                    f"the direction {name!r} comes with the model ({shipped.name}) and cannot be deleted; "
+                    "only directions you made can be"
+                )
+        names = [d.name for d in model_directions(model_path, sha256, latent_dim, space)]
+        raise DirectionError(
+            f"there is no direction named {name!r} to delete; its named directions: {', '.join(names) or 'none yet'}"
+        )
+    if kept:
+        return write_directions(target, kept)
+    try:
+        target.unlink()
+    except OSError as exc:
+        raise SaveError(exc.errno, f"cannot remove {target}: {failure_reason(exc)}") from exc
+    return target

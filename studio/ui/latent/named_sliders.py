@@ -6,14 +6,18 @@ again when a model loads and when a direction is taught (``namedDirectionsChange
 survive restarts. A slider shows the current point's value along its direction, in sigma (0 is
 the boundary the examples were split by); moving it is :meth:`LatentModel.state_with_named`,
 one undo step per drag, and the state records the value, so an exported PNG carries it.
+
+Right-clicking a slider's name offers "Delete slider…" for the artist's own sliders (a bundled
+model's shipped ones cannot be deleted). Deleting changes the model's file, not the picture: it
+is no undo step, and a point that recorded the slider's value keeps it (only a record).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Qt, Slot
+from PySide6.QtWidgets import QGridLayout, QLabel, QMenu, QMessageBox, QVBoxLayout, QWidget
 
 from studio.spec.bounds import SLIDER_RANGE
 from studio.ui.controls import plain_tooltip, section_label
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 
 HEADING = "Named sliders"
 EMPTY_HINT = "None yet. Open Sample grid… and press “Teach a slider” to make one from pictures you mark."
+SHIPPED_NOTE = "This slider comes with the model"
+DELETE_NOTE = "The slider is removed from this model; pictures you exported keep their look."
 
 
 def accuracy_words(accuracy: float | None) -> str:
@@ -52,6 +58,8 @@ class NamedSliders(QWidget):
         self.explorer = explorer
         self.directions: list[NamedDirection] = []
         self.sliders: list[QLabeledDoubleSlider] = []
+        self.labels: list[QLabel] = []
+        self.own: set[str] = set()  # the artist's own sliders: these can be deleted
         self._values: list[float] = []
         self.heading = section_label(HEADING)
         self.heading.setToolTip(
@@ -83,9 +91,11 @@ class NamedSliders(QWidget):
         """Read the loaded model's named directions and build one row for each."""
         model = self.explorer.model
         directions: list[NamedDirection] = []
+        self.own = set()
         if model is not None:
             try:
                 directions = model.named_directions()
+                self.own = set(model.own_named_directions())
             except (OSError, ValueError) as exc:  # ModelFileError names the damaged file
                 self.explorer.errorOccurred.emit(f"The named sliders could not be read: {exc}")
         self._rebuild(directions)
@@ -99,6 +109,7 @@ class NamedSliders(QWidget):
                 item.widget().deleteLater()
         self.directions = list(directions)
         self.sliders = []
+        self.labels = []
         self._values = [0.0] * len(self.directions)
         for row, direction in enumerate(self.directions):
             name = QLabel(direction.name)
@@ -106,6 +117,8 @@ class NamedSliders(QWidget):
             name.setMinimumWidth(64)
             tooltip = plain_tooltip(direction_tooltip(direction))
             name.setToolTip(tooltip)
+            name.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            name.customContextMenuRequested.connect(lambda pos, i=row: self._show_menu(i, pos))
             slider = make_slider(-SLIDER_RANGE, SLIDER_RANGE)
             slider.setToolTip(tooltip)
             slider.setObjectName(f"named-{row}")
@@ -115,6 +128,7 @@ class NamedSliders(QWidget):
             self._grid.addWidget(name, row, 0)
             self._grid.addWidget(slider, row, 1)
             self.sliders.append(slider)
+            self.labels.append(name)
         self.hint.setVisible(not self.directions)
 
     def values(self, state: LatentState | None = None) -> list[float]:
@@ -158,3 +172,51 @@ class NamedSliders(QWidget):
             e.errorOccurred.emit(str(exc))
             return
         e.change(new, f"Move {name}", ("named", name, e.drag_serial))
+
+    # --- deleting one of the artist's own sliders ------------------------------------------------
+
+    def menu(self, index: int) -> QMenu:
+        """The menu of the slider's name: delete it, or (shipped with the model) why it cannot be."""
+        name = self.directions[index].name
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        action = menu.addAction(f"Delete slider “{name}”…")
+        action.setObjectName("delete-slider")
+        if name in self.own:
+            action.setToolTip("Remove this slider you made from the model (asks first)")
+            action.triggered.connect(lambda _checked=False, n=name: self.delete(n))
+        else:
+            action.setEnabled(False)
+            action.setToolTip(f"{SHIPPED_NOTE}; only sliders you made can be deleted")
+            note = menu.addAction(SHIPPED_NOTE)
+            note.setEnabled(False)
+        return menu
+
+    def _show_menu(self, index: int, pos: QPoint) -> None:
+        self.menu(index).exec(self.labels[index].mapToGlobal(pos))
+
+    def delete(self, name: str, confirm: bool = True) -> bool:
+        """Delete the artist's slider ``name`` after asking; the section reloads. True when deleted."""
+        e = self.explorer
+        if e.model is None:
+            return False
+        if confirm:
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                f"Delete slider “{name}”",
+                f"Delete the slider “{name}”?\n\n{DELETE_NOTE}",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                self,
+            )
+            box.button(QMessageBox.StandardButton.Yes).setText("Delete")
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+            if box.exec() != QMessageBox.StandardButton.Yes:
+                return False
+        try:
+            e.model.delete_named_direction(name)
+        except (OSError, ValueError) as exc:  # SaveError names the file; a shipped name says so
+            e.errorOccurred.emit(f"The slider “{name}” could not be deleted: {exc}")
+            return False
+        finally:
+            e.namedDirectionsChanged.emit()
+        return True
