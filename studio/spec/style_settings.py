@@ -59,7 +59,7 @@ class StyleSettingsError(ValueError):
 
 # Every number of the settings and its bound: the CLI's options, the panel's spin boxes and a
 # reopened PNG's settings are all checked against these.
-_NUMBERS: dict[str, Bound] = {
+NUMBER_BOUNDS: dict[str, Bound] = {
     "size": STYLE_SIZE,
     "steps": STYLE_STEPS,
     "min_size": STYLE_MIN_SIZE,
@@ -171,7 +171,7 @@ class StyleSettings:
         )
         _check(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}")
         _check(self.pooling in POOLING, f"pooling must be one of {', '.join(POOLING)}, not {self.pooling!r}")
-        for name, bound in _NUMBERS.items():
+        for name, bound in NUMBER_BOUNDS.items():
             problem = bound.problem(getattr(self, name))
             _check(problem is None, f"{name}: {problem}")
             fix(name, bound.check(getattr(self, name)))  # 512.0 from a file is 512; 1 is 1.0

@@ -40,20 +40,9 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from studio.spec.bounds import (
-    MAX_SEED,
-    PREVIEW_INTERVAL,
-    SEED,
-    STYLE_LEARNING_RATE,
-    STYLE_MIN_SIZE,
-    STYLE_SCALE,
-    STYLE_SIZE,
-    STYLE_STEPS,
-    STYLE_WEIGHT,
-    Bound,
-)
+from studio.spec.bounds import MAX_SEED, STYLE_WEIGHT
 from studio.spec.style import LAYER_NAMES
-from studio.spec.style_settings import PRESETS, StyleSettings, StyleSettingsError
+from studio.spec.style_settings import NUMBER_BOUNDS, PRESETS, StyleSettings, StyleSettingsError
 from studio.spec.style_speed import FIRST_GUESS_S_PER_STEP_MP, duration_text, estimate_seconds
 from studio.ui.controls import segment_style
 from studio.ui.theme import ERROR_COLOUR
@@ -323,8 +312,9 @@ class SettingsForm(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.fields: dict[str, QWidget] = {}
 
-        # Every range is the bounds table's (studio.spec.bounds): the CLI and a reopened PNG accept the same.
-        def spin(name: str, bound: Bound, step: int = 1, suffix: str = "") -> QSpinBox:
+        # Every range is the settings' own bound (NUMBER_BOUNDS): the CLI and a reopened PNG accept the same.
+        def spin(name: str, step: int = 1, suffix: str = "") -> QSpinBox:
+            bound = NUMBER_BOUNDS[name]
             widget = QSpinBox()
             widget.setRange(int(bound.low), int(bound.high))
             widget.setSingleStep(step)
@@ -334,7 +324,8 @@ class SettingsForm(QWidget):
             self.fields[name] = widget
             return widget
 
-        def real(name: str, bound: Bound, step: float, decimals: int = 2) -> QDoubleSpinBox:
+        def real(name: str, step: float, decimals: int = 2) -> QDoubleSpinBox:
+            bound = NUMBER_BOUNDS[name]
             widget = QDoubleSpinBox()
             widget.setDecimals(decimals)  # before the range, which Qt rounds to the decimals
             widget.setRange(bound.low, bound.high)
@@ -368,13 +359,13 @@ class SettingsForm(QWidget):
             widget.setToolTip(tip)
             form.addRow(label, widget)
 
-        row("Size", spin("size", STYLE_SIZE, 64, " px"), "Long side of the result")
+        row("Size", spin("size", 64, " px"), "Long side of the result")
         row(
             "First scale",
-            spin("min_size", STYLE_MIN_SIZE, 16, " px"),
+            spin("min_size", 16, " px"),
             "The run starts this small and doubles up to Size: big shapes first, then detail",
         )
-        row("Steps", spin("steps", STYLE_STEPS, 10, " per scale"), "Optimiser steps at each scale")
+        row("Steps", spin("steps", 10, " per scale"), "Optimiser steps at each scale")
         row("Style weight", weight("style_weight"), "How strongly the painting's textures count")
         row("Content weight", weight("content_weight"), "How strongly the photo's shapes count")
         row("Smoothness", weight("tv_weight"), "Total-variation weight: higher removes speckle, too high blurs")
@@ -386,17 +377,17 @@ class SettingsForm(QWidget):
         row("Content layers", layers("content_layers"), "VGG19 layers whose shapes are kept")
         row(
             "Style scale",
-            real("style_scale", STYLE_SCALE, 0.1),
+            real("style_scale", 0.1),
             "Size of the painting's brushwork relative to the photo",
         )
         row("Optimiser", choice("optimizer", OPTIMIZER_LABELS), "L-BFGS converges in fewer steps; Adam is steadier")
-        row("Learning rate", real("learning_rate", STYLE_LEARNING_RATE, 0.05, 3), "Step size of the optimiser")
+        row("Learning rate", real("learning_rate", 0.05, 3), "Step size of the optimiser")
         row("Pooling", choice("pooling", POOLING_LABELS), "How VGG19 shrinks its feature maps")
         row("Colour", choice("preserve_color", COLOUR_LABELS), "Keep the photo's colours instead of the painting's")
         seed_row = QWidget()
         seed_layout = QHBoxLayout(seed_row)
         seed_layout.setContentsMargins(0, 0, 0, 0)
-        seed_layout.addWidget(spin("seed", SEED), 1)
+        seed_layout.addWidget(spin("seed"), 1)
         self.dice = QToolButton()
         self.dice.setText("⚄")
         self.dice.setToolTip("A new random seed")
@@ -408,7 +399,7 @@ class SettingsForm(QWidget):
         amp.toggled.connect(lambda on: self._edit("amp", bool(on)))
         self.fields["amp"] = amp
         row("", amp, "bfloat16 convolutions on CUDA: faster, less memory; no effect on a CPU")
-        row("Preview every", real("preview_interval_s", PREVIEW_INTERVAL, 0.1, 1), "Seconds between live previews")
+        row("Preview every", real("preview_interval_s", 0.1, 1), "Seconds between live previews")
         self.fields["preview_interval_s"].setSuffix(" s")
 
         self.error = QLabel("")
