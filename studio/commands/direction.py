@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from studio.commands.latent import _input_errors, _load_model, _parse_seeds
+from studio.commands.latent import _add_device_option, _add_model_option, _input_errors, _load_model, _parse_seeds
 from studio.commands.terminal import EXIT_FAILURE, EXIT_OK, fail
 
 _WEAK = 0.7  # held-out accuracy below which create warns: near chance, the direction is noise
@@ -37,9 +37,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
             "pictures) or seeds. Prints the held-out accuracy (cross-validated)."
         ),
     )
-    create.add_argument(
-        "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
-    )
+    _add_model_option(create)
     create.add_argument("--name", required=True, help="the direction's name (for example smile)")
     create.add_argument("--positive", metavar="DIR", help="a folder of PNGs that have the trait")
     create.add_argument("--negative", metavar="DIR", help="a folder of PNGs that do not")
@@ -54,14 +52,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="named directions this one must leave unchanged (made orthogonal to them)",
     )
     create.add_argument("--description", default="", help="a note on what the direction does")
-    create.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+    _add_device_option(create)
     create.set_defaults(run=_cmd_create)
 
     listing = actions.add_parser("list", help="the named directions saved with a model")
-    listing.add_argument(
-        "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
-    )
-    listing.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+    _add_model_option(listing)
+    _add_device_option(listing)
     listing.set_defaults(run=_cmd_list)
 
     delete = actions.add_parser(
@@ -72,11 +68,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
             "no other). Directions that come with a bundled model cannot be deleted."
         ),
     )
-    delete.add_argument(
-        "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
-    )
+    _add_model_option(delete)
     delete.add_argument("--name", required=True, help="the direction's name")
-    delete.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+    _add_device_option(delete)
     delete.set_defaults(run=_cmd_delete)
 
 

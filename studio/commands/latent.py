@@ -76,10 +76,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     walk.set_defaults(run=_cmd_interpolate)
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
     )
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_model_option(parser)
     parser.add_argument("--class", dest="class_", metavar="C", help="class name or index, for a conditional model")
     parser.add_argument(
         "--psi",
@@ -87,7 +95,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="variety, for a GAN (truncation ψ): below 1 is tamer (default 1)",
     )
-    parser.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+    _add_device_option(parser)
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.commands.job_driver import drive_job, exit_with
-from studio.commands.latent import _input_errors, _load_model
+from studio.commands.latent import _add_device_option, _add_model_option, _input_errors, _load_model
 from studio.commands.terminal import EXIT_FAILURE, fail
 from studio.spec.bounds import LEARNING_RATE, PSI, REPAINT_CANDIDATES, REPAINT_STEPS, SEED
 
@@ -29,9 +29,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
             "and OUT-sheet.png with the picture, the mask and the candidates side by side."
         ),
     )
-    repaint.add_argument(
-        "--model", required=True, metavar="NAME", help="an installed model's name, or a .safetensors path"
-    )
+    _add_model_option(repaint)
     source = repaint.add_mutually_exclusive_group(required=True)
     source.add_argument("--seed", type=SEED.argument(), help="repaint the picture of this seed")
     source.add_argument(
@@ -61,7 +59,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--lr", type=LEARNING_RATE.argument(), default=_DEFAULT_LR, help=f"learning rate (default {_DEFAULT_LR})"
     )
     repaint.add_argument("--search-seed", type=SEED.argument(), default=0, help="seed of the random starts (default 0)")
-    repaint.add_argument("--device", help="auto, cuda, mps or cpu (default: STUDIO_DEVICE or auto)")
+    _add_device_option(repaint)
     repaint.add_argument(
         "-o", "--output", required=True, metavar="OUT.png", help="OUT-1.png ... and OUT-sheet.png are written"
     )
