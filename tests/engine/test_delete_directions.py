@@ -40,6 +40,9 @@ def bundled(tmp_path, monkeypatch):
     save_generative_model(path, _gan_module(), {"name": "Emoji"})
     shipped = NamedDirection("smile", np.eye(8, dtype=np.float32)[1], 0.0, 1.0, "z", 0.95, "shipped")
     write_directions(directions_path(path), [shipped])
+    # First environment, which binds the name when first imported (by main here): were resources patched
+    # before, environment would keep the patched one for the tests that follow.
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: folder)
     monkeypatch.setattr(resources, "bundled_models_dir", lambda: folder)
     return path
 
