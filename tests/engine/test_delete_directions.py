@@ -9,17 +9,14 @@ from studio.cli import main
 from studio.engine.latent.model import LatentModel
 from studio.engine.latent.named_directions import (
     DirectionError,
-    NamedDirection,
     delete_direction,
     directions_path,
     user_directions_path,
-    write_directions,
 )
 from studio.engine.latent.state import restore_state_from_png, state_png_settings
-from studio.engine.models import save_generative_model
 from studio.files.atomic import SaveError
 from studio.files.images import save_png
-from tests.engine.test_named_directions import _gan_module, _seed_direction, library_gan_path
+from tests.engine.test_named_directions import _seed_direction, bundled_gan_path, library_gan_path
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -32,19 +29,7 @@ def library_gan():
 @pytest.fixture
 def bundled(tmp_path, monkeypatch):
     """A bundled GAN shipping the direction "smile" in the file beside it."""
-    import studio.files.resources as resources
-
-    folder = tmp_path / "bundled"
-    folder.mkdir()
-    path = folder / "emoji.safetensors"
-    save_generative_model(path, _gan_module(), {"name": "Emoji"})
-    shipped = NamedDirection("smile", np.eye(8, dtype=np.float32)[1], 0.0, 1.0, "z", 0.95, "shipped")
-    write_directions(directions_path(path), [shipped])
-    # First environment, which binds the name when first imported (by main here): were resources patched
-    # before, environment would keep the patched one for the tests that follow.
-    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: folder)
-    monkeypatch.setattr(resources, "bundled_models_dir", lambda: folder)
-    return path
+    return bundled_gan_path(tmp_path / "bundled", monkeypatch)
 
 
 def test_deleting_rewrites_the_file_without_it_and_removes_the_file_when_empty(library_gan, tmp_path):

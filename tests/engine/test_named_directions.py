@@ -243,17 +243,26 @@ def test_a_failed_save_keeps_the_previous_directions(library_gan, monkeypatch):
     assert [d.name for d in model.named_directions()] == ["bright"]
 
 
-def test_bundled_models_are_read_only_their_directions_go_to_the_user_folder(tmp_path, monkeypatch):
+def bundled_gan_path(folder, monkeypatch):
+    """A bundled GAN in ``folder`` (made) shipping the direction "smile" in the file beside it."""
     import studio.files.resources as resources
 
-    bundled = tmp_path / "bundled"
-    bundled.mkdir()
-    path = bundled / "emoji.safetensors"
+    folder.mkdir()
+    path = folder / "emoji.safetensors"
     save_generative_model(path, _gan_module(), {"name": "Emoji"})
     shipped = NamedDirection("smile", np.eye(8, dtype=np.float32)[1], 0.0, 1.0, "z", 0.95, "shipped")
     write_directions(directions_path(path), [shipped])
+    # First environment, which binds the name when first imported (by main in the CLI tests): were
+    # resources patched before, environment would keep the patched one for the tests that follow.
+    monkeypatch.setattr("studio.engine.environment.bundled_models_dir", lambda: folder)
+    monkeypatch.setattr(resources, "bundled_models_dir", lambda: folder)
+    return path
+
+
+def test_bundled_models_are_read_only_their_directions_go_to_the_user_folder(tmp_path, monkeypatch):
+    bundled = tmp_path / "bundled"
+    path = bundled_gan_path(bundled, monkeypatch)
     before = sorted(p.name for p in bundled.iterdir())
-    monkeypatch.setattr(resources, "bundled_models_dir", lambda: bundled)
     model = LatentModel.load(path)
     assert [d.name for d in model.named_directions()] == ["smile"]
     written = model.save_named_direction(_seed_direction(model, "mine"))

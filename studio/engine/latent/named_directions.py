@@ -420,14 +420,13 @@ def delete_direction(model_path: str | Path, sha256: str, latent_dim: int, space
     existing = read_directions(target, latent_dim, space) if target.is_file() else []
     kept = [d for d in existing if d.name.casefold() != name.casefold()]
     if len(kept) == len(existing):
-        shipped = directions_path(model_path)
-        if is_bundled(model_path) and shipped.is_file():
-            if any(d.name.casefold() == name.casefold() for d in read_directions(shipped, latent_dim, space)):
-                raise DirectionError(
-                    f"the direction {name!r} comes with the model ({shipped.name}) and cannot be deleted; "
-                    "only directions you made can be"
-                )
+        # Not in the writable file: any direction the model still has is one it ships.
         names = [d.name for d in model_directions(model_path, sha256, latent_dim, space)]
+        if any(n.casefold() == name.casefold() for n in names):
+            raise DirectionError(
+                f"the direction {name!r} comes with the model ({directions_path(model_path).name}) and cannot be "
+                "deleted; only directions you made can be"
+            )
         raise DirectionError(
             f"there is no direction named {name!r} to delete; its named directions: {', '.join(names) or 'none yet'}"
         )
